@@ -1,0 +1,22 @@
+"""Meterly: fast, typed balance and usage checks for Python apps."""
+
+from meterly import errors, models, types, utils
+from meterly._config import SERVERS
+from meterly._version import __version__
+from meterly.sdk import AsyncMeterly, Meterly
+from meterly.types import UNSET
+from meterly.utils import BackoffStrategy, RetryConfig
+
+__all__ = [
+    "SERVERS",
+    "UNSET",
+    "AsyncMeterly",
+    "BackoffStrategy",
+    "Meterly",
+    "RetryConfig",
+    "__version__",
+    "errors",
+    "models",
+    "types",
+    "utils",
+]

@@ -1,0 +1,109 @@
+"""A client's configuration, checked once at construction and shared by every call."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence, Union
+
+import httpx
+
+from meterly._version import __version__
+from meterly.errors import RequestValidationError
+from meterly.models.security import Security
+from meterly.types import UNSET, Unset
+from meterly.utils.retries import DEFAULT_RETRY_CONFIG, RetryConfig
+
+SERVERS = ["https://api.meterly.dev"]
+"""The servers `server_idx` chooses from."""
+
+API_KEY_ENV = "METERLY_API_KEY"
+SERVER_URL_ENV = "METERLY_SERVER_URL"
+
+DEFAULT_TIMEOUT_MS = 5_000
+"""Per-attempt timeout of the HTTP clients the SDK creates itself."""
+
+USER_AGENT = "meterly-python/{} python/{}.{}.{} httpx/{}".format(
+    __version__, *sys.version_info[:3], httpx.__version__
+)
+
+ApiKey = Union[str, Callable[[], str]]
+SecuritySource = Union[Security, Callable[[], Security]]
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control_chars(value: str) -> bool:
+    """True when `value` holds CR, LF or another control character (header injection, log forging)."""
+    return _CONTROL_CHARS.search(value) is not None
+
+
+def check_server_url(param: str, url: object) -> str:
+    """The URL without a trailing slash, or a RequestValidationError naming `param`."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or has_control_chars(url):
+        raise RequestValidationError(param, f"must be an http:// or https:// URL, got {url!r}")
+    return url.rstrip("/")
+
+
+def timeout_from_ms(param: str, timeout_ms: object) -> httpx.Timeout:
+    """An httpx timeout for one attempt; never None, so a timeout can't be switched off by accident."""
+    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
+        raise RequestValidationError(param, f"must be a whole number of milliseconds > 0, got {timeout_ms!r}")
+    return httpx.Timeout(timeout_ms / 1000)
+
+
+@dataclass(frozen=True)
+class SDKConfiguration:
+    """What a client was built with; `api_key` and `security` are never shown in its repr."""
+
+    server_url: str
+    retry_config: Optional[RetryConfig]
+    timeout: Optional[httpx.Timeout]
+    fail_open: bool
+    debug_logger: Optional[logging.Logger]
+    api_key: Optional[ApiKey] = field(default=None, repr=False)
+    security: Optional[SecuritySource] = field(default=None, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        api_key: Optional[ApiKey],
+        security: Optional[SecuritySource],
+        server_url: Optional[str],
+        server_idx: int,
+        timeout_ms: Optional[int],
+        retry_config: Union[RetryConfig, None, Unset],
+        fail_open: bool,
+        debug_logger: Optional[logging.Logger],
+    ) -> SDKConfiguration:
+        if api_key is None and security is None:
+            api_key = os.environ.get(API_KEY_ENV) or None
+        if api_key is not None and not (isinstance(api_key, str) or callable(api_key)):
+            raise RequestValidationError("api_key", "must be a string or a callable returning one")
+        if security is not None and not (isinstance(security, Security) or callable(security)):
+            raise RequestValidationError("security", "must be a models.Security or a callable returning one")
+        if server_url is None:
+            server_url = os.environ.get(SERVER_URL_ENV) or None
+        if server_url is None:
+            if isinstance(server_idx, bool) or not isinstance(server_idx, int):
+                raise RequestValidationError("server_idx", f"must be an int, got {server_idx!r}")
+            if not 0 <= server_idx < len(SERVERS):
+                raise RequestValidationError("server_idx", f"must be in [0, {len(SERVERS)}), got {server_idx}")
+            server_url = SERVERS[server_idx]
+        if not (retry_config is None or isinstance(retry_config, (RetryConfig, Unset))):
+            raise RequestValidationError("retry_config", "must be a RetryConfig, None (never retry) or UNSET")
+        if not isinstance(fail_open, bool):
+            raise RequestValidationError("fail_open", f"must be a bool, got {fail_open!r}")
+        return cls(
+            server_url=check_server_url("server_url", server_url),
+            retry_config=DEFAULT_RETRY_CONFIG if retry_config is UNSET else retry_config,  # type: ignore[arg-type]
+            timeout=None if timeout_ms is None else timeout_from_ms("timeout_ms", timeout_ms),
+            fail_open=fail_open,
+            debug_logger=debug_logger,
+            api_key=api_key,
+            security=security,
+        )

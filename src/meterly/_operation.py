@@ -1,0 +1,97 @@
+"""How an operation is declared: its path, security scheme, parameters and response parser."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Mapping, Tuple, TypeVar
+
+import pydantic
+
+from meterly._config import has_control_chars
+from meterly.errors import RequestValidationError
+
+T = TypeVar("T")
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+@dataclass(frozen=True)
+class SecurityScheme:
+    """Where a key goes: the `models.Security` attribute it comes from and the header it is sent in."""
+
+    attribute: str
+    header: str
+    prefix: str
+
+
+BEARER_AUTH = SecurityScheme("bearer_auth", "authorization", "Bearer ")
+API_KEY_AUTH = SecurityScheme("api_key_auth", "x-api-key", "")
+
+
+def check_id(name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise RequestValidationError(name, f"must be a str, got {type(value).__name__}")
+    if not value:
+        raise RequestValidationError(name, "must not be empty")
+    if has_control_chars(value):
+        raise RequestValidationError(name, "must not contain control characters such as CR or LF")
+
+
+def check_number(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RequestValidationError(name, f"must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise RequestValidationError(name, f"must be a finite number, got {value!r}")
+
+
+def check_count(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestValidationError(name, f"must be an int, got {type(value).__name__}")
+    if not 1 <= value <= MAX_SAFE_INTEGER:
+        raise RequestValidationError(name, f"must be between 1 and {MAX_SAFE_INTEGER}, got {value}")
+
+
+def check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise RequestValidationError(name, f"must be a bool, got {type(value).__name__}")
+
+
+def check_object(name: str, value: Any) -> None:
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        raise RequestValidationError(name, "must be a dict with str keys")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One body parameter: its Python name, JSON key, check, and whether it must be given."""
+
+    name: str
+    key: str
+    check: Callable[[str, Any], None]
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Operation(Generic[T]):
+    """A short declaration of an endpoint; `parse` turns a 2xx body into the result."""
+
+    operation_id: str
+    path: str
+    security: SecurityScheme
+    params: Tuple[Param, ...]
+    parse: Callable[[bytes], T]
+    fallback: Callable[[Mapping[str, Any]], T]
+    method: str = "POST"
+
+
+def json_parser(model: type[M]) -> Callable[[bytes], M]:
+    """The model's compiled validator, built once with the class; no schema work happens per call."""
+    validator = model.__pydantic_validator__
+
+    def parse(content: bytes) -> M:
+        result: M = validator.validate_json(content)
+        return result
+
+    return parse

@@ -1,0 +1,320 @@
+"""The request pipeline: arguments in, typed result or typed error out, written once for both clients.
+
+`Pipeline.prepare` checks and serializes a call before any I/O. `Pipeline.run` is a generator holding
+the whole attempt loop (hooks, error mapping, retry decisions, fail-open); it yields an `httpx.Request`
+when it needs one sent and a float when it needs that many seconds slept. The sync and async clients
+only drive it: that is the only place where they differ.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import uuid
+from typing import Any, Callable, Dict, Generator, Mapping, Optional, TypeVar, Union
+
+import httpx
+
+from meterly import errors
+from meterly._config import USER_AGENT, SDKConfiguration, check_server_url, has_control_chars, timeout_from_ms
+from meterly._hooks import HookContext, SDKHooks
+from meterly._operation import Operation, SecurityScheme
+from meterly._responses import error_from_response, parse_success
+from meterly.models.security import Security
+from meterly.types import UNSET, Unset
+from meterly.utils.retries import RETRYABLE_STATUS_CODES, RetryConfig, retry_after_seconds, retry_delay
+
+T = TypeVar("T")
+
+logger = logging.getLogger("meterly")
+
+Effect = Union[httpx.Request, float]
+"""What the pipeline asks its driver for: send this request, or sleep this many seconds."""
+
+Retries = Union[RetryConfig, None, Unset]
+
+REDACTED = "[REDACTED]"
+SECURITY_HEADERS = frozenset({"authorization", "x-api-key", "proxy-authorization", "cookie", "set-cookie"})
+
+_BASE_HEADERS = {
+    "accept": "application/json",
+    "content-type": "application/json",
+    "user-agent": USER_AGENT,
+}
+_MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def redact_headers(headers: httpx.Headers) -> Dict[str, str]:
+    """The headers as a dict, with every security header's value replaced by `[REDACTED]`."""
+    return {name: REDACTED if name in SECURITY_HEADERS else value for name, value in headers.items()}
+
+
+class Call:
+    """One prepared call: everything decided before the first attempt, reused by every retry."""
+
+    __slots__ = ("args", "body", "ctx", "headers", "op", "retry_config", "secret", "timeout", "url")
+
+    def __init__(
+        self,
+        op: Operation[Any],
+        args: Mapping[str, Any],
+        body: bytes,
+        headers: Dict[str, str],
+        url: str,
+        timeout: Union[httpx.Timeout, Any],
+        retry_config: Optional[RetryConfig],
+        secret: str,
+        ctx: HookContext,
+    ) -> None:
+        self.op = op
+        self.args = args
+        self.body = body
+        self.headers = headers
+        self.url = url
+        self.timeout = timeout
+        self.retry_config = retry_config
+        self.secret = secret
+        self.ctx = ctx
+
+
+class Pipeline:
+    """Everything between a resource method and the HTTP client, for one SDK client."""
+
+    def __init__(self, config: SDKConfiguration, hooks: SDKHooks) -> None:
+        self.config = config
+        self.hooks = hooks
+        self.clock: Callable[[], float] = time.monotonic
+        self.random: Callable[[], float] = random.random
+        self._contexts: Dict[tuple[str, str], HookContext] = {}
+
+    # -- before I/O -------------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        op: Operation[T],
+        args: Mapping[str, Any],
+        idempotency_key: Optional[str],
+        retries: Retries,
+        server_url: Optional[str],
+        timeout_ms: Optional[int],
+        http_headers: Optional[Mapping[str, str]],
+    ) -> Call:
+        """Check every argument and build the body and headers; raises RequestValidationError."""
+        body: Dict[str, Any] = {}
+        for param in op.params:
+            value = args[param.name]
+            if value is None:
+                if param.required:
+                    raise errors.RequestValidationError(param.name, "is required")
+                continue
+            param.check(param.name, value)
+            body[param.key] = value
+        try:
+            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:
+            raise errors.RequestValidationError("properties", f"must be JSON-serializable: {exc}") from None
+
+        if idempotency_key is None:
+            idempotency_key = str(uuid.uuid4())
+        elif (
+            not isinstance(idempotency_key, str)
+            or not idempotency_key
+            or len(idempotency_key) > _MAX_IDEMPOTENCY_KEY_LENGTH
+            or has_control_chars(idempotency_key)
+        ):
+            raise errors.RequestValidationError(
+                "idempotency_key", "must be a non-empty str of at most 255 characters, no control characters"
+            )
+
+        secret = self._secret(op.security)
+        headers = {
+            **_BASE_HEADERS,
+            op.security.header: op.security.prefix + secret,
+            "idempotency-key": idempotency_key,
+        }
+        if http_headers:
+            headers.update(_checked_headers(http_headers))
+
+        base_url = self.config.server_url if server_url is None else check_server_url("server_url", server_url)
+        if timeout_ms is not None:
+            timeout: Any = timeout_from_ms("timeout_ms", timeout_ms)
+        else:
+            timeout = self.config.timeout or httpx.USE_CLIENT_DEFAULT
+        if retries is UNSET:
+            retry_config = self.config.retry_config
+        elif retries is None or isinstance(retries, RetryConfig):
+            retry_config = retries
+        else:
+            raise errors.RequestValidationError("retries", "must be a RetryConfig, None (never retry) or UNSET")
+        return Call(op, args, content, headers, base_url + op.path, timeout, retry_config, secret,
+                    self._context(op.operation_id, base_url))
+
+    def _context(self, operation_id: str, base_url: str) -> HookContext:
+        ctx = self._contexts.get((operation_id, base_url))
+        if ctx is None:
+            ctx = self._contexts[(operation_id, base_url)] = HookContext(operation_id, base_url, self.config)
+        return ctx
+
+    def _secret(self, scheme: SecurityScheme) -> str:
+        """The key for `scheme`: from `security` when it sets one, else `api_key` (or its env var)."""
+        key: Any = None
+        security = self.config.security
+        if security is not None:
+            if not isinstance(security, Security):
+                security = security()
+            if not isinstance(security, Security):
+                raise errors.RequestValidationError("security", "the callable must return a models.Security")
+            key = getattr(security, scheme.attribute)
+        if not key:
+            key = self.config.api_key
+            if key is not None and not isinstance(key, str):
+                key = key()
+        if not key:
+            raise errors.RequestValidationError(
+                "api_key",
+                f"no API key for {scheme.attribute}: pass api_key=... (or security=...) to the client, "
+                "or set the METERLY_API_KEY environment variable",
+            )
+        if not isinstance(key, str) or has_control_chars(key):
+            raise errors.RequestValidationError("api_key", "must be a str without control characters")
+        return key
+
+    # -- the attempt loop ---------------------------------------------------------------------------
+
+    def run(self, call: Call, client: Union[httpx.Client, httpx.AsyncClient]) -> Generator[Effect, Any, Any]:
+        """Attempts until a result, a final error, or a fail-open fallback; see the module docstring."""
+        hooks = self.hooks
+        started = self.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            request = client.build_request(
+                call.op.method, call.url, content=call.body, headers=call.headers, timeout=call.timeout
+            )
+            if hooks.before_request_hooks:
+                request = hooks.before_request(call.ctx, request)
+            sent_at = self.clock()
+            try:
+                response: httpx.Response = yield request
+            except httpx.RequestError as exc:
+                response = None  # type: ignore[assignment]
+                outcome = self._on_transport_error(call, exc)
+            else:
+                outcome = self._on_response(call, response)
+            if self.config.debug_logger is not None:
+                self._log_attempt(call, request, response, outcome, attempt, self.clock() - sent_at)
+            if not isinstance(outcome, BaseException):
+                return outcome
+            delay = self._retry_delay(call, attempt, outcome, self.clock() - started)
+            if delay is None:
+                return self._give_up(call, outcome)
+            yield delay
+
+    def _on_response(self, call: Call, response: httpx.Response) -> Any:
+        op = call.op
+        if 200 <= response.status_code < 300:
+            if self.hooks.after_success_hooks:
+                response = self.hooks.after_success(call.ctx, response)
+            return parse_success(op.operation_id, op.parse, response)
+        error: Optional[Exception] = error_from_response(op.operation_id, response, call.secret)
+        if self.hooks.after_error_hooks:
+            return self._after_error(call, response, error)
+        return error
+
+    def _on_transport_error(self, call: Call, exc: httpx.RequestError) -> Any:
+        op_id = call.op.operation_id
+        error: errors.APIConnectionError
+        if isinstance(exc, httpx.TimeoutException):
+            error = errors.APITimeoutError(f"{op_id}: the attempt timed out ({type(exc).__name__})")
+        else:
+            error = errors.APIConnectionError(f"{op_id}: no response: {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        if self.hooks.after_error_hooks:
+            return self._after_error(call, None, error)
+        return error
+
+    def _after_error(self, call: Call, response: Optional[httpx.Response], error: Exception) -> Any:
+        """Lets the after_error hooks replace the error, or recover with a response of their own."""
+        response, replaced = self.hooks.after_error(call.ctx, response, error)
+        if replaced is not None:
+            return replaced
+        if response is None:
+            return error
+        if 200 <= response.status_code < 300:
+            return parse_success(call.op.operation_id, call.op.parse, response)
+        return error_from_response(call.op.operation_id, response, call.secret)
+
+    def _retry_delay(self, call: Call, attempt: int, error: BaseException, elapsed: float) -> Optional[float]:
+        config = call.retry_config
+        if config is None:
+            return None
+        requested = None
+        if isinstance(error, errors.APIConnectionError):
+            retryable = config.retry_connection_errors
+        elif isinstance(error, errors.APIError):
+            retryable = error.status_code in RETRYABLE_STATUS_CODES
+            requested = retry_after_seconds(error.headers)
+        else:
+            retryable = False
+        return retry_delay(config, attempt, elapsed, retryable=retryable, requested=requested, rand=self.random)
+
+    def _give_up(self, call: Call, error: BaseException) -> Any:
+        """Raise the final error, or answer the fallback when fail-open covers it."""
+        if self.config.fail_open and isinstance(error, (errors.InternalServerError, errors.APIConnectionError)):
+            reason = (
+                "timeout"
+                if isinstance(error, errors.APITimeoutError)
+                else "connection"
+                if isinstance(error, errors.APIConnectionError)
+                else "server_error"
+            )
+            logger.warning(
+                "%s failed (%s: %s); fail_open answered allowed=True", call.op.operation_id, reason, error
+            )
+            fallback = call.op.fallback(call.args)
+            fallback._fallback_reason = reason
+            return fallback
+        raise error
+
+    def _log_attempt(
+        self,
+        call: Call,
+        request: httpx.Request,
+        response: Optional[httpx.Response],
+        outcome: Any,
+        attempt: int,
+        elapsed: float,
+    ) -> None:
+        log = self.config.debug_logger
+        if log is None or not log.isEnabledFor(logging.DEBUG):
+            return
+        if response is not None:
+            status: Any = response.status_code
+            request_id = response.headers.get("x-request-id")
+        else:
+            status, request_id = type(outcome).__name__, None
+        log.debug(
+            "%s %s attempt=%d status=%s elapsed_ms=%.1f request_id=%s headers=%s",
+            request.method,
+            request.url,
+            attempt,
+            status,
+            elapsed * 1000,
+            request_id,
+            redact_headers(request.headers),
+        )
+
+
+def _checked_headers(http_headers: Mapping[str, str]) -> Dict[str, str]:
+    checked = {}
+    for name, value in http_headers.items():
+        if not isinstance(name, str) or not name or has_control_chars(name) or ":" in name or " " in name:
+            raise errors.RequestValidationError("http_headers", f"invalid header name {name!r}")
+        if not isinstance(value, str) or has_control_chars(value):
+            raise errors.RequestValidationError(
+                "http_headers", f"the value of {name!r} must be a str without control characters"
+            )
+        checked[name.lower()] = value
+    return checked

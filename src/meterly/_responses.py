@@ -1,0 +1,91 @@
+"""Turning an HTTP response into a result or a typed error; pure functions of the response."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Dict, Optional, Type, TypeVar
+
+import httpx
+import pydantic
+
+from meterly import errors
+from meterly.utils.retries import retry_after_seconds
+
+T = TypeVar("T")
+
+_ERRORS_BY_STATUS: Dict[int, Type[errors.APIError]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    409: errors.ConflictError,
+    422: errors.UnprocessableEntityError,
+    429: errors.RateLimitError,
+}
+
+
+def _text(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) else None
+
+
+def error_fields(body: str) -> Dict[str, Any]:
+    """`message`, `code`, `type`, `param`, `details`, `doc_url` from either error shape, when present.
+
+    The shapes are `{"message", "code"}` and `{"success": false, "error": {"type", "code", ...}}`.
+    """
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    detail = data.get("error")
+    if isinstance(detail, dict):
+        data = detail
+    elif isinstance(detail, str) and "message" not in data:
+        data = {**data, "message": detail}
+    return {
+        "message": _text(data.get("message")),
+        "code": _text(data.get("code")),
+        "type": _text(data.get("type")),
+        "param": _text(data.get("param")),
+        "details": data.get("details"),
+        "doc_url": _text(data.get("doc_url")),
+    }
+
+
+def error_from_response(operation_id: str, response: httpx.Response, secret: str = "") -> errors.APIError:
+    """The `errors.APIError` subclass for a non-2xx response; the body is kept as received."""
+    status = response.status_code
+    body = response.text
+    fields = error_fields(body)
+    message = fields.pop("message", None) or f"{status} {response.reason_phrase}".strip()
+    if secret and secret in message:
+        message = message.replace(secret, "[REDACTED]")
+    message = f"{operation_id}: {message}"
+    cls = _ERRORS_BY_STATUS.get(status)
+    if cls is None:
+        cls = errors.InternalServerError if status >= 500 else errors.APIError
+    if cls is errors.RateLimitError:
+        return errors.RateLimitError(
+            message, raw_response=response, body=body, retry_after=retry_after_seconds(response.headers), **fields
+        )
+    return cls(message, raw_response=response, body=body, **fields)
+
+
+def parse_success(
+    operation_id: str, parse: Callable[[bytes], T], response: httpx.Response
+) -> T | errors.ResponseValidationError:
+    """The parsed result of a 2xx response, or a ResponseValidationError that keeps the body."""
+    try:
+        return parse(response.content)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in err['loc']) or 'body'}: {err['msg']}"
+            for err in exc.errors(include_url=False, include_input=False)[:3]
+        )
+        return errors.ResponseValidationError(
+            f"{operation_id}: the {response.status_code} response does not fit {exc.title}: {problems}",
+            raw_response=response,
+            cause=exc,
+        )

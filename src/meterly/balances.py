@@ -1,0 +1,129 @@
+"""`client.balances`: may this customer use this feature, and how much is left?"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+
+from meterly import models
+from meterly._operation import (
+    BEARER_AUTH,
+    Operation,
+    Param,
+    check_flag,
+    check_id,
+    check_number,
+    check_object,
+    json_parser,
+)
+from meterly._pipeline import Retries
+from meterly.types import UNSET
+
+if TYPE_CHECKING:
+    from meterly.sdk import AsyncMeterly, Meterly
+
+
+def _fallback(args: Mapping[str, Any]) -> models.CheckResponse:
+    extra: Dict[str, Any] = {}
+    if args.get("entity_id") is not None:
+        extra["entity_id"] = args["entity_id"]
+    if args.get("required_balance") is not None:
+        extra["required_balance"] = args["required_balance"]
+    return models.CheckResponse(allowed=True, customer_id=args["customer_id"], balance=None, **extra)
+
+
+BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
+    operation_id="balancesCheck",
+    path="/v1/balances.check",
+    security=BEARER_AUTH,
+    params=(
+        Param("customer_id", "customer_id", check_id, required=True),
+        Param("feature_id", "feature_id", check_id, required=True),
+        Param("entity_id", "entity_id", check_id),
+        Param("required_balance", "required_balance", check_number),
+        Param("properties", "properties", check_object),
+        Param("send_event", "send_event", check_flag),
+        Param("with_preview", "with_preview", check_flag),
+    ),
+    parse=json_parser(models.CheckResponse),
+    fallback=_fallback,
+)
+
+
+class Balances:
+    """Balance checks, synchronous."""
+
+    def __init__(self, sdk: Meterly) -> None:
+        self._sdk = sdk
+
+    def check(
+        self,
+        *,
+        customer_id: str,
+        feature_id: str,
+        entity_id: Optional[str] = None,
+        required_balance: Optional[float] = None,
+        properties: Optional[Dict[str, Any]] = None,
+        send_event: Optional[bool] = None,
+        with_preview: Optional[bool] = None,
+        idempotency_key: Optional[str] = None,
+        retries: Retries = UNSET,
+        server_url: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        http_headers: Optional[Mapping[str, str]] = None,
+    ) -> models.CheckResponse:
+        """Check whether the customer may use the feature, optionally recording usage (`send_event`).
+
+        `POST /v1/balances.check` with `Authorization: Bearer <key>`.
+        """
+        args = {
+            "customer_id": customer_id,
+            "feature_id": feature_id,
+            "entity_id": entity_id,
+            "required_balance": required_balance,
+            "properties": properties,
+            "send_event": send_event,
+            "with_preview": with_preview,
+        }
+        return self._sdk._request(
+            BALANCES_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers
+        )
+
+
+class AsyncBalances:
+    """Balance checks, for asyncio."""
+
+    def __init__(self, sdk: AsyncMeterly) -> None:
+        self._sdk = sdk
+
+    async def check(
+        self,
+        *,
+        customer_id: str,
+        feature_id: str,
+        entity_id: Optional[str] = None,
+        required_balance: Optional[float] = None,
+        properties: Optional[Dict[str, Any]] = None,
+        send_event: Optional[bool] = None,
+        with_preview: Optional[bool] = None,
+        idempotency_key: Optional[str] = None,
+        retries: Retries = UNSET,
+        server_url: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        http_headers: Optional[Mapping[str, str]] = None,
+    ) -> models.CheckResponse:
+        """Check whether the customer may use the feature, optionally recording usage (`send_event`).
+
+        `POST /v1/balances.check` with `Authorization: Bearer <key>`.
+        """
+        args = {
+            "customer_id": customer_id,
+            "feature_id": feature_id,
+            "entity_id": entity_id,
+            "required_balance": required_balance,
+            "properties": properties,
+            "send_event": send_event,
+            "with_preview": with_preview,
+        }
+        return await self._sdk._request(
+            BALANCES_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers
+        )

@@ -1,0 +1,162 @@
+"""The exception tree: catch `MeterlyError` for everything, or a subclass for one kind of failure."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "MeterlyError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestValidationError",
+    "ResponseValidationError",
+    "UnprocessableEntityError",
+]
+
+
+class MeterlyError(Exception):
+    """Base of every error the SDK raises."""
+
+    message: str
+    status_code: Optional[int]
+    headers: httpx.Headers
+    body: str
+    raw_response: Optional[httpx.Response]
+    request_id: Optional[str]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw_response: Optional[httpx.Response] = None,
+        body: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.raw_response = raw_response
+        if raw_response is not None:
+            self.status_code = raw_response.status_code
+            self.headers = raw_response.headers
+            self.request_id = raw_response.headers.get("x-request-id")
+            self.body = raw_response.text if body is None else body
+        else:
+            self.status_code = None
+            self.headers = httpx.Headers()
+            self.request_id = None
+            self.body = body or ""
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status_code is not None:
+            parts.append(f"status={self.status_code}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        return " | ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r})"
+
+
+class APIError(MeterlyError):
+    """The service answered with a non-2xx status."""
+
+    code: Optional[str]
+    type: Optional[str]
+    param: Optional[str]
+    details: Any
+    doc_url: Optional[str]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        raw_response: httpx.Response,
+        body: Optional[str] = None,
+        code: Optional[str] = None,
+        type: Optional[str] = None,
+        param: Optional[str] = None,
+        details: Any = None,
+        doc_url: Optional[str] = None,
+    ) -> None:
+        super().__init__(message, raw_response=raw_response, body=body)
+        self.code = code
+        self.type = type
+        self.param = param
+        self.details = details
+        self.doc_url = doc_url
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text} | code={self.code}" if self.code else text
+
+
+class BadRequestError(APIError):
+    """400: the request was malformed."""
+
+
+class AuthenticationError(APIError):
+    """401: the key is missing, unknown or revoked."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the key may not do this."""
+
+
+class NotFoundError(APIError):
+    """404: e.g. `customer_not_found` or `feature_not_found`."""
+
+
+class ConflictError(APIError):
+    """409: e.g. an Idempotency-Key reused with a different body."""
+
+
+class UnprocessableEntityError(APIError):
+    """422: the request was well-formed but not acceptable."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests; `retry_after` is the wait the server asked for, in seconds."""
+
+    retry_after: Optional[float]
+
+    def __init__(self, message: str, *, retry_after: Optional[float] = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIError):
+    """5xx: the service failed."""
+
+
+class APIConnectionError(MeterlyError):
+    """No response arrived: DNS failure, connection refused or reset, closed before answering."""
+
+
+class APITimeoutError(APIConnectionError):
+    """An attempt did not finish within its timeout."""
+
+
+class ResponseValidationError(MeterlyError):
+    """A 2xx body that is not JSON or does not fit the model; `body` keeps it as received."""
+
+    def __init__(self, message: str, *, raw_response: httpx.Response, cause: Optional[Exception] = None):
+        super().__init__(message, raw_response=raw_response)
+        self.cause = cause
+
+
+class RequestValidationError(MeterlyError, ValueError):
+    """An argument is invalid; raised before any network I/O. `param` names it."""
+
+    def __init__(self, param: str, problem: str) -> None:
+        super().__init__(f"{param}: {problem}")
+        self.param = param

@@ -1,0 +1,29 @@
+"""`ErrorDetail`: the `error` object of the enveloped error shape."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from meterly.types import BaseModel
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, in `{"success": false, "error": {...}}` bodies."""
+
+    type: Optional[str] = None
+    """The error's category, e.g. `invalid_request_error`."""
+
+    code: Optional[str] = None
+    """A machine-readable code, e.g. `customer_not_found`."""
+
+    message: Optional[str] = None
+    """A readable explanation."""
+
+    param: Optional[str] = None
+    """The request parameter at fault, if any."""
+
+    details: Optional[Any] = None
+    """Further structured information."""
+
+    doc_url: Optional[str] = None
+    """A page that explains the error."""

@@ -1,0 +1,293 @@
+"""`Meterly` and `AsyncMeterly`: the clients. Each owns (or borrows) an httpx client and drives the
+shared pipeline; the only difference between them is how a request is sent and how a wait is slept."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+import weakref
+from types import TracebackType
+from typing import Any, Awaitable, Callable, Generator, Iterable, Mapping, Optional, Type, TypeVar, Union
+
+import httpx
+
+from meterly._config import DEFAULT_TIMEOUT_MS, ApiKey, SDKConfiguration, SecuritySource
+from meterly._hooks import SDKHooks
+from meterly._operation import Operation
+from meterly._pipeline import Effect, Pipeline, Retries
+from meterly.balances import AsyncBalances, Balances
+from meterly.errors import RequestValidationError
+from meterly.types import UNSET
+from meterly.usage import AsyncUsage, Usage
+from meterly.utils.retries import RetryConfig
+
+T = TypeVar("T")
+_Self = TypeVar("_Self", bound="_BaseClient")
+
+__all__ = ["AsyncMeterly", "Meterly"]
+
+
+def _owned_timeout() -> httpx.Timeout:
+    return httpx.Timeout(DEFAULT_TIMEOUT_MS / 1000)
+
+
+class _BaseClient:
+    """The configuration and pipeline both clients share."""
+
+    def __init__(
+        self,
+        *,
+        api_key: Optional[ApiKey],
+        security: Optional[SecuritySource],
+        server_url: Optional[str],
+        server_idx: int,
+        timeout_ms: Optional[int],
+        retry_config: Union[RetryConfig, None, Any],
+        debug_logger: Optional[logging.Logger],
+        fail_open: bool,
+        hooks: Iterable[object],
+        client: Any,
+        client_type: type,
+    ) -> None:
+        if client is not None and not isinstance(client, client_type):
+            raise RequestValidationError("client", f"must be an {client_type.__module__}.{client_type.__name__}")
+        self._config = SDKConfiguration.create(
+            api_key=api_key,
+            security=security,
+            server_url=server_url,
+            server_idx=server_idx,
+            timeout_ms=timeout_ms,
+            retry_config=retry_config,
+            fail_open=fail_open,
+            debug_logger=debug_logger,
+        )
+        self._pipeline = Pipeline(self._config, SDKHooks(hooks))
+        self._owns_client = client is None
+        self._closed = False
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    @property
+    def server_url(self) -> str:
+        """The server calls go to unless a call names its own."""
+        return self._config.server_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(server_url={self._config.server_url!r})"
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"this {type(self).__name__} is closed; create a new one")
+
+
+class Meterly(_BaseClient):
+    """The synchronous client; safe to share across threads, and across `os.fork()`."""
+
+    balances: Balances
+    usage: Usage
+
+    def __init__(
+        self,
+        *,
+        api_key: Optional[ApiKey] = None,
+        security: Optional[SecuritySource] = None,
+        server_url: Optional[str] = None,
+        server_idx: int = 0,
+        timeout_ms: Optional[int] = None,
+        retry_config: Union[RetryConfig, None, Any] = UNSET,
+        client: Optional[httpx.Client] = None,
+        debug_logger: Optional[logging.Logger] = None,
+        fail_open: bool = False,
+        hooks: Iterable[object] = (),
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            security=security,
+            server_url=server_url,
+            server_idx=server_idx,
+            timeout_ms=timeout_ms,
+            retry_config=retry_config,
+            debug_logger=debug_logger,
+            fail_open=fail_open,
+            hooks=hooks,
+            client=client,
+            client_type=httpx.Client,
+        )
+        self._client: Optional[httpx.Client] = client
+        self._sleep: Callable[[float], None] = time.sleep
+        self.balances = Balances(self)
+        self.usage = Usage(self)
+
+    def _http(self) -> httpx.Client:
+        client = self._client
+        if client is not None and (not self._owns_client or self._pid == os.getpid()):
+            return client
+        with self._lock:
+            self._check_open()
+            if self._client is None or self._pid != os.getpid():
+                # A pool inherited through fork() shares sockets with the parent: start a new one.
+                self._client = httpx.Client(timeout=_owned_timeout())
+                self._pid = os.getpid()
+            return self._client
+
+    def _request(
+        self,
+        op: Operation[T],
+        args: Mapping[str, Any],
+        idempotency_key: Optional[str],
+        retries: Retries,
+        server_url: Optional[str],
+        timeout_ms: Optional[int],
+        http_headers: Optional[Mapping[str, str]],
+    ) -> T:
+        self._check_open()
+        pipeline = self._pipeline
+        call = pipeline.prepare(op, args, idempotency_key, retries, server_url, timeout_ms, http_headers)
+        client = self._http()
+        steps: Generator[Effect, Any, T] = pipeline.run(call, client)
+        try:
+            effect = next(steps)
+            while True:
+                if isinstance(effect, float):
+                    self._sleep(effect)
+                    effect = next(steps)
+                    continue
+                try:
+                    response = client.send(effect)
+                except httpx.RequestError as exc:
+                    effect = steps.throw(exc)
+                else:
+                    effect = steps.send(response)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    def close(self) -> None:
+        """Close the HTTP client the SDK created; an injected client is left open for its owner."""
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+        if client is not None and self._owns_client:
+            client.close()
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+
+class AsyncMeterly(_BaseClient):
+    """The asyncio client; one instance may serve successive event loops."""
+
+    balances: AsyncBalances
+    usage: AsyncUsage
+
+    def __init__(
+        self,
+        *,
+        api_key: Optional[ApiKey] = None,
+        security: Optional[SecuritySource] = None,
+        server_url: Optional[str] = None,
+        server_idx: int = 0,
+        timeout_ms: Optional[int] = None,
+        retry_config: Union[RetryConfig, None, Any] = UNSET,
+        client: Optional[httpx.AsyncClient] = None,
+        debug_logger: Optional[logging.Logger] = None,
+        fail_open: bool = False,
+        hooks: Iterable[object] = (),
+    ) -> None:
+        super().__init__(
+            api_key=api_key,
+            security=security,
+            server_url=server_url,
+            server_idx=server_idx,
+            timeout_ms=timeout_ms,
+            retry_config=retry_config,
+            debug_logger=debug_logger,
+            fail_open=fail_open,
+            hooks=hooks,
+            client=client,
+            client_type=httpx.AsyncClient,
+        )
+        self._client: Optional[httpx.AsyncClient] = client
+        self._loop: Optional[weakref.ref[asyncio.AbstractEventLoop]] = None
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self.balances = AsyncBalances(self)
+        self.usage = AsyncUsage(self)
+
+    def _http(self) -> httpx.AsyncClient:
+        client = self._client
+        if not self._owns_client:
+            assert client is not None
+            return client
+        loop = asyncio.get_running_loop()
+        if client is not None and self._pid == os.getpid() and self._loop is not None and self._loop() is loop:
+            return client
+        with self._lock:
+            self._check_open()
+            # Connections belong to the loop that opened them (and to the parent after a fork):
+            # a call from a new loop or process gets a pool of its own.
+            self._client = httpx.AsyncClient(timeout=_owned_timeout())
+            self._loop = weakref.ref(loop)
+            self._pid = os.getpid()
+            return self._client
+
+    async def _request(
+        self,
+        op: Operation[T],
+        args: Mapping[str, Any],
+        idempotency_key: Optional[str],
+        retries: Retries,
+        server_url: Optional[str],
+        timeout_ms: Optional[int],
+        http_headers: Optional[Mapping[str, str]],
+    ) -> T:
+        self._check_open()
+        pipeline = self._pipeline
+        call = pipeline.prepare(op, args, idempotency_key, retries, server_url, timeout_ms, http_headers)
+        client = self._http()
+        steps: Generator[Effect, Any, T] = pipeline.run(call, client)
+        try:
+            effect = next(steps)
+            while True:
+                if isinstance(effect, float):
+                    await self._sleep(effect)
+                    effect = next(steps)
+                    continue
+                try:
+                    response = await client.send(effect)
+                except httpx.RequestError as exc:
+                    effect = steps.throw(exc)
+                else:
+                    effect = steps.send(response)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    async def aclose(self) -> None:
+        """Close the HTTP client the SDK created; an injected client is left open for its owner."""
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+        if client is not None and self._owns_client:
+            await client.aclose()
+
+    async def __aenter__(self: _Self) -> _Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,92 @@
+"""`client.usage`: can this customer consume this quantity, and what would it cost?"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping, Optional
+
+from meterly import models
+from meterly._operation import API_KEY_AUTH, Operation, Param, check_count, check_id
+from meterly._pipeline import Retries
+from meterly.types import UNSET
+
+if TYPE_CHECKING:
+    from meterly.sdk import AsyncMeterly, Meterly
+
+_parse_envelope = models.UsageCheckResponse.__pydantic_validator__.validate_json
+
+
+def _parse(content: bytes) -> models.UsageCheck:
+    envelope: models.UsageCheckResponse = _parse_envelope(content)
+    return envelope.data
+
+
+def _fallback(args: Mapping[str, Any]) -> models.UsageCheck:
+    return models.UsageCheck(allowed=True, feature_code=args["feature_code"], quantity=args["quantity"])
+
+
+USAGE_CHECK: Operation[models.UsageCheck] = Operation(
+    operation_id="usageCheck",
+    path="/v1/usage/check",
+    security=API_KEY_AUTH,
+    params=(
+        Param("customer_id", "customerId", check_id, required=True),
+        Param("feature_code", "featureCode", check_id, required=True),
+        Param("quantity", "quantity", check_count, required=True),
+    ),
+    parse=_parse,
+    fallback=_fallback,
+)
+
+
+class Usage:
+    """Usage checks, synchronous."""
+
+    def __init__(self, sdk: Meterly) -> None:
+        self._sdk = sdk
+
+    def check(
+        self,
+        *,
+        customer_id: str,
+        feature_code: str,
+        quantity: int = 1,
+        idempotency_key: Optional[str] = None,
+        retries: Retries = UNSET,
+        server_url: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        http_headers: Optional[Mapping[str, str]] = None,
+    ) -> models.UsageCheck:
+        """Check whether the customer can consume `quantity` of the feature, with a cost estimate.
+
+        `POST /v1/usage/check` with `x-api-key: <key>`; returns the `data` of the envelope.
+        """
+        args = {"customer_id": customer_id, "feature_code": feature_code, "quantity": quantity}
+        return self._sdk._request(USAGE_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers)
+
+
+class AsyncUsage:
+    """Usage checks, for asyncio."""
+
+    def __init__(self, sdk: AsyncMeterly) -> None:
+        self._sdk = sdk
+
+    async def check(
+        self,
+        *,
+        customer_id: str,
+        feature_code: str,
+        quantity: int = 1,
+        idempotency_key: Optional[str] = None,
+        retries: Retries = UNSET,
+        server_url: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        http_headers: Optional[Mapping[str, str]] = None,
+    ) -> models.UsageCheck:
+        """Check whether the customer can consume `quantity` of the feature, with a cost estimate.
+
+        `POST /v1/usage/check` with `x-api-key: <key>`; returns the `data` of the envelope.
+        """
+        args = {"customer_id": customer_id, "feature_code": feature_code, "quantity": quantity}
+        return await self._sdk._request(
+            USAGE_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers
+        )

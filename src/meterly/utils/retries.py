@@ -1,0 +1,114 @@
+"""The retry policy: its configuration and the pure decision of whether, and how long, to wait."""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Optional
+
+import httpx
+
+__all__ = [
+    "DEFAULT_RETRY_CONFIG",
+    "RETRYABLE_STATUS_CODES",
+    "BackoffStrategy",
+    "RetryConfig",
+    "backoff_delay",
+    "retry_after_seconds",
+    "retry_delay",
+]
+
+RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
+"""Statuses worth another attempt; every other 4xx is the caller's to fix."""
+
+
+@dataclass(frozen=True)
+class BackoffStrategy:
+    """Jittered exponential backoff; every interval is in milliseconds."""
+
+    initial_interval: int = 200
+    max_interval: int = 2_000
+    exponent: float = 2.0
+    max_elapsed_time: int = 10_000
+
+    def __post_init__(self) -> None:
+        for name in ("initial_interval", "max_interval", "max_elapsed_time"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"BackoffStrategy.{name} must be a number >= 0, got {value!r}")
+        if isinstance(self.exponent, bool) or not isinstance(self.exponent, (int, float)) or self.exponent < 1:
+            raise ValueError(f"BackoffStrategy.exponent must be a number >= 1, got {self.exponent!r}")
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """When to try a call again: Speakeasy's shape, so existing configurations carry over."""
+
+    strategy: Literal["backoff"] = "backoff"
+    backoff: BackoffStrategy = field(default_factory=BackoffStrategy)
+    retry_connection_errors: bool = True
+
+    def __post_init__(self) -> None:
+        if self.strategy != "backoff":
+            raise ValueError(f"RetryConfig.strategy must be 'backoff', got {self.strategy!r}")
+
+
+DEFAULT_RETRY_CONFIG = RetryConfig()
+"""On by default: 200 ms doubling to at most 2 s between attempts, giving up after 10 s."""
+
+
+def backoff_delay(backoff: BackoffStrategy, attempt: int, rand: Callable[[], float] = random.random) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): half fixed, half random."""
+    base_ms = min(float(backoff.max_interval), backoff.initial_interval * backoff.exponent ** (attempt - 1))
+    return (base_ms / 2 + rand() * base_ms / 2) / 1000
+
+
+def retry_after_seconds(headers: httpx.Headers, now: Callable[[], float] = time.time) -> Optional[float]:
+    """The wait a response asks for, from `retry-after-ms` or `Retry-After` (seconds or HTTP date)."""
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            ms = float(value)
+        except ValueError:
+            ms = math.nan
+        if math.isfinite(ms) and ms >= 0:
+            return ms / 1000
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:  # pragma: no cover - older Pythons returned None for bad dates
+            return None
+        return max(0.0, when.timestamp() - now())
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def retry_delay(
+    config: Optional[RetryConfig],
+    attempt: int,
+    elapsed: float,
+    *,
+    retryable: bool,
+    requested: Optional[float] = None,
+    rand: Callable[[], float] = random.random,
+) -> Optional[float]:
+    """Seconds to wait before the next attempt, or None to give up now.
+
+    `elapsed` is the seconds since the call started and `requested` the wait the server asked for.
+    A wait that would end past `max_elapsed_time` is never started: the call gives up at once instead.
+    """
+    if config is None or not retryable:
+        return None
+    delay = requested if requested is not None else backoff_delay(config.backoff, attempt, rand)
+    if elapsed + delay > config.backoff.max_elapsed_time / 1000:
+        return None
+    return delay
