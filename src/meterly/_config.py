@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Union
 
 import httpx
 
@@ -76,7 +76,7 @@ class SDKConfiguration:
         server_url: Optional[str],
         server_idx: int,
         timeout_ms: Optional[int],
-        retry_config: Union[RetryConfig, None, Unset],
+        retry_config: Union[RetryConfig, Unset, None],
         fail_open: bool,
         debug_logger: Optional[logging.Logger],
     ) -> SDKConfiguration:
@@ -92,7 +92,9 @@ class SDKConfiguration:
             if isinstance(server_idx, bool) or not isinstance(server_idx, int):
                 raise RequestValidationError("server_idx", f"must be an int, got {server_idx!r}")
             if not 0 <= server_idx < len(SERVERS):
-                raise RequestValidationError("server_idx", f"must be in [0, {len(SERVERS)}), got {server_idx}")
+                raise RequestValidationError(
+                    "server_idx", f"must be in [0, {len(SERVERS)}), got {server_idx}"
+                )
             server_url = SERVERS[server_idx]
         if not (retry_config is None or isinstance(retry_config, (RetryConfig, Unset))):
             raise RequestValidationError("retry_config", "must be a RetryConfig, None (never retry) or UNSET")

@@ -62,7 +62,7 @@ class Call:
         args: Mapping[str, Any],
         body: bytes,
         headers: Dict[str, str],
-        url: str,
+        url: httpx.URL,
         timeout: Union[httpx.Timeout, Any],
         retry_config: Optional[RetryConfig],
         secret: str,
@@ -87,7 +87,7 @@ class Pipeline:
         self.hooks = hooks
         self.clock: Callable[[], float] = time.monotonic
         self.random: Callable[[], float] = random.random
-        self._contexts: Dict[tuple[str, str], HookContext] = {}
+        self._targets: Dict[tuple[str, str], tuple[httpx.URL, HookContext]] = {}
 
     # -- before I/O -------------------------------------------------------------------------------
 
@@ -137,7 +137,9 @@ class Pipeline:
         if http_headers:
             headers.update(_checked_headers(http_headers))
 
-        base_url = self.config.server_url if server_url is None else check_server_url("server_url", server_url)
+        base_url = (
+            self.config.server_url if server_url is None else check_server_url("server_url", server_url)
+        )
         if timeout_ms is not None:
             timeout: Any = timeout_from_ms("timeout_ms", timeout_ms)
         else:
@@ -147,15 +149,24 @@ class Pipeline:
         elif retries is None or isinstance(retries, RetryConfig):
             retry_config = retries
         else:
-            raise errors.RequestValidationError("retries", "must be a RetryConfig, None (never retry) or UNSET")
-        return Call(op, args, content, headers, base_url + op.path, timeout, retry_config, secret,
-                    self._context(op.operation_id, base_url))
+            raise errors.RequestValidationError(
+                "retries", "must be a RetryConfig, None (never retry) or UNSET"
+            )
+        url, ctx = self._target(op.operation_id, base_url, op.path)
+        return Call(op, args, content, headers, url, timeout, retry_config, secret, ctx)
 
-    def _context(self, operation_id: str, base_url: str) -> HookContext:
-        ctx = self._contexts.get((operation_id, base_url))
-        if ctx is None:
-            ctx = self._contexts[(operation_id, base_url)] = HookContext(operation_id, base_url, self.config)
-        return ctx
+    def _target(self, operation_id: str, base_url: str, path: str) -> tuple[httpx.URL, HookContext]:
+        """The parsed URL and hook context of an operation on a server, built once and cached."""
+        key = (operation_id, base_url)
+        target = self._targets.get(key)
+        if target is None:
+            if len(self._targets) > 64:  # per-call server_url values: keep the cache bounded
+                self._targets.clear()
+            target = self._targets[key] = (
+                httpx.URL(base_url + path),
+                HookContext(operation_id, base_url, self.config),
+            )
+        return target
 
     def _secret(self, scheme: SecurityScheme) -> str:
         """The key for `scheme`: from `security` when it sets one, else `api_key` (or its env var)."""
@@ -218,7 +229,7 @@ class Pipeline:
             if self.hooks.after_success_hooks:
                 response = self.hooks.after_success(call.ctx, response)
             return parse_success(op.operation_id, op.parse, response)
-        error: Optional[Exception] = error_from_response(op.operation_id, response, call.secret)
+        error = error_from_response(op.operation_id, response, call.secret)
         if self.hooks.after_error_hooks:
             return self._after_error(call, response, error)
         return error
@@ -258,11 +269,15 @@ class Pipeline:
             requested = retry_after_seconds(error.headers)
         else:
             retryable = False
-        return retry_delay(config, attempt, elapsed, retryable=retryable, requested=requested, rand=self.random)
+        return retry_delay(
+            config, attempt, elapsed, retryable=retryable, requested=requested, rand=self.random
+        )
 
     def _give_up(self, call: Call, error: BaseException) -> Any:
         """Raise the final error, or answer the fallback when fail-open covers it."""
-        if self.config.fail_open and isinstance(error, (errors.InternalServerError, errors.APIConnectionError)):
+        if self.config.fail_open and isinstance(
+            error, (errors.InternalServerError, errors.APIConnectionError)
+        ):
             reason = (
                 "timeout"
                 if isinstance(error, errors.APITimeoutError)

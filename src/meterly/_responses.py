@@ -68,7 +68,11 @@ def error_from_response(operation_id: str, response: httpx.Response, secret: str
         cls = errors.InternalServerError if status >= 500 else errors.APIError
     if cls is errors.RateLimitError:
         return errors.RateLimitError(
-            message, raw_response=response, body=body, retry_after=retry_after_seconds(response.headers), **fields
+            message,
+            raw_response=response,
+            body=body,
+            retry_after=retry_after_seconds(response.headers),
+            **fields,
         )
     return cls(message, raw_response=response, body=body, **fields)
 

@@ -45,7 +45,7 @@ class _BaseClient:
         server_url: Optional[str],
         server_idx: int,
         timeout_ms: Optional[int],
-        retry_config: Union[RetryConfig, None, Any],
+        retry_config: Union[RetryConfig, Any, None],
         debug_logger: Optional[logging.Logger],
         fail_open: bool,
         hooks: Iterable[object],
@@ -53,7 +53,9 @@ class _BaseClient:
         client_type: type,
     ) -> None:
         if client is not None and not isinstance(client, client_type):
-            raise RequestValidationError("client", f"must be an {client_type.__module__}.{client_type.__name__}")
+            raise RequestValidationError(
+                "client", f"must be an {client_type.__module__}.{client_type.__name__}"
+            )
         self._config = SDKConfiguration.create(
             api_key=api_key,
             security=security,
@@ -97,7 +99,7 @@ class Meterly(_BaseClient):
         server_url: Optional[str] = None,
         server_idx: int = 0,
         timeout_ms: Optional[int] = None,
-        retry_config: Union[RetryConfig, None, Any] = UNSET,
+        retry_config: Union[RetryConfig, Any, None] = UNSET,
         client: Optional[httpx.Client] = None,
         debug_logger: Optional[logging.Logger] = None,
         fail_open: bool = False,
@@ -199,7 +201,7 @@ class AsyncMeterly(_BaseClient):
         server_url: Optional[str] = None,
         server_idx: int = 0,
         timeout_ms: Optional[int] = None,
-        retry_config: Union[RetryConfig, None, Any] = UNSET,
+        retry_config: Union[RetryConfig, Any, None] = UNSET,
         client: Optional[httpx.AsyncClient] = None,
         debug_logger: Optional[logging.Logger] = None,
         fail_open: bool = False,
@@ -230,7 +232,12 @@ class AsyncMeterly(_BaseClient):
             assert client is not None
             return client
         loop = asyncio.get_running_loop()
-        if client is not None and self._pid == os.getpid() and self._loop is not None and self._loop() is loop:
+        if (
+            client is not None
+            and self._pid == os.getpid()
+            and self._loop is not None
+            and self._loop() is loop
+        ):
             return client
         with self._lock:
             self._check_open()

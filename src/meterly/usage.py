@@ -61,7 +61,9 @@ class Usage:
         `POST /v1/usage/check` with `x-api-key: <key>`; returns the `data` of the envelope.
         """
         args = {"customer_id": customer_id, "feature_code": feature_code, "quantity": quantity}
-        return self._sdk._request(USAGE_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers)
+        return self._sdk._request(
+            USAGE_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers
+        )
 
 
 class AsyncUsage:

@@ -89,4 +89,3 @@ class BaseModel(pydantic.BaseModel):
                 key = field.alias if (info.by_alias and field.alias) else name
                 data.pop(key, None)
         return data
-

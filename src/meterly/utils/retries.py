@@ -39,7 +39,11 @@ class BackoffStrategy:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"BackoffStrategy.{name} must be a number >= 0, got {value!r}")
-        if isinstance(self.exponent, bool) or not isinstance(self.exponent, (int, float)) or self.exponent < 1:
+        if (
+            isinstance(self.exponent, bool)
+            or not isinstance(self.exponent, (int, float))
+            or self.exponent < 1
+        ):
             raise ValueError(f"BackoffStrategy.exponent must be a number >= 1, got {self.exponent!r}")
 
 

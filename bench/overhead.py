@@ -1,0 +1,99 @@
+"""SDK-side cost per call against raw httpx, both answered by the same zero-cost MockTransport.
+
+Prints the median time per call of `httpx.Client.post(...).json()` and of `Meterly.balances.check(...)`
+over interleaved rounds, and their ratio. Run: `make bench` (or `.venv/bin/python bench/overhead.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import httpx
+
+from meterly import Meterly
+
+URL = "https://api.meterly.dev/v1/balances.check"
+RESPONSE = json.dumps(
+    {
+        "allowed": True,
+        "customer_id": "cus_123",
+        "required_balance": 1,
+        "balance": {
+            "feature_id": "messages",
+            "granted": 100,
+            "remaining": 72,
+            "usage": 28,
+            "unlimited": False,
+            "overage_allowed": False,
+            "max_purchase": None,
+            "next_reset_at": 1773851121437,
+            "breakdown": [
+                {
+                    "id": "cus_ent_39qmLooixXLAqMywgXywjAz96rV",
+                    "plan_id": "pro_plan",
+                    "included_grant": 100,
+                    "prepaid_grant": 0,
+                    "remaining": 72,
+                    "usage": 28,
+                    "unlimited": False,
+                    "reset": {"interval": "month", "resets_at": 1773851121437},
+                    "price": None,
+                    "expires_at": None,
+                }
+            ],
+        },
+    }
+).encode()
+HEADERS = {"content-type": "application/json", "x-request-id": "req_bench"}
+
+
+def handler(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, content=RESPONSE, headers=HEADERS)
+
+
+def time_per_call(fn: object, calls: int) -> float:
+    call = fn  # type: ignore[assignment]
+    start = time.perf_counter()
+    for _ in range(calls):
+        call()  # type: ignore[operator]
+    return (time.perf_counter() - start) / calls
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=2000, help="calls per round")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds; the median is kept")
+    parser.add_argument("--limit", type=float, default=1.25, help="exit 1 when the ratio is above this")
+    args = parser.parse_args()
+
+    raw_client = httpx.Client(transport=httpx.MockTransport(handler))
+    sdk = Meterly(api_key="sk_bench", client=httpx.Client(transport=httpx.MockTransport(handler)))
+    body = {"customer_id": "cus_123", "feature_id": "messages"}
+
+    def raw() -> object:
+        return raw_client.post(URL, json=body, headers={"authorization": "Bearer sk_bench"}).json()
+
+    def sdk_call() -> object:
+        return sdk.balances.check(customer_id="cus_123", feature_id="messages")
+
+    for fn in (raw, sdk_call):  # warm up: first-use compiles, connection pools, caches
+        time_per_call(fn, 200)
+    raw_times, sdk_times = [], []
+    for _ in range(args.rounds):
+        raw_times.append(time_per_call(raw, args.calls))
+        sdk_times.append(time_per_call(sdk_call, args.calls))
+    raw_us = statistics.median(raw_times) * 1e6
+    sdk_us = statistics.median(sdk_times) * 1e6
+    ratio = sdk_us / raw_us
+    print(f"raw httpx post().json()   {raw_us:8.1f} us/call")
+    print(f"meterly balances.check    {sdk_us:8.1f} us/call")
+    print(f"ratio                     {ratio:8.3f}x  (limit {args.limit}x)")
+    return 0 if ratio <= args.limit else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
