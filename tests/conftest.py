@@ -1,0 +1,197 @@
+"""Shared fixtures: canned bodies, a fake clock, and a harness that runs each test on both clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any, Callable
+
+import httpx
+import pytest
+
+from meterly import AsyncMeterly, Meterly
+
+API_KEY = "sk_test_0123456789abcdef"
+BASE = "https://api.meterly.dev"
+CHECK_URL = f"{BASE}/v1/balances.check"
+USAGE_URL = f"{BASE}/v1/usage/check"
+
+BALANCE = {
+    "feature_id": "messages",
+    "granted": 100,
+    "remaining": 72,
+    "usage": 28,
+    "unlimited": False,
+    "overage_allowed": False,
+    "max_purchase": None,
+    "next_reset_at": 1773851121437,
+    "breakdown": [
+        {
+            "id": "cus_ent_39qmLooixXLAqMywgXywjAz96rV",
+            "plan_id": "pro_plan",
+            "included_grant": 100,
+            "prepaid_grant": 0,
+            "remaining": 72,
+            "usage": 28,
+            "unlimited": False,
+            "reset": {"interval": "month", "resets_at": 1773851121437},
+            "price": None,
+            "expires_at": None,
+        }
+    ],
+}
+CHECK_BODY: dict[str, Any] = {"allowed": True, "customer_id": "cus_123", "balance": BALANCE}
+USAGE_DATA: dict[str, Any] = {
+    "allowed": True,
+    "consumptionModel": "metered",
+    "featureCode": "api_calls",
+    "quantity": 3,
+    "current": 10,
+    "remaining": 90,
+    "included": 100,
+    "unlimited": False,
+    "object": "usage_check",
+    "livemode": False,
+}
+USAGE_BODY: dict[str, Any] = {"success": True, "data": USAGE_DATA}
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(
+        status,
+        content=json.dumps(body).encode(),
+        headers={"content-type": "application/json", "x-request-id": "req_test", **(headers or {})},
+    )
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the code under test sleeps (or a test advances it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    async def async_sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Harness:
+    """One SDK client, sync or async, answered by `handler` through an injected MockTransport.
+
+    `check(...)` and `usage(...)` call the operations and return their result the same way for both
+    kinds of client, so one test specifies a behaviour of both.
+    """
+
+    def __init__(self, mode: str, handler: Handler, clock: FakeClock | None, **kwargs: Any) -> None:
+        self.mode = mode
+        self.requests: list[httpx.Request] = []
+        self.clock = clock
+
+        def recording(request: httpx.Request) -> httpx.Response:
+            self.requests.append(request)
+            return handler(request)
+
+        transport = httpx.MockTransport(recording)
+        kwargs.setdefault("api_key", API_KEY)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.client: Meterly | AsyncMeterly
+        if mode == "sync":
+            self.client = Meterly(client=httpx.Client(transport=transport), **kwargs)
+        else:
+            self.loop = asyncio.new_event_loop()
+            self.client = AsyncMeterly(client=httpx.AsyncClient(transport=transport), **kwargs)
+        if clock is not None:
+            self.client._pipeline.clock = clock.monotonic
+            self.client._sleep = clock.sleep if mode == "sync" else clock.async_sleep  # type: ignore[assignment]
+        self.client._pipeline.random = lambda: 0.5
+
+    def _run(self, result: Any) -> Any:
+        if self.loop is None:
+            return result
+        return self.loop.run_until_complete(result)
+
+    def check(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("customer_id", "cus_123")
+        kwargs.setdefault("feature_id", "messages")
+        if self.loop is None:
+            return self.client.balances.check(**kwargs)
+        return self.loop.run_until_complete(self._acheck(kwargs))
+
+    async def _acheck(self, kwargs: dict[str, Any]) -> Any:
+        return await self.client.balances.check(**kwargs)  # type: ignore[misc]
+
+    def usage(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("customer_id", "cus_123")
+        kwargs.setdefault("feature_code", "api_calls")
+        if self.loop is None:
+            return self.client.usage.check(**kwargs)
+        return self.loop.run_until_complete(self._ausage(kwargs))
+
+    async def _ausage(self, kwargs: dict[str, Any]) -> Any:
+        return await self.client.usage.check(**kwargs)  # type: ignore[misc]
+
+    def close(self) -> None:
+        if self.loop is not None:
+            self.loop.close()
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make(mode: str, clock: FakeClock) -> Iterator[Callable[..., Harness]]:
+    """`make(handler, **client_kwargs)` builds a Harness of the parametrized kind with a fake clock."""
+    made: list[Harness] = []
+
+    def factory(handler: Handler, **kwargs: Any) -> Harness:
+        harness = Harness(mode, handler, clock, **kwargs)
+        made.append(harness)
+        return harness
+
+    yield factory
+    for harness in made:
+        harness.close()
+
+
+def ok_check(request: httpx.Request) -> httpx.Response:
+    return json_response(200, CHECK_BODY)
+
+
+def ok_usage(request: httpx.Request) -> httpx.Response:
+    return json_response(200, USAGE_BODY)
+
+
+def sequence(*responses: httpx.Response | Exception) -> Handler:
+    """A handler answering with each response (or raising each exception) in turn, the last forever."""
+    items = list(responses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        item = items.pop(0) if len(items) > 1 else items[0]
+        if isinstance(item, Exception):
+            raise item
+        return httpx.Response(item.status_code, content=item.content, headers=item.headers)
+
+    return handler
+
+
+def ok_any(request: httpx.Request) -> httpx.Response:
+    """Answers each operation with its canned success body."""
+    return ok_usage(request) if request.url.path.endswith("/usage/check") else ok_check(request)

@@ -1,0 +1,162 @@
+"""Error mapping: each status to its class, both body shapes, request ids, bodies kept."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import httpx
+import pytest
+
+from meterly import errors
+
+from .conftest import API_KEY, Harness, json_response, ok_check, sequence
+
+Make = Callable[..., Harness]
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, errors.BadRequestError),
+        (401, errors.AuthenticationError),
+        (403, errors.PermissionDeniedError),
+        (404, errors.NotFoundError),
+        (409, errors.ConflictError),
+        (422, errors.UnprocessableEntityError),
+        (429, errors.RateLimitError),
+        (500, errors.InternalServerError),
+        (502, errors.InternalServerError),
+        (503, errors.InternalServerError),
+        (504, errors.InternalServerError),
+        (418, errors.APIError),
+    ],
+)
+def test_each_status_raises_its_error_class(make: Make, status: int, cls: type[errors.APIError]) -> None:
+    h = make(sequence(json_response(status, {"message": "nope", "code": "some_code"})), retry_config=None)
+    with pytest.raises(cls) as info:
+        h.check()
+    err = info.value
+    assert type(err) is cls
+    assert isinstance(err, errors.APIError)
+    assert isinstance(err, errors.MeterlyError)
+    assert err.status_code == status
+    assert err.code == "some_code"
+    assert err.message == "balancesCheck: nope"
+    assert err.request_id == "req_test"
+    assert err.raw_response is not None
+
+
+def test_flat_error_shape_is_parsed(make: Make) -> None:
+    body = {"message": "Customer cus_9 not found", "code": "customer_not_found"}
+    h = make(sequence(json_response(404, body)))
+    with pytest.raises(errors.NotFoundError) as info:
+        h.check()
+    assert info.value.code == "customer_not_found"
+    assert "Customer cus_9 not found" in str(info.value)
+    assert info.value.type is None
+
+
+def test_enveloped_error_shape_is_parsed(make: Make) -> None:
+    body = {
+        "success": False,
+        "error": {
+            "type": "invalid_request_error",
+            "code": "feature_not_found",
+            "message": "No feature api_calls",
+            "param": "featureCode",
+            "details": {"known": ["a", "b"]},
+            "doc_url": "https://docs.meterly.dev/errors#feature_not_found",
+        },
+    }
+    h = make(sequence(json_response(404, body)))
+    with pytest.raises(errors.NotFoundError) as info:
+        h.usage()
+    err = info.value
+    assert (err.type, err.code, err.param) == ("invalid_request_error", "feature_not_found", "featureCode")
+    assert err.details == {"known": ["a", "b"]}
+    assert err.doc_url == "https://docs.meterly.dev/errors#feature_not_found"
+    assert err.message == "usageCheck: No feature api_calls"
+
+
+def test_error_body_is_kept_verbatim_even_when_not_json(make: Make) -> None:
+    html = "<html><body>Bad gateway</body></html>"
+    h = make(sequence(httpx.Response(400, text=html)))
+    with pytest.raises(errors.BadRequestError) as info:
+        h.check()
+    assert info.value.body == html
+    assert info.value.code is None
+    assert info.value.message == "balancesCheck: 400 Bad Request"
+    assert info.value.request_id is None
+
+
+def test_rate_limit_error_carries_retry_after(make: Make) -> None:
+    h = make(sequence(json_response(429, {"message": "slow down"}, {"retry-after": "30"})))
+    with pytest.raises(errors.RateLimitError) as info:
+        h.check()
+    assert info.value.retry_after == 30.0
+
+
+def test_rate_limit_error_without_header_has_no_retry_after(make: Make) -> None:
+    h = make(sequence(json_response(429, {"message": "slow down"})), retry_config=None)
+    with pytest.raises(errors.RateLimitError) as info:
+        h.check()
+    assert info.value.retry_after is None
+
+
+def test_server_message_echoing_the_key_is_redacted(make: Make) -> None:
+    h = make(sequence(json_response(401, {"message": f"key {API_KEY} is revoked"})))
+    with pytest.raises(errors.AuthenticationError) as info:
+        h.check()
+    assert API_KEY not in str(info.value)
+    assert API_KEY not in repr(info.value)
+    assert "[REDACTED]" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not json", b"[1, 2]", b'{"allowed": "maybe", "customer_id": "c", "balance": null}', b"\xff\xfe"],
+)
+def test_a_2xx_body_that_does_not_fit_raises_response_validation_error(make: Make, content: bytes) -> None:
+    h = make(sequence(httpx.Response(200, content=content)))
+    with pytest.raises(errors.ResponseValidationError) as info:
+        h.check()
+    err = info.value
+    assert err.status_code == 200
+    assert err.raw_response is not None
+    assert err.raw_response.content == content
+    assert "balancesCheck" in err.message
+    assert len(h.requests) == 1  # never retried
+
+
+def test_usage_envelope_without_data_raises_response_validation_error(make: Make) -> None:
+    h = make(sequence(json_response(200, {"success": True})))
+    with pytest.raises(errors.ResponseValidationError) as info:
+        h.usage()
+    assert info.value.body == '{"success": true}'
+
+
+def test_connection_error_maps_to_api_connection_error(make: Make) -> None:
+    h = make(sequence(httpx.ConnectError("refused")), retry_config=None)
+    with pytest.raises(errors.APIConnectionError) as info:
+        h.check()
+    assert not isinstance(info.value, errors.APITimeoutError)
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    assert info.value.status_code is None
+
+
+def test_timeout_maps_to_api_timeout_error(make: Make) -> None:
+    h = make(sequence(httpx.ReadTimeout("slow")), retry_config=None)
+    with pytest.raises(errors.APITimeoutError):
+        h.check()
+
+
+def test_errors_can_be_caught_at_the_level_the_caller_cares_about() -> None:
+    assert issubclass(errors.APITimeoutError, errors.APIConnectionError)
+    assert issubclass(errors.RequestValidationError, ValueError)
+    for cls in (errors.APIError, errors.APIConnectionError, errors.ResponseValidationError):
+        assert issubclass(cls, errors.MeterlyError)
+
+
+def test_success_after_error_status_is_not_confused(make: Make) -> None:
+    h = make(ok_check)
+    assert h.check().allowed is True

@@ -1,0 +1,77 @@
+"""fail_open: outages become `allowed=True` answers marked `is_fallback`; caller mistakes still raise."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import httpx
+import pytest
+
+from meterly import errors, models
+
+from .conftest import Harness, json_response, sequence
+
+Make = Callable[..., Harness]
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (json_response(503, {"message": "down"}), "server_error"),
+        (json_response(500, {}), "server_error"),
+        (httpx.ConnectError("refused"), "connection"),
+        (httpx.ReadTimeout("slow"), "timeout"),
+    ],
+)
+def test_outages_answer_allowed_with_is_fallback(
+    make: Make, failure: object, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = make(sequence(failure), fail_open=True)  # type: ignore[arg-type]
+    with caplog.at_level(logging.WARNING, logger="meterly"):
+        res = h.check(customer_id="cus_9", entity_id="seat_2")
+    assert isinstance(res, models.CheckResponse)
+    assert res.allowed is True
+    assert res.is_fallback is True
+    assert res.fallback_reason == reason
+    assert res.customer_id == "cus_9"
+    assert res.entity_id == "seat_2"
+    assert res.balance is None
+    assert len(h.requests) > 1  # retries ran first
+    (record,) = [r for r in caplog.records if r.name == "meterly"]
+    assert record.levelno == logging.WARNING
+    assert "balancesCheck" in record.getMessage()
+    assert reason in record.getMessage()
+
+
+def test_usage_check_falls_back_too(make: Make) -> None:
+    h = make(sequence(json_response(502, {})), fail_open=True, retry_config=None)
+    res = h.usage(feature_code="api_calls", quantity=4)
+    assert isinstance(res, models.UsageCheck)
+    assert (res.allowed, res.is_fallback, res.feature_code, res.quantity) == (True, True, "api_calls", 4)
+    assert "is_fallback" not in res.model_dump()
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422, 429])
+def test_client_errors_are_never_masked(make: Make, status: int) -> None:
+    h = make(sequence(json_response(status, {"message": "no"})), fail_open=True, retry_config=None)
+    with pytest.raises(errors.APIError):
+        h.check()
+
+
+def test_response_validation_errors_are_never_masked(make: Make) -> None:
+    h = make(sequence(httpx.Response(200, content=b"<html>")), fail_open=True)
+    with pytest.raises(errors.ResponseValidationError):
+        h.check()
+
+
+def test_request_validation_errors_are_never_masked(make: Make) -> None:
+    h = make(sequence(json_response(503, {})), fail_open=True)
+    with pytest.raises(errors.RequestValidationError):
+        h.check(customer_id="")
+
+
+def test_fail_open_is_off_by_default(make: Make) -> None:
+    h = make(sequence(json_response(503, {})), retry_config=None)
+    with pytest.raises(errors.InternalServerError):
+        h.check()
