@@ -37,7 +37,9 @@ class Recorder:
 
 def test_hooks_run_around_every_attempt(make: Make) -> None:
     rec = Recorder()
-    h = make(sequence(json_response(503, {}), httpx.ConnectError("x"), json_response(200, CHECK_BODY)), hooks=[rec])
+    h = make(
+        sequence(json_response(503, {}), httpx.ConnectError("x"), json_response(200, CHECK_BODY)), hooks=[rec]
+    )
     h.check()
     assert rec.events == [
         ("before_request", "balancesCheck"),

@@ -9,7 +9,7 @@ import pytest
 
 from meterly import models
 
-from .conftest import API_KEY, Harness, json_response, ok_any, sequence, CHECK_BODY
+from .conftest import API_KEY, CHECK_BODY, Harness, json_response, ok_any, sequence
 
 Make = Callable[..., Harness]
 

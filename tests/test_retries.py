@@ -48,7 +48,9 @@ def test_timeouts_are_retried(make: Make) -> None:
 
 
 def test_connection_errors_are_not_retried_when_switched_off(make: Make) -> None:
-    h = make(sequence(httpx.ConnectError("refused"), OK), retry_config=RetryConfig(retry_connection_errors=False))
+    h = make(
+        sequence(httpx.ConnectError("refused"), OK), retry_config=RetryConfig(retry_connection_errors=False)
+    )
     with pytest.raises(errors.APIConnectionError):
         h.check()
     assert len(h.requests) == 1
@@ -75,7 +77,10 @@ def test_the_body_is_identical_on_every_retry(make: Make) -> None:
 
 
 def test_backoff_sleeps_grow_and_are_jittered(make: Make, clock: FakeClock) -> None:
-    h = make(sequence(json_response(503, {}), json_response(503, {}), json_response(503, {}), OK), retry_config=FAST)
+    h = make(
+        sequence(json_response(503, {}), json_response(503, {}), json_response(503, {}), OK),
+        retry_config=FAST,
+    )
     h.check()
     # random() is pinned to 0.5: each wait is 3/4 of min(max_interval, initial * exponent**n).
     assert clock.sleeps == pytest.approx([0.075, 0.15, 0.3])

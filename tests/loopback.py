@@ -1,0 +1,76 @@
+"""A real HTTP server on 127.0.0.1 for tests where a socket matters; each test scripts its answers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Optional
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class LoopbackServer:
+    """Answers each POST with `respond(received)`; records what it received."""
+
+    respond: Callable[[Received], Optional[Answer]]
+    received: list[Received] = field(default_factory=list)
+    url: str = ""
+
+    def json(self, status: int, body: Any, headers: Optional[dict[str, str]] = None) -> Answer:
+        return status, {"content-type": "application/json", **(headers or {})}, json.dumps(body).encode()
+
+
+@contextmanager
+def serve(respond: Callable[[Received], Optional[Answer]]) -> Iterator[LoopbackServer]:
+    """Serve on a free loopback port until the block ends. `respond` returning None drops the connection."""
+    server_state = LoopbackServer(respond)
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            received = Received(
+                self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)
+            )
+            with lock:
+                server_state.received.append(received)
+            answer = server_state.respond(received)
+            if answer is None:
+                self.close_connection = True
+                return
+            status, headers, body = answer
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    server_state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server_state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
