@@ -8,6 +8,7 @@ only drive it: that is the only place where they differ.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import random
@@ -21,6 +22,7 @@ from meterly import errors
 from meterly._config import USER_AGENT, SDKConfiguration, check_server_url, has_control_chars, timeout_from_ms
 from meterly._hooks import HookContext, SDKHooks
 from meterly._operation import Operation, SecurityScheme
+from meterly._raw import RawResponse, raw_mode
 from meterly._responses import error_from_response, parse_success
 from meterly.models.security import Security
 from meterly.types import UNSET, Unset
@@ -54,7 +56,7 @@ def redact_headers(headers: httpx.Headers) -> Dict[str, str]:
 class Call:
     """One prepared call: everything decided before the first attempt, reused by every retry."""
 
-    __slots__ = ("args", "body", "ctx", "headers", "op", "retry_config", "secret", "timeout", "url")
+    __slots__ = ("args", "body", "ctx", "headers", "op", "raw", "retry_config", "secret", "timeout", "url")
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class Call:
         self.retry_config = retry_config
         self.secret = secret
         self.ctx = ctx
+        self.raw = raw_mode.get()
 
 
 class Pipeline:
@@ -211,11 +214,13 @@ class Pipeline:
                 response: httpx.Response = yield request
             except httpx.RequestError as exc:
                 response = None  # type: ignore[assignment]
+                elapsed = self.clock() - sent_at
                 outcome = self._on_transport_error(call, exc)
             else:
-                outcome = self._on_response(call, response)
+                elapsed = self.clock() - sent_at
+                outcome = self._on_response(call, response, elapsed)
             if self.config.debug_logger is not None:
-                self._log_attempt(call, request, response, outcome, attempt, self.clock() - sent_at)
+                self._log_attempt(call, request, response, outcome, attempt, elapsed)
             if not isinstance(outcome, BaseException):
                 return outcome
             delay = self._retry_delay(call, attempt, outcome, self.clock() - started)
@@ -223,16 +228,23 @@ class Pipeline:
                 return self._give_up(call, outcome)
             yield delay
 
-    def _on_response(self, call: Call, response: httpx.Response) -> Any:
+    def _on_response(self, call: Call, response: httpx.Response, elapsed: float) -> Any:
         op = call.op
         if 200 <= response.status_code < 300:
             if self.hooks.after_success_hooks:
                 response = self.hooks.after_success(call.ctx, response)
-            return parse_success(op.operation_id, op.parse, response)
+            return self._success(call, response, elapsed)
         error = error_from_response(op.operation_id, response, call.secret)
         if self.hooks.after_error_hooks:
-            return self._after_error(call, response, error)
+            return self._after_error(call, response, error, elapsed)
         return error
+
+    @staticmethod
+    def _success(call: Call, response: httpx.Response, elapsed: float) -> Any:
+        op = call.op
+        if call.raw:
+            return RawResponse(op.operation_id, response, op.parse, datetime.timedelta(seconds=elapsed))
+        return parse_success(op.operation_id, op.parse, response)
 
     def _on_transport_error(self, call: Call, exc: httpx.RequestError) -> Any:
         op_id = call.op.operation_id
@@ -243,10 +255,12 @@ class Pipeline:
             error = errors.APIConnectionError(f"{op_id}: no response: {type(exc).__name__}: {exc}")
         error.__cause__ = exc
         if self.hooks.after_error_hooks:
-            return self._after_error(call, None, error)
+            return self._after_error(call, None, error, 0.0)
         return error
 
-    def _after_error(self, call: Call, response: Optional[httpx.Response], error: Exception) -> Any:
+    def _after_error(
+        self, call: Call, response: Optional[httpx.Response], error: Exception, elapsed: float
+    ) -> Any:
         """Lets the after_error hooks replace the error, or recover with a response of their own."""
         response, replaced = self.hooks.after_error(call.ctx, response, error)
         if replaced is not None:
@@ -254,7 +268,7 @@ class Pipeline:
         if response is None:
             return error
         if 200 <= response.status_code < 300:
-            return parse_success(call.op.operation_id, call.op.parse, response)
+            return self._success(call, response, elapsed)
         return error_from_response(call.op.operation_id, response, call.secret)
 
     def _retry_delay(self, call: Call, attempt: int, error: BaseException, elapsed: float) -> Optional[float]:
@@ -275,8 +289,11 @@ class Pipeline:
 
     def _give_up(self, call: Call, error: BaseException) -> Any:
         """Raise the final error, or answer the fallback when fail-open covers it."""
-        if self.config.fail_open and isinstance(
-            error, (errors.InternalServerError, errors.APIConnectionError)
+        # A raw-response call asked for the HTTP exchange itself, so it is never answered by a fallback.
+        if (
+            self.config.fail_open
+            and not call.raw
+            and isinstance(error, (errors.InternalServerError, errors.APIConnectionError))
         ):
             reason = (
                 "timeout"

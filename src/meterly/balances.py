@@ -16,6 +16,7 @@ from meterly._operation import (
     json_parser,
 )
 from meterly._pipeline import Retries
+from meterly._raw import async_to_raw_response, to_raw_response
 from meterly.types import UNSET
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class Balances:
 
     def __init__(self, sdk: Meterly) -> None:
         self._sdk = sdk
+        self.with_raw_response = BalancesWithRawResponse(self)
 
     def check(
         self,
@@ -94,6 +96,7 @@ class AsyncBalances:
 
     def __init__(self, sdk: AsyncMeterly) -> None:
         self._sdk = sdk
+        self.with_raw_response = AsyncBalancesWithRawResponse(self)
 
     async def check(
         self,
@@ -127,3 +130,17 @@ class AsyncBalances:
         return await self._sdk._request(
             BALANCES_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers
         )
+
+
+class BalancesWithRawResponse:
+    """`balances.with_raw_response`: the same operations, returning a `RawResponse`."""
+
+    def __init__(self, balances: Balances) -> None:
+        self.check = to_raw_response(balances.check)
+
+
+class AsyncBalancesWithRawResponse:
+    """`balances.with_raw_response` for asyncio: the same operations, returning a `RawResponse`."""
+
+    def __init__(self, balances: AsyncBalances) -> None:
+        self.check = async_to_raw_response(balances.check)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 from meterly import models
 from meterly._operation import API_KEY_AUTH, Operation, Param, check_count, check_id
 from meterly._pipeline import Retries
+from meterly._raw import async_to_raw_response, to_raw_response
 from meterly.types import UNSET
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class Usage:
 
     def __init__(self, sdk: Meterly) -> None:
         self._sdk = sdk
+        self.with_raw_response = UsageWithRawResponse(self)
 
     def check(
         self,
@@ -71,6 +73,7 @@ class AsyncUsage:
 
     def __init__(self, sdk: AsyncMeterly) -> None:
         self._sdk = sdk
+        self.with_raw_response = AsyncUsageWithRawResponse(self)
 
     async def check(
         self,
@@ -92,3 +95,17 @@ class AsyncUsage:
         return await self._sdk._request(
             USAGE_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers
         )
+
+
+class UsageWithRawResponse:
+    """`usage.with_raw_response`: the same operations, returning a `RawResponse`."""
+
+    def __init__(self, usage: Usage) -> None:
+        self.check = to_raw_response(usage.check)
+
+
+class AsyncUsageWithRawResponse:
+    """`usage.with_raw_response` for asyncio: the same operations, returning a `RawResponse`."""
+
+    def __init__(self, usage: AsyncUsage) -> None:
+        self.check = async_to_raw_response(usage.check)
