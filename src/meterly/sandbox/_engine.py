@@ -452,8 +452,12 @@ class SandboxEngine:
         return answer
 
     def _usage_check(self, req: UsageCheckInput) -> Dict[str, Any]:
-        customer = self._customer(req.customer_id, http=True)
-        feature = self._feature(req.feature_code, http=True)
+        try:
+            customer = self._customer(req.customer_id, http=True)
+            feature = self._feature(req.feature_code, http=True)
+        except ProtocolError as error:
+            error.param = {"customer_id": "customerId", "feature_id": "featureCode"}.get(error.param or "")
+            raise
         source = self._source(customer, feature, None)
         answer: Dict[str, Any] = {"allowed": False, "featureCode": feature.id, "quantity": req.quantity}
         if source is None or source.feature.type == "boolean":
