@@ -14,9 +14,7 @@ from meterly.sandbox import DEFAULT_API_KEY, SandboxEngine, SandboxResponse, San
 from meterly.utils import BackoffStrategy, RetryConfig
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-FAST_RETRIES = RetryConfig(
-    backoff=BackoffStrategy(initial_interval=1, max_interval=2, max_elapsed_time=2_000)
-)
+FAST_RETRIES = RetryConfig(backoff=BackoffStrategy(initial_interval=1, max_interval=5, max_elapsed_time=150))
 
 SEED: dict[str, Any] = {
     "clock": {"now_ms": START_MS, "frozen": True},

@@ -26,7 +26,7 @@ class SandboxClock:
         self._offset = 0.0 if start is None else start - self._source()
         self._frozen_at: Optional[float] = None
         if frozen:
-            self.freeze()
+            self._frozen_at = self._source() if start is None else start
 
     def time(self) -> float:
         """Now, in epoch seconds."""
