@@ -105,5 +105,5 @@ def test_the_error_handling_example_catches_a_real_404(runner: BlockRunner) -> N
 
 
 def test_the_fail_open_example_really_falls_back(runner: BlockRunner) -> None:
-    result = runner.run(_readme_block("fail_open=True"))
+    result = runner.run(_readme_block("127.0.0.1:9"))
     assert result.stdout == "True True connection\n"
