@@ -10,17 +10,22 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The pyright package fetches its node package on first run: do it now, not in the middle of a test.
+	$(BIN)/pyright --version
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/quickstart.py
 
+LINTED := $(wildcard src tests bench examples)
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests/typing
+	$(BIN)/pyright
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -340,7 +340,7 @@ class Pipeline:
 
 
 def _checked_headers(http_headers: Mapping[str, str]) -> Dict[str, str]:
-    checked = {}
+    checked: Dict[str, str] = {}
     for name, value in http_headers.items():
         if not isinstance(name, str) or not name or has_control_chars(name) or ":" in name or " " in name:
             raise errors.RequestValidationError("http_headers", f"invalid header name {name!r}")

@@ -153,7 +153,7 @@ class Meterly(_BaseClient):
         try:
             effect = next(steps)
             while True:
-                if isinstance(effect, float):
+                if not isinstance(effect, httpx.Request):  # a float: seconds to wait
                     self._sleep(effect)
                     effect = next(steps)
                     continue
@@ -266,7 +266,7 @@ class AsyncMeterly(_BaseClient):
         try:
             effect = next(steps)
             while True:
-                if isinstance(effect, float):
+                if not isinstance(effect, httpx.Request):  # a float: seconds to wait
                     await self._sleep(effect)
                     effect = next(steps)
                     continue
