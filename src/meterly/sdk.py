@@ -16,6 +16,7 @@ import httpx
 
 from meterly._config import DEFAULT_TIMEOUT_MS, ApiKey, SDKConfiguration, SecuritySource
 from meterly._hooks import SDKHooks
+from meterly._logging import configure_from_env
 from meterly._operation import Operation
 from meterly._pipeline import Effect, Pipeline, Retries
 from meterly.balances import AsyncBalances, Balances
@@ -56,6 +57,7 @@ class _BaseClient:
             raise RequestValidationError(
                 "client", f"must be an {client_type.__module__}.{client_type.__name__}"
             )
+        configure_from_env()
         self._config = SDKConfiguration.create(
             api_key=api_key,
             security=security,
