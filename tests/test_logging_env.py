@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from unittest import mock
 
 import httpx
@@ -149,3 +151,17 @@ def test_importing_meterly_attaches_no_handler_even_with_meterly_log_set() -> No
     env = {**os.environ, "METERLY_LOG": "debug"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_readme_logging_example_enables_attempt_lines(caplog: pytest.LogCaptureFixture) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Logging", 1)[1].split("\n## ", 1)[0]
+    example = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    level = LIBRARY.level
+    try:
+        exec(example, {})
+        assert LIBRARY.isEnabledFor(logging.DEBUG)
+        check(client_for(json_response(200, CHECK_BODY)))
+        assert [r.name for r in caplog.records if r.name == "meterly"] == ["meterly"]
+    finally:
+        LIBRARY.setLevel(level)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from pathlib import Path
 
 import httpx
 
@@ -43,3 +45,12 @@ def test_unset_narrowing_tells_absent_from_null_from_a_value() -> None:
         user_code.unset_narrowing(models.CheckResponse.model_validate({**base, "entity_id": None})) == "null"
     )
     assert user_code.unset_narrowing(models.CheckResponse.model_validate({**base, "entity_id": "e1"})) == "e1"
+
+
+def test_the_readme_typing_excerpt_is_checked_code_from_tests_typing() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Typing", 1)[1].split("\n## ", 1)[0]
+    excerpt = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    checked = {line.strip() for line in Path(user_code.__file__).read_text().splitlines()}
+    for line in excerpt.strip().splitlines():
+        assert line.strip() in checked, f"README line not in tests/typing/user_code.py: {line}"
