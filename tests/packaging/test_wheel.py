@@ -176,3 +176,10 @@ def test_the_lowest_supported_versions_pass_the_core_tests(wheel: Path, tmp_path
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout
+
+
+def test_the_readme_version_table_states_pyprojects_lower_bounds() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name, floor in lowest_versions().items():
+        assert f"| {name} | >= {floor}" in readme, f"README's supported versions table disagrees on {name}"
+    assert f"| Python | {pyproject()['project']['requires-python'].replace('>=', '>= ')} |" in readme
