@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# The pyright package fetches its node package on first run: do it now, not in the middle of a test.
+	# pyright runs on the node that pyright[nodejs] installs; a first run here sets it up before any test.
 	$(BIN)/pyright --version
 	touch $(STAMP)
 
