@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# pyright runs on the node that pyright[nodejs] installs; a first run here sets it up before any test.
+	$(BIN)/pyright --version
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,7 +24,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests/typing
+	$(BIN)/pyright
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q

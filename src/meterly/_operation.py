@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Mapping, Tuple, TypeVar
+from typing import Any, Callable, Dict, Generic, Mapping, Tuple, TypeVar, cast
 
 import pydantic
 
@@ -59,7 +59,9 @@ def check_flag(name: str, value: Any) -> None:
 
 
 def check_object(name: str, value: Any) -> None:
-    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+    if not isinstance(value, dict) or not all(
+        isinstance(key, str) for key in cast("Dict[object, object]", value)
+    ):
         raise RequestValidationError(name, "must be a dict with str keys")
 
 

@@ -21,6 +21,7 @@ import httpx
 from meterly import errors
 from meterly._config import USER_AGENT, SDKConfiguration, check_server_url, has_control_chars, timeout_from_ms
 from meterly._hooks import HookContext, SDKHooks
+from meterly._logging import is_library_logger, logger
 from meterly._operation import Operation, SecurityScheme
 from meterly._raw import RawResponse, raw_mode
 from meterly._responses import error_from_response, parse_success
@@ -29,8 +30,6 @@ from meterly.types import UNSET, Unset
 from meterly.utils.retries import RETRYABLE_STATUS_CODES, RetryConfig, retry_after_seconds, retry_delay
 
 T = TypeVar("T")
-
-logger = logging.getLogger("meterly")
 
 Effect = Union[httpx.Request, float]
 """What the pipeline asks its driver for: send this request, or sleep this many seconds."""
@@ -219,7 +218,7 @@ class Pipeline:
             else:
                 elapsed = self.clock() - sent_at
                 outcome = self._on_response(call, response, elapsed)
-            if self.config.debug_logger is not None:
+            if self.config.debug_logger is not None or logger.isEnabledFor(logging.DEBUG):
                 self._log_attempt(call, request, response, outcome, attempt, elapsed)
             if not isinstance(outcome, BaseException):
                 return outcome
@@ -319,28 +318,36 @@ class Pipeline:
         attempt: int,
         elapsed: float,
     ) -> None:
-        log = self.config.debug_logger
-        if log is None or not log.isEnabledFor(logging.DEBUG):
+        debug_logger = self.config.debug_logger
+        targets = [logger] if logger.isEnabledFor(logging.DEBUG) else []
+        if debug_logger is not None and debug_logger.isEnabledFor(logging.DEBUG):
+            if is_library_logger(debug_logger):
+                targets = [debug_logger]  # its records reach the `meterly` handlers: log them once
+            else:
+                targets.append(debug_logger)
+        if not targets:
             return
         if response is not None:
             status: Any = response.status_code
             request_id = response.headers.get("x-request-id")
         else:
             status, request_id = type(outcome).__name__, None
-        log.debug(
-            "%s %s attempt=%d status=%s elapsed_ms=%.1f request_id=%s headers=%s",
-            request.method,
-            request.url,
-            attempt,
-            status,
-            elapsed * 1000,
-            request_id,
-            redact_headers(request.headers),
-        )
+        headers = redact_headers(request.headers)
+        for log in targets:
+            log.debug(
+                "%s %s attempt=%d status=%s elapsed_ms=%.1f request_id=%s headers=%s",
+                request.method,
+                request.url,
+                attempt,
+                status,
+                elapsed * 1000,
+                request_id,
+                headers,
+            )
 
 
 def _checked_headers(http_headers: Mapping[str, str]) -> Dict[str, str]:
-    checked = {}
+    checked: Dict[str, str] = {}
     for name, value in http_headers.items():
         if not isinstance(name, str) or not name or has_control_chars(name) or ":" in name or " " in name:
             raise errors.RequestValidationError("http_headers", f"invalid header name {name!r}")

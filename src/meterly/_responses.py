@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, Optional, Type, TypeVar
+from typing import Any, Callable, Dict, Optional, Type, TypeVar, cast
 
 import httpx
 import pydantic
@@ -39,9 +39,10 @@ def error_fields(body: str) -> Dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         return {}
-    detail = data.get("error")
+    data = cast("Dict[str, Any]", data)
+    detail: Any = data.get("error")
     if isinstance(detail, dict):
-        data = detail
+        data = cast("Dict[str, Any]", detail)
     elif isinstance(detail, str) and "message" not in data:
         data = {**data, "message": detail}
     return {

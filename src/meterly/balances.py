@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# The resources call their client's private `_request`: both are internals of one package.
+# pyright: reportPrivateUsage=false
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from meterly import models

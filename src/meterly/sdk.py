@@ -16,6 +16,7 @@ import httpx
 
 from meterly._config import DEFAULT_TIMEOUT_MS, ApiKey, SDKConfiguration, SecuritySource
 from meterly._hooks import SDKHooks
+from meterly._logging import configure_from_env
 from meterly._operation import Operation
 from meterly._pipeline import Effect, Pipeline, Retries
 from meterly.balances import AsyncBalances, Balances
@@ -56,6 +57,7 @@ class _BaseClient:
             raise RequestValidationError(
                 "client", f"must be an {client_type.__module__}.{client_type.__name__}"
             )
+        configure_from_env()
         self._config = SDKConfiguration.create(
             api_key=api_key,
             security=security,
@@ -153,7 +155,7 @@ class Meterly(_BaseClient):
         try:
             effect = next(steps)
             while True:
-                if isinstance(effect, float):
+                if not isinstance(effect, httpx.Request):  # a float: seconds to wait
                     self._sleep(effect)
                     effect = next(steps)
                     continue
@@ -266,7 +268,7 @@ class AsyncMeterly(_BaseClient):
         try:
             effect = next(steps)
             while True:
-                if isinstance(effect, float):
+                if not isinstance(effect, httpx.Request):  # a float: seconds to wait
                     await self._sleep(effect)
                     effect = next(steps)
                     continue

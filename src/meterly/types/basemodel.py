@@ -39,14 +39,21 @@ class Unset:
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
-        # Only the UNSET object itself is accepted, so JSON input never validates as UNSET.
-        return core_schema.is_instance_schema(
-            cls, serialization=core_schema.plain_serializer_function_ser_schema(lambda _: None)
+        # Only the UNSET object itself is accepted, so JSON input never validates as UNSET. The JSON side
+        # is an explicit rejection: pydantic-core < 2.19 cannot run an isinstance check on JSON input.
+        return core_schema.json_or_python_schema(
+            json_schema=core_schema.no_info_plain_validator_function(_never_from_json),
+            python_schema=core_schema.is_instance_schema(cls),
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda _: None),
         )
 
     @classmethod
     def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
         return {"not": {}}
+
+
+def _never_from_json(value: Any) -> Unset:
+    raise ValueError("UNSET is never read from JSON")
 
 
 UNSET: Final[Unset] = Unset()

@@ -1,0 +1,56 @@
+"""The user-style code in tests/typing/ runs as written: the types it asserts are the values it gets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+
+import httpx
+
+from meterly import models
+
+from .conftest import CHECK_BODY, USAGE_BODY
+from .typing import user_code
+
+
+def answer(request: httpx.Request) -> httpx.Response:
+    headers = {"x-request-id": "req_typing"}
+    if request.url.path == "/v1/usage/check":
+        return httpx.Response(200, json=USAGE_BODY, headers=headers)
+    if json.loads(request.content)["customer_id"] == "cus_404":
+        return httpx.Response(404, json={"message": "no such customer", "code": "not_found"}, headers=headers)
+    return httpx.Response(200, json={**CHECK_BODY, "entity_id": None}, headers=headers)
+
+
+def test_the_typed_user_code_runs_on_both_clients() -> None:
+    client, aclient = user_code.make_clients(httpx.MockTransport(answer))
+    assert user_code.balances_check(client) == 72
+    client, aclient = user_code.make_clients(httpx.MockTransport(answer))
+    assert user_code.usage_check(client) == 3
+    assert isinstance(user_code.raw_responses(client), models.CheckResponse)
+    assert user_code.error_attributes(client) == {
+        "status": 404,
+        "code": "not_found",
+        "request_id": "req_typing",
+    }
+    assert asyncio.run(user_code.async_calls(aclient)) == (True, True)
+
+
+def test_unset_narrowing_tells_absent_from_null_from_a_value() -> None:
+    base = {"allowed": True, "customer_id": "c", "balance": None}
+    assert user_code.unset_narrowing(models.CheckResponse.model_validate(base)) == "absent"
+    assert (
+        user_code.unset_narrowing(models.CheckResponse.model_validate({**base, "entity_id": None})) == "null"
+    )
+    assert user_code.unset_narrowing(models.CheckResponse.model_validate({**base, "entity_id": "e1"})) == "e1"
+
+
+def test_the_readme_typing_excerpt_is_checked_code_from_tests_typing() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Typing", 1)[1].split("\n## ", 1)[0]
+    excerpt = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    checked = {line.strip() for line in Path(user_code.__file__).read_text().splitlines()}
+    for line in excerpt.strip().splitlines():
+        assert line.strip() in checked, f"README line not in tests/typing/user_code.py: {line}"

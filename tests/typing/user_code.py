@@ -1,0 +1,180 @@
+"""Code as a user writes it, with the exact types an IDE and a type checker must infer for it.
+
+`make test` runs mypy --strict and pyright (strict) on this file; `tests/test_typing_user_code.py` also runs
+each function against canned responses, so the code here is real, not only well-typed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+import httpx
+from typing_extensions import assert_type
+
+import meterly
+from meterly import AsyncMeterly, Meterly, RawResponse, errors, models
+from meterly.types import UNSET, OptionalNullable, UnrecognizedStr, Unset
+from meterly.utils import BackoffStrategy, RetryConfig
+
+
+def make_clients(transport: httpx.MockTransport) -> tuple[Meterly, AsyncMeterly]:
+    """Both clients, built with every kind of constructor argument."""
+    retry = RetryConfig("backoff", BackoffStrategy(100, 1_000, 2.0, 5_000), retry_connection_errors=True)
+    client = Meterly(
+        api_key=lambda: "sk_test_typing",
+        server_url="https://billing.example",
+        timeout_ms=2_000,
+        retry_config=retry,
+        client=httpx.Client(transport=transport),
+        fail_open=True,
+    )
+    aclient = AsyncMeterly(
+        security=models.Security(bearer_auth="sk_test_typing", api_key_auth="sk_test_typing"),
+        retry_config=None,
+        client=httpx.AsyncClient(transport=transport),
+    )
+    assert_type(client, Meterly)
+    assert_type(aclient, AsyncMeterly)
+    assert_type(client.server_url, str)
+    assert_type(meterly.__version__, str)
+    return client, aclient
+
+
+def balances_check(client: Meterly) -> Optional[float]:
+    """A balance check and its nested models; returns what is left of the first plan."""
+    with client as same:
+        assert_type(same, Meterly)
+        res = same.balances.check(
+            customer_id="cus_123",
+            feature_id="messages",
+            required_balance=2,
+            properties={"source": "typing"},
+            send_event=False,
+            with_preview=True,
+            retries=UNSET,
+            http_headers={"x-trace": "1"},
+        )
+    assert_type(res, models.CheckResponse)
+    assert_type(res.allowed, bool)
+    assert_type(res.customer_id, str)
+    assert_type(res.is_fallback, bool)
+    assert_type(res.fallback_reason, Optional[Literal["timeout", "connection", "server_error"]])
+    assert_type(res.required_balance, Optional[float])
+    assert_type(res.preview, Optional[models.Preview])
+    assert_type(res.balance, Optional[models.Balance])
+    balance = res.balance
+    if balance is None:
+        return None
+    assert_type(balance.remaining, float)
+    assert_type(balance.max_purchase, Optional[float])
+    assert_type(balance.breakdown, Optional[list[models.Breakdown]])
+    for part in balance.breakdown or []:
+        assert_type(part, models.Breakdown)
+        assert_type(part.plan_id, Optional[str])
+        if part.reset is not None:
+            assert_type(part.reset, models.Reset)
+            assert_type(part.reset.interval, models.ResetInterval)
+            interval: Union[str, UnrecognizedStr] = part.reset.interval
+            assert isinstance(interval, str)
+        return part.remaining
+    return None
+
+
+def unset_narrowing(res: models.CheckResponse) -> str:
+    """`OptionalNullable` fields: absent is UNSET, null is None; both narrow the usual ways."""
+    entity_id = res.entity_id
+    assert_type(entity_id, OptionalNullable[str])
+    assert_type(entity_id, Union[str, None, Unset])
+    if isinstance(entity_id, Unset):
+        assert_type(entity_id, Unset)
+        return "absent"
+    assert_type(entity_id, Optional[str])
+    if entity_id is None:
+        return "null"
+    assert_type(entity_id, str)
+    if res.entity_id:  # UNSET is falsy, and typed so: truthiness narrows it away
+        assert_type(res.entity_id, str)
+    return entity_id
+
+
+def usage_check(client: Meterly) -> int:
+    """A usage check and its open enums."""
+    usage = client.usage.check(customer_id="cus_123", feature_code="api_calls", quantity=3)
+    assert_type(usage, models.UsageCheck)
+    assert_type(usage.feature_code, str)
+    assert_type(usage.quantity, int)
+    assert_type(usage.consumption_model, Optional[models.ConsumptionModel])
+    assert_type(usage.remaining, Optional[float])
+    if usage.consumption_model == "credits":
+        return usage.estimated_credits or 0
+    return usage.quantity
+
+
+def raw_responses(client: Meterly) -> models.CheckResponse:
+    """with_raw_response: the HTTP exchange, then the typed result."""
+    raw = client.balances.with_raw_response.check(customer_id="cus_123", feature_id="messages")
+    assert_type(raw, RawResponse[models.CheckResponse])
+    assert_type(raw.status_code, int)
+    assert_type(raw.headers, httpx.Headers)
+    assert_type(raw.request_id, Optional[str])
+    assert_type(raw.http_response, httpx.Response)
+    raw_usage = client.usage.with_raw_response.check(customer_id="cus_123", feature_code="api_calls")
+    assert_type(raw_usage, RawResponse[models.UsageCheck])
+    assert_type(raw_usage.parse(), models.UsageCheck)
+    return assert_type(raw.parse(), models.CheckResponse)
+
+
+async def async_calls(client: AsyncMeterly) -> tuple[bool, bool]:
+    """The same calls on the async client: awaited, with the same result types."""
+    async with client as same:
+        assert_type(same, AsyncMeterly)
+        res = await same.balances.check(customer_id="cus_123", feature_id="messages")
+        usage = await same.usage.check(customer_id="cus_123", feature_code="api_calls")
+        raw = await same.balances.with_raw_response.check(customer_id="cus_123", feature_id="messages")
+        raw_usage = await same.usage.with_raw_response.check(customer_id="cus_123", feature_code="api_calls")
+    assert_type(res, models.CheckResponse)
+    assert_type(usage, models.UsageCheck)
+    assert_type(raw, RawResponse[models.CheckResponse])
+    assert_type(raw_usage, RawResponse[models.UsageCheck])
+    assert_type(raw.parse(), models.CheckResponse)
+    return res.allowed, usage.allowed
+
+
+def error_attributes(client: Meterly) -> dict[str, Any]:
+    """Errors caught at the level a user cares about, with typed attributes."""
+    try:
+        client.balances.check(customer_id="cus_404", feature_id="messages")
+    except errors.RateLimitError as exc:
+        assert_type(exc.retry_after, Optional[float])
+        return {"retry_after": exc.retry_after}
+    except errors.APIError as exc:
+        assert_type(exc.status_code, Optional[int])
+        assert_type(exc.code, Optional[str])
+        assert_type(exc.type, Optional[str])
+        assert_type(exc.param, Optional[str])
+        assert_type(exc.doc_url, Optional[str])
+        assert_type(exc.request_id, Optional[str])
+        assert_type(exc.headers, httpx.Headers)
+        assert_type(exc.body, str)
+        assert_type(exc.message, str)
+        assert_type(exc.raw_response, Optional[httpx.Response])
+        return {"status": exc.status_code, "code": exc.code, "request_id": exc.request_id}
+    except errors.APIConnectionError as exc:
+        assert_type(exc, errors.APIConnectionError)
+        return {"connection": str(exc)}
+    except errors.RequestValidationError as exc:
+        assert_type(exc.param, str)
+        return {"param": exc.param}
+    except errors.MeterlyError as exc:
+        return {"other": exc.message}
+    return {}
+
+
+def mistakes_the_checkers_catch(client: Meterly) -> None:
+    """Never called: each line is a mistake mypy and pyright must report (unused ignores fail the run)."""
+    client.balances.check(customer_id=123, feature_id="messages")  # type: ignore[arg-type]
+    client.balances.check(customer_id="cus_123")  # type: ignore[call-arg]
+    client.usage.check(customer_id="cus_123", feature_code="x", quantity="3")  # type: ignore[arg-type]
+    res = client.balances.check(customer_id="cus_123", feature_id="messages")
+    print(res.alowed)  # type: ignore[attr-defined]
+    Meterly(api_key=42)  # type: ignore[arg-type]
