@@ -36,7 +36,7 @@ def _requirements(specs: list[str]) -> Dict[str, str]:
     """`{"httpx": ">=0.25,<1"}` from `["httpx>=0.25,<1"]`; environment markers are dropped."""
     parsed = {}
     for spec in specs:
-        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*([^;]*)(;.*)?", spec)
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+(?:\[[A-Za-z0-9_,]+\])?)\s*([^;]*)(;.*)?", spec)
         assert match, spec
         parsed[match[1].lower()] = match[2].replace(" ", "")
     return parsed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import zipfile
@@ -17,9 +18,6 @@ from typing import Any, Optional
 import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
-
-from ..conftest import API_KEY, CHECK_BODY
-from ..loopback import Answer, LoopbackServer, Received, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +47,12 @@ def clean_env() -> dict[str, str]:
     return {
         k: v for k, v in os.environ.items() if not k.startswith(("METERLY_", "PYTHONPATH", "VIRTUAL_ENV"))
     }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def sh(*argv: str | Path, cwd: Optional[Path] = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -84,10 +88,6 @@ def wheel(dist: Path) -> Path:
     return found
 
 
-def answer(server: LoopbackServer, received: Received) -> Optional[Answer]:
-    return server.json(200, CHECK_BODY, {"x-request-id": "req_pkg"})
-
-
 def test_build_makes_an_sdist_and_a_wheel(dist: Path) -> None:
     assert len(list(dist.glob("meterly-*.tar.gz"))) == 1
     assert len(list(dist.glob("meterly-*-py3-none-any.whl"))) == 1
@@ -116,41 +116,37 @@ def test_the_wheel_metadata_carries_pyprojects_dependency_ranges(wheel: Path) ->
     assert "Requires-Python: >=3.10" in metadata
 
 
-def test_a_clean_venv_installs_the_wheel_and_checks_a_balance(wheel: Path, tmp_path: Path) -> None:
+def test_a_clean_venv_installs_the_wheel_and_checks_against_the_sandbox(wheel: Path, tmp_path: Path) -> None:
     venv = new_venv(tmp_path / "venv", wheel)
     assert "No broken requirements found" in pip(venv, "check").stdout
     python, script = venv / "bin" / "python", venv / "bin" / "meterly"
     code = (
-        "import json, sys, meterly\n"
-        "assert 'site-packages' in meterly.__file__, meterly.__file__\n"
-        "with meterly.Meterly(api_key=sys.argv[1], server_url=sys.argv[2]) as client:\n"
-        "    print(client.balances.check(customer_id='cus_123', feature_id='messages').model_dump_json())\n"
-    )
-    # TODO(sandbox): once meterly.sandbox is merged, start `python -m meterly.sandbox` from this venv
-    # instead of the loopback server (see test_a_clean_venv_runs_the_sandbox below).
-    holder: list[LoopbackServer] = []
-    with serve(lambda received: answer(holder[0], received)) as server:
-        holder.append(server)
-        done = sh(python, "-c", code, API_KEY, server.url, cwd=tmp_path)
-        assert json.loads(done.stdout)["allowed"] is True
-        cli = sh(script, "--api-key", API_KEY, "--server-url", server.url, "balances", "check",
-                 "--customer-id", "cus_123", "--feature-id", "messages", cwd=tmp_path)  # fmt: skip
-        assert json.loads(cli.stdout) == CHECK_BODY
-    assert len(server.received) == 2
-
-
-def test_a_clean_venv_runs_the_sandbox(wheel: Path, tmp_path: Path) -> None:
-    if not any(n.startswith("meterly/sandbox/") for n in zipfile.ZipFile(wheel).namelist()):
-        pytest.skip("TODO(sandbox): meterly.sandbox is not merged into this branch yet")
-    venv = new_venv(tmp_path / "venv", wheel)
-    code = (
-        "from meterly import Meterly\n"
+        "import meterly\n"
         "from meterly.sandbox import Sandbox\n"
-        "with Sandbox() as sb, Meterly(api_key=sb.api_key, server_url=sb.url) as client:\n"
-        "    res = client.balances.check(customer_id='cus_123', feature_id='messages')\n"
-        "    print(type(res).__name__)\n"
+        "assert 'site-packages' in meterly.__file__, meterly.__file__\n"
+        "with Sandbox() as sb, meterly.Meterly(api_key=sb.api_key, server_url=sb.url) as client:\n"
+        "    print(client.balances.check(customer_id='cus_pro', feature_id='messages').model_dump_json())\n"
     )
-    assert sh(venv / "bin" / "python", "-c", code, cwd=tmp_path).stdout.strip() == "CheckResponse"
+    result = json.loads(sh(python, "-c", code, cwd=tmp_path).stdout)
+    assert (result["allowed"], result["customer_id"]) == (True, "cus_pro")
+
+    # The installed command against the installed `python -m meterly.sandbox`, as a user would run them.
+    port = free_port()
+    server = subprocess.Popen(
+        [str(python), "-m", "meterly.sandbox", "--port", str(port), "--quiet"], env=clean_env(), cwd=tmp_path
+    )
+    try:
+        argv = [script, "--api-key", "sk_test_sandbox", "--server-url", f"http://127.0.0.1:{port}"]
+        argv += ["balances", "check", "--customer-id", "cus_pro", "--feature-id", "messages"]
+        for _ in range(100):  # bounded: the server needs a moment to bind
+            cli = sh(*argv, cwd=tmp_path, check=False)
+            if "APIConnectionError" not in cli.stderr:
+                break
+        assert cli.returncode == 0, cli.stderr
+        assert json.loads(cli.stdout)["allowed"] is True
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def test_the_lowest_supported_versions_pass_the_core_tests(wheel: Path, tmp_path: Path) -> None:

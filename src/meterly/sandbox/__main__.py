@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from meterly.sandbox._engine import DEFAULT_API_KEY, SandboxEngine
 from meterly.sandbox._seed import DEMO_SEED
@@ -52,7 +52,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     engine.faults.latency_ms = args.latency_ms
     engine.faults.error_rate = args.error_rate
     engine.faults.outage = args.outage
-    log = None if args.quiet else (lambda line: print(line, flush=True))
+    log: Optional[Callable[[str], None]] = None if args.quiet else _print_line
     sandbox = Sandbox(engine, port=args.port, host=args.host, log=log)
     try:
         sandbox.start()
@@ -73,6 +73,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         sandbox.stop()
     return 0
+
+
+def _print_line(line: str) -> None:
+    print(line, flush=True)
 
 
 if __name__ == "__main__":

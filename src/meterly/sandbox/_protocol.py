@@ -6,7 +6,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Dict, Literal, Optional
+from typing import Any, Dict, Literal, Optional, cast
 
 OperationId = Literal["balancesCheck", "usageCheck"]
 
@@ -96,7 +96,7 @@ def parse_body(raw: bytes) -> Dict[str, Any]:
         raise ProtocolError(400, "invalid_json", "the request body is not valid JSON") from None
     if not isinstance(value, dict):
         raise ProtocolError(400, "invalid_request", "the request body must be a JSON object")
-    return value
+    return cast(Dict[str, Any], value)
 
 
 def _string(body: Dict[str, Any], name: str, *, required: bool) -> Optional[str]:
@@ -124,7 +124,7 @@ class BalancesCheckInput:
     feature_id: str
     entity_id: Optional[str]
     required_balance: Optional[Decimal]
-    properties: Dict[str, Any] = field(default_factory=dict)
+    properties: Dict[str, Any] = field(default_factory=dict[str, Any])
     send_event: bool = False
     with_preview: bool = False
 
@@ -152,7 +152,7 @@ def parse_balances_check(body: Dict[str, Any]) -> BalancesCheckInput:
         feature_id,
         entity_id,
         required,
-        properties,
+        cast(Dict[str, Any], properties),
         _bool(body, "send_event"),
         _bool(body, "with_preview"),
     )

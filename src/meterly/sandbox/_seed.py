@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union, cast
 
 from meterly.sandbox._state import INTERVALS, PlanFeature, PriceRule, RolloverRule, dec
 
@@ -43,6 +43,7 @@ def read_seed(data: Union[Mapping[str, Any], str, Path]) -> Dict[str, Any]:
         loaded = dict(data)
     if not isinstance(loaded, dict):
         raise ValueError("a seed is a JSON object")
+    loaded = cast(Dict[str, Any], loaded)
     _known(loaded, {"api_keys", "clock", "features", "plans", "customers"}, "seed")
     return loaded
 

@@ -79,7 +79,7 @@ class Feature:
     id: str
     name: str
     type: FeatureType = "metered"
-    credit_schema: Dict[str, Decimal] = field(default_factory=dict)
+    credit_schema: Dict[str, Decimal] = field(default_factory=dict[str, Decimal])
     """For a credit system: feature id -> credits (or money) one unit of that feature costs."""
     currency: Optional[str] = None
     """For a credit system holding money: its currency; usage.check then reports the `balance` model."""
@@ -131,7 +131,7 @@ class Plan:
 
     id: str
     name: str
-    features: List[PlanFeature] = field(default_factory=list)
+    features: List[PlanFeature] = field(default_factory=list[PlanFeature])
     add_on: bool = False
 
     def feature(self, feature_id: str) -> Optional[PlanFeature]:
@@ -170,7 +170,7 @@ class Entry:
     rollover: Optional[RolloverRule] = None
     usage: Decimal = ZERO
     period: int = 1
-    rollovers: List[Rollover] = field(default_factory=list)
+    rollovers: List[Rollover] = field(default_factory=list[Rollover])
 
     @property
     def granted(self) -> Decimal:
@@ -287,6 +287,6 @@ class Customer:
     id: str
     name: Optional[str] = None
     email: Optional[str] = None
-    plans: List[str] = field(default_factory=list)
-    entries: List[Entry] = field(default_factory=list)
-    entities: Dict[str, Entity] = field(default_factory=dict)
+    plans: List[str] = field(default_factory=list[str])
+    entries: List[Entry] = field(default_factory=list[Entry])
+    entities: Dict[str, Entity] = field(default_factory=dict[str, Entity])

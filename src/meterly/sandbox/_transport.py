@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Optional
+from typing import Dict, Optional
 
 import httpx
 
@@ -13,7 +13,7 @@ from meterly.sandbox._protocol import SandboxResponse
 
 
 def _read_timeout(request: httpx.Request) -> Optional[float]:
-    timeout = request.extensions.get("timeout") or {}
+    timeout: Dict[str, Optional[float]] = request.extensions.get("timeout") or {}
     value = timeout.get("read")
     return None if value is None else float(value)
 
