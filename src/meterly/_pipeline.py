@@ -20,10 +20,12 @@ import httpx
 
 from meterly import errors
 from meterly._config import USER_AGENT, SDKConfiguration, check_server_url, has_control_chars, timeout_from_ms
+from meterly._fail_open import FailOpen
 from meterly._hooks import HookContext, SDKHooks
 from meterly._operation import Operation, SecurityScheme
 from meterly._raw import RawResponse, raw_mode
 from meterly._responses import error_from_response, parse_success
+from meterly.models._fallback import FallbackReason
 from meterly.models.security import Security
 from meterly.types import UNSET, Unset
 from meterly.utils.retries import RETRYABLE_STATUS_CODES, RetryConfig, retry_after_seconds, retry_delay
@@ -91,6 +93,8 @@ class Pipeline:
         self.clock: Callable[[], float] = time.monotonic
         self.random: Callable[[], float] = random.random
         self._targets: Dict[tuple[str, str], tuple[httpx.URL, HookContext]] = {}
+        policy = config.fail_open_policy
+        self.fail_open: Optional[FailOpen] = None if policy is None else FailOpen(policy)
 
     # -- before I/O -------------------------------------------------------------------------------
 
@@ -201,6 +205,10 @@ class Pipeline:
         """Attempts until a result, a final error, or a fail-open fallback; see the module docstring."""
         hooks = self.hooks
         started = self.clock()
+        if self.fail_open is not None and not call.raw:
+            circuit = self.fail_open.circuit(call.op.operation_id)
+            if not circuit.admit(started):
+                return self._fallback(call, "circuit_open")
         attempt = 0
         while True:
             attempt += 1
@@ -222,6 +230,8 @@ class Pipeline:
             if self.config.debug_logger is not None:
                 self._log_attempt(call, request, response, outcome, attempt, elapsed)
             if not isinstance(outcome, BaseException):
+                if self.fail_open is not None:
+                    self.fail_open.circuit(call.op.operation_id).succeeded()
                 return outcome
             delay = self._retry_delay(call, attempt, outcome, self.clock() - started)
             if delay is None:
@@ -289,26 +299,32 @@ class Pipeline:
 
     def _give_up(self, call: Call, error: BaseException) -> Any:
         """Raise the final error, or answer the fallback when fail-open covers it."""
+        fail_open = self.fail_open
+        if fail_open is None:
+            raise error
+        circuit = fail_open.circuit(call.op.operation_id)
+        if not isinstance(error, (errors.InternalServerError, errors.APIConnectionError)):
+            circuit.succeeded()  # the service answered: a 4xx or an unreadable 2xx is never masked
+            raise error
+        reason: FallbackReason = (
+            "timeout"
+            if isinstance(error, errors.APITimeoutError)
+            else "connection"
+            if isinstance(error, errors.APIConnectionError)
+            else "server_error"
+        )
+        circuit.failed(self.clock(), reason, error, fail_open.answers)
         # A raw-response call asked for the HTTP exchange itself, so it is never answered by a fallback.
-        if (
-            self.config.fail_open
-            and not call.raw
-            and isinstance(error, (errors.InternalServerError, errors.APIConnectionError))
-        ):
-            reason = (
-                "timeout"
-                if isinstance(error, errors.APITimeoutError)
-                else "connection"
-                if isinstance(error, errors.APIConnectionError)
-                else "server_error"
-            )
-            logger.warning(
-                "%s failed (%s: %s); fail_open answered allowed=True", call.op.operation_id, reason, error
-            )
-            fallback = call.op.fallback(call.args)
-            fallback._fallback_reason = reason
-            return fallback
-        raise error
+        if call.raw:
+            raise error
+        return self._fallback(call, reason)
+
+    def _fallback(self, call: Call, reason: FallbackReason) -> Any:
+        """The fail-open answer for `call`, allowed or denied by the policy for its feature."""
+        assert self.fail_open is not None
+        op = call.op
+        feature = call.args.get(op.feature_param)
+        return self.fail_open.fallback(op.fallback, call.args, feature, reason)
 
     def _log_attempt(
         self,

@@ -15,6 +15,8 @@ from typing import Any, Awaitable, Callable, Generator, Iterable, Mapping, Optio
 import httpx
 
 from meterly._config import DEFAULT_TIMEOUT_MS, ApiKey, SDKConfiguration, SecuritySource
+from meterly._deadline import asend_within, send_within
+from meterly._fail_open import FailOpenPolicy
 from meterly._hooks import SDKHooks
 from meterly._operation import Operation
 from meterly._pipeline import Effect, Pipeline, Retries
@@ -47,7 +49,7 @@ class _BaseClient:
         timeout_ms: Optional[int],
         retry_config: Union[RetryConfig, Any, None],
         debug_logger: Optional[logging.Logger],
-        fail_open: bool,
+        fail_open: Union[bool, FailOpenPolicy],
         hooks: Iterable[object],
         client: Any,
         client_type: type,
@@ -102,7 +104,7 @@ class Meterly(_BaseClient):
         retry_config: Union[RetryConfig, Any, None] = UNSET,
         client: Optional[httpx.Client] = None,
         debug_logger: Optional[logging.Logger] = None,
-        fail_open: bool = False,
+        fail_open: Union[bool, FailOpenPolicy] = False,
         hooks: Iterable[object] = (),
     ) -> None:
         super().__init__(
@@ -158,7 +160,7 @@ class Meterly(_BaseClient):
                     effect = next(steps)
                     continue
                 try:
-                    response = client.send(effect)
+                    response = send_within(client, effect)
                 except httpx.RequestError as exc:
                     effect = steps.throw(exc)
                 else:
@@ -204,7 +206,7 @@ class AsyncMeterly(_BaseClient):
         retry_config: Union[RetryConfig, Any, None] = UNSET,
         client: Optional[httpx.AsyncClient] = None,
         debug_logger: Optional[logging.Logger] = None,
-        fail_open: bool = False,
+        fail_open: Union[bool, FailOpenPolicy] = False,
         hooks: Iterable[object] = (),
     ) -> None:
         super().__init__(
@@ -271,7 +273,7 @@ class AsyncMeterly(_BaseClient):
                     effect = next(steps)
                     continue
                 try:
-                    response = await client.send(effect)
+                    response = await asend_within(client, effect)
                 except httpx.RequestError as exc:
                     effect = steps.throw(exc)
                 else:
