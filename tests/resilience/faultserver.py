@@ -15,7 +15,7 @@ import struct
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -186,7 +186,7 @@ class FaultServer:
         while not self._stop.is_set():
             try:
                 conn, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -199,10 +199,8 @@ class FaultServer:
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
-            try:
+            with suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def attempts_by_customer(self) -> dict[str, list[RawRequest]]:
         """The requests the server read, grouped by the customer id each call used."""
