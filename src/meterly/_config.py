@@ -45,10 +45,22 @@ def has_control_chars(value: str) -> bool:
     return _CONTROL_CHARS.search(value) is not None
 
 
+def is_header_safe(value: str) -> bool:
+    """True when `value` can go in an HTTP header as is: ASCII, without control characters."""
+    return value.isascii() and _CONTROL_CHARS.search(value) is None
+
+
 def check_server_url(param: str, url: object) -> str:
     """The URL without a trailing slash, or a RequestValidationError naming `param`."""
+    problem = RequestValidationError(param, f"must be an http:// or https:// URL with a host, got {url!r}")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")) or has_control_chars(url):
-        raise RequestValidationError(param, f"must be an http:// or https:// URL, got {url!r}")
+        raise problem
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, ValueError):
+        raise problem from None
+    if not host:
+        raise problem
     return url.rstrip("/")
 
 

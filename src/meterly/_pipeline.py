@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Generator, Mapping, Optional, TypeVar, U
 import httpx
 
 from meterly import errors
-from meterly._config import USER_AGENT, SDKConfiguration, check_server_url, has_control_chars, timeout_from_ms
+from meterly._config import USER_AGENT, SDKConfiguration, check_server_url, is_header_safe, timeout_from_ms
 from meterly._fail_open import FailOpen
 from meterly._hooks import HookContext, SDKHooks
 from meterly._operation import Operation, SecurityScheme
@@ -129,10 +129,11 @@ class Pipeline:
             not isinstance(idempotency_key, str)
             or not idempotency_key
             or len(idempotency_key) > _MAX_IDEMPOTENCY_KEY_LENGTH
-            or has_control_chars(idempotency_key)
+            or not is_header_safe(idempotency_key)
         ):
             raise errors.RequestValidationError(
-                "idempotency_key", "must be a non-empty str of at most 255 characters, no control characters"
+                "idempotency_key",
+                "must be a non-empty ASCII str of at most 255 characters, no control characters",
             )
 
         secret = self._secret(op.security)
@@ -195,8 +196,8 @@ class Pipeline:
                 f"no API key for {scheme.attribute}: pass api_key=... (or security=...) to the client, "
                 "or set the METERLY_API_KEY environment variable",
             )
-        if not isinstance(key, str) or has_control_chars(key):
-            raise errors.RequestValidationError("api_key", "must be a str without control characters")
+        if not isinstance(key, str) or not is_header_safe(key):
+            raise errors.RequestValidationError("api_key", "must be an ASCII str without control characters")
         return key
 
     # -- the attempt loop ---------------------------------------------------------------------------
@@ -358,11 +359,11 @@ class Pipeline:
 def _checked_headers(http_headers: Mapping[str, str]) -> Dict[str, str]:
     checked = {}
     for name, value in http_headers.items():
-        if not isinstance(name, str) or not name or has_control_chars(name) or ":" in name or " " in name:
+        if not isinstance(name, str) or not name or not is_header_safe(name) or ":" in name or " " in name:
             raise errors.RequestValidationError("http_headers", f"invalid header name {name!r}")
-        if not isinstance(value, str) or has_control_chars(value):
+        if not isinstance(value, str) or not is_header_safe(value):
             raise errors.RequestValidationError(
-                "http_headers", f"the value of {name!r} must be a str without control characters"
+                "http_headers", f"the value of {name!r} must be an ASCII str without control characters"
             )
         checked[name.lower()] = value
     return checked
