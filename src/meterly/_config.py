@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -62,6 +63,21 @@ def check_server_url(param: str, url: object) -> str:
     if not host:
         raise problem
     return url.rstrip("/")
+
+
+def exposed_host(url: httpx.URL) -> Optional[str]:
+    """The host when `url` would carry a key in clear text off this machine (plain http, not loopback)."""
+    if url.scheme != "http":
+        return None
+    host = url.host
+    if host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return host
 
 
 def timeout_from_ms(param: str, timeout_ms: object) -> httpx.Timeout:

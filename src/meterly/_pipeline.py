@@ -19,7 +19,14 @@ from typing import Any, Callable, Dict, Generator, Mapping, Optional, TypeVar, U
 import httpx
 
 from meterly import errors
-from meterly._config import USER_AGENT, SDKConfiguration, check_server_url, is_header_safe, timeout_from_ms
+from meterly._config import (
+    USER_AGENT,
+    SDKConfiguration,
+    check_server_url,
+    exposed_host,
+    is_header_safe,
+    timeout_from_ms,
+)
 from meterly._fail_open import FailOpen
 from meterly._hooks import HookContext, SDKHooks
 from meterly._operation import Operation, SecurityScheme
@@ -93,6 +100,7 @@ class Pipeline:
         self.clock: Callable[[], float] = time.monotonic
         self.random: Callable[[], float] = random.random
         self._targets: Dict[tuple[str, str], tuple[httpx.URL, HookContext]] = {}
+        self._warned_hosts: set[str] = set()
         policy = config.fail_open_policy
         self.fail_open: Optional[FailOpen] = None if policy is None else FailOpen(policy)
 
@@ -170,11 +178,20 @@ class Pipeline:
         if target is None:
             if len(self._targets) > 64:  # per-call server_url values: keep the cache bounded
                 self._targets.clear()
-            target = self._targets[key] = (
-                httpx.URL(base_url + path),
-                HookContext(operation_id, base_url, self.config),
-            )
+            url = httpx.URL(base_url + path)
+            self._warn_if_exposed(url)
+            target = self._targets[key] = (url, HookContext(operation_id, base_url, self.config))
         return target
+
+    def _warn_if_exposed(self, url: httpx.URL) -> None:
+        """Warns once per host when a key would travel in clear text (plain http off this machine)."""
+        host = exposed_host(url)
+        if host is not None and host not in self._warned_hosts:
+            self._warned_hosts.add(host)
+            logger.warning(
+                "sending the API key over plain http to %s: anyone on the network can read it; use https://",
+                host,
+            )
 
     def _secret(self, scheme: SecurityScheme) -> str:
         """The key for `scheme`: from `security` when it sets one, else `api_key` (or its env var)."""
