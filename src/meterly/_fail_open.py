@@ -8,6 +8,7 @@ operation, each thread-safe. Nothing here runs when fail-open is off.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Literal, Mapping, Optional
@@ -70,7 +71,12 @@ CLOSED, FAILING, OPEN, HALF_OPEN = "closed", "failing", "open", "half_open"
 
 
 class Circuit:
-    """One operation's breaker: closed (healthy), failing, open (no I/O), half-open (one probe out)."""
+    """One operation's breaker: closed (healthy), failing, open (no I/O), half-open (one probe out).
+
+    Each state change logs once: a WARNING when calls start failing and each time the circuit opens,
+    an INFO when the service answers again. A flapping service (failure, success, failure...) gets at
+    most one "failing" WARNING per cooldown.
+    """
 
     __slots__ = (
         "_failures",
@@ -78,6 +84,8 @@ class Circuit:
         "_opened_at",
         "_probe_at",
         "_state",
+        "_warned",
+        "_warned_at",
         "cooldown",
         "operation_id",
         "threshold",
@@ -92,6 +100,8 @@ class Circuit:
         self._failures = 0
         self._opened_at = 0.0
         self._probe_at = 0.0
+        self._warned = False
+        self._warned_at = -math.inf
 
     @property
     def state(self) -> str:
@@ -124,7 +134,8 @@ class Circuit:
             return
         with self._lock:
             previous, self._state, self._failures = self._state, CLOSED, 0
-        if previous is not CLOSED:
+            warned, self._warned = self._warned, False
+        if warned or (previous is not CLOSED and previous is not FAILING):
             logger.info("%s: the service answers again; fail-open fallbacks stop", self.operation_id)
 
     def failed(self, now: float, reason: FallbackReason, error: BaseException, answers: str) -> None:
@@ -145,6 +156,10 @@ class Circuit:
             elif previous is CLOSED:
                 self._state = FAILING
             state, failures = self._state, self._failures
+            # A flapping service would warn on every failure after a success: at most once per cooldown.
+            quiet = state is FAILING and previous is CLOSED and now - self._warned_at < self.cooldown
+            if state is not previous and not quiet:
+                self._warned, self._warned_at = True, now
         if state is OPEN and previous is not OPEN:
             logger.warning(
                 "%s failed (%s: %s); circuit open after %d consecutive failures: fail_open answers %s "
@@ -156,7 +171,7 @@ class Circuit:
                 answers,
                 self.cooldown,
             )
-        elif state is FAILING and previous is CLOSED:
+        elif state is FAILING and previous is CLOSED and not quiet:
             logger.warning(
                 "%s failed (%s: %s); fail_open answers %s until the service answers again",
                 self.operation_id,
@@ -190,6 +205,12 @@ class FailOpen:
                     circuit = Circuit(operation_id, policy.failure_threshold, policy.cooldown_ms / 1000)
                     self._circuits[operation_id] = circuit
         return circuit
+
+    def after_fork_in_child(self) -> None:
+        """Fresh locks in a forked child (a parent thread may have held one at fork time)."""
+        self._lock = threading.Lock()
+        for circuit in list(self._circuits.values()):
+            circuit._lock = threading.Lock()
 
     def fallback(
         self,

@@ -32,8 +32,27 @@ _Self = TypeVar("_Self", bound="_BaseClient")
 __all__ = ["AsyncMeterly", "Meterly"]
 
 
+_CLOSED_LOOP = (
+    "the httpx.AsyncClient given to AsyncMeterly holds connections of an event loop that is now closed; "
+    "an httpx client cannot move between event loops: create it (and the AsyncMeterly) inside the loop "
+    "that uses it, or let AsyncMeterly create its own client (it opens a pool per event loop)"
+)
+
+
 def _owned_timeout() -> httpx.Timeout:
     return httpx.Timeout(DEFAULT_TIMEOUT_MS / 1000)
+
+
+_LIVE_CLIENTS: weakref.WeakSet[_BaseClient] = weakref.WeakSet()
+
+
+def _reset_clients_after_fork() -> None:
+    for client in list(_LIVE_CLIENTS):
+        client._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_clients_after_fork)
 
 
 class _BaseClient:
@@ -73,6 +92,13 @@ class _BaseClient:
         self._closed = False
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        _LIVE_CLIENTS.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        """Fresh locks in a forked child: a lock held by a parent thread at fork time is never released."""
+        self._lock = threading.Lock()
+        if self._pipeline.fail_open is not None:
+            self._pipeline.fail_open.after_fork_in_child()
 
     @property
     def server_url(self) -> str:
@@ -276,6 +302,10 @@ class AsyncMeterly(_BaseClient):
                     response = await asend_within(client, effect)
                 except httpx.RequestError as exc:
                     effect = steps.throw(exc)
+                except RuntimeError as exc:
+                    if self._owns_client or "Event loop is closed" not in str(exc):
+                        raise
+                    raise RuntimeError(_CLOSED_LOOP) from exc
                 else:
                     effect = steps.send(response)
         except StopIteration as done:

@@ -123,13 +123,15 @@ class FaultServer:
         buffer = b""
         try:
             while not self._stop.is_set():
+                # Choose the fault only once a request starts arriving, so an idle keep-alive
+                # connection never uses up a scripted fault.
+                if not buffer and not conn.recv(1, socket.MSG_PEEK):
+                    return
                 fault = self._next_fault()
                 if fault is Fault.DROP_BEFORE_READ:
                     return
                 request, buffer = _read_request(conn, buffer)
                 if request is None:
-                    with self._lock:
-                        self.faults[fault] -= 1  # the client went away; nothing was served
                     return
                 with self._lock:
                     self.received.append((fault, request))

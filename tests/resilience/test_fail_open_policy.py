@@ -140,6 +140,24 @@ def test_one_warning_per_state_change_not_per_call(
     assert all(API_KEY not in r.getMessage() for r in caplog.records)
 
 
+def test_a_flapping_service_gets_at_most_one_failing_warning_per_cooldown(
+    make: Make, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    ok = json_response(200, {"allowed": True, "customer_id": "c", "balance": None})
+    h = make(
+        sequence(*[DOWN, ok] * 20, DOWN), fail_open=FailOpenPolicy(cooldown_ms=10_000), retry_config=None
+    )
+    with caplog.at_level(logging.INFO, logger="meterly"):
+        for _ in range(20):  # 20 failures, each followed by a success, within one cooldown
+            h.check()
+            h.check()
+            clock.now += 0.1
+        clock.now += 10
+        h.check()  # a failure after the cooldown warns again
+    assert len(meterly_records(caplog, logging.WARNING)) == 2
+    assert len(meterly_records(caplog, logging.INFO)) == 1
+
+
 @pytest.mark.parametrize("status", [400, 401, 404, 409, 422, 429])
 def test_client_errors_raise_and_reset_the_failure_count(make: Make, status: int) -> None:
     h = make(
