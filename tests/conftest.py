@@ -11,36 +11,14 @@ import httpx
 import pytest
 
 from meterly import AsyncMeterly, Meterly
+from meterly.models.checkresponse import BALANCE_EXAMPLE
 
 API_KEY = "sk_test_0123456789abcdef"
 BASE = "https://api.meterly.dev"
 CHECK_URL = f"{BASE}/v1/balances.check"
 USAGE_URL = f"{BASE}/v1/usage/check"
 
-BALANCE = {
-    "feature_id": "messages",
-    "granted": 100,
-    "remaining": 72,
-    "usage": 28,
-    "unlimited": False,
-    "overage_allowed": False,
-    "max_purchase": None,
-    "next_reset_at": 1773851121437,
-    "breakdown": [
-        {
-            "id": "cus_ent_39qmLooixXLAqMywgXywjAz96rV",
-            "plan_id": "pro_plan",
-            "included_grant": 100,
-            "prepaid_grant": 0,
-            "remaining": 72,
-            "usage": 28,
-            "unlimited": False,
-            "reset": {"interval": "month", "resets_at": 1773851121437},
-            "price": None,
-            "expires_at": None,
-        }
-    ],
-}
+BALANCE = BALANCE_EXAMPLE  # the seed page's example balance
 CHECK_BODY: dict[str, Any] = {"allowed": True, "customer_id": "cus_123", "balance": BALANCE}
 USAGE_DATA: dict[str, Any] = {
     "allowed": True,

@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Dict, Optional
+
+from pydantic import Field
+from typing_extensions import Annotated
 
 from meterly.types import UNSET, Nullable, OptionalNullable
 
 from ._fallback import FallbackAware
 from .balance import Balance
 from .preview import Preview
+
+BALANCE_EXAMPLE: Dict[str, Any] = {
+    "feature_id": "messages",
+    "granted": 100,
+    "remaining": 72,
+    "usage": 28,
+    "unlimited": False,
+    "overage_allowed": False,
+    "max_purchase": None,
+    "next_reset_at": 1773851121437,
+    "breakdown": [
+        {
+            "id": "cus_ent_39qmLooixXLAqMywgXywjAz96rV",
+            "plan_id": "pro_plan",
+            "included_grant": 100,
+            "prepaid_grant": 0,
+            "remaining": 72,
+            "usage": 28,
+            "unlimited": False,
+            "reset": {"interval": "month", "resets_at": 1773851121437},
+            "price": None,
+            "expires_at": None,
+        }
+    ],
+}
+"""The `balance` example of the seed page; documentation only (JSON schema `examples`), never validated."""
 
 
 class CheckResponse(FallbackAware):
@@ -20,14 +49,14 @@ class CheckResponse(FallbackAware):
     customer_id: str
     """The ID of the customer that was checked."""
 
-    balance: Nullable[Balance]
-    """The customer's balance for this feature. Null if the customer has no balance for this feature."""
-
     entity_id: OptionalNullable[str] = UNSET
     """The ID of the entity, if an entity-scoped check was performed."""
 
     required_balance: Optional[float] = None
     """The required balance that was checked against."""
+
+    balance: Annotated[Nullable[Balance], Field(examples=[BALANCE_EXAMPLE])]
+    """The customer's balance for this feature. Null if the customer has no balance for this feature."""
 
     preview: Optional[Preview] = None
     """Upgrade/upsell information when access is denied. Only present if with_preview was true and allowed is false."""  # noqa: E501

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from meterly.types import BaseModel
+from meterly.types import UNSET, BaseModel, OptionalNullable
 
 
 class ErrorDetail(BaseModel):
@@ -19,8 +19,8 @@ class ErrorDetail(BaseModel):
     message: Optional[str] = None
     """A readable explanation."""
 
-    param: Optional[str] = None
-    """The request parameter at fault, if any."""
+    param: OptionalNullable[str] = UNSET
+    """The request parameter at fault, if any; null when no single parameter is."""
 
     details: Optional[Any] = None
     """Further structured information."""

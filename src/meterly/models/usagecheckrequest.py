@@ -25,5 +25,5 @@ class UsageCheckRequest(BaseModel):
     feature_code: Annotated[str, Field(alias="featureCode")]
     """The feature to be consumed."""
 
-    quantity: int = 1
+    quantity: int
     """How many units would be consumed."""

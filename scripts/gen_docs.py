@@ -1,0 +1,401 @@
+"""Renders docs/models/*.md, docs/sdks/*/README.md and .speakeasy/gen.lock from the models, the
+operation declarations and openapi.yaml. `make docs` writes them; `--check` only reports stale pages."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import inspect
+import json
+import sys
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union, get_args, get_origin
+
+import pydantic
+import yaml
+
+from meterly import errors
+from meterly._operation import Operation
+from meterly._responses import _ERRORS_BY_STATUS
+from meterly._version import __version__
+from meterly.balances import BALANCES_CHECK, Balances
+from meterly.types import Unset
+from meterly.usage import USAGE_CHECK, Usage
+from scripts.modelinfo import (
+    FieldInfo,
+    TypeInfo,
+    class_description,
+    enum_aliases,
+    enum_description,
+    model_classes,
+    model_fields,
+    type_info,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS_DIR = Path("docs/models")
+GEN_LOCK = Path(".speakeasy/gen.lock")
+
+_PRIMITIVE_NAMES = {"string": "str", "number": "float", "integer": "int", "boolean": "bool", "any": "Any"}
+
+
+# ---------------------------------------------------------------- types and tables
+
+
+def _page(name: str) -> str:
+    return f"{name.lower()}.md"
+
+
+def _named(kind: TypeInfo) -> Optional[str]:
+    """The `models.X` name of a model or named enum, else None."""
+    if kind.kind == "model":
+        return kind.model
+    if kind.kind == "enum" and kind.alias:
+        return kind.alias
+    return None
+
+
+def render_type(kind: TypeInfo, wrapper: str, prefix: str) -> str:
+    """A Type cell in Speakeasy's notation: `*Optional[str]*`, `[Nullable[models.X]](../models/x.md)`."""
+    wrap = wrapper if wrapper in ("Nullable", "OptionalNullable", "Optional") else ""
+    if wrapper == "default":
+        wrap = "Optional"
+    name = _named(kind)
+    if name is not None:
+        inner = f"{wrap}[models.{name}]" if wrap else f"models.{name}"
+        return f"[{inner}]({prefix}{_page(name)})"
+    if kind.kind in ("array", "object") and kind.item is not None:
+        item = render_type(kind.item, "required", prefix)
+        return f"List[{item}]" if kind.kind == "array" else f"Dict[str, {item}]"
+    if kind.kind == "enum":
+        base = "Literal[" + ", ".join(json.dumps(value) for value in kind.enum or ()) + "]"
+    else:
+        base = _PRIMITIVE_NAMES[kind.kind]
+    return f"*{wrap}[{base}]*" if wrap else f"*{base}*"
+
+
+def render_example(value: Any) -> str:
+    """An Example cell: the JSON one line per row, as Speakeasy prints it."""
+    lines = json.dumps(value, indent=2).split("\n")
+    return "<br/>".join(line.strip() for line in lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_table(header: List[str], rows: List[List[str]]) -> str:
+    """A Markdown table whose columns all share the width of the widest cell, like Speakeasy's pages."""
+    width = max(len(cell) for row in [header, *rows] for cell in row)
+    lines = ["| " + " | ".join(cell.ljust(width) for cell in header) + " |"]
+    lines.append("| " + " | ".join("-" * width for _ in header) + " |")
+    lines.extend("| " + " | ".join(cell.ljust(width) for cell in row) + " |" for row in rows)
+    return "\n".join(lines)
+
+
+def _required_mark(required: bool) -> str:
+    return ":heavy_check_mark:" if required else ":heavy_minus_sign:"
+
+
+# ---------------------------------------------------------------- model and enum pages
+
+
+def render_model_page(model: type[pydantic.BaseModel]) -> str:
+    """docs/models/<model>.md: title, description and the Fields table."""
+    fields = model_fields(model)
+    with_examples = any(field.examples for field in fields)
+    header = ["Field", "Type", "Required", "Description"] + (["Example"] if with_examples else [])
+    rows = []
+    for field in fields:
+        row = [
+            f"`{field.name}`",
+            render_type(field.type, field.wrapper, "../models/"),
+            _required_mark(field.required),
+            _cell(_field_description(field)),
+        ]
+        if with_examples:
+            row.append(render_example(field.examples[0]) if field.examples else "")
+        rows.append(row)
+    description = class_description(model)
+    intro = f"# {model.__name__}\n\n{description}\n\n" if description else f"# {model.__name__}\n\n"
+    extra = ""
+    if model.model_config.get("extra") == "allow" and not model.__name__.endswith(("Request", "Security")):
+        extra = (
+            "\n\nFields the service adds later are kept, not dropped: read them from `model_extra`; "
+            "`model_dump(by_alias=True)` gives back the keys that were received.\n"
+        )
+    return f"{intro}\n## Fields\n\n{render_table(header, rows)}{extra or chr(10)}"
+
+
+def _field_description(field: FieldInfo) -> str:
+    text = field.description or "N/A"
+    if field.key != field.name:
+        text += f" JSON name: `{field.key}`."
+    if field.wrapper == "default":
+        text += f" Default: `{field.default!r}`."
+    return text
+
+
+def render_enum_page(name: str, alias: Any) -> str:
+    """docs/models/<enum>.md: the known values of an open enum."""
+    kind = type_info(alias)
+    rows = [[f"`{value}`"] for value in kind.enum or ()]
+    description = enum_description(name)
+    return (
+        f"# {name}\n\n{description}\n\n\n## Values\n\n{render_table(['Value'], rows)}\n\n"
+        "This is an open enum: a value not listed here is kept as a plain `str` "
+        "(`meterly.types.UnrecognizedStr`) instead of failing validation, so a new value on the server "
+        "never breaks parsing.\n"
+    )
+
+
+# ---------------------------------------------------------------- resource pages
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource page: its attribute on the client, its class and operations, each with an example."""
+
+    attribute: str
+    title: str
+    cls: type
+    operations: Tuple[Tuple[str, Operation[Any], str], ...]  # (method name, declaration, example)
+
+
+BALANCES_EXAMPLE = """\
+from meterly import Meterly
+
+with Meterly() as client:  # the key comes from METERLY_API_KEY
+    res = client.balances.check(customer_id="cus_123", feature_id="messages", required_balance=1)
+
+    print(res.allowed, res.balance.remaining if res.balance else None)
+"""
+
+USAGE_EXAMPLE = """\
+from meterly import Meterly
+
+with Meterly() as client:  # the key comes from METERLY_API_KEY
+    res = client.usage.check(customer_id="cus_123", feature_code="api_calls", quantity=3)
+
+    print(res.allowed, res.consumption_model, res.remaining)
+"""
+
+RESOURCES = (
+    Resource("balances", "Balances", Balances, (("check", BALANCES_CHECK, BALANCES_EXAMPLE),)),
+    Resource("usage", "Usage", Usage, (("check", USAGE_CHECK, USAGE_EXAMPLE),)),
+)
+
+CALL_OPTIONS: Dict[str, Tuple[str, str]] = {
+    "idempotency_key": (
+        "*Optional[str]*",
+        "Sent as `Idempotency-Key`; the same on every retry of this call. Default: a fresh UUID4 per call.",
+    ),
+    "retries": (
+        "[Optional[utils.RetryConfig]](../../../README.md#retries)",
+        "Overrides the client's retry policy for this call; `None` never retries.",
+    ),
+    "server_url": ("*Optional[str]*", "Overrides the client's server for this call."),
+    "timeout_ms": ("*Optional[int]*", "Overrides the per-attempt timeout for this call, in milliseconds."),
+    "http_headers": ("*Optional[Mapping[str, str]]*", "Headers to add or replace for this call."),
+}
+"""The parameters every operation takes besides its body; their docs live here, in one place."""
+
+SCHEME_HEADERS = {"bearerAuth": "`Authorization: Bearer <key>`", "apiKeyAuth": "`x-api-key: <key>`"}
+
+
+def _signature_type(annotation: Any, has_default: bool) -> str:
+    base, has_none = annotation, False
+    if get_origin(annotation) is Union:
+        args = get_args(annotation)
+        has_none = type(None) in args
+        rest = [arg for arg in args if arg is not type(None) and arg is not Unset]
+        base = rest[0] if len(rest) == 1 else Union[tuple(rest)]
+    wrapper = "Optional" if (has_none or has_default) else "required"
+    return render_type(type_info(base), wrapper, "../../models/")
+
+
+def render_operation(
+    resource: Resource, method_name: str, operation: Operation[Any], example: str, spec: Dict[str, Any]
+) -> str:
+    """One operation's section: description, example, parameters, response and errors."""
+    spec_operation = spec["paths"][operation.path][operation.method.lower()]
+    method: Callable[..., Any] = getattr(resource.cls, method_name)
+    hints = typing.get_type_hints(method)
+    returned = hints.pop("return")
+    body_docs = {param.name: param.key for param in operation.params}
+    request_model = next(
+        cls for cls in model_classes() if {f.key for f in model_fields(cls)} == set(body_docs.values())
+    )
+    request_fields = {field.key: field for field in model_fields(request_model)}
+
+    rows = []
+    for name, parameter in inspect.signature(method).parameters.items():
+        if name == "self":
+            continue
+        has_default = parameter.default is not inspect.Parameter.empty
+        if name in body_docs:
+            field = request_fields[body_docs[name]]
+            description = field.description or "N/A"
+            if has_default and parameter.default is not None:
+                description += f" Default: `{parameter.default!r}`."
+            type_cell = _signature_type(hints[name], has_default)
+        elif name in CALL_OPTIONS:
+            type_cell, description = CALL_OPTIONS[name]
+        else:
+            raise LookupError(f"{resource.title}.{method_name}: no documentation for parameter {name!r}")
+        rows.append([f"`{name}`", type_cell, _required_mark(not has_default), _cell(description)])
+
+    (requirement,) = spec_operation["security"]
+    (scheme,) = requirement
+    ok = spec_operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[
+        -1
+    ]
+    response = f"**[models.{returned.__name__}](../../models/{_page(returned.__name__)})**"
+    if ok != returned.__name__:
+        response += f"\n\nThe `data` of the [models.{ok}](../../models/{_page(ok)}) envelope."
+
+    error_rows = []
+    for status in sorted(set(spec_operation["responses"]) - {"200"}):
+        cls = errors.InternalServerError if status == "5XX" else _ERRORS_BY_STATUS[int(status)]
+        error_rows.append([f"errors.{cls.__name__}", status, "application/json"])
+    error_rows.append(["errors.APIError", "4XX", "\\*/\\*"])
+
+    return f"""## {method_name}
+
+{" ".join(spec_operation["description"].split())}
+
+`{operation.method} {operation.path}` (operation `{operation.operation_id}`), authenticated with \
+{SCHEME_HEADERS[scheme]}.
+
+### Example Usage
+
+```python
+{example.rstrip()}
+```
+
+### Parameters
+
+{render_table(["Parameter", "Type", "Required", "Description"], rows)}
+
+### Response
+
+{response}
+
+### Errors
+
+{render_table(["Error Type", "Status Code", "Content Type"], error_rows)}
+
+Without a response: `errors.APIConnectionError` (refused, reset, DNS) and its subclass
+`errors.APITimeoutError`, after retries. Before any I/O: `errors.RequestValidationError` for a bad
+argument. A 2xx body that does not fit the model: `errors.ResponseValidationError`. Every one is a
+`errors.MeterlyError`.
+"""
+
+
+def render_resource_page(resource: Resource, spec: Dict[str, Any]) -> str:
+    """docs/sdks/<resource>/README.md."""
+    module_doc = inspect.getmodule(resource.cls).__doc__ or ""  # type: ignore[union-attr]
+    overview = " ".join(module_doc.split()).split(": ", 1)[-1]
+    index = "\n".join(
+        f"* [{name}](#{name}) - {spec['paths'][op.path][op.method.lower()]['summary']}"
+        for name, op, _ in resource.operations
+    )
+    sections = "\n".join(render_operation(resource, *entry, spec) for entry in resource.operations)
+    return f"""# {resource.title}
+(*{resource.attribute}*)
+
+## Overview
+
+{overview[:1].upper() + overview[1:]} The async client (`AsyncMeterly`) has the same methods; await them.
+
+### Available Operations
+
+{index}
+
+{sections}"""
+
+
+# ---------------------------------------------------------------- all pages and the lock file
+
+
+def _checksum(path: Path) -> str:
+    return hashlib.md5((ROOT / path).read_bytes()).hexdigest()
+
+
+def render_pages() -> Dict[Path, str]:
+    """Every generated page by its path relative to the repository root (gen.lock excluded)."""
+    with (ROOT / "openapi.yaml").open(encoding="utf-8") as file:
+        spec = yaml.safe_load(file)
+    pages: Dict[Path, str] = {}
+    for model in model_classes():
+        pages[MODELS_DIR / _page(model.__name__)] = render_model_page(model)
+    for name, alias in enum_aliases().items():
+        pages[MODELS_DIR / _page(name)] = render_enum_page(name, alias)
+    for resource in RESOURCES:
+        pages[Path("docs/sdks") / resource.attribute / "README.md"] = render_resource_page(resource, spec)
+    return pages
+
+
+def render_lock(pages: Dict[Path, str]) -> str:
+    """.speakeasy/gen.lock: what the docs were generated from, so a changed input shows as stale."""
+    with (ROOT / "openapi.yaml").open(encoding="utf-8") as file:
+        spec = yaml.safe_load(file)
+    lock = {
+        "lockVersion": "2.0.0",
+        "id": "3f0c6a52-4d1e-4b8f-9a57-6d2b1c0e7a11",
+        "management": {
+            "docChecksum": _checksum(Path("openapi.yaml")),
+            "docVersion": spec["info"]["version"],
+            "releaseVersion": __version__,
+            "configChecksum": _checksum(Path(".speakeasy/gen.yaml")),
+            "generator": "scripts/gen_docs.py (the SDK is hand-written in Speakeasy's layout)",
+        },
+        "generatedFiles": sorted(str(path) for path in pages),
+    }
+    header = "# Written by `make docs` (scripts/gen_docs.py); do not edit.\n"
+    return header + yaml.safe_dump(lock, sort_keys=False)
+
+
+def render_all() -> Dict[Path, str]:
+    """Every generated file by its path relative to the repository root."""
+    pages = render_pages()
+    return {**pages, GEN_LOCK: render_lock(pages)}
+
+
+def stale_files(rendered: Dict[Path, str]) -> List[str]:
+    """Generated files that differ from what is on disk, and pages on disk nobody generates."""
+    stale = [
+        str(path)
+        for path, text in rendered.items()
+        if not (ROOT / path).exists() or (ROOT / path).read_text(encoding="utf-8") != text
+    ]
+    on_disk = {path.relative_to(ROOT) for path in (ROOT / MODELS_DIR).glob("*.md")}
+    stale.extend(f"{path} (no model)" for path in sorted(on_disk - set(rendered)))
+    return sorted(stale)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Write every generated file, or with --check report the stale ones and fail."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="only report stale files")
+    args = parser.parse_args(argv)
+    rendered = render_all()
+    stale = stale_files(rendered)
+    if args.check:
+        for path in stale:
+            print(f"stale: {path}", file=sys.stderr)
+        return 1 if stale else 0
+    for path in (ROOT / MODELS_DIR).glob("*.md"):
+        if path.relative_to(ROOT) not in rendered:
+            path.unlink()
+    for path, text in rendered.items():
+        (ROOT / path).parent.mkdir(parents=True, exist_ok=True)
+        (ROOT / path).write_text(text, encoding="utf-8")
+    print(f"wrote {len(rendered)} files ({len(stale)} changed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

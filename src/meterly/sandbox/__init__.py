@@ -1,0 +1,28 @@
+"""A stateful, in-memory Meterly for demos and for testing apps: `SandboxEngine` holds customers,
+features, plans and balances; `SandboxTransport` plugs it into httpx without sockets; `Sandbox` serves
+it on 127.0.0.1; `python -m meterly.sandbox` serves it from the shell. Standard library plus httpx only,
+and never imported by `import meterly`."""
+
+from meterly.sandbox._clock import SandboxClock
+from meterly.sandbox._engine import DEFAULT_API_KEY, SandboxCall, SandboxEngine
+from meterly.sandbox._faults import Faults
+from meterly.sandbox._protocol import SandboxResponse
+from meterly.sandbox._seed import DEMO_SEED
+from meterly.sandbox._server import Sandbox
+from meterly.sandbox._state import PlanFeature, PriceRule, RolloverRule
+from meterly.sandbox._transport import SandboxTransport
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEMO_SEED",
+    "Faults",
+    "PlanFeature",
+    "PriceRule",
+    "RolloverRule",
+    "Sandbox",
+    "SandboxCall",
+    "SandboxClock",
+    "SandboxEngine",
+    "SandboxResponse",
+    "SandboxTransport",
+]

@@ -1,0 +1,189 @@
+"""Finding the ```python blocks of the Markdown docs and running each one in its own interpreter."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SERVER = "https://api.meterly.dev"
+BLOCK_TIMEOUT_S = 60
+
+_BOOT = (
+    "import sys; path, shown = sys.argv[1], sys.argv[2]; sys.argv = [path]; "
+    "code = compile(open(path, encoding='utf-8').read(), shown, 'exec'); "
+    "exec(code, {'__name__': '__main__', '__file__': path})"
+)
+"""Runs a script under the name of the Markdown page, so a traceback reads `File "README.md", line 42`."""
+
+_FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[\w+-]*)")
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """One fenced block: where it is (its first code line, 1-based) and what it says."""
+
+    path: Path
+    line: int
+    language: str
+    code: str
+
+    @property
+    def where(self) -> str:
+        """`README.md:42`, relative to the repository root."""
+        try:
+            shown = self.path.relative_to(ROOT)
+        except ValueError:
+            shown = self.path
+        return f"{shown}:{self.line}"
+
+    @property
+    def is_pytest_file(self) -> bool:
+        """A complete pytest module, run with `python -m pytest` instead of `python`."""
+        return re.search(r"^(async\s+)?def test_", self.code, re.MULTILINE) is not None
+
+
+def doc_files() -> List[Path]:
+    """Every Markdown page whose examples must run: README, USAGE, and everything under docs/."""
+    files = [ROOT / "README.md", ROOT / "USAGE.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    return [path for path in files if path.exists()]
+
+
+def code_blocks(path: Path, text: Optional[str] = None) -> List[CodeBlock]:
+    """The fenced code blocks of a Markdown page, in order."""
+    lines = (path.read_text(encoding="utf-8") if text is None else text).split("\n")
+    blocks: List[CodeBlock] = []
+    index = 0
+    while index < len(lines):
+        match = _FENCE_OPEN.match(lines[index])
+        if not match:
+            index += 1
+            continue
+        fence, indent = match["fence"], len(match["indent"])
+        body: List[str] = []
+        start = index + 2
+        index += 1
+        while index < len(lines) and not lines[index].strip().startswith(fence):
+            body.append(lines[index][indent:] if lines[index][:indent].strip() == "" else lines[index])
+            index += 1
+        blocks.append(CodeBlock(path, start, match["info"].lower(), "\n".join(body) + "\n"))
+        index += 1
+    return blocks
+
+
+def python_blocks(paths: Optional[List[Path]] = None) -> List[CodeBlock]:
+    """Every ```python block of the given pages (default: all doc files)."""
+    return [
+        block
+        for path in (doc_files() if paths is None else paths)
+        for block in code_blocks(path)
+        if block.language in ("python", "py", "python3")
+    ]
+
+
+def block_env(server_url: str, api_key: str) -> Dict[str, str]:
+    """The environment a block runs in: the fake server and a key, nothing else of Meterly's."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("METERLY_")}
+    env.update(METERLY_SERVER_URL=server_url, METERLY_API_KEY=api_key, PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+class BlockRunner:
+    """Runs blocks, each in its own process: forked from a worker that imported the SDK once (fast), or,
+    for pytest blocks and where fork is missing, a fresh interpreter."""
+
+    def __init__(self, server_url: str, api_key: str) -> None:
+        self.server_url = server_url
+        self.api_key = api_key
+        self._lock = threading.Lock()
+        self._worker: Optional[subprocess.Popen[str]] = None
+        if hasattr(os, "fork"):
+            self._worker = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("block_worker.py"))],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=block_env(server_url, api_key),
+            )
+
+    def close(self) -> None:
+        """Stop the worker."""
+        if self._worker is not None:
+            assert self._worker.stdin is not None
+            self._worker.stdin.close()
+            self._worker.wait(timeout=BLOCK_TIMEOUT_S)
+            self._worker = None
+
+    def __enter__(self) -> BlockRunner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def run(self, block: CodeBlock) -> subprocess.CompletedProcess[str]:
+        """Run one block against the fake server.
+
+        The default server's URL in the code is pointed at the fake; the code is padded and compiled under
+        the page's name so a traceback reads `File "README.md", line 42`.
+        """
+        code = block.code.replace(DEFAULT_SERVER, self.server_url)
+        padded = "\n" * (block.line - 1) + code
+        shown = block.where.rsplit(":", 1)[0]
+        env = block_env(self.server_url, self.api_key)
+        with tempfile.TemporaryDirectory(prefix="docblock-") as tmp:
+            stem = re.sub(r"\W", "_", block.where)
+            script = Path(tmp) / (f"test_{stem}.py" if block.is_pytest_file else f"{stem}.py")
+            script.write_text(padded, encoding="utf-8")
+            if block.is_pytest_file:
+                command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", tmp]
+                return _run([*command, str(script)], tmp, env)
+            if self._worker is None:
+                return _run([sys.executable, "-c", _BOOT, str(script), shown], tmp, env)
+            return self._run_forked(script, shown, tmp, env)
+
+    def _run_forked(
+        self, script: Path, shown: str, cwd: str, env: Dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
+        out, err = Path(cwd) / "stdout.txt", Path(cwd) / "stderr.txt"
+        job = {
+            "script": str(script),
+            "shown": shown,
+            "cwd": cwd,
+            "env": env,
+            "stdout": str(out),
+            "stderr": str(err),
+            "timeout": BLOCK_TIMEOUT_S,
+        }
+        with self._lock:
+            assert self._worker is not None
+            assert self._worker.stdin
+            assert self._worker.stdout
+            self._worker.stdin.write(json.dumps(job) + "\n")
+            self._worker.stdin.flush()
+            answer = self._worker.stdout.readline()
+        if not answer:
+            raise RuntimeError("the example worker died")
+        returncode = int(json.loads(answer)["returncode"])
+        read = lambda path: path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""  # noqa: E731
+        return subprocess.CompletedProcess([str(script)], returncode, read(out), read(err))
+
+
+def _run(command: List[str], cwd: str, env: Dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S, check=False
+    )
+
+
+def failure_report(block: CodeBlock, result: subprocess.CompletedProcess[str]) -> str:
+    """Why a block failed, starting with where it is."""
+    output = (result.stdout + result.stderr).strip().split("\n")
+    tail = "\n".join(output[-30:])
+    return f"the example at {block.where} failed (exit {result.returncode}):\n{tail}"

@@ -1,0 +1,103 @@
+"""Fault knobs: outages, failures, lost answers and latency, as the SDK's retries and fail-open see them."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from meterly import AsyncMeterly, Meterly, errors
+from meterly.sandbox import DEFAULT_API_KEY, Faults, SandboxEngine, SandboxTransport
+
+from .conftest import CHECK, FAST_RETRIES, post
+
+
+def test_an_outage_raises_server_errors_after_retries(client: Meterly, engine: SandboxEngine) -> None:
+    engine.faults.outage = True
+    with pytest.raises(errors.InternalServerError) as caught:
+        client.balances.check(customer_id="cus_basic", feature_id="messages")
+    assert caught.value.status_code == 503
+    assert caught.value.code == "service_unavailable"
+    assert len(engine.history) > 1  # retried
+
+
+def test_fail_open_allows_during_an_outage(engine: SandboxEngine, caplog: pytest.LogCaptureFixture) -> None:
+    engine.faults.outage = True
+    http = httpx.Client(transport=SandboxTransport(engine))
+    with (
+        Meterly(api_key=DEFAULT_API_KEY, client=http, retry_config=FAST_RETRIES, fail_open=True) as sdk,
+        caplog.at_level(logging.WARNING, logger="meterly"),
+    ):
+        res = sdk.balances.check(customer_id="cus_basic", feature_id="messages")
+        usage = sdk.usage.check(customer_id="cus_basic", feature_code="messages")
+    assert (res.allowed, res.is_fallback) == (True, True)
+    assert (usage.allowed, usage.is_fallback) == (True, True)
+    assert "fail_open" in caplog.text
+    engine.faults.outage = False
+    assert engine.balance("cus_basic", "messages")["usage"] == 0  # type: ignore[index]
+
+
+def test_a_failed_attempt_is_retried_and_processed_once(client: Meterly, engine: SandboxEngine) -> None:
+    engine.faults.fail_next(2)
+    res = client.balances.check(customer_id="cus_basic", feature_id="messages", send_event=True)
+    assert (res.allowed, res.is_fallback) == (True, False)
+    assert [c.status for c in engine.history] == [503, 503, 200]
+    assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
+
+
+def test_a_lost_answer_is_retried_with_the_same_key_and_deducts_once(
+    client: Meterly, engine: SandboxEngine
+) -> None:
+    engine.faults.drop_next()
+    res = client.balances.check(
+        customer_id="cus_basic", feature_id="messages", required_balance=3, send_event=True
+    )
+    assert res.balance is not None
+    assert res.balance.usage == 3
+    dropped, replayed = engine.history
+    assert (dropped.dropped, replayed.replayed) == (True, True)
+    assert dropped.idempotency_key == replayed.idempotency_key
+    assert engine.balance("cus_basic", "messages")["usage"] == 3  # type: ignore[index]
+
+
+async def test_a_lost_answer_is_retried_once_by_the_async_client(
+    aclient: AsyncMeterly, engine: SandboxEngine
+) -> None:
+    engine.faults.drop_next()
+    res = await aclient.balances.check(customer_id="cus_basic", feature_id="messages", send_event=True)
+    assert res.balance is not None
+    assert res.balance.usage == 1
+
+
+def test_latency_beyond_the_timeout_is_a_timeout(engine: SandboxEngine) -> None:
+    engine.faults.latency_ms = 200
+    http = httpx.Client(transport=SandboxTransport(engine))
+    sdk = Meterly(api_key=DEFAULT_API_KEY, client=http, retry_config=None, timeout_ms=20)
+    with pytest.raises(errors.APITimeoutError):
+        sdk.balances.check(customer_id="cus_basic", feature_id="messages")
+    assert not engine.history  # the request never reached the engine
+
+
+def test_latency_within_the_timeout_still_answers(client: Meterly, engine: SandboxEngine) -> None:
+    engine.faults.latency_ms = 5
+    assert client.balances.check(customer_id="cus_basic", feature_id="messages").allowed
+
+
+def test_error_rate_fails_about_that_share_of_requests(engine: SandboxEngine) -> None:
+    engine.faults = Faults(error_rate=0.3, seed=7)
+    statuses = [
+        post(engine, CHECK, {"customer_id": "cus_basic", "feature_id": "messages"}).status for _ in range(400)
+    ]
+    failures = statuses.count(503)
+    assert 80 <= failures <= 160
+    assert set(statuses) == {200, 503}
+
+
+def test_error_status_is_configurable_and_clear_heals(engine: SandboxEngine) -> None:
+    engine.faults.error_status = 500
+    engine.faults.outage = True
+    answer = post(engine, CHECK, {"customer_id": "cus_basic", "feature_id": "messages"})
+    assert (answer.status, answer.json()["code"]) == (500, "internal_error")
+    engine.faults.clear()
+    assert post(engine, CHECK, {"customer_id": "cus_basic", "feature_id": "messages"}).status == 200

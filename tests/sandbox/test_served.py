@@ -1,0 +1,149 @@
+"""The served sandbox over a real socket (sync and async), the command line, and import isolation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from meterly import AsyncMeterly, Meterly, errors
+from meterly.sandbox import DEFAULT_API_KEY, Sandbox, SandboxEngine
+from meterly.sandbox.__main__ import main
+
+from .conftest import FAST_RETRIES, SEED
+
+
+def test_sandbox_serves_on_a_free_loopback_port() -> None:
+    with Sandbox() as sb:
+        assert sb.url.startswith("http://127.0.0.1:")
+        assert sb.port > 0
+        assert sb.api_key == DEFAULT_API_KEY
+        with Meterly(api_key=sb.api_key, server_url=sb.url) as client:
+            res = client.balances.check(customer_id="cus_pro", feature_id="messages")
+        assert res.allowed is True
+        assert res.balance is not None
+        assert res.balance.remaining == 72
+    with pytest.raises(RuntimeError):
+        _ = sb.url
+
+
+def test_sandbox_from_a_seed_serves_that_seed(tmp_path: Path) -> None:
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(SEED))
+    with Sandbox(seed=path) as sb, Meterly(api_key=sb.api_key, server_url=sb.url) as client:
+        assert client.usage.check(customer_id="cus_wallet", feature_code="sms", quantity=10).allowed
+        with pytest.raises(errors.NotFoundError):
+            client.usage.check(customer_id="cus_free", feature_code="messages")
+
+
+def test_engine_and_seed_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        Sandbox(engine=SandboxEngine.demo(), seed=SEED)
+
+
+async def test_async_client_over_a_socket_retries_a_lost_answer_once() -> None:
+    engine = SandboxEngine.from_seed(SEED)
+    with Sandbox(engine) as sb:
+        engine.faults.drop_next()
+        async with AsyncMeterly(api_key=sb.api_key, server_url=sb.url, retry_config=FAST_RETRIES) as client:
+            res = await client.balances.check(customer_id="cus_basic", feature_id="messages", send_event=True)
+            usage = await client.usage.check(customer_id="cus_pro", feature_code="api_calls", quantity=2)
+    assert res.balance is not None
+    assert res.balance.usage == 1
+    assert usage.consumption_model == "metered"
+    assert [c.dropped for c in engine.history][:2] == [True, False]
+    assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
+
+
+def test_sync_client_over_a_socket_retries_a_lost_answer_once() -> None:
+    engine = SandboxEngine.from_seed(SEED)
+    with Sandbox(engine) as sb:
+        engine.faults.drop_next()
+        with Meterly(api_key=sb.api_key, server_url=sb.url, retry_config=FAST_RETRIES) as client:
+            res = client.balances.check(customer_id="cus_basic", feature_id="messages", send_event=True)
+    assert res.balance is not None
+    assert res.balance.usage == 1
+
+
+def test_concurrent_requests_over_sockets_never_overspend() -> None:
+    engine = SandboxEngine.from_seed(SEED)
+    allowed: list[bool] = []
+    lock = threading.Lock()
+    with Sandbox(engine) as sb, Meterly(api_key=sb.api_key, server_url=sb.url) as client:
+
+        def spend() -> None:
+            for _ in range(4):
+                res = client.balances.check(customer_id="cus_basic", feature_id="messages", send_event=True)
+                with lock:
+                    allowed.append(res.allowed)
+
+        threads = [threading.Thread(target=spend) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert allowed.count(True) == 10
+    assert engine.balance("cus_basic", "messages")["usage"] == 10  # type: ignore[index]
+
+
+def test_other_methods_over_a_socket_are_405_with_a_request_id() -> None:
+    with Sandbox() as sb:
+        for method in ("GET", "TRACE", "HEAD", "DELETE"):
+            answer = httpx.request(method, sb.url + "/v1/balances.check")
+            assert answer.status_code == 405
+            assert answer.headers["x-request-id"]
+
+
+def test_cli_prints_the_demo_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--print-demo-seed"]) == 0
+    assert "cus_pro" in json.loads(capsys.readouterr().out)["customers"][1]["id"]
+
+
+def test_cli_refuses_a_broken_seed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "seed.json"
+    path.write_text('{"customerz": []}')
+    assert main(["--seed", str(path), "--port", "0"]) == 2
+    assert "customerz" in capsys.readouterr().err
+
+
+def test_cli_serves_a_seed_until_stopped(tmp_path: Path) -> None:
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(SEED))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meterly.sandbox", "--port", "0", "--seed", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "listening on http://127.0.0.1:" in line
+        url = line.split("listening on ")[1].split()[0]
+        with Meterly(api_key=DEFAULT_API_KEY, server_url=url) as client:
+            assert client.balances.check(customer_id="cus_basic", feature_id="messages").allowed
+        assert "/v1/balances.check 200" in proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_importing_meterly_does_not_import_the_sandbox() -> None:
+    code = "import sys, meterly; print('meterly.sandbox' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_the_sandbox_adds_only_standard_library_modules_to_the_sdk() -> None:
+    code = (
+        "import sys, meterly, httpx; before = set(sys.modules); import meterly.sandbox; "
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
+        "print(sorted(new - set(sys.stdlib_module_names) - {'meterly'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
