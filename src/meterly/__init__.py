@@ -2,6 +2,7 @@
 
 from meterly import errors, models, types, utils
 from meterly._config import SERVERS
+from meterly._fail_open import FailOpenPolicy
 from meterly._raw import RawResponse
 from meterly._version import __version__
 from meterly.sdk import AsyncMeterly, Meterly
@@ -13,6 +14,7 @@ __all__ = [
     "UNSET",
     "AsyncMeterly",
     "BackoffStrategy",
+    "FailOpenPolicy",
     "Meterly",
     "RawResponse",
     "RetryConfig",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -11,6 +12,7 @@ from typing import Callable, Optional, Union
 
 import httpx
 
+from meterly._fail_open import FailOpenPolicy
 from meterly._version import __version__
 from meterly.errors import RequestValidationError
 from meterly.models.security import Security
@@ -33,19 +35,49 @@ USER_AGENT = "meterly-python/{} python/{}.{}.{} httpx/{}".format(
 ApiKey = Union[str, Callable[[], str]]
 SecuritySource = Union[Security, Callable[[], Security]]
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def has_control_chars(value: str) -> bool:
-    """True when `value` holds CR, LF or another control character (header injection, log forging)."""
+    """True when `value` holds CR, LF or another control character (header injection, log forging).
+
+    C1 controls (U+0080 to U+009F) and lone surrogates (which no encoder accepts) count too.
+    """
     return _CONTROL_CHARS.search(value) is not None
+
+
+def is_header_safe(value: str) -> bool:
+    """True when `value` can go in an HTTP header as is: ASCII, without control characters."""
+    return value.isascii() and _CONTROL_CHARS.search(value) is None
 
 
 def check_server_url(param: str, url: object) -> str:
     """The URL without a trailing slash, or a RequestValidationError naming `param`."""
+    problem = RequestValidationError(param, f"must be an http:// or https:// URL with a host, got {url!r}")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")) or has_control_chars(url):
-        raise RequestValidationError(param, f"must be an http:// or https:// URL, got {url!r}")
+        raise problem
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, ValueError):
+        raise problem from None
+    if not host:
+        raise problem
     return url.rstrip("/")
+
+
+def exposed_host(url: httpx.URL) -> Optional[str]:
+    """The host when `url` would carry a key in clear text off this machine (plain http, not loopback)."""
+    if url.scheme != "http":
+        return None
+    host = url.host
+    if host == "localhost" or host.endswith(".localhost"):
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return host
 
 
 def timeout_from_ms(param: str, timeout_ms: object) -> httpx.Timeout:
@@ -62,10 +94,12 @@ class SDKConfiguration:
     server_url: str
     retry_config: Optional[RetryConfig]
     timeout: Optional[httpx.Timeout]
-    fail_open: bool
+    fail_open: Union[bool, FailOpenPolicy]
     debug_logger: Optional[logging.Logger]
     api_key: Optional[ApiKey] = field(default=None, repr=False)
     security: Optional[SecuritySource] = field(default=None, repr=False)
+    fail_open_policy: Optional[FailOpenPolicy] = field(default=None, repr=False)
+    """`fail_open` as a policy: `True` is `FailOpenPolicy()`, `False` is None."""
 
     @classmethod
     def create(
@@ -77,7 +111,7 @@ class SDKConfiguration:
         server_idx: int,
         timeout_ms: Optional[int],
         retry_config: Union[RetryConfig, Unset, None],
-        fail_open: bool,
+        fail_open: Union[bool, FailOpenPolicy],
         debug_logger: Optional[logging.Logger],
     ) -> SDKConfiguration:
         if api_key is None and security is None:
@@ -98,8 +132,14 @@ class SDKConfiguration:
             server_url = SERVERS[server_idx]
         if not (retry_config is None or isinstance(retry_config, (RetryConfig, Unset))):
             raise RequestValidationError("retry_config", "must be a RetryConfig, None (never retry) or UNSET")
-        if not isinstance(fail_open, bool):
-            raise RequestValidationError("fail_open", f"must be a bool, got {fail_open!r}")
+        if isinstance(fail_open, FailOpenPolicy):
+            policy: Optional[FailOpenPolicy] = fail_open
+        elif isinstance(fail_open, bool):
+            policy = FailOpenPolicy() if fail_open else None
+        else:
+            raise RequestValidationError(
+                "fail_open", f"must be a bool or a FailOpenPolicy, got {fail_open!r}"
+            )
         return cls(
             server_url=check_server_url("server_url", server_url),
             retry_config=DEFAULT_RETRY_CONFIG if retry_config is UNSET else retry_config,  # type: ignore[arg-type]
@@ -108,4 +148,5 @@ class SDKConfiguration:
             debug_logger=debug_logger,
             api_key=api_key,
             security=security,
+            fail_open_policy=policy,
         )

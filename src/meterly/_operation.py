@@ -84,7 +84,10 @@ class Operation(Generic[T]):
     security: SecurityScheme
     params: Tuple[Param, ...]
     parse: Callable[[bytes], T]
-    fallback: Callable[[Mapping[str, Any]], T]
+    fallback: Callable[[Mapping[str, Any], bool], T]
+    """Builds the fail-open answer from the call's arguments and whether it allows."""
+    feature_param: str = ""
+    """The argument a `FailOpenPolicy` looks up per feature."""
     method: str = "POST"
 
 

@@ -19,12 +19,21 @@ from typing import Any, Callable, Dict, Generator, Mapping, Optional, TypeVar, U
 import httpx
 
 from meterly import errors
-from meterly._config import USER_AGENT, SDKConfiguration, check_server_url, has_control_chars, timeout_from_ms
+from meterly._config import (
+    USER_AGENT,
+    SDKConfiguration,
+    check_server_url,
+    exposed_host,
+    is_header_safe,
+    timeout_from_ms,
+)
+from meterly._fail_open import FailOpen
 from meterly._hooks import HookContext, SDKHooks
 from meterly._logging import is_library_logger, logger
 from meterly._operation import Operation, SecurityScheme
 from meterly._raw import RawResponse, raw_mode
 from meterly._responses import error_from_response, parse_success
+from meterly.models._fallback import FallbackReason
 from meterly.models.security import Security
 from meterly.types import UNSET, Unset
 from meterly.utils.retries import RETRYABLE_STATUS_CODES, RetryConfig, retry_after_seconds, retry_delay
@@ -90,6 +99,9 @@ class Pipeline:
         self.clock: Callable[[], float] = time.monotonic
         self.random: Callable[[], float] = random.random
         self._targets: Dict[tuple[str, str], tuple[httpx.URL, HookContext]] = {}
+        self._warned_hosts: set[str] = set()
+        policy = config.fail_open_policy
+        self.fail_open: Optional[FailOpen] = None if policy is None else FailOpen(policy)
 
     # -- before I/O -------------------------------------------------------------------------------
 
@@ -124,10 +136,11 @@ class Pipeline:
             not isinstance(idempotency_key, str)
             or not idempotency_key
             or len(idempotency_key) > _MAX_IDEMPOTENCY_KEY_LENGTH
-            or has_control_chars(idempotency_key)
+            or not is_header_safe(idempotency_key)
         ):
             raise errors.RequestValidationError(
-                "idempotency_key", "must be a non-empty str of at most 255 characters, no control characters"
+                "idempotency_key",
+                "must be a non-empty ASCII str of at most 255 characters, no control characters",
             )
 
         secret = self._secret(op.security)
@@ -164,11 +177,20 @@ class Pipeline:
         if target is None:
             if len(self._targets) > 64:  # per-call server_url values: keep the cache bounded
                 self._targets.clear()
-            target = self._targets[key] = (
-                httpx.URL(base_url + path),
-                HookContext(operation_id, base_url, self.config),
-            )
+            url = httpx.URL(base_url + path)
+            self._warn_if_exposed(url)
+            target = self._targets[key] = (url, HookContext(operation_id, base_url, self.config))
         return target
+
+    def _warn_if_exposed(self, url: httpx.URL) -> None:
+        """Warns once per host when a key would travel in clear text (plain http off this machine)."""
+        host = exposed_host(url)
+        if host is not None and host not in self._warned_hosts:
+            self._warned_hosts.add(host)
+            logger.warning(
+                "sending the API key over plain http to %s: anyone on the network can read it; use https://",
+                host,
+            )
 
     def _secret(self, scheme: SecurityScheme) -> str:
         """The key for `scheme`: from `security` when it sets one, else `api_key` (or its env var)."""
@@ -190,8 +212,8 @@ class Pipeline:
                 f"no API key for {scheme.attribute}: pass api_key=... (or security=...) to the client, "
                 "or set the METERLY_API_KEY environment variable",
             )
-        if not isinstance(key, str) or has_control_chars(key):
-            raise errors.RequestValidationError("api_key", "must be a str without control characters")
+        if not isinstance(key, str) or not is_header_safe(key):
+            raise errors.RequestValidationError("api_key", "must be an ASCII str without control characters")
         return key
 
     # -- the attempt loop ---------------------------------------------------------------------------
@@ -200,6 +222,10 @@ class Pipeline:
         """Attempts until a result, a final error, or a fail-open fallback; see the module docstring."""
         hooks = self.hooks
         started = self.clock()
+        if self.fail_open is not None and not call.raw:
+            circuit = self.fail_open.circuit(call.op.operation_id)
+            if not circuit.admit(started):
+                return self._fallback(call, "circuit_open")
         attempt = 0
         while True:
             attempt += 1
@@ -221,6 +247,8 @@ class Pipeline:
             if self.config.debug_logger is not None or logger.isEnabledFor(logging.DEBUG):
                 self._log_attempt(call, request, response, outcome, attempt, elapsed)
             if not isinstance(outcome, BaseException):
+                if self.fail_open is not None:
+                    self.fail_open.circuit(call.op.operation_id).succeeded()
                 return outcome
             delay = self._retry_delay(call, attempt, outcome, self.clock() - started)
             if delay is None:
@@ -288,26 +316,32 @@ class Pipeline:
 
     def _give_up(self, call: Call, error: BaseException) -> Any:
         """Raise the final error, or answer the fallback when fail-open covers it."""
+        fail_open = self.fail_open
+        if fail_open is None:
+            raise error
+        circuit = fail_open.circuit(call.op.operation_id)
+        if not isinstance(error, (errors.InternalServerError, errors.APIConnectionError)):
+            circuit.succeeded()  # the service answered: a 4xx or an unreadable 2xx is never masked
+            raise error
+        reason: FallbackReason = (
+            "timeout"
+            if isinstance(error, errors.APITimeoutError)
+            else "connection"
+            if isinstance(error, errors.APIConnectionError)
+            else "server_error"
+        )
+        circuit.failed(self.clock(), reason, error, fail_open.answers)
         # A raw-response call asked for the HTTP exchange itself, so it is never answered by a fallback.
-        if (
-            self.config.fail_open
-            and not call.raw
-            and isinstance(error, (errors.InternalServerError, errors.APIConnectionError))
-        ):
-            reason = (
-                "timeout"
-                if isinstance(error, errors.APITimeoutError)
-                else "connection"
-                if isinstance(error, errors.APIConnectionError)
-                else "server_error"
-            )
-            logger.warning(
-                "%s failed (%s: %s); fail_open answered allowed=True", call.op.operation_id, reason, error
-            )
-            fallback = call.op.fallback(call.args)
-            fallback._fallback_reason = reason
-            return fallback
-        raise error
+        if call.raw:
+            raise error
+        return self._fallback(call, reason)
+
+    def _fallback(self, call: Call, reason: FallbackReason) -> Any:
+        """The fail-open answer for `call`, allowed or denied by the policy for its feature."""
+        assert self.fail_open is not None
+        op = call.op
+        feature = call.args.get(op.feature_param)
+        return self.fail_open.fallback(op.fallback, call.args, feature, reason)
 
     def _log_attempt(
         self,
@@ -349,11 +383,11 @@ class Pipeline:
 def _checked_headers(http_headers: Mapping[str, str]) -> Dict[str, str]:
     checked: Dict[str, str] = {}
     for name, value in http_headers.items():
-        if not isinstance(name, str) or not name or has_control_chars(name) or ":" in name or " " in name:
+        if not isinstance(name, str) or not name or not is_header_safe(name) or ":" in name or " " in name:
             raise errors.RequestValidationError("http_headers", f"invalid header name {name!r}")
-        if not isinstance(value, str) or has_control_chars(value):
+        if not isinstance(value, str) or not is_header_safe(value):
             raise errors.RequestValidationError(
-                "http_headers", f"the value of {name!r} must be a str without control characters"
+                "http_headers", f"the value of {name!r} must be an ASCII str without control characters"
             )
         checked[name.lower()] = value
     return checked

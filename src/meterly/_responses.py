@@ -35,7 +35,7 @@ def error_fields(body: str) -> Dict[str, Any]:
     """
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser will go
         return {}
     if not isinstance(data, dict):
         return {}

@@ -25,13 +25,13 @@ if TYPE_CHECKING:
     from meterly.sdk import AsyncMeterly, Meterly
 
 
-def _fallback(args: Mapping[str, Any]) -> models.CheckResponse:
+def _fallback(args: Mapping[str, Any], allowed: bool) -> models.CheckResponse:
     extra: Dict[str, Any] = {}
     if args.get("entity_id") is not None:
         extra["entity_id"] = args["entity_id"]
     if args.get("required_balance") is not None:
         extra["required_balance"] = args["required_balance"]
-    return models.CheckResponse(allowed=True, customer_id=args["customer_id"], balance=None, **extra)
+    return models.CheckResponse(allowed=allowed, customer_id=args["customer_id"], balance=None, **extra)
 
 
 BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
@@ -49,6 +49,7 @@ BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
     ),
     parse=json_parser(models.CheckResponse),
     fallback=_fallback,
+    feature_param="feature_id",
 )
 
 

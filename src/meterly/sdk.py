@@ -15,6 +15,8 @@ from typing import Any, Awaitable, Callable, Generator, Iterable, Mapping, Optio
 import httpx
 
 from meterly._config import DEFAULT_TIMEOUT_MS, ApiKey, SDKConfiguration, SecuritySource
+from meterly._deadline import asend_within, send_within
+from meterly._fail_open import FailOpenPolicy
 from meterly._hooks import SDKHooks
 from meterly._logging import configure_from_env
 from meterly._operation import Operation
@@ -31,8 +33,27 @@ _Self = TypeVar("_Self", bound="_BaseClient")
 __all__ = ["AsyncMeterly", "Meterly"]
 
 
+_CLOSED_LOOP = (
+    "the httpx.AsyncClient given to AsyncMeterly holds connections of an event loop that is now closed; "
+    "an httpx client cannot move between event loops: create it (and the AsyncMeterly) inside the loop "
+    "that uses it, or let AsyncMeterly create its own client (it opens a pool per event loop)"
+)
+
+
 def _owned_timeout() -> httpx.Timeout:
     return httpx.Timeout(DEFAULT_TIMEOUT_MS / 1000)
+
+
+_LIVE_CLIENTS: weakref.WeakSet[_BaseClient] = weakref.WeakSet()
+
+
+def _reset_clients_after_fork() -> None:
+    for client in list(_LIVE_CLIENTS):
+        client._after_fork_in_child()  # pyright: ignore[reportPrivateUsage]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_clients_after_fork)
 
 
 class _BaseClient:
@@ -48,7 +69,7 @@ class _BaseClient:
         timeout_ms: Optional[int],
         retry_config: Union[RetryConfig, Any, None],
         debug_logger: Optional[logging.Logger],
-        fail_open: bool,
+        fail_open: Union[bool, FailOpenPolicy],
         hooks: Iterable[object],
         client: Any,
         client_type: type,
@@ -73,6 +94,13 @@ class _BaseClient:
         self._closed = False
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        _LIVE_CLIENTS.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        """Fresh locks in a forked child: a lock held by a parent thread at fork time is never released."""
+        self._lock = threading.Lock()
+        if self._pipeline.fail_open is not None:
+            self._pipeline.fail_open.after_fork_in_child()
 
     @property
     def server_url(self) -> str:
@@ -104,7 +132,7 @@ class Meterly(_BaseClient):
         retry_config: Union[RetryConfig, Any, None] = UNSET,
         client: Optional[httpx.Client] = None,
         debug_logger: Optional[logging.Logger] = None,
-        fail_open: bool = False,
+        fail_open: Union[bool, FailOpenPolicy] = False,
         hooks: Iterable[object] = (),
     ) -> None:
         super().__init__(
@@ -160,7 +188,7 @@ class Meterly(_BaseClient):
                     effect = next(steps)
                     continue
                 try:
-                    response = client.send(effect)
+                    response = send_within(client, effect)
                 except httpx.RequestError as exc:
                     effect = steps.throw(exc)
                 else:
@@ -206,7 +234,7 @@ class AsyncMeterly(_BaseClient):
         retry_config: Union[RetryConfig, Any, None] = UNSET,
         client: Optional[httpx.AsyncClient] = None,
         debug_logger: Optional[logging.Logger] = None,
-        fail_open: bool = False,
+        fail_open: Union[bool, FailOpenPolicy] = False,
         hooks: Iterable[object] = (),
     ) -> None:
         super().__init__(
@@ -273,9 +301,13 @@ class AsyncMeterly(_BaseClient):
                     effect = next(steps)
                     continue
                 try:
-                    response = await client.send(effect)
+                    response = await asend_within(client, effect)
                 except httpx.RequestError as exc:
                     effect = steps.throw(exc)
+                except RuntimeError as exc:
+                    if self._owns_client or "Event loop is closed" not in str(exc):
+                        raise
+                    raise RuntimeError(_CLOSED_LOOP) from exc
                 else:
                     effect = steps.send(response)
         except StopIteration as done:

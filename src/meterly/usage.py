@@ -23,8 +23,8 @@ def _parse(content: bytes) -> models.UsageCheck:
     return envelope.data
 
 
-def _fallback(args: Mapping[str, Any]) -> models.UsageCheck:
-    return models.UsageCheck(allowed=True, feature_code=args["feature_code"], quantity=args["quantity"])
+def _fallback(args: Mapping[str, Any], allowed: bool) -> models.UsageCheck:
+    return models.UsageCheck(allowed=allowed, feature_code=args["feature_code"], quantity=args["quantity"])
 
 
 USAGE_CHECK: Operation[models.UsageCheck] = Operation(
@@ -38,6 +38,7 @@ USAGE_CHECK: Operation[models.UsageCheck] = Operation(
     ),
     parse=_parse,
     fallback=_fallback,
+    feature_param="feature_code",
 )
 
 

@@ -58,7 +58,9 @@ def balances_check(client: Meterly) -> Optional[float]:
     assert_type(res.allowed, bool)
     assert_type(res.customer_id, str)
     assert_type(res.is_fallback, bool)
-    assert_type(res.fallback_reason, Optional[Literal["timeout", "connection", "server_error"]])
+    assert_type(
+        res.fallback_reason, Optional[Literal["timeout", "connection", "server_error", "circuit_open"]]
+    )
     assert_type(res.required_balance, Optional[float])
     assert_type(res.preview, Optional[models.Preview])
     assert_type(res.balance, Optional[models.Balance])

@@ -8,7 +8,9 @@ from pydantic import PrivateAttr
 
 from meterly.types import BaseModel
 
-FallbackReason = Literal["timeout", "connection", "server_error"]
+FallbackReason = Literal["timeout", "connection", "server_error", "circuit_open"]
+"""Why an answer was made up: the last attempt timed out, got no response, got a 5xx, or was never
+made because the operation's circuit breaker is open."""
 
 
 class FallbackAware(BaseModel):
@@ -23,5 +25,8 @@ class FallbackAware(BaseModel):
 
     @property
     def fallback_reason(self) -> Optional[FallbackReason]:
-        """Why the SDK answered on its own: `timeout`, `connection` or `server_error`; None if it did not."""
+        """Why the SDK answered on its own: `timeout`, `connection`, `server_error` or `circuit_open`.
+
+        None for a real answer.
+        """
         return self._fallback_reason

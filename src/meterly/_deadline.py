@@ -1,0 +1,105 @@
+"""One attempt, one deadline: a response body that trickles in is cut off at the attempt's timeout.
+
+httpx's timeouts bound each socket operation, so a server sending one byte just inside every read
+timeout could hold an attempt open for ever. The clients send with `stream=True` and read the body
+through `DeadlineStream`, which raises `httpx.ReadTimeout` once the attempt has run longer than the
+largest of its timeouts (connect, read, write, pool), as if that were one budget for the attempt.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import AsyncIterator, Iterator, Optional
+
+import httpx
+
+__all__ = ["asend_within", "attempt_budget", "send_within"]
+
+
+def attempt_budget(request: httpx.Request) -> Optional[float]:
+    """Seconds one attempt may take, from the timeouts httpx attached to the request; None: no limit."""
+    timeouts = request.extensions.get("timeout")
+    if not timeouts:
+        return None
+    values = [value for value in timeouts.values() if value is not None]
+    return max(values) if values else None
+
+
+def _expired(request: httpx.Request, budget: float) -> httpx.ReadTimeout:
+    return httpx.ReadTimeout(
+        f"the response did not arrive within the attempt's {budget:g} s", request=request
+    )
+
+
+class DeadlineStream(httpx.SyncByteStream):
+    """A response body that raises `httpx.ReadTimeout` when it is still arriving past `deadline`."""
+
+    def __init__(self, inner: httpx.SyncByteStream, request: httpx.Request, deadline: float, budget: float):
+        self._inner = inner
+        self._request = request
+        self._deadline = deadline
+        self._budget = budget
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if time.monotonic() > self._deadline:
+                raise _expired(self._request, self._budget)
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncDeadlineStream(httpx.AsyncByteStream):
+    """The asyncio `DeadlineStream`."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, request: httpx.Request, deadline: float, budget: float):
+        self._inner = inner
+        self._request = request
+        self._deadline = deadline
+        self._budget = budget
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            if time.monotonic() > self._deadline:
+                raise _expired(self._request, self._budget)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def send_within(client: httpx.Client, request: httpx.Request) -> httpx.Response:
+    """`client.send(request)`, with the body read before the attempt's deadline or not at all."""
+    budget = attempt_budget(request)
+    if budget is None:
+        return client.send(request)
+    deadline = time.monotonic() + budget
+    response = client.send(request, stream=True)
+    try:
+        stream = response.stream
+        if isinstance(stream, httpx.SyncByteStream):
+            response.stream = DeadlineStream(stream, request, deadline, budget)
+        response.read()
+    except BaseException:
+        response.close()
+        raise
+    return response
+
+
+async def asend_within(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    """`await client.send(request)`, with the body read before the attempt's deadline or not at all."""
+    budget = attempt_budget(request)
+    if budget is None:
+        return await client.send(request)
+    deadline = time.monotonic() + budget
+    response = await client.send(request, stream=True)
+    try:
+        stream = response.stream
+        if isinstance(stream, httpx.AsyncByteStream):
+            response.stream = AsyncDeadlineStream(stream, request, deadline, budget)
+        await response.aread()
+    except BaseException:
+        await response.aclose()
+        raise
+    return response
