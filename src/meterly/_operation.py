@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Mapping, Tuple, TypeVar
+from typing import Any, Callable, Generic, Mapping, Optional, Tuple, TypeVar
 
 import pydantic
 
@@ -87,11 +87,13 @@ class Operation(Generic[T]):
 
 
 def json_parser(model: type[M]) -> Callable[[bytes], M]:
-    """The model's compiled validator, built once with the class; no schema work happens per call."""
-    validator = model.__pydantic_validator__
+    """The model's compiled validator, fetched at the first parse (models are built on first use)."""
+    validate_json: Optional[Callable[[bytes], M]] = None
 
     def parse(content: bytes) -> M:
-        result: M = validator.validate_json(content)
-        return result
+        nonlocal validate_json
+        if validate_json is None:
+            validate_json = model.__pydantic_validator__.validate_json
+        return validate_json(content)
 
     return parse

@@ -76,6 +76,8 @@ class BaseModel(pydantic.BaseModel):
         extra="allow",
         protected_namespaces=(),
         arbitrary_types_allowed=True,
+        # Validators are compiled when a model is first used, not at import: cold starts stay cheap.
+        defer_build=True,
     )
 
     @model_serializer(mode="wrap")
