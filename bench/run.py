@@ -17,6 +17,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Tuple
 from urllib.parse import urlsplit
@@ -205,9 +206,9 @@ SDK_FIRST = (
 )
 
 
-def process_seconds(code: str) -> float:
+def process_seconds(code: str, env: Dict[str, str]) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
     return time.perf_counter() - start
 
 
@@ -219,7 +220,16 @@ def cold_start(url: str, runs: int) -> None:
         "raw_first": RAW_FIRST.format(**fmt),
         "sdk_first": SDK_FIRST.format(**fmt),
     }
-    result = interleaved({name: (lambda c=code: process_seconds(c)) for name, code in codes.items()}, runs)
+    # Bytecode cached for every module alike, as after `pip install` (an editable install of meterly, or
+    # PYTHONDONTWRITEBYTECODE, would otherwise make only meterly compile its source at each start).
+    with tempfile.TemporaryDirectory(prefix="meterly-pycache-") as cache:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = cache
+        for code in codes.values():
+            process_seconds(code, env)
+        result = interleaved(
+            {name: (lambda c=code: process_seconds(c, env)) for name, code in codes.items()}, runs
+        )
     row(
         "cold start: import + client (ms)",
         f"{result['floor'] * 1e3:.0f}",

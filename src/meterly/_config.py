@@ -7,15 +7,17 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 import httpx
 
 from meterly._version import __version__
 from meterly.errors import RequestValidationError
-from meterly.models.security import Security
 from meterly.types import UNSET, Unset
 from meterly.utils.retries import DEFAULT_RETRY_CONFIG, RetryConfig
+
+if TYPE_CHECKING:
+    from meterly.models.security import Security
 
 SERVERS = ["https://api.meterly.dev"]
 """The servers `server_idx` chooses from."""
@@ -31,7 +33,7 @@ USER_AGENT = "meterly-python/{} python/{}.{}.{} httpx/{}".format(
 )
 
 ApiKey = Union[str, Callable[[], str]]
-SecuritySource = Union[Security, Callable[[], Security]]
+SecuritySource = Union["Security", Callable[[], "Security"]]
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -53,6 +55,12 @@ def timeout_from_ms(param: str, timeout_ms: object) -> httpx.Timeout:
     if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
         raise RequestValidationError(param, f"must be a whole number of milliseconds > 0, got {timeout_ms!r}")
     return httpx.Timeout(timeout_ms / 1000)
+
+
+def _is_security(value: object) -> bool:
+    from meterly.models.security import Security  # imported only by clients that pass `security`
+
+    return isinstance(value, Security)
 
 
 @dataclass(frozen=True)
@@ -84,7 +92,7 @@ class SDKConfiguration:
             api_key = os.environ.get(API_KEY_ENV) or None
         if api_key is not None and not (isinstance(api_key, str) or callable(api_key)):
             raise RequestValidationError("api_key", "must be a string or a callable returning one")
-        if security is not None and not (isinstance(security, Security) or callable(security)):
+        if security is not None and not (callable(security) or _is_security(security)):
             raise RequestValidationError("security", "must be a models.Security or a callable returning one")
         if server_url is None:
             server_url = os.environ.get(SERVER_URL_ENV) or None

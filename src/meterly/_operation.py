@@ -86,14 +86,15 @@ class Operation(Generic[T]):
     method: str = "POST"
 
 
-def json_parser(model: type[M]) -> Callable[[bytes], M]:
-    """The model's compiled validator, fetched at the first parse (models are built on first use)."""
+def json_parser(model: Callable[[], type[M]]) -> Callable[[bytes], M]:
+    """A parser with `model()`'s compiled validator, fetched at the first parse: models (and their
+    modules) load and compile when first used, not at import."""
     validate_json: Optional[Callable[[bytes], M]] = None
 
     def parse(content: bytes) -> M:
         nonlocal validate_json
         if validate_json is None:
-            validate_json = model.__pydantic_validator__.validate_json
+            validate_json = model().__pydantic_validator__.validate_json
         return validate_json(content)
 
     return parse

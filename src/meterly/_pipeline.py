@@ -29,7 +29,6 @@ from meterly._hooks import HookContext, SDKHooks
 from meterly._operation import Operation, SecurityScheme
 from meterly._raw import RawResponse, raw_mode
 from meterly._responses import error_from_response, parse_success
-from meterly.models.security import Security
 from meterly.types import UNSET, Unset
 from meterly.utils.retries import RETRYABLE_STATUS_CODES, RetryConfig, retry_after_seconds, retry_delay
 
@@ -224,6 +223,8 @@ class Pipeline:
         key: Any = None
         security = self.config.security
         if security is not None:
+            from meterly.models.security import Security
+
             if not isinstance(security, Security):
                 security = security()
             if not isinstance(security, Security):

@@ -13,7 +13,7 @@ from meterly.types import UNSET
 if TYPE_CHECKING:
     from meterly.sdk import AsyncMeterly, Meterly
 
-_parse_envelope = json_parser(models.UsageCheckResponse)
+_parse_envelope = json_parser(lambda: models.UsageCheckResponse)
 
 
 def _parse(content: bytes) -> models.UsageCheck:
