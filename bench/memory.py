@@ -14,10 +14,6 @@ import resource
 import sys
 from typing import Callable
 
-import httpx
-
-from meterly import Meterly
-
 WARM_UP = 2_000
 
 
@@ -42,12 +38,16 @@ def main() -> int:
 
     call: Callable[[], object]
     if args.client == "meterly":
+        from meterly import Meterly
+
         sdk = Meterly(api_key="sk_bench", server_url=args.url)
 
         def call() -> object:
             return sdk.balances.check(customer_id="cus_123", feature_id="messages")
 
     else:
+        import httpx
+
         client = httpx.Client()
         url = args.url + "/v1/balances.check"
         body = {"customer_id": "cus_123", "feature_id": "messages"}

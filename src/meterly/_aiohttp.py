@@ -78,8 +78,7 @@ class AiohttpSender:
                 method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
             ) as response:
                 content = await response.read()
-                raw_headers = [item for item in response.raw_headers if item[0].lower() not in _DECODED_AWAY]
-                return Received(response.status, content, raw_headers, effect)
+                return _Received(response.status, content, response.raw_headers, effect)
         except aiohttp.ServerTimeoutError as exc:
             connect = isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", ())) or "connect" in str(exc)
             raise _httpx_error(httpx.ConnectTimeout if connect else httpx.ReadTimeout, exc, request) from exc
@@ -97,6 +96,16 @@ class AiohttpSender:
             raise _httpx_error(httpx.ReadError, exc, request) from exc
         except aiohttp.ClientError as exc:
             raise _httpx_error(httpx.TransportError, exc, request) from exc
+
+
+class _Received(Received):
+    """A response read by aiohttp: its body is already decoded, so the httpx view drops the encoding."""
+
+    __slots__ = ()
+
+    def to_httpx(self) -> httpx.Response:
+        self.headers = [item for item in self.headers if item[0].lower() not in _DECODED_AWAY]
+        return super().to_httpx()
 
 
 def _httpx_error(
