@@ -33,7 +33,7 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 bench: $(STAMP)
-	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/run.py
 
 # Regenerates docs/models, docs/sdks and .speakeasy/gen.lock from the models, operations and openapi.yaml.
 docs: $(STAMP)

@@ -72,9 +72,10 @@ class FieldInfo:
 
 def model_classes() -> List[type[pydantic.BaseModel]]:
     """Every model exported by `meterly.models`, in name order."""
+    exported = [getattr(models, name) for name in models.__all__]  # models load on first access
     found = [
         value
-        for value in vars(models).values()
+        for value in exported
         if isinstance(value, type)
         and issubclass(value, pydantic.BaseModel)
         and value.__module__.startswith("meterly.models")
@@ -86,7 +87,7 @@ def enum_aliases() -> Dict[str, Any]:
     """The enum type aliases exported by `meterly.models` (e.g. `ResetInterval`), by name."""
     return {
         name: value
-        for name, value in sorted(vars(models).items())
+        for name, value in sorted((name, getattr(models, name)) for name in models.__all__)
         if get_origin(value) is Union and UnrecognizedStr in get_args(value)
     }
 

@@ -40,6 +40,7 @@ def serve(respond: Callable[[Received], Optional[Answer]]) -> Iterator[LoopbackS
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms delayed-ACK stall
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -8,16 +8,18 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 import httpx
 
 from meterly._fail_open import FailOpenPolicy
 from meterly._version import __version__
 from meterly.errors import RequestValidationError
-from meterly.models.security import Security
 from meterly.types import UNSET, Unset
 from meterly.utils.retries import DEFAULT_RETRY_CONFIG, RetryConfig
+
+if TYPE_CHECKING:
+    from meterly.models.security import Security
 
 SERVERS = ["https://api.meterly.dev"]
 """The servers `server_idx` chooses from."""
@@ -33,7 +35,7 @@ USER_AGENT = "meterly-python/{} python/{}.{}.{} httpx/{}".format(
 )
 
 ApiKey = Union[str, Callable[[], str]]
-SecuritySource = Union[Security, Callable[[], Security]]
+SecuritySource = Union["Security", Callable[[], "Security"]]
 
 _CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -87,6 +89,12 @@ def timeout_from_ms(param: str, timeout_ms: object) -> httpx.Timeout:
     return httpx.Timeout(timeout_ms / 1000)
 
 
+def _is_security(value: object) -> bool:
+    from meterly.models.security import Security  # imported only by clients that pass `security`
+
+    return isinstance(value, Security)
+
+
 @dataclass(frozen=True)
 class SDKConfiguration:
     """What a client was built with; `api_key` and `security` are never shown in its repr."""
@@ -118,7 +126,7 @@ class SDKConfiguration:
             api_key = os.environ.get(API_KEY_ENV) or None
         if api_key is not None and not (isinstance(api_key, str) or callable(api_key)):
             raise RequestValidationError("api_key", "must be a string or a callable returning one")
-        if security is not None and not (isinstance(security, Security) or callable(security)):
+        if security is not None and not (callable(security) or _is_security(security)):
             raise RequestValidationError("security", "must be a models.Security or a callable returning one")
         if server_url is None:
             server_url = os.environ.get(SERVER_URL_ENV) or None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Generic, Mapping, Tuple, TypeVar, cast
+from typing import Any, Callable, Dict, Generic, Mapping, Optional, Tuple, TypeVar, cast
 
 import pydantic
 
@@ -91,12 +91,15 @@ class Operation(Generic[T]):
     method: str = "POST"
 
 
-def json_parser(model: type[M]) -> Callable[[bytes], M]:
-    """The model's compiled validator, built once with the class; no schema work happens per call."""
-    validator = model.__pydantic_validator__
+def json_parser(model: Callable[[], type[M]]) -> Callable[[bytes], M]:
+    """A parser with `model()`'s compiled validator, fetched at the first parse: models (and their
+    modules) load and compile when first used, not at import."""
+    validate_json: Optional[Callable[[bytes], M]] = None
 
     def parse(content: bytes) -> M:
-        result: M = validator.validate_json(content)
-        return result
+        nonlocal validate_json
+        if validate_json is None:
+            validate_json = model().__pydantic_validator__.validate_json
+        return validate_json(content)
 
     return parse

@@ -47,7 +47,7 @@ BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
         Param("send_event", "send_event", check_flag),
         Param("with_preview", "with_preview", check_flag),
     ),
-    parse=json_parser(models.CheckResponse),
+    parse=json_parser(lambda: models.CheckResponse),
     fallback=_fallback,
     feature_param="feature_id",
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from meterly import models
-from meterly._operation import API_KEY_AUTH, Operation, Param, check_count, check_id
+from meterly._operation import API_KEY_AUTH, Operation, Param, check_count, check_id, json_parser
 from meterly._pipeline import Retries
 from meterly._raw import async_to_raw_response, to_raw_response
 from meterly.types import UNSET
@@ -15,12 +15,11 @@ from meterly.types import UNSET
 if TYPE_CHECKING:
     from meterly.sdk import AsyncMeterly, Meterly
 
-_parse_envelope = models.UsageCheckResponse.__pydantic_validator__.validate_json
+_parse_envelope = json_parser(lambda: models.UsageCheckResponse)
 
 
 def _parse(content: bytes) -> models.UsageCheck:
-    envelope: models.UsageCheckResponse = _parse_envelope(content)
-    return envelope.data
+    return _parse_envelope(content).data
 
 
 def _fallback(args: Mapping[str, Any], allowed: bool) -> models.UsageCheck:

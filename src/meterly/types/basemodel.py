@@ -2,62 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, NewType, TypeVar, Union
+from typing import Any, NewType, TypeVar, Union
 
 import pydantic
 from pydantic import ConfigDict, SerializationInfo, SerializerFunctionWrapHandler, model_serializer
-from pydantic_core import core_schema
+
+from ._unset import UNSET, Unset
 
 __all__ = ["UNSET", "BaseModel", "Nullable", "OptionalNullable", "UnrecognizedStr", "Unset"]
 
-
-class Unset:
-    """The type of `UNSET`: a field the server did not send (as opposed to one it sent as null)."""
-
-    __slots__ = ()
-    _instance: Unset | None = None
-
-    def __new__(cls) -> Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __bool__(self) -> Literal[False]:
-        return False
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-    def __copy__(self) -> Unset:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> Unset:
-        return self
-
-    def __reduce__(self) -> str:
-        return "UNSET"
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
-        # Only the UNSET object itself is accepted, so JSON input never validates as UNSET. The JSON side
-        # is an explicit rejection: pydantic-core < 2.19 cannot run an isinstance check on JSON input.
-        return core_schema.json_or_python_schema(
-            json_schema=core_schema.no_info_plain_validator_function(_never_from_json),
-            python_schema=core_schema.is_instance_schema(cls),
-            serialization=core_schema.plain_serializer_function_ser_schema(lambda _: None),
-        )
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        return {"not": {}}
-
-
-def _never_from_json(value: Any) -> Unset:
-    raise ValueError("UNSET is never read from JSON")
-
-
-UNSET: Final[Unset] = Unset()
-"""A falsy singleton: the value of an `OptionalNullable` field that was absent."""
 
 T = TypeVar("T")
 
@@ -83,6 +36,8 @@ class BaseModel(pydantic.BaseModel):
         extra="allow",
         protected_namespaces=(),
         arbitrary_types_allowed=True,
+        # Validators are compiled when a model is first used, not at import: cold starts stay cheap.
+        defer_build=True,
     )
 
     @model_serializer(mode="wrap")

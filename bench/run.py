@@ -1,0 +1,344 @@
+"""The performance suite (`make bench`): the SDK next to raw httpx (and aiohttp), measured in one run.
+
+Starts its own loopback server (nginx with a temporary config, else a small asyncio server; the output says
+which) and prints, for the SDK and raw clients: sync latency per call, async throughput at 1, 8 and 64
+concurrent calls, SDK-side overhead with a zero-cost transport, cold start, and memory. Every timing is the
+median of interleaved rounds, so a noisy machine slows both sides alike. `--quick` for a short run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Awaitable, Callable, Dict, List, Tuple
+from urllib.parse import urlsplit
+
+import httpx
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import overhead
+from server import canned_server
+
+from meterly import AsyncMeterly, Meterly
+
+PATH = "/v1/balances.check"
+BODY = {"customer_id": "cus_123", "feature_id": "messages"}
+AUTH = {"authorization": "Bearer sk_bench"}
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+Row = Tuple[str, str, str, str, str]
+rows: List[Row] = []
+
+
+def row(metric: str, raw: str, sdk: str, ratio: str, target: str) -> None:
+    rows.append((metric, raw, sdk, ratio, target))
+    print(f"  {metric:44s} {raw:>14s} {sdk:>14s} {ratio:>8s}  {target}", flush=True)
+
+
+def interleaved(fns: Dict[str, Callable[[], float]], rounds: int) -> Dict[str, float]:
+    """Median of each measurement over rounds, the order rotating every round."""
+    samples: Dict[str, List[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for i in range(rounds):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name].append(fns[name]())
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+# -- sync latency ------------------------------------------------------------------------------------
+
+
+def sync_latency(url: str, calls: int, rounds: int) -> None:
+    raw_client = httpx.Client()
+    sdk = Meterly(api_key="sk_bench", server_url=url)
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
+    payload = json.dumps(BODY).encode()
+
+    def raw() -> object:
+        return raw_client.post(url + PATH, json=BODY, headers=AUTH).json()
+
+    def sdk_call() -> object:
+        return sdk.balances.check(customer_id="cus_123", feature_id="messages")
+
+    def stdlib() -> object:
+        conn.request("POST", PATH, body=payload, headers={"content-type": "application/json", **AUTH})
+        return json.loads(conn.getresponse().read())
+
+    def timed(fn: Callable[[], object]) -> Callable[[], float]:
+        def run() -> float:
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            return (time.perf_counter() - start) / calls
+
+        return run
+
+    for fn in (raw, sdk_call, stdlib):
+        timed(fn)()
+    result = interleaved({"raw": timed(raw), "sdk": timed(sdk_call), "stdlib": timed(stdlib)}, rounds)
+    ratio = result["sdk"] / result["raw"]
+    row(
+        "sync latency per call (ms)",
+        f"{result['raw'] * 1e3:.3f}",
+        f"{result['sdk'] * 1e3:.3f}",
+        f"{ratio:.2f}x",
+        f"<= 1.10x  (http.client: {result['stdlib'] * 1e3:.3f} ms)",
+    )
+    raw_client.close()
+    sdk.close()
+    conn.close()
+
+
+# -- async throughput --------------------------------------------------------------------------------
+
+
+async def throughput(call: Callable[[], Awaitable[object]], concurrency: int, total: int) -> float:
+    """Seconds per call with `concurrency` calls in flight until `total` are done."""
+    left = total
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await call()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return (time.perf_counter() - start) / total
+
+
+async def async_section(url: str, rounds: int, total: int, with_aiohttp: bool) -> None:
+    raw_httpx = httpx.AsyncClient()
+    sdk_httpx = AsyncMeterly(api_key="sk_bench", server_url=url)
+    calls: Dict[str, Callable[[], Awaitable[object]]] = {}
+
+    async def raw_httpx_call() -> object:
+        return (await raw_httpx.post(url + PATH, json=BODY, headers=AUTH)).json()
+
+    calls["raw httpx"] = raw_httpx_call
+    calls["meterly (httpx)"] = lambda: sdk_httpx.balances.check(customer_id="cus_123", feature_id="messages")
+    closers: List[Callable[[], Awaitable[None]]] = [raw_httpx.aclose, sdk_httpx.aclose]
+    if with_aiohttp:
+        import aiohttp
+
+        session = aiohttp.ClientSession()
+        sdk_aio = AsyncMeterly(api_key="sk_bench", server_url=url, http_backend="aiohttp")
+
+        async def raw_aiohttp_call() -> object:
+            async with session.post(url + PATH, json=BODY, headers=AUTH) as response:
+                return await response.json()
+
+        calls["raw aiohttp"] = raw_aiohttp_call
+        calls["meterly (aiohttp)"] = lambda: sdk_aio.balances.check(
+            customer_id="cus_123", feature_id="messages"
+        )
+        closers += [session.close, sdk_aio.aclose]
+
+    for concurrency in (1, 8, 64):
+        n = max(total // 4, 50) if concurrency == 1 else total
+        samples: Dict[str, List[float]] = {name: [] for name in calls}
+        for call in calls.values():  # warm up: pools at this concurrency, first-use compiles
+            await throughput(call, concurrency, min(n, 2 * concurrency + 50))
+        names = list(calls)
+        for i in range(rounds):
+            shift = i % len(names)
+            for name in names[shift:] + names[:shift]:
+                samples[name].append(await throughput(calls[name], concurrency, n))
+        per_call = {name: statistics.median(values) for name, values in samples.items()}
+        row(
+            f"async c={concurrency:<2d} calls/s (httpx)",
+            f"{1 / per_call['raw httpx']:.0f}",
+            f"{1 / per_call['meterly (httpx)']:.0f}",
+            f"{per_call['raw httpx'] / per_call['meterly (httpx)']:.2f}x",
+            "",
+        )
+        if with_aiohttp:
+            aio = per_call["meterly (aiohttp)"]
+            row(
+                f"async c={concurrency:<2d} calls/s (aiohttp)",
+                f"{1 / per_call['raw aiohttp']:.0f}",
+                f"{1 / aio:.0f}",
+                f"{per_call['raw aiohttp'] / aio:.2f}x",
+                f"{'>= 0.8x raw aiohttp; ' if concurrency == 64 else ''}"
+                f"{per_call['meterly (httpx)'] / aio:.1f}x meterly(httpx)"
+                f"{' (>= 5x)' if concurrency == 64 else ''}",
+            )
+    for close in closers:
+        await close()
+
+
+# -- zero-cost transport -----------------------------------------------------------------------------
+
+
+def overhead_section(calls: int, rounds: int) -> None:
+    raw, sdk = overhead.measure(calls, rounds)
+    row(
+        "overhead, zero-cost transport (us CPU/call)",
+        f"{raw * 1e6:.1f}",
+        f"{sdk * 1e6:.1f}",
+        f"{sdk / raw:.3f}x",
+        "<= 1.15x",
+    )
+
+
+# -- cold start --------------------------------------------------------------------------------------
+
+FLOOR = "import httpx; from pydantic import BaseModel"
+SDK_IMPORT = "import meterly; meterly.Meterly(api_key='sk_bench')"
+RAW_FIRST = (
+    "import httpx; r = httpx.post('{url}{path}', json={body!r}, headers={auth!r}).json(); assert r['allowed']"
+)
+SDK_FIRST = (
+    "import meterly; c = meterly.Meterly(api_key='sk_bench', server_url='{url}'); "
+    "assert c.balances.check(customer_id='cus_123', feature_id='messages').allowed"
+)
+
+
+def process_seconds(code: str, env: Dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    return time.perf_counter() - start
+
+
+def cold_start(url: str, runs: int) -> None:
+    fmt = {"url": url, "path": PATH, "body": BODY, "auth": AUTH}
+    codes = {
+        "floor": FLOOR,
+        "import": SDK_IMPORT,
+        "raw_first": RAW_FIRST.format(**fmt),
+        "sdk_first": SDK_FIRST.format(**fmt),
+    }
+    # Bytecode cached for every module alike, as after `pip install` (an editable install of meterly, or
+    # PYTHONDONTWRITEBYTECODE, would otherwise make only meterly compile its source at each start).
+    with tempfile.TemporaryDirectory(prefix="meterly-pycache-") as cache:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = cache
+        for code in codes.values():
+            process_seconds(code, env)
+        result = interleaved(
+            {name: (lambda c=code: process_seconds(c, env)) for name, code in codes.items()}, runs
+        )
+    row(
+        "cold start: import + client (ms)",
+        f"{result['floor'] * 1e3:.0f}",
+        f"{result['import'] * 1e3:.0f}",
+        f"{result['import'] / result['floor']:.3f}x",
+        "<= 1.10x the floor `import httpx; from pydantic import BaseModel`",
+    )
+    row(
+        "cold start: process start to first check (ms)",
+        f"{result['raw_first'] * 1e3:.0f}",
+        f"{result['sdk_first'] * 1e3:.0f}",
+        f"{result['sdk_first'] / result['raw_first']:.3f}x",
+        "",
+    )
+
+
+# -- memory ------------------------------------------------------------------------------------------
+
+
+def memory(url: str, checks: int) -> None:
+    script = os.path.join(HERE, "memory.py")
+    procs = {
+        kind: subprocess.Popen(
+            [sys.executable, script, "--url", url, "--checks", str(checks), "--client", kind],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for kind in ("httpx", "meterly")
+    }
+    out: Dict[str, Dict[str, Any]] = {}
+    for kind, proc in procs.items():
+        stdout, _ = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"bench/memory.py --client {kind} failed")
+        out[kind] = json.loads(stdout.strip().splitlines()[-1])
+    raw, sdk = out["httpx"], out["meterly"]
+    row(
+        "peak RSS (MB)",
+        f"{raw['peak_mb']:.1f}",
+        f"{sdk['peak_mb']:.1f}",
+        f"{sdk['peak_mb'] / raw['peak_mb']:.2f}x",
+        f"{checks} sequential checks each",
+    )
+    row(
+        f"RSS growth over {checks} checks (MB)",
+        f"{raw['growth_mb']:+.2f}",
+        f"{sdk['growth_mb']:+.2f}",
+        "",
+        "< 2 MB",
+    )
+    row(
+        "open fds: after warm-up -> at the end",
+        f"{raw['fds_start']} -> {raw['fds_end']}",
+        f"{sdk['fds_start']} -> {sdk['fds_end']}",
+        "",
+        "flat",
+    )
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, httpx {httpx.__version__}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and calls (a smoke run)")
+    parser.add_argument("--only", nargs="*", default=None, help="sync async overhead cold memory")
+    parser.add_argument("--server", choices=("nginx", "asyncio"), default="nginx")
+    args = parser.parse_args()
+    quick = args.quick
+    only = set(args.only or ("sync", "async", "overhead", "cold", "memory"))
+    try:
+        import aiohttp  # noqa: F401
+
+        with_aiohttp = True
+    except ImportError:
+        with_aiohttp = False
+
+    with canned_server(args.server) as (url, name):
+        print(f"machine: {machine()}")
+        print(f"server:  {name} at {url}")
+        print(f"  {'':44s} {'raw':>14s} {'meterly':>14s} {'ratio':>8s}  target")
+        if "sync" in only:
+            sync_latency(url, calls=100 if quick else 500, rounds=3 if quick else 9)
+        if "async" in only:
+            asyncio.run(
+                async_section(
+                    url, rounds=3 if quick else 7, total=300 if quick else 2000, with_aiohttp=with_aiohttp
+                )
+            )
+        if "overhead" in only:
+            overhead_section(calls=300 if quick else 1000, rounds=5 if quick else 21)
+        if "cold" in only:
+            cold_start(url, runs=3 if quick else 11)
+        if "memory" in only:
+            memory(url, checks=5_000 if quick else 100_000)
+    if not with_aiohttp:
+        print("aiohttp is not installed: pip install 'meterly[aiohttp]' to measure the aiohttp backend")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The optional aiohttp send path of `AsyncMeterly(http_backend="aiohttp")`; `pip install meterly[aiohttp]`.
+
+Only sending differs: the shared pipeline still decides hooks, errors, retries and fail-open. aiohttp's
+exceptions come out as the httpx exceptions the pipeline maps (a timeout as `httpx.ReadTimeout` or
+`httpx.ConnectTimeout`, a refused connection as `httpx.ConnectError`, ...), with the aiohttp one as cause.
+This module is imported only when that backend is chosen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, List, Optional, Tuple, Union, cast
+
+import aiohttp
+import httpx
+from yarl import URL
+
+from meterly._pipeline import Call, Received
+
+# aiohttp hands back a decoded body, so the httpx view must not decode it again.
+_DECODED_AWAY = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
+
+
+def client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+    """The aiohttp equivalent of an httpx per-attempt timeout; `total` bounds the whole attempt, body
+    included, as `meterly._deadline` does for httpx (the largest of the attempt's timeouts)."""
+    values = [v for v in (timeout.connect, timeout.read, timeout.write, timeout.pool) if v is not None]
+    return aiohttp.ClientTimeout(
+        total=max(values) if values else None,
+        connect=timeout.pool,
+        sock_connect=timeout.connect,
+        sock_read=timeout.read,
+    )
+
+
+def new_session(timeout: httpx.Timeout) -> aiohttp.ClientSession:
+    """An SDK-owned session for the running event loop, with the SDK's default attempt timeout."""
+    return aiohttp.ClientSession(timeout=client_timeout(timeout), auto_decompress=True)
+
+
+class AiohttpSender:
+    """Sends the pipeline's requests over one `aiohttp.ClientSession` and returns `Received` responses."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
+        self._urls: Dict[int, Tuple[httpx.URL, URL]] = {}
+        self._timeouts: Dict[Tuple[Optional[float], ...], aiohttp.ClientTimeout] = {}
+
+    def _url(self, url: httpx.URL) -> URL:
+        entry = self._urls.get(id(url))
+        if entry is None or entry[0] is not url:
+            if len(self._urls) > 64:
+                self._urls.clear()
+            entry = self._urls[id(url)] = (url, URL(str(url), encoded=True))
+        return entry[1]
+
+    def _timeout(self, timeout: Any) -> Any:
+        if isinstance(timeout, dict):  # an httpx.Request's "timeout" extension
+            timeout = httpx.Timeout(**cast(Dict[str, Optional[float]], timeout))
+        if not isinstance(timeout, httpx.Timeout):
+            return aiohttp.helpers.sentinel  # the session's own timeout
+        key = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+        found = self._timeouts.get(key)
+        if found is None:
+            found = self._timeouts[key] = client_timeout(timeout)
+        return found
+
+    async def send(self, effect: Union[Call, httpx.Request]) -> Received:
+        """Send one attempt; transport failures are raised as `httpx.RequestError` subclasses."""
+        request: Optional[httpx.Request]
+        headers: Union[Dict[str, str], List[Tuple[str, str]]]
+        if isinstance(effect, Call):
+            request = None
+            method, url, headers, body = effect.op.method, self._url(effect.url), effect.headers, effect.body
+            timeout = self._timeout(effect.timeout)
+        else:
+            request = effect
+            method, url = effect.method, URL(str(effect.url), encoded=True)
+            headers = effect.headers.multi_items()
+            body = effect.read()
+            timeout = self._timeout(effect.extensions.get("timeout"))
+        try:
+            async with self.session.request(
+                method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+            ) as response:
+                content = await response.read()
+                return _Received(response.status, content, response.raw_headers, effect)
+        except aiohttp.ServerTimeoutError as exc:
+            connect = isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", ())) or "connect" in str(exc)
+            raise _httpx_error(httpx.ConnectTimeout if connect else httpx.ReadTimeout, exc, request) from exc
+        except asyncio.TimeoutError as exc:
+            raise _httpx_error(httpx.PoolTimeout, exc, request) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise _httpx_error(httpx.ConnectError, exc, request) from exc
+        except (
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientPayloadError,
+            aiohttp.ClientResponseError,
+        ) as exc:
+            raise _httpx_error(httpx.RemoteProtocolError, exc, request) from exc
+        except aiohttp.ClientOSError as exc:
+            raise _httpx_error(httpx.ReadError, exc, request) from exc
+        except aiohttp.ClientError as exc:
+            raise _httpx_error(httpx.TransportError, exc, request) from exc
+
+
+class _Received(Received):
+    """A response read by aiohttp: its body is already decoded, so the httpx view drops the encoding."""
+
+    __slots__ = ()
+
+    def to_httpx(self) -> httpx.Response:
+        self.headers = [item for item in self.headers if item[0].lower() not in _DECODED_AWAY]
+        return super().to_httpx()
+
+
+def _httpx_error(
+    cls: type[httpx.RequestError], exc: BaseException, request: Optional[httpx.Request]
+) -> httpx.RequestError:
+    message = str(exc) or type(exc).__name__
+    return cls(message, request=request) if request is not None else cls(message)
