@@ -11,9 +11,10 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Literal, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Literal, Mapping, Optional
 
-from meterly.models._fallback import FallbackReason
+if TYPE_CHECKING:  # the models (and pydantic) load on first use, not at import
+    from meterly.models._fallback import FallbackReason
 
 __all__ = ["Circuit", "Decision", "FailOpen", "FailOpenPolicy"]
 
