@@ -25,7 +25,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src tests/typing
-	$(BIN)/pyright
+	$(BIN)/pyright -p .
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q
