@@ -22,15 +22,11 @@ _DECODED_AWAY = frozenset({b"content-encoding", b"content-length", b"transfer-en
 
 
 def client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
-    """The aiohttp equivalent of an httpx per-attempt timeout; `total` bounds the whole attempt, body
-    included, as `meterly._deadline` does for httpx (the largest of the attempt's timeouts)."""
+    """The aiohttp equivalent of an httpx per-attempt timeout: one `total` for the whole attempt, body
+    included (the largest of its timeouts), as `meterly._deadline` bounds an httpx attempt. One timer per
+    attempt: separate connect and read timers would each cost an event-loop handle and add no bound."""
     values = [v for v in (timeout.connect, timeout.read, timeout.write, timeout.pool) if v is not None]
-    return aiohttp.ClientTimeout(
-        total=max(values) if values else None,
-        connect=timeout.pool,
-        sock_connect=timeout.connect,
-        sock_read=timeout.read,
-    )
+    return aiohttp.ClientTimeout(total=max(values) if values else None)
 
 
 def new_session(timeout: httpx.Timeout) -> aiohttp.ClientSession:
@@ -88,8 +84,8 @@ class AiohttpSender:
         except aiohttp.ServerTimeoutError as exc:
             connect = isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", ())) or "connect" in str(exc)
             raise _httpx_error(httpx.ConnectTimeout if connect else httpx.ReadTimeout, exc, request) from exc
-        except asyncio.TimeoutError as exc:
-            raise _httpx_error(httpx.PoolTimeout, exc, request) from exc
+        except asyncio.TimeoutError as exc:  # the attempt's `total` ran out
+            raise _httpx_error(httpx.ReadTimeout, exc, request) from exc
         except aiohttp.ClientConnectorError as exc:
             raise _httpx_error(httpx.ConnectError, exc, request) from exc
         except (
