@@ -7,7 +7,7 @@ over interleaved rounds, and their ratio. Run: `make bench` (or `.venv/bin/pytho
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import statistics
 import sys
 import time
@@ -17,38 +17,11 @@ import httpx
 
 from meterly import Meterly
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server import CHECK_BODY
+
 URL = "https://api.meterly.dev/v1/balances.check"
-RESPONSE = json.dumps(
-    {
-        "allowed": True,
-        "customer_id": "cus_123",
-        "required_balance": 1,
-        "balance": {
-            "feature_id": "messages",
-            "granted": 100,
-            "remaining": 72,
-            "usage": 28,
-            "unlimited": False,
-            "overage_allowed": False,
-            "max_purchase": None,
-            "next_reset_at": 1773851121437,
-            "breakdown": [
-                {
-                    "id": "cus_ent_39qmLooixXLAqMywgXywjAz96rV",
-                    "plan_id": "pro_plan",
-                    "included_grant": 100,
-                    "prepaid_grant": 0,
-                    "remaining": 72,
-                    "usage": 28,
-                    "unlimited": False,
-                    "reset": {"interval": "month", "resets_at": 1773851121437},
-                    "price": None,
-                    "expires_at": None,
-                }
-            ],
-        },
-    }
-).encode()
+RESPONSE = CHECK_BODY
 HEADERS = {"content-type": "application/json", "x-request-id": "req_bench"}
 
 

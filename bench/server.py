@@ -19,36 +19,10 @@ import tempfile
 import time
 from typing import Iterator, Tuple
 
+from meterly.models.checkresponse import BALANCE_EXAMPLE  # the seed page's example balance
+
 CHECK_BODY = json.dumps(
-    {
-        "allowed": True,
-        "customer_id": "cus_123",
-        "required_balance": 1,
-        "balance": {
-            "feature_id": "messages",
-            "granted": 100,
-            "remaining": 72,
-            "usage": 28,
-            "unlimited": False,
-            "overage_allowed": False,
-            "max_purchase": None,
-            "next_reset_at": 1773851121437,
-            "breakdown": [
-                {
-                    "id": "cus_ent_39qmLooixXLAqMywgXywjAz96rV",
-                    "plan_id": "pro_plan",
-                    "included_grant": 100,
-                    "prepaid_grant": 0,
-                    "remaining": 72,
-                    "usage": 28,
-                    "unlimited": False,
-                    "reset": {"interval": "month", "resets_at": 1773851121437},
-                    "price": None,
-                    "expires_at": None,
-                }
-            ],
-        },
-    },
+    {"allowed": True, "customer_id": "cus_123", "required_balance": 1, "balance": BALANCE_EXAMPLE},
     separators=(",", ":"),
 ).encode()
 """The body every request gets: a realistic `balances.check` answer."""
