@@ -50,7 +50,7 @@ def has_control_chars(value: str) -> bool:
 
 def is_header_safe(value: str) -> bool:
     """True when `value` can go in an HTTP header as is: ASCII, without control characters."""
-    return value.isascii() and _CONTROL_CHARS.search(value) is None
+    return value.isascii() and not has_control_chars(value)
 
 
 def check_server_url(param: str, url: object) -> str:

@@ -290,13 +290,9 @@ class Pipeline:
         attempt = 0
         while True:
             attempt += 1
+            log_attempt = self.config.debug_logger is not None or logger.isEnabledFor(logging.DEBUG)
             request: Union[httpx.Request, Call]
-            if (
-                client is None
-                and not hooks.before_request_hooks
-                and self.config.debug_logger is None
-                and not logger.isEnabledFor(logging.DEBUG)
-            ):
+            if client is None and not hooks.before_request_hooks and not log_attempt:
                 request = call
             else:
                 if client is None:
@@ -321,9 +317,8 @@ class Pipeline:
             else:
                 elapsed = self.clock() - sent_at
                 outcome = self._on_response(call, response, elapsed)
-            if self.config.debug_logger is not None or logger.isEnabledFor(logging.DEBUG):
-                if not isinstance(request, httpx.Request):  # the meterly logger was switched on mid-call
-                    request = call.to_request()
+            if log_attempt:
+                assert isinstance(request, httpx.Request)  # built above whenever an attempt is logged
                 self._log_attempt(call, request, response, outcome, attempt, elapsed)
             if not isinstance(outcome, BaseException):
                 if self.fail_open is not None:
