@@ -136,6 +136,30 @@ def test_is_fallback_is_false_for_parsed_answers_and_never_serialized() -> None:
     assert "is_fallback" not in res.model_dump_json()
 
 
+@pytest.mark.parametrize("model", [models.CheckResponse, models.UsageCheck])
+def test_parsing_runs_no_python_code_for_the_fallback_marker(model: Any) -> None:
+    # A declared PrivateAttr would make pydantic call back into Python on every parse (measurably slower
+    # on the hot path); the marker is set only on answers the SDK makes up.
+    assert model.__pydantic_post_init__ is None
+    assert model.__private_attributes__ == {}
+
+
+def test_the_fallback_marker_survives_copies_and_pickles_and_is_never_serialized() -> None:
+    from meterly.models._fallback import mark_fallback
+
+    real = models.CheckResponse.model_validate(CHECK_BODY)
+    made_up = real.model_copy()
+    mark_fallback(made_up, "timeout")
+    assert (made_up.is_fallback, made_up.fallback_reason) == (True, "timeout")
+    assert real.fallback_reason is None  # the copy was marked, not the original
+    assert made_up != real  # same fields, but one was made up
+    for clone in (made_up.model_copy(), copy.deepcopy(made_up), pickle.loads(pickle.dumps(made_up))):
+        assert clone.fallback_reason == "timeout"
+        assert clone == made_up
+    assert made_up.model_dump() == real.model_dump()
+    assert "timeout" not in made_up.model_dump_json()
+
+
 def test_request_models_mirror_the_body() -> None:
     req = models.BalancesCheckRequest(customer_id="c", feature_id="f", required_balance=2)
     assert req.model_dump(by_alias=True) == {"customer_id": "c", "feature_id": "f", "required_balance": 2}

@@ -225,6 +225,8 @@ class FailOpen:
         reason: FallbackReason,
     ) -> Any:
         """The made-up answer for a call: allowed or denied by the policy, marked with `reason`."""
+        from meterly.models._fallback import mark_fallback
+
         answer = build(args, self.policy.allows(feature))
-        answer._fallback_reason = reason
+        mark_fallback(answer, reason)
         return answer

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import PrivateAttr
-
 from meterly.types import BaseModel
 
 FallbackReason = Literal["timeout", "connection", "server_error", "circuit_open"]
 """Why an answer was made up: the last attempt timed out, got no response, got a 5xx, or was never
 made because the operation's circuit breaker is open."""
 
+_REASON = "_fallback_reason"
+
 
 class FallbackAware(BaseModel):
-    """A response the SDK may have made up under `fail_open`; the marker is never serialized."""
+    """A response the SDK may have made up under `fail_open`; the marker is never serialized.
 
-    _fallback_reason: Optional[FallbackReason] = PrivateAttr(default=None)
+    The marker is private state that only made-up answers carry (`mark_fallback`). It is not a declared
+    `PrivateAttr`: one would make pydantic run Python code to initialise it on every parsed response.
+    Copies, pickles and `==` keep it, as they keep any private state.
+    """
 
     @property
     def is_fallback(self) -> bool:
         """True when the SDK made this answer up because the service failed (`fail_open`)."""
-        return self._fallback_reason is not None
+        return self.fallback_reason is not None
 
     @property
     def fallback_reason(self) -> Optional[FallbackReason]:
@@ -29,4 +32,10 @@ class FallbackAware(BaseModel):
 
         None for a real answer.
         """
-        return self._fallback_reason
+        private = self.__pydantic_private__
+        return private.get(_REASON) if private else None
+
+
+def mark_fallback(answer: FallbackAware, reason: FallbackReason) -> None:
+    """Marks `answer` as made up by the SDK for `reason`."""
+    object.__setattr__(answer, "__pydantic_private__", {_REASON: reason})
