@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Generic, Mapping, Optional, Tuple, TypeVar, cast
+from typing import Any, Callable, Dict, Generic, Mapping, NamedTuple, Optional, Tuple, TypeVar, cast
 
 import pydantic
 
@@ -65,14 +65,18 @@ def check_object(name: str, value: Any) -> None:
         raise RequestValidationError(name, "must be a dict with str keys")
 
 
-@dataclass(frozen=True)
-class Param:
-    """One body parameter: its Python name, JSON key, check, and whether it must be given."""
+class Param(NamedTuple):
+    """One body parameter: its Python name, JSON key, check, and whether it must be given.
+
+    A tuple, so the pipeline unpacks it in one step on every call.
+    """
 
     name: str
     key: str
     check: Callable[[str, Any], None]
     required: bool = False
+    nested: bool = False
+    """True when a value that passed `check` may hold containers (so it is not a plain JSON scalar)."""
 
 
 @dataclass(frozen=True)

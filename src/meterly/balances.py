@@ -43,7 +43,7 @@ BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
         Param("feature_id", "feature_id", check_id, required=True),
         Param("entity_id", "entity_id", check_id),
         Param("required_balance", "required_balance", check_number),
-        Param("properties", "properties", check_object),
+        Param("properties", "properties", check_object, nested=True),
         Param("send_event", "send_event", check_flag),
         Param("with_preview", "with_preview", check_flag),
     ),

@@ -162,6 +162,13 @@ def test_operation_matches_openapi(operation: Any, method: Any) -> None:
     assert spec_operation["requestBody"]["required"] is True
     assert {param.key for param in operation.params} == set(body["properties"])
     assert {param.key for param in operation.params if param.required} == set(body.get("required", []))
+    # A container-typed parameter must say so: the pipeline encodes all-scalar bodies on a faster path.
+    containers = {
+        key
+        for key, schema in body["properties"].items()
+        if _resolve(schema).get("type") in ("object", "array", ["object", "null"], ["array", "null"])
+    }
+    assert {param.key for param in operation.params if param.nested} == containers
 
     returned = typing.get_type_hints(method)["return"]
     ok = spec_operation["responses"]["200"]["content"]["application/json"]["schema"]

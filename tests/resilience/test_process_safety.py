@@ -16,12 +16,14 @@ import random
 import sys
 import threading
 import time
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 
 from meterly import AsyncMeterly, FailOpenPolicy, Meterly, errors, models
+from meterly._pipeline import new_idempotency_key
 from meterly.utils import BackoffStrategy, RetryConfig
 from tests.conftest import API_KEY, CHECK_BODY, USAGE_BODY
 
@@ -137,6 +139,36 @@ def test_a_forked_child_can_call_even_if_a_parent_thread_held_the_clients_locks(
         sdk.close()
     customers = [json.loads(r.body)["customer_id"] for _, r in server.received]
     assert customers == ["parent", "child", "parent-again"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_sends_an_idempotency_key_its_parent_sends() -> None:
+    # Keys come from a buffer of random bytes read ahead; a child that kept its parent's buffer would send
+    # the same keys as the parent, and the service would drop one side's events as duplicates.
+    new_idempotency_key()  # the buffer is now filled in the parent
+    child_keys = run_in_child(lambda: " ".join(new_idempotency_key() for _ in range(12)).encode())
+    parent_keys = {new_idempotency_key() for _ in range(12)}
+    assert len(child_keys.split()) == 12, child_keys  # run_in_child reports up to 512 bytes
+    assert parent_keys.isdisjoint(child_keys.decode().split())
+
+
+def test_threads_drawing_idempotency_keys_at_once_never_get_the_same_key() -> None:
+    keys: list[list[str]] = []
+    start = threading.Barrier(8)
+
+    def draw() -> None:
+        start.wait()
+        keys.append([new_idempotency_key() for _ in range(3000)])
+
+    threads = [threading.Thread(target=draw) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    drawn = [key for batch in keys for key in batch]
+    assert len(drawn) == 24000
+    assert len(set(drawn)) == len(drawn)
+    assert all(uuid.UUID(key).version == 4 and uuid.UUID(key).variant == uuid.RFC_4122 for key in drawn)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

@@ -277,3 +277,35 @@ def test_any_api_key_gives_a_result_or_a_request_validation_error(api_key: str) 
     if isinstance(result, errors.RequestValidationError):
         assert result.param == "api_key"
         assert api_key not in str(result) or not api_key
+
+
+accepted_ids = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=12)
+scalar_args = st.fixed_dictionaries(
+    {"customer_id": accepted_ids, "feature_id": accepted_ids},
+    optional={
+        "entity_id": accepted_ids,
+        "required_balance": st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False), st.integers(min_value=-(2**80), max_value=2**80)
+        ),
+        "send_event": st.booleans(),
+        "with_preview": st.booleans(),
+    },
+)
+
+
+@SETTINGS
+@given(kwargs=scalar_args)
+def test_an_accepted_body_of_scalars_reads_back_as_exactly_the_values_given(
+    kwargs: dict[str, Any],
+) -> None:
+    # Bodies without `properties` take a compiled encoder. Its JSON must read back as exactly the values
+    # given: same keys in the same order, same types, floats bit for bit (repr shows -0.0 and 1 vs 1.0).
+    # Only an exponent's spelling may differ from the json module's (5.96e-8 where json writes 5.96e-08).
+    from meterly.balances import BALANCES_CHECK
+
+    args = {param.name: kwargs.get(param.name) for param in BALANCES_CHECK.params}
+    call = SYNC._pipeline.prepare(BALANCES_CHECK, args, None, UNSET, None, None, None)
+    body = {param.key: kwargs[param.name] for param in BALANCES_CHECK.params if param.name in kwargs}
+    assert repr(json.loads(call.body)) == repr(body)
+    if not any(isinstance(value, float) for value in body.values()):
+        assert call.body == json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
