@@ -3,7 +3,8 @@
 Starts its own loopback server (nginx with a temporary config, else a small asyncio server; the output says
 which) and prints, for the SDK and raw clients: sync latency per call, async throughput at 1, 8 and 64
 concurrent calls, SDK-side overhead with a zero-cost transport, cold start, and memory. Every timing is the
-median of interleaved rounds, so a noisy machine slows both sides alike. `--quick` for a short run.
+median of interleaved rounds, so a noisy machine slows both sides alike; an async ratio is the median of
+each round's ratio, the two sides of a round measured back to back. `--quick` for a short run.
 """
 
 from __future__ import annotations
@@ -119,7 +120,13 @@ async def throughput(call: Callable[[], Awaitable[object]], concurrency: int, to
     return (time.perf_counter() - start) / total
 
 
-async def async_section(url: str, rounds: int, total: int, with_aiohttp: bool) -> None:
+def paired(samples: Dict[str, List[float]], base: str, other: str) -> float:
+    """Median over rounds of base's time over other's (other's speed relative to base), each round's pair
+    measured back to back: a machine that slows down for a while slows both sides of the pair alike."""
+    return statistics.median(b / o for b, o in zip(samples[base], samples[other], strict=True))
+
+
+async def async_section(url: str, rounds: int, round_seconds: float, with_aiohttp: bool) -> None:
     raw_httpx = httpx.AsyncClient()
     sdk_httpx = AsyncMeterly(api_key="sk_bench", server_url=url)
     calls: Dict[str, Callable[[], Awaitable[object]]] = {}
@@ -147,33 +154,35 @@ async def async_section(url: str, rounds: int, total: int, with_aiohttp: bool) -
         closers += [session.close, sdk_aio.aclose]
 
     for concurrency in (1, 8, 64):
-        n = max(total // 4, 50) if concurrency == 1 else total
+        # Each client gets as many calls per round as take about `round_seconds` (at least 4 per worker),
+        # so slow and fast clients alike run many short rounds, all of them in every round.
+        per_round: Dict[str, int] = {}
+        for name, call in calls.items():  # warm up: pools at this concurrency, first-use compiles
+            warm = await throughput(call, concurrency, 4 * concurrency + 50)
+            per_round[name] = max(4 * concurrency, int(round_seconds / warm))
         samples: Dict[str, List[float]] = {name: [] for name in calls}
-        for call in calls.values():  # warm up: pools at this concurrency, first-use compiles
-            await throughput(call, concurrency, min(n, 2 * concurrency + 50))
         names = list(calls)
         for i in range(rounds):
             shift = i % len(names)
             for name in names[shift:] + names[:shift]:
-                samples[name].append(await throughput(calls[name], concurrency, n))
+                samples[name].append(await throughput(calls[name], concurrency, per_round[name]))
         per_call = {name: statistics.median(values) for name, values in samples.items()}
         row(
             f"async c={concurrency:<2d} calls/s (httpx)",
             f"{1 / per_call['raw httpx']:.0f}",
             f"{1 / per_call['meterly (httpx)']:.0f}",
-            f"{per_call['raw httpx'] / per_call['meterly (httpx)']:.2f}x",
+            f"{paired(samples, 'raw httpx', 'meterly (httpx)'):.2f}x",
             "",
         )
         if with_aiohttp:
-            aio = per_call["meterly (aiohttp)"]
+            over_httpx = paired(samples, "meterly (httpx)", "meterly (aiohttp)")
             row(
                 f"async c={concurrency:<2d} calls/s (aiohttp)",
                 f"{1 / per_call['raw aiohttp']:.0f}",
-                f"{1 / aio:.0f}",
-                f"{per_call['raw aiohttp'] / aio:.2f}x",
+                f"{1 / per_call['meterly (aiohttp)']:.0f}",
+                f"{paired(samples, 'raw aiohttp', 'meterly (aiohttp)'):.2f}x",
                 f"{'>= 0.8x raw aiohttp; ' if concurrency == 64 else ''}"
-                f"{per_call['meterly (httpx)'] / aio:.1f}x meterly(httpx)"
-                f"{' (>= 5x)' if concurrency == 64 else ''}",
+                f"{over_httpx:.1f}x meterly(httpx){' (>= 5x)' if concurrency == 64 else ''}",
             )
     for close in closers:
         await close()
@@ -326,7 +335,10 @@ def main() -> int:
         if "async" in only:
             asyncio.run(
                 async_section(
-                    url, rounds=3 if quick else 7, total=300 if quick else 2000, with_aiohttp=with_aiohttp
+                    url,
+                    rounds=3 if quick else 21,
+                    round_seconds=0.05 if quick else 0.15,
+                    with_aiohttp=with_aiohttp,
                 )
             )
         if "overhead" in only:

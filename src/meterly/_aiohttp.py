@@ -39,27 +39,28 @@ class AiohttpSender:
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self.session = session
-        self._urls: Dict[int, Tuple[httpx.URL, URL]] = {}
-        self._timeouts: Dict[Tuple[Optional[float], ...], aiohttp.ClientTimeout] = {}
+        # The last URL and timeout seen and their aiohttp forms: a client's calls nearly always repeat them.
+        self._url_key: Optional[httpx.URL] = None
+        self._url_value = URL()
+        self._timeout_key: Any = None
+        self._timeout_value: Any = aiohttp.helpers.sentinel
 
     def _url(self, url: httpx.URL) -> URL:
-        entry = self._urls.get(id(url))
-        if entry is None or entry[0] is not url:
-            if len(self._urls) > 64:
-                self._urls.clear()
-            entry = self._urls[id(url)] = (url, URL(str(url), encoded=True))
-        return entry[1]
+        if url is not self._url_key:
+            self._url_value = URL(str(url), encoded=True)
+            self._url_key = url
+        return self._url_value
 
     def _timeout(self, timeout: Any) -> Any:
+        """The aiohttp timeout of an attempt given an `httpx.Timeout` (or its dict form)."""
+        if timeout is self._timeout_key:
+            return self._timeout_value
+        key = timeout
         if isinstance(timeout, dict):  # an httpx.Request's "timeout" extension
             timeout = httpx.Timeout(**cast(Dict[str, Optional[float]], timeout))
-        if not isinstance(timeout, httpx.Timeout):
-            return aiohttp.helpers.sentinel  # the session's own timeout
-        key = (timeout.connect, timeout.read, timeout.write, timeout.pool)
-        found = self._timeouts.get(key)
-        if found is None:
-            found = self._timeouts[key] = client_timeout(timeout)
-        return found
+        value = client_timeout(timeout) if isinstance(timeout, httpx.Timeout) else aiohttp.helpers.sentinel
+        self._timeout_key, self._timeout_value = key, value  # sentinel: the session's own timeout
+        return value
 
     async def send(self, effect: Union[Call, httpx.Request]) -> Received:
         """Send one attempt; transport failures are raised as `httpx.RequestError` subclasses."""
@@ -76,11 +77,14 @@ class AiohttpSender:
             body = effect.read()
             timeout = self._timeout(effect.extensions.get("timeout"))
         try:
-            async with self.session.request(
+            response = await self.session.request(
                 method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
-            ) as response:
-                content = await response.read()
-                return _Received(response.status, content, response.raw_headers, effect)
+            )
+            try:
+                content = await response.read()  # reads to the end and hands the connection back
+            finally:
+                response.release()
+            return _Received(response.status, content, response.raw_headers, effect)
         except aiohttp.ServerTimeoutError as exc:
             connect = isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", ())) or "connect" in str(exc)
             raise _httpx_error(httpx.ConnectTimeout if connect else httpx.ReadTimeout, exc, request) from exc

@@ -113,15 +113,22 @@ class _BaseClient:
         self._pipeline = Pipeline(self._config, SDKHooks(hooks))
         self._owns_client = client is None
         self._closed = False
-        self._pid = os.getpid()
         self._lock = threading.Lock()
         _LIVE_CLIENTS.add(self)
 
     def _after_fork_in_child(self) -> None:
-        """Fresh locks in a forked child: a lock held by a parent thread at fork time is never released."""
+        """Fresh locks in a forked child: a lock held by a parent thread at fork time is never released.
+
+        An SDK-owned pool is forgotten too: its sockets are shared with the parent, so the child's next
+        call opens a pool of its own (checked here once, not with a getpid() system call per call)."""
         self._lock = threading.Lock()
+        if self._owns_client:
+            self._forget_pool()
         if self._pipeline.fail_open is not None:
             self._pipeline.fail_open.after_fork_in_child()
+
+    def _forget_pool(self) -> None:
+        raise NotImplementedError
 
     @property
     def server_url(self) -> str:
@@ -176,15 +183,16 @@ class Meterly(_BaseClient):
 
     def _http(self) -> httpx.Client:
         client = self._client
-        if client is not None and (not self._owns_client or self._pid == os.getpid()):
+        if client is not None:
             return client
         with self._lock:
             self._check_open()
-            if self._client is None or self._pid != os.getpid():
-                # A pool inherited through fork() shares sockets with the parent: start a new one.
+            if self._client is None:  # the first call, or the first in a forked child
                 self._client = httpx.Client(timeout=_owned_timeout())
-                self._pid = os.getpid()
             return self._client
+
+    def _forget_pool(self) -> None:
+        self._client = None
 
     def _request(
         self,
@@ -311,12 +319,7 @@ class AsyncMeterly(_BaseClient):
         if not self._owns_client:
             return client
         loop = self._running_loop()
-        if (
-            client is not None
-            and self._pid == os.getpid()
-            and self._loop is not None
-            and self._loop() is loop
-        ):
+        if client is not None and self._loop is not None and self._loop() is loop:
             return client
         with self._lock:
             self._check_open()
@@ -330,8 +333,11 @@ class AsyncMeterly(_BaseClient):
             else:
                 self._client = httpx.AsyncClient(timeout=_owned_timeout())
             self._loop = weakref.ref(loop)
-            self._pid = os.getpid()
             return self._client
+
+    def _forget_pool(self) -> None:
+        self._client = None
+        self._loop = None
 
     def _aiohttp_sender(self, session: aiohttp.ClientSession) -> AiohttpSender:
         sender = self._sender
