@@ -3,8 +3,9 @@
 Starts its own loopback server (nginx with a temporary config, else a small asyncio server; the output says
 which) and prints, for the SDK and raw clients: sync latency per call, async throughput at 1, 8 and 64
 concurrent calls, SDK-side overhead with a zero-cost transport, cold start, and memory. Every timing is the
-median of interleaved rounds, so a noisy machine slows both sides alike; an async ratio is the median of
-each round's ratio, the two sides of a round measured back to back. `--quick` for a short run.
+median of interleaved rounds, so a noisy machine slows both sides alike; a latency or throughput ratio is
+the median of each round's ratio, the two sides of a round measured back to back. `--quick` for a short
+run.
 """
 
 from __future__ import annotations
@@ -46,15 +47,25 @@ def row(metric: str, raw: str, sdk: str, ratio: str, target: str) -> None:
     print(f"  {metric:44s} {raw:>14s} {sdk:>14s} {ratio:>8s}  {target}", flush=True)
 
 
-def interleaved(fns: Dict[str, Callable[[], float]], rounds: int) -> Dict[str, float]:
-    """Median of each measurement over rounds, the order rotating every round."""
+def interleaved(fns: Dict[str, Callable[[], float]], rounds: int) -> Dict[str, List[float]]:
+    """Each measurement's samples over rounds, the order rotating every round."""
     samples: Dict[str, List[float]] = {name: [] for name in fns}
     names = list(fns)
     for i in range(rounds):
         shift = i % len(names)
         for name in names[shift:] + names[:shift]:
             samples[name].append(fns[name]())
+    return samples
+
+
+def medians(samples: Dict[str, List[float]]) -> Dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def paired(samples: Dict[str, List[float]], base: str, other: str) -> float:
+    """Median over rounds of other's time over base's, each round's pair measured back to back: a machine
+    that slows down for a while slows both sides of the pair alike."""
+    return statistics.median(o / b for b, o in zip(samples[base], samples[other], strict=True))
 
 
 # -- sync latency ------------------------------------------------------------------------------------
@@ -88,8 +99,9 @@ def sync_latency(url: str, calls: int, rounds: int) -> None:
 
     for fn in (raw, sdk_call, stdlib):
         timed(fn)()
-    result = interleaved({"raw": timed(raw), "sdk": timed(sdk_call), "stdlib": timed(stdlib)}, rounds)
-    ratio = result["sdk"] / result["raw"]
+    samples = interleaved({"raw": timed(raw), "sdk": timed(sdk_call), "stdlib": timed(stdlib)}, rounds)
+    result = medians(samples)
+    ratio = paired(samples, "raw", "sdk")
     row(
         "sync latency per call (ms)",
         f"{result['raw'] * 1e3:.3f}",
@@ -118,12 +130,6 @@ async def throughput(call: Callable[[], Awaitable[object]], concurrency: int, to
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return (time.perf_counter() - start) / total
-
-
-def paired(samples: Dict[str, List[float]], base: str, other: str) -> float:
-    """Median over rounds of base's time over other's (other's speed relative to base), each round's pair
-    measured back to back: a machine that slows down for a while slows both sides of the pair alike."""
-    return statistics.median(b / o for b, o in zip(samples[base], samples[other], strict=True))
 
 
 async def async_section(url: str, rounds: int, round_seconds: float, with_aiohttp: bool) -> None:
@@ -171,16 +177,16 @@ async def async_section(url: str, rounds: int, round_seconds: float, with_aiohtt
             f"async c={concurrency:<2d} calls/s (httpx)",
             f"{1 / per_call['raw httpx']:.0f}",
             f"{1 / per_call['meterly (httpx)']:.0f}",
-            f"{paired(samples, 'raw httpx', 'meterly (httpx)'):.2f}x",
+            f"{1 / paired(samples, 'raw httpx', 'meterly (httpx)'):.2f}x",
             "",
         )
         if with_aiohttp:
-            over_httpx = paired(samples, "meterly (httpx)", "meterly (aiohttp)")
+            over_httpx = 1 / paired(samples, "meterly (httpx)", "meterly (aiohttp)")
             row(
                 f"async c={concurrency:<2d} calls/s (aiohttp)",
                 f"{1 / per_call['raw aiohttp']:.0f}",
                 f"{1 / per_call['meterly (aiohttp)']:.0f}",
-                f"{paired(samples, 'raw aiohttp', 'meterly (aiohttp)'):.2f}x",
+                f"{1 / paired(samples, 'raw aiohttp', 'meterly (aiohttp)'):.2f}x",
                 f"{'>= 0.8x raw aiohttp; ' if concurrency == 64 else ''}"
                 f"{over_httpx:.1f}x meterly(httpx){' (>= 5x)' if concurrency == 64 else ''}",
             )
@@ -236,9 +242,8 @@ def cold_start(url: str, runs: int) -> None:
         env["PYTHONPYCACHEPREFIX"] = cache
         for code in codes.values():
             process_seconds(code, env)
-        result = interleaved(
-            {name: (lambda c=code: process_seconds(c, env)) for name, code in codes.items()}, runs
-        )
+        runners = {name: (lambda c=code: process_seconds(c, env)) for name, code in codes.items()}
+        result = medians(interleaved(runners, runs))
     row(
         "cold start: import + client (ms)",
         f"{result['floor'] * 1e3:.0f}",
@@ -331,7 +336,7 @@ def main() -> int:
         print(f"server:  {name} at {url}")
         print(f"  {'':44s} {'raw':>14s} {'meterly':>14s} {'ratio':>8s}  target")
         if "sync" in only:
-            sync_latency(url, calls=100 if quick else 500, rounds=3 if quick else 9)
+            sync_latency(url, calls=100 if quick else 250, rounds=3 if quick else 21)
         if "async" in only:
             asyncio.run(
                 async_section(

@@ -190,3 +190,12 @@ def test_no_key_appears_in_any_repr() -> None:
         assert API_KEY not in repr(obj)
         assert API_KEY not in str(obj)
     assert API_KEY not in repr(AsyncMeterly(api_key=API_KEY))
+
+
+def test_a_client_whose_constructor_rejected_an_argument_still_has_a_repr() -> None:
+    # Tracebacks show the half-built object; its repr must not raise an AttributeError of its own.
+    for cls in (Meterly, AsyncMeterly):
+        half_built = cls.__new__(cls)
+        with pytest.raises(errors.RequestValidationError):
+            half_built.__init__(api_key="k", client=object())  # type: ignore[arg-type,misc]
+        assert repr(half_built) == f"{cls.__name__}(server_url=None)"

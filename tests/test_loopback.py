@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from meterly import AsyncMeterly, Meterly, errors
@@ -47,6 +48,47 @@ def test_sync_client_checks_over_a_socket(server: LoopbackServer) -> None:
     assert first.headers["authorization"] == f"Bearer {API_KEY}"
     assert second.headers["x-api-key"] == API_KEY
     assert json.loads(second.body) == {"customerId": "cus_123", "featureCode": "api_calls", "quantity": 3}
+
+
+def cookie_answer(received: Received) -> Answer:
+    status, headers, body = answer(received)
+    return status, {**headers, "set-cookie": "session=abc; Path=/"}, body
+
+
+@pytest.mark.parametrize("backend", ["sync", "httpx", "aiohttp"])
+def test_the_sdks_own_clients_keep_no_cookies(backend: str) -> None:
+    # Meterly sets no cookies; the clients the SDK creates neither store nor send them back, which also
+    # spares every call a pass through a cookie jar. (A host name: aiohttp ignores cookies from IPs.)
+    if backend == "aiohttp":
+        pytest.importorskip("aiohttp")
+    with serve(cookie_answer) as srv:
+        url = srv.url.replace("127.0.0.1", "localhost")
+        if backend == "sync":
+            with Meterly(api_key=API_KEY, server_url=url) as sdk:
+                for _ in range(2):
+                    assert sdk.balances.check(customer_id="c", feature_id="f").allowed
+        else:
+
+            async def twice() -> None:
+                async with AsyncMeterly(
+                    api_key=API_KEY,
+                    server_url=url,
+                    http_backend=backend,  # type: ignore[arg-type]
+                ) as sdk:
+                    for _ in range(2):
+                        assert (await sdk.balances.check(customer_id="c", feature_id="f")).allowed
+
+            asyncio.run(twice())
+    assert len(srv.received) == 2
+    assert [r.headers.get("cookie") for r in srv.received] == [None, None]
+
+
+def test_a_client_passed_in_keeps_its_own_cookies() -> None:
+    with serve(cookie_answer) as srv, httpx.Client() as http:
+        sdk = Meterly(api_key=API_KEY, server_url=srv.url, client=http)
+        for _ in range(2):
+            assert sdk.balances.check(customer_id="c", feature_id="f").allowed
+    assert [r.headers.get("cookie") for r in srv.received] == [None, "session=abc"]
 
 
 async def test_async_client_checks_over_a_socket(server: LoopbackServer) -> None:

@@ -30,8 +30,11 @@ def client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
 
 
 def new_session(timeout: httpx.Timeout) -> aiohttp.ClientSession:
-    """An SDK-owned session for the running event loop, with the SDK's default attempt timeout."""
-    return aiohttp.ClientSession(timeout=client_timeout(timeout), auto_decompress=True)
+    """An SDK-owned session for the running event loop, with the SDK's default attempt timeout and no
+    cookie jar (Meterly sets no cookies)."""
+    return aiohttp.ClientSession(
+        timeout=client_timeout(timeout), auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar()
+    )
 
 
 class AiohttpSender:

@@ -65,6 +65,37 @@ def _owned_timeout() -> httpx.Timeout:
     return httpx.Timeout(DEFAULT_TIMEOUT_MS / 1000)
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie store that stays empty: Meterly sets no cookies, and feeding every response through the
+    standard library's cookie jar costs tens of microseconds a call."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
+class _Cookieless:
+    """Mixed into the httpx clients the SDK creates (never into one a caller passes in)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise AttributeError("the HTTP client Meterly creates keeps no cookies")
+
+
+class _OwnedClient(_Cookieless, httpx.Client):
+    """The `httpx.Client` a `Meterly` creates for itself."""
+
+
+class _OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
+    """The `httpx.AsyncClient` an `AsyncMeterly` creates for itself."""
+
+
 _LIVE_CLIENTS: weakref.WeakSet[_BaseClient] = weakref.WeakSet()
 
 
@@ -136,7 +167,8 @@ class _BaseClient:
         return self._config.server_url
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(server_url={self._config.server_url!r})"
+        config = getattr(self, "_config", None)  # None when __init__ rejected an argument
+        return f"{type(self).__name__}(server_url={config.server_url if config else None!r})"
 
     def _check_open(self) -> None:
         if self._closed:
@@ -188,7 +220,7 @@ class Meterly(_BaseClient):
         with self._lock:
             self._check_open()
             if self._client is None:  # the first call, or the first in a forked child
-                self._client = httpx.Client(timeout=_owned_timeout())
+                self._client = _OwnedClient(timeout=_owned_timeout())
             return self._client
 
     def _forget_pool(self) -> None:
@@ -331,7 +363,7 @@ class AsyncMeterly(_BaseClient):
                 self._client = new_session(_owned_timeout())
                 self._sender = None
             else:
-                self._client = httpx.AsyncClient(timeout=_owned_timeout())
+                self._client = _OwnedAsyncClient(timeout=_owned_timeout())
             self._loop = weakref.ref(loop)
             return self._client
 
