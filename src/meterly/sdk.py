@@ -3,13 +3,14 @@ shared pipeline; the only difference between them is how a request is sent and h
 
 from __future__ import annotations
 
+import builtins
 import functools
 import logging
 import os
 import threading
 import time
 import weakref
-from types import TracebackType
+from types import FunctionType, TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -104,8 +105,14 @@ def _reset_clients_after_fork() -> None:
         client._after_fork_in_child()  # pyright: ignore[reportPrivateUsage]
 
 
+# The at-fork hook is the function above with globals holding only what it uses. With this module's
+# globals, the interpreter's list of fork hooks would keep this module (and all it imports) alive through
+# shutdown's module cleanup, which then costs about 20 ms at every process exit.
+_AFTER_FORK_IN_CHILD = FunctionType(
+    _reset_clients_after_fork.__code__, {"_LIVE_CLIENTS": _LIVE_CLIENTS, "__builtins__": builtins}
+)
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_clients_after_fork)
+    os.register_at_fork(after_in_child=_AFTER_FORK_IN_CHILD)
 
 
 class _BaseClient:
