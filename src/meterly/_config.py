@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import sys
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
 import httpx
@@ -95,19 +94,63 @@ def _is_security(value: object) -> bool:
     return isinstance(value, Security)
 
 
-@dataclass(frozen=True)
 class SDKConfiguration:
-    """What a client was built with; `api_key` and `security` are never shown in its repr."""
+    """What a client was built with (read-only); `api_key` and `security` are never shown in its repr."""
+
+    __slots__ = (
+        "api_key",
+        "debug_logger",
+        "fail_open",
+        "fail_open_policy",
+        "retry_config",
+        "security",
+        "server_url",
+        "timeout",
+    )
 
     server_url: str
     retry_config: Optional[RetryConfig]
     timeout: Optional[httpx.Timeout]
     fail_open: Union[bool, FailOpenPolicy]
     debug_logger: Optional[logging.Logger]
-    api_key: Optional[ApiKey] = field(default=None, repr=False)
-    security: Optional[SecuritySource] = field(default=None, repr=False)
-    fail_open_policy: Optional[FailOpenPolicy] = field(default=None, repr=False)
+    api_key: Optional[ApiKey]
+    security: Optional[SecuritySource]
+    fail_open_policy: Optional[FailOpenPolicy]
     """`fail_open` as a policy: `True` is `FailOpenPolicy()`, `False` is None."""
+
+    def __init__(
+        self,
+        *,
+        server_url: str,
+        retry_config: Optional[RetryConfig],
+        timeout: Optional[httpx.Timeout],
+        fail_open: Union[bool, FailOpenPolicy],
+        debug_logger: Optional[logging.Logger],
+        api_key: Optional[ApiKey] = None,
+        security: Optional[SecuritySource] = None,
+        fail_open_policy: Optional[FailOpenPolicy] = None,
+    ) -> None:
+        # A plain class rather than a frozen dataclass: building dataclasses slows `import meterly`.
+        for name, value in (
+            ("server_url", server_url),
+            ("retry_config", retry_config),
+            ("timeout", timeout),
+            ("fail_open", fail_open),
+            ("debug_logger", debug_logger),
+            ("api_key", api_key),
+            ("security", security),
+            ("fail_open_policy", fail_open_policy),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"SDKConfiguration is read-only; create a new client to change {name}")
+
+    def __repr__(self) -> str:
+        return (
+            f"SDKConfiguration(server_url={self.server_url!r}, retry_config={self.retry_config!r}, "
+            f"timeout={self.timeout!r}, fail_open={self.fail_open!r}, debug_logger={self.debug_logger!r})"
+        )
 
     @classmethod
     def create(
