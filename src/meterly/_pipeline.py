@@ -12,6 +12,7 @@ request or response is then built only when something looks at it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
@@ -38,6 +39,7 @@ from meterly._hooks import HookContext, SDKHooks
 from meterly._logging import is_library_logger, logger
 from meterly._operation import Operation, SecurityScheme
 from meterly._raw import RawResponse, raw_mode
+from meterly._redaction import hide_credentials, redact_headers
 from meterly._responses import error_from_response, parse_success
 from meterly.types import UNSET, Unset
 from meterly.utils.retries import RETRYABLE_STATUS_CODES, RetryConfig, retry_after_seconds, retry_delay
@@ -51,9 +53,6 @@ Effect = Union[httpx.Request, "Call", float]
 """What the pipeline asks its driver for: send this request (or prepared call), or sleep this long."""
 
 Retries = Union[RetryConfig, None, Unset]
-
-REDACTED = "[REDACTED]"
-SECURITY_HEADERS = frozenset({"authorization", "x-api-key", "proxy-authorization", "cookie", "set-cookie"})
 
 _BASE_HEADERS = {
     "accept": "application/json",
@@ -94,11 +93,6 @@ def new_idempotency_key() -> str:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_random_blocks.clear)
-
-
-def redact_headers(headers: httpx.Headers) -> Dict[str, str]:
-    """The headers as a dict, with every security header's value replaced by `[REDACTED]`."""
-    return {name: REDACTED if name in SECURITY_HEADERS else value for name, value in headers.items()}
 
 
 class Call:
@@ -388,6 +382,8 @@ class Pipeline:
 
     def _on_transport_error(self, call: Call, exc: httpx.RequestError) -> Any:
         op_id = call.op.operation_id
+        with contextlib.suppress(RuntimeError):  # RuntimeError: an exception raised without a request
+            hide_credentials(exc.request)  # the error's __cause__ carries the request
         error: errors.APIConnectionError
         if isinstance(exc, httpx.TimeoutException):
             error = errors.APITimeoutError(f"{op_id}: the attempt timed out ({type(exc).__name__})")

@@ -10,6 +10,7 @@ from typing import Awaitable, Callable, Generic, Optional, TypeVar
 import httpx
 from typing_extensions import ParamSpec
 
+from meterly._redaction import hide_credentials
 from meterly._responses import parse_success
 from meterly.errors import ResponseValidationError
 
@@ -36,6 +37,7 @@ class RawResponse(Generic[T]):
     ) -> None:
         self._operation_id = operation_id
         self._elapsed = elapsed
+        hide_credentials(http_response)
         self.http_response = http_response
         self._parse = parse
         self._parsed: object = _NOT_PARSED

@@ -6,6 +6,8 @@ from typing import Any, Optional
 
 import httpx
 
+from meterly._redaction import hide_credentials
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -45,6 +47,7 @@ class MeterlyError(Exception):
         self.message = message
         self.raw_response = raw_response
         if raw_response is not None:
+            hide_credentials(raw_response)
             self.status_code = raw_response.status_code
             self.headers = raw_response.headers
             self.request_id = raw_response.headers.get("x-request-id")

@@ -19,6 +19,7 @@ import pytest
 import meterly
 from meterly import AsyncMeterly, FailOpenPolicy, Meterly, errors, models
 from meterly.utils import BackoffStrategy, RetryConfig
+from tests.conftest import USAGE_BODY
 
 from .faultserver import Fault, FaultServer, always, fault_server, script
 
@@ -153,6 +154,39 @@ def test_keys_never_appear_in_the_repr_or_str_of_any_sdk_object(api_key: Any) ->
     for obj in sdk_objects(api_key):
         assert not leaks(repr(obj)), type(obj)
         assert not leaks(str(obj)), type(obj)
+
+
+def test_http_objects_in_errors_and_raw_responses_never_show_the_key_in_a_repr() -> None:
+    # httpx's own Headers repr hides `authorization` but not `x-api-key` (usage.check's header), nor
+    # cookies: printing `exc.raw_response.request.headers` in a log or a notebook must not show the key.
+    def answer(request: httpx.Request) -> httpx.Response:
+        scenario = request.headers["x-scenario"]
+        if scenario == "down":
+            raise httpx.ConnectError("refused", request=request)
+        if scenario == "ok":
+            return httpx.Response(200, json=USAGE_BODY)
+        return httpx.Response(403, json={"message": "no"}, headers={"set-cookie": f"session={KEY}"})
+
+    sdk = Meterly(api_key=KEY, client=httpx.Client(transport=httpx.MockTransport(answer)), retry_config=None)
+    shown: list[str] = []
+    for scenario in ("forbidden", "down"):
+        with pytest.raises(errors.MeterlyError) as caught:
+            sdk.usage.check(customer_id="c", feature_code="f", http_headers={"x-scenario": scenario})
+        error = caught.value
+        if error.raw_response is not None:
+            request_headers = error.raw_response.request.headers
+            shown += [repr(error.headers), repr(error.raw_response.headers), repr(request_headers)]
+        else:
+            assert isinstance(error.__cause__, httpx.RequestError)
+            request_headers = error.__cause__.request.headers
+            shown.append(repr(request_headers))
+        assert request_headers["x-api-key"] == KEY  # hidden from reprs, still there to read
+    ok = {"x-scenario": "ok"}
+    raw = sdk.usage.with_raw_response.check(customer_id="c", feature_code="f", http_headers=ok)
+    shown += [repr(raw.headers), repr(raw.http_response.request.headers)]
+    assert len(shown) == 6
+    assert [text for text in shown if leaks(text)] == []
+    assert "'x-api-key': '[REDACTED]'" in shown[2]
 
 
 def test_exception_messages_never_carry_the_key_even_when_the_key_is_the_problem() -> None:
