@@ -16,6 +16,7 @@ from typing import Optional
 
 import pytest
 
+import meterly
 from meterly.cli import main
 
 from .conftest import API_KEY, CHECK_BODY, USAGE_BODY
@@ -302,6 +303,16 @@ def test_the_installed_meterly_script_runs_a_check(api: LoopbackServer) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=os.environ.copy())
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["allowed"] is False
+
+
+def test_python_dash_m_meterly_is_the_same_command(api: LoopbackServer) -> None:
+    argv = [sys.executable, "-m", "meterly", "balances", "check", "--customer-id", "cus_denied"]
+    argv += ["--feature-id", "messages"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["allowed"] is False
+    version = subprocess.run([sys.executable, "-m", "meterly", "--version"], capture_output=True, text=True)
+    assert (version.returncode, version.stdout.split()[-1]) == (0, meterly.__version__)
 
 
 def test_sandbox_serve_answers_checks_with_the_sandbox_key(tmp_path: Path) -> None:
