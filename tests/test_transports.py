@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Optional
 
@@ -257,20 +259,53 @@ async def test_many_concurrent_checks_each_get_their_answer(
     )
 
 
-def test_the_aiohttp_backend_serves_successive_event_loops(server: LoopbackServer) -> None:
-    pytest.importorskip("aiohttp")
-    sdk = make("aiohttp", server.url)
+def test_successive_event_loops_each_get_a_pool_closed_when_their_loop_ends(
+    backend: str, server: LoopbackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `asyncio.run` twice with one client, then `asyncio.run(client.aclose())`: each loop's pool is closed
+    # on its own loop as that loop shuts down, and nothing warns about unclosed sockets or sessions.
+    sdk = make(backend, server.url)
+    pools: list[Any] = []
 
     async def one() -> bool:
-        return (await sdk.balances.check(customer_id="c", feature_id="f")).allowed
+        allowed = (await sdk.balances.check(customer_id="c", feature_id="f")).allowed
+        pools.append(sdk._client)
+        return allowed
 
-    assert asyncio.run(one()) is True
-    assert asyncio.run(one()) is True
+    def is_closed(pool: Any) -> bool:
+        return bool(pool.closed if backend == "aiohttp" else pool.is_closed)
 
-    async def close() -> None:
-        await sdk.aclose()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert asyncio.run(one()) is True
+        assert asyncio.run(one()) is True
+        assert pools[0] is not pools[1]
+        assert all(is_closed(pool) for pool in pools)
 
-    asyncio.run(close())
+        async def close() -> None:
+            await sdk.aclose()
+
+        asyncio.run(close())
+        pools.clear()
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert [r.getMessage() for r in caught_unclosed(caplog)] == []
+
+
+def caught_unclosed(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "nclosed" in r.getMessage()]
+
+
+async def test_aclose_in_the_loop_that_opened_the_pool_closes_it(
+    backend: str, server: LoopbackServer
+) -> None:
+    sdk = make(backend, server.url)
+    assert (await sdk.balances.check(customer_id="c", feature_id="f")).allowed
+    pool = sdk._client
+    await sdk.aclose()
+    assert pool.closed if backend == "aiohttp" else pool.is_closed
+    with pytest.raises(RuntimeError, match="closed"):
+        await sdk.balances.check(customer_id="c", feature_id="f")
 
 
 async def test_a_borrowed_aiohttp_session_is_used_and_left_open(server: LoopbackServer) -> None:

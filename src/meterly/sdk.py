@@ -4,6 +4,7 @@ shared pipeline; the only difference between them is how a request is sent and h
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import logging
 import os
@@ -14,10 +15,12 @@ from types import FunctionType, TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
+    AsyncGenerator,
     Awaitable,
     Callable,
     Generator,
     Iterable,
+    List,
     Literal,
     Mapping,
     Optional,
@@ -287,6 +290,25 @@ class Meterly(_BaseClient):
 
 HttpBackend = Literal["httpx", "aiohttp"]
 
+_INHERITED_KEEPERS: List[AsyncGenerator[None, None]] = []
+"""Keepers of pools a forked child inherited: kept, never finalized, as their loop is the parent's."""
+
+
+async def _closed_with_its_loop(close: Callable[[], Awaitable[None]]) -> AsyncGenerator[None, None]:
+    """An async generator that only waits to be finalized: the event loop it started in finalizes it when
+    shutting down (`asyncio.run` does, through `loop.shutdown_asyncgens()`), and its `finally` then closes
+    an SDK-owned pool on the loop its connections belong to."""
+    try:
+        yield
+    finally:
+        await close()
+
+
+def _start(keeper: AsyncGenerator[None, None]) -> None:
+    """Runs `keeper` to its `yield` without awaiting; the running loop now tracks it for shutdown."""
+    with contextlib.suppress(StopIteration):  # StopIteration: it reached its `yield`
+        keeper.asend(None).send(None)
+
 
 class AsyncMeterly(_BaseClient):
     """The asyncio client; one instance may serve successive event loops.
@@ -347,6 +369,7 @@ class AsyncMeterly(_BaseClient):
         import asyncio  # here, not at module level: sync-only programs never import asyncio
 
         self._loop: Optional[weakref.ref[asyncio.AbstractEventLoop]] = None
+        self._keeper: Optional[AsyncGenerator[None, None]] = None
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._running_loop = asyncio.get_running_loop
         self.balances = AsyncBalances(self)
@@ -367,16 +390,26 @@ class AsyncMeterly(_BaseClient):
             if self._backend == "aiohttp":
                 from meterly._aiohttp import new_session
 
-                self._client = new_session(_owned_timeout())
+                client = new_session(_owned_timeout())
                 self._sender = None
+                close = client.close
             else:
-                self._client = _OwnedAsyncClient(timeout=_owned_timeout())
+                client = _OwnedAsyncClient(timeout=_owned_timeout())
+                close = client.aclose
+            # Closed on its own loop when that loop shuts down (asyncio.run ends): an earlier pool's
+            # keeper, dropped here, is finalized by its loop like any async generator.
+            self._keeper = _closed_with_its_loop(close)
+            _start(self._keeper)
+            self._client = client
             self._loop = weakref.ref(loop)
-            return self._client
+            return client
 
     def _forget_pool(self) -> None:
+        if self._keeper is not None:  # never finalized here: the parent's loop owns that pool
+            _INHERITED_KEEPERS.append(self._keeper)
         self._client = None
         self._loop = None
+        self._keeper = None
 
     def _aiohttp_sender(self, session: aiohttp.ClientSession) -> AiohttpSender:
         sender = self._sender
@@ -429,11 +462,21 @@ class AsyncMeterly(_BaseClient):
             return result
 
     async def aclose(self) -> None:
-        """Close the HTTP client the SDK created; an injected client is left open for its owner."""
+        """Close the HTTP client the SDK created; an injected client is left open for its owner.
+
+        A pool opened in an event loop that has since ended was closed when that loop shut down (by
+        `asyncio.run`); its connections can't be used or closed from another loop, so it is let go.
+        """
         with self._lock:
             self._closed = True
             client, self._client = self._client, None
-        if client is not None and self._owns_client:
+            keeper, self._keeper = self._keeper, None
+            loop = None if self._loop is None else self._loop()
+        if client is None or not self._owns_client or loop is not self._running_loop():
+            return
+        if keeper is not None:
+            await keeper.aclose()  # its `finally` closes the client
+        else:
             await (client.close() if self._backend == "aiohttp" else client.aclose())
 
     async def __aenter__(self: _Self) -> _Self:
