@@ -117,7 +117,8 @@ class BlockRunner:
     def close(self) -> None:
         """Stop the worker."""
         if self._worker is not None:
-            assert self._worker.stdin is not None and self._worker.stdout is not None
+            assert self._worker.stdin is not None
+            assert self._worker.stdout is not None
             self._worker.stdin.close()
             self._worker.wait(timeout=BLOCK_TIMEOUT_S)
             self._worker.stdout.close()
