@@ -193,7 +193,7 @@ class SDKConfiguration:
             )
         return cls(
             server_url=check_server_url("server_url", server_url),
-            retry_config=DEFAULT_RETRY_CONFIG if retry_config is UNSET else retry_config,  # type: ignore[arg-type]
+            retry_config=DEFAULT_RETRY_CONFIG if retry_config is UNSET else retry_config,
             timeout=None if timeout_ms is None else timeout_from_ms("timeout_ms", timeout_ms),
             fail_open=fail_open,
             debug_logger=debug_logger,

@@ -99,6 +99,18 @@ def unset_narrowing(res: models.CheckResponse) -> str:
     return entity_id
 
 
+def unset_identity_narrowing(res: models.CheckResponse) -> str:
+    """`is UNSET` narrows too: `Unset` is a one-member enum, so `UNSET` reads as a literal."""
+    entity_id = res.entity_id
+    if entity_id is UNSET:
+        return "absent"
+    assert_type(entity_id, Optional[str])
+    if entity_id is not None:
+        assert_type(entity_id, str)
+        return entity_id
+    return "null"
+
+
 def usage_check(client: Meterly) -> int:
     """A usage check and its open enums."""
     usage = client.usage.check(customer_id="cus_123", feature_code="api_calls", quantity=3)

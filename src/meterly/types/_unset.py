@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, Literal
+from enum import Enum, EnumMeta
+from typing import TYPE_CHECKING, Any, Callable, Final, Literal, cast
 
 if TYPE_CHECKING:
     from pydantic_core.core_schema import CoreSchema
@@ -10,16 +11,22 @@ if TYPE_CHECKING:
 __all__ = ["UNSET", "Unset"]
 
 
-class Unset:
-    """The type of `UNSET`: a field the server did not send (as opposed to one it sent as null)."""
+class _UnsetMeta(EnumMeta):
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        # `Unset()` gives the singleton, as before `Unset` became an enum; other calls are the enum's own.
+        if not args and not kwargs:
+            return cls.__members__["UNSET"]
+        enum_call = cast("Callable[..., Any]", super().__call__)
+        return enum_call(*args, **kwargs)
 
-    __slots__ = ()
-    _instance: Unset | None = None
 
-    def __new__(cls) -> Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+class Unset(Enum, metaclass=_UnsetMeta):
+    """The type of `UNSET`: a field the server did not send (as opposed to one it sent as null).
+
+    A one-member enum, so type checkers narrow `x is UNSET` and `x is not UNSET` like a literal.
+    """
+
+    UNSET = "UNSET"
 
     def __bool__(self) -> Literal[False]:
         return False
@@ -27,14 +34,7 @@ class Unset:
     def __repr__(self) -> str:
         return "UNSET"
 
-    def __copy__(self) -> Unset:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> Unset:
-        return self
-
-    def __reduce__(self) -> str:
-        return "UNSET"
+    __str__ = __repr__
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> CoreSchema:
@@ -57,5 +57,5 @@ def _never_from_json(value: Any) -> Unset:
     raise ValueError("UNSET is never read from JSON")
 
 
-UNSET: Final[Unset] = Unset()
+UNSET: Final = Unset.UNSET
 """A falsy singleton: the value of an `OptionalNullable` field that was absent."""
