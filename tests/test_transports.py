@@ -335,6 +335,16 @@ def test_importing_and_using_the_default_client_never_imports_aiohttp_or_asyncio
     assert out.stdout.strip() == ""
 
 
+def test_the_fail_open_machinery_loads_only_for_clients_that_fail_open() -> None:
+    code = (
+        "import sys, meterly; meterly.Meterly(api_key='k'); loaded = 'meterly._fail_open' in sys.modules; "
+        "meterly.Meterly(api_key='k', fail_open=True); "
+        "print(loaded, 'meterly._fail_open' in sys.modules, meterly.FailOpenPolicy.__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "FailOpenPolicy"]
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_sequential_checks_keep_memory_and_descriptors_flat(server: LoopbackServer) -> None:
     def rss_kb() -> int:

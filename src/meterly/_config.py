@@ -10,14 +10,15 @@ import sys
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
 import httpx
+from typing_extensions import TypeGuard
 
-from meterly._fail_open import FailOpenPolicy
 from meterly._version import __version__
 from meterly.errors import RequestValidationError
 from meterly.types import UNSET, Unset
 from meterly.utils.retries import DEFAULT_RETRY_CONFIG, RetryConfig
 
 if TYPE_CHECKING:
+    from meterly._fail_open import FailOpenPolicy
     from meterly.models.security import Security
 
 SERVERS = ["https://api.meterly.dev"]
@@ -86,6 +87,12 @@ def timeout_from_ms(param: str, timeout_ms: object) -> httpx.Timeout:
     if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
         raise RequestValidationError(param, f"must be a whole number of milliseconds > 0, got {timeout_ms!r}")
     return httpx.Timeout(timeout_ms / 1000)
+
+
+def _is_fail_open_policy(value: object) -> TypeGuard[FailOpenPolicy]:
+    from meterly._fail_open import FailOpenPolicy
+
+    return isinstance(value, FailOpenPolicy)
 
 
 def _is_security(value: object) -> bool:
@@ -183,10 +190,15 @@ class SDKConfiguration:
             server_url = SERVERS[server_idx]
         if not (retry_config is None or isinstance(retry_config, (RetryConfig, Unset))):
             raise RequestValidationError("retry_config", "must be a RetryConfig, None (never retry) or UNSET")
-        if isinstance(fail_open, FailOpenPolicy):
-            policy: Optional[FailOpenPolicy] = fail_open
-        elif isinstance(fail_open, bool):
-            policy = FailOpenPolicy() if fail_open else None
+        policy: Optional[FailOpenPolicy] = None
+        if fail_open is False:
+            pass  # the default: meterly._fail_open is not even loaded
+        elif _is_fail_open_policy(fail_open):
+            policy = fail_open
+        elif fail_open is True:
+            from meterly._fail_open import FailOpenPolicy
+
+            policy = FailOpenPolicy()
         else:
             raise RequestValidationError(
                 "fail_open", f"must be a bool or a FailOpenPolicy, got {fail_open!r}"

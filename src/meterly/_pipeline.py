@@ -34,7 +34,6 @@ from meterly._config import (
     is_header_safe,
     timeout_from_ms,
 )
-from meterly._fail_open import FailOpen
 from meterly._hooks import HookContext, SDKHooks
 from meterly._logging import is_library_logger, logger
 from meterly._operation import Operation, SecurityScheme
@@ -45,6 +44,7 @@ from meterly.types import UNSET, Unset
 from meterly.utils.retries import RETRYABLE_STATUS_CODES, RetryConfig, retry_after_seconds, retry_delay
 
 if TYPE_CHECKING:
+    from meterly._fail_open import FailOpen
     from meterly.models._fallback import FallbackReason
 
 T = TypeVar("T")
@@ -168,7 +168,11 @@ class Pipeline:
         self._targets: Dict[tuple[str, str], tuple[httpx.URL, HookContext]] = {}
         self._warned_hosts: set[str] = set()
         policy = config.fail_open_policy
-        self.fail_open: Optional[FailOpen] = None if policy is None else FailOpen(policy)
+        self.fail_open: Optional[FailOpen] = None
+        if policy is not None:
+            from meterly._fail_open import FailOpen  # loaded only by clients that fail open
+
+            self.fail_open = FailOpen(policy)
         self._checked_key: Optional[str] = None  # the last key that passed `_secret`'s checks
 
     # -- before I/O -------------------------------------------------------------------------------

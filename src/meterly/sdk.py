@@ -34,7 +34,6 @@ import httpx
 
 from meterly._config import DEFAULT_TIMEOUT_MS, ApiKey, SDKConfiguration, SecuritySource
 from meterly._deadline import asend_within, send_within
-from meterly._fail_open import FailOpenPolicy
 from meterly._hooks import SDKHooks
 from meterly._logging import configure_from_env
 from meterly._operation import Operation
@@ -51,6 +50,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from meterly._aiohttp import AiohttpSender
+    from meterly._fail_open import FailOpenPolicy
 
 T = TypeVar("T")
 _Self = TypeVar("_Self", bound="_BaseClient")
