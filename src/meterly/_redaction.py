@@ -29,11 +29,11 @@ class CredentialSafeHeaders(httpx.Headers):
 def hide_credentials(message: Union[httpx.Request, httpx.Response]) -> None:
     """Gives `message` (and a response's request) headers whose repr hides credentials; for the httpx
     objects the SDK hands out in errors and raw responses, never on the hot path."""
-    if isinstance(message, httpx.Response):
+    if not isinstance(message.headers, CredentialSafeHeaders):  # each object is wrapped once
         message.headers = CredentialSafeHeaders(message.headers)
+    if isinstance(message, httpx.Response):
         try:
-            message = message.request
+            request = message.request
         except RuntimeError:  # a response built without a request
             return
-    if not isinstance(message.headers, CredentialSafeHeaders):
-        message.headers = CredentialSafeHeaders(message.headers)
+        hide_credentials(request)
