@@ -38,10 +38,11 @@ def new_session(timeout: httpx.Timeout) -> aiohttp.ClientSession:
 
 
 class AiohttpSender:
-    """Sends the pipeline's requests over one `aiohttp.ClientSession` and returns `Received` responses."""
+    """The `AsyncSender` over one `aiohttp.ClientSession`: it returns `Received` responses, and builds no
+    httpx object unless a hook or the debug log asks for one."""
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
-        self.session = session
+        self.client = session
         # The last URL and timeout seen and their aiohttp forms: a client's calls nearly always repeat them.
         self._url_key: Optional[httpx.URL] = None
         self._url_value = URL()
@@ -65,6 +66,9 @@ class AiohttpSender:
         self._timeout_key, self._timeout_value = key, value  # sentinel: the session's own timeout
         return value
 
+    def build_request(self, call: Call) -> httpx.Request:
+        return call.to_request()
+
     async def send(self, effect: Union[Call, httpx.Request]) -> Received:
         """Send one attempt; transport failures are raised as `httpx.RequestError` subclasses."""
         request: Optional[httpx.Request]
@@ -80,7 +84,7 @@ class AiohttpSender:
             body = effect.read()
             timeout = self._timeout(effect.extensions.get("timeout"))
         try:
-            response = await self.session.request(
+            response = await self.client.request(
                 method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
             )
             try:

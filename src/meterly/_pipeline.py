@@ -5,9 +5,9 @@ the whole attempt loop (hooks, error mapping, retry decisions, fail-open); it yi
 when it needs one sent and a float when it needs that many seconds slept. The sync and async clients
 only drive it: that is the only place where they differ.
 
-A driver without an httpx client (the optional aiohttp send path) gets the prepared `Call` itself to send
-while no hook or debug logger needs an `httpx.Request`, and may answer with a `Received`: an httpx
-request or response is then built only when something looks at it.
+While no hook or debug logger needs an `httpx.Request`, the pipeline yields the prepared `Call` itself
+and the driver sends it however its backend does; it may answer with a `Received`, so an httpx request
+or response is built only when something looks at it. The pipeline never knows which backend sends.
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ from meterly._config import (
 from meterly._hooks import HookContext, SDKHooks
 from meterly._logging import is_library_logger, logger
 from meterly._operation import Operation, SecurityScheme
+from meterly._options import CallOptions, Retries
 from meterly._raw import RawResponse, raw_mode
 from meterly._redaction import hide_credentials, redact_headers
 from meterly._responses import error_from_response, parse_success
-from meterly.types import UNSET, Unset
+from meterly.types import UNSET
 from meterly.utils.retries import RETRYABLE_STATUS_CODES, RetryConfig, retry_after_seconds, retry_delay
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ T = TypeVar("T")
 Effect = Union[httpx.Request, "Call", float]
 """What the pipeline asks its driver for: send this request (or prepared call), or sleep this long."""
 
-Retries = Union[RetryConfig, None, Unset]
+__all__ = ["Call", "CallOptions", "Effect", "Pipeline", "Received", "Retries", "httpx_request"]
 
 _BASE_HEADERS = {
     "accept": "application/json",
@@ -127,11 +128,18 @@ class Call:
         self.raw = raw_mode.get()
 
     def to_request(self) -> httpx.Request:
-        """This call as an `httpx.Request`, for a driver that has no httpx client to build one."""
+        """This call as an `httpx.Request`, for a backend that has no httpx client to build one."""
         extensions = {"timeout": self.timeout.as_dict()} if isinstance(self.timeout, httpx.Timeout) else {}
         return httpx.Request(
             self.op.method, self.url, content=self.body, headers=self.headers, extensions=extensions
         )
+
+
+def httpx_request(client: Union[httpx.Client, httpx.AsyncClient], call: Call) -> httpx.Request:
+    """`call` as a request of `client`, with the client's own defaults merged in."""
+    return client.build_request(
+        call.op.method, call.url, content=call.body, headers=call.headers, timeout=call.timeout
+    )
 
 
 class Received:
@@ -177,17 +185,11 @@ class Pipeline:
 
     # -- before I/O -------------------------------------------------------------------------------
 
-    def prepare(
-        self,
-        op: Operation[T],
-        args: Mapping[str, Any],
-        idempotency_key: Optional[str],
-        retries: Retries,
-        server_url: Optional[str],
-        timeout_ms: Optional[int],
-        http_headers: Optional[Mapping[str, str]],
-    ) -> Call:
-        """Check every argument and build the body and headers; raises RequestValidationError."""
+    def prepare(self, op: Operation[T], args: Mapping[str, Any], *, options: CallOptions) -> Call:
+        """Check every argument and build the body and headers; raises RequestValidationError.
+
+        `args` holds the body parameters by Python name (a resource method passes its `locals()`).
+        """
         body: Dict[str, Any] = {}
         scalars = True
         for name, key, check, required, nested in op.params:
@@ -196,8 +198,7 @@ class Pipeline:
                 if required:
                     raise errors.RequestValidationError(name, "is required")
                 continue
-            check(name, value)
-            body[key] = value
+            body[key] = check(name, value)
             if nested:
                 scalars = False
         if scalars:
@@ -209,6 +210,7 @@ class Pipeline:
                 problem = f"must be JSON-serializable: {exc}"
                 raise errors.RequestValidationError("properties", problem) from None
 
+        idempotency_key = options.idempotency_key
         if idempotency_key is None:
             idempotency_key = new_idempotency_key()
         elif (
@@ -228,16 +230,23 @@ class Pipeline:
             op.security.header: op.security.prefix + secret,
             "idempotency-key": idempotency_key,
         }
+        if op.version_header is not None:
+            header, default = op.version_header
+            headers[header] = default
+        http_headers = options.http_headers
         if http_headers:
             headers.update(_checked_headers(http_headers))
 
+        server_url = options.server_url
         base_url = (
             self.config.server_url if server_url is None else check_server_url("server_url", server_url)
         )
+        timeout_ms = options.timeout_ms
         if timeout_ms is not None:
             timeout: Any = timeout_from_ms("timeout_ms", timeout_ms)
         else:
             timeout = self.config.timeout or httpx.USE_CLIENT_DEFAULT
+        retries = options.retries
         if retries is UNSET:
             retry_config = self.config.retry_config
         elif retries is None or isinstance(retries, RetryConfig):
@@ -304,16 +313,15 @@ class Pipeline:
 
     # -- the attempt loop ---------------------------------------------------------------------------
 
-    def run(
-        self, call: Call, client: Union[httpx.Client, httpx.AsyncClient, None]
-    ) -> Generator[Effect, Any, Any]:
+    def run(self, call: Call, build_request: Callable[[Call], httpx.Request]) -> Generator[Effect, Any, Any]:
         """Attempts until a result, a final error, or a fail-open fallback; see the module docstring.
 
-        With `client=None` the driver sends what it gets (a `Call` or an `httpx.Request`) on its own.
+        `build_request` turns the call into the driver's `httpx.Request` when a hook or the debug log
+        needs one; otherwise the driver gets the `Call` to send as it likes.
         """
         hooks = self.hooks
         started = self.clock()
-        if self.fail_open is not None and not call.raw:
+        if self.fail_open is not None and not call.raw and call.op.fallback is not None:
             circuit = self.fail_open.circuit(call.op.operation_id)
             if not circuit.admit(started):
                 return self._fallback(call, "circuit_open")
@@ -322,19 +330,10 @@ class Pipeline:
             attempt += 1
             log_attempt = self.config.debug_logger is not None or logger.isEnabledFor(logging.DEBUG)
             request: Union[httpx.Request, Call]
-            if client is None and not hooks.before_request_hooks and not log_attempt:
+            if not hooks.before_request_hooks and not log_attempt:
                 request = call
             else:
-                if client is None:
-                    request = call.to_request()
-                else:
-                    request = client.build_request(
-                        call.op.method,
-                        call.url,
-                        content=call.body,
-                        headers=call.headers,
-                        timeout=call.timeout,
-                    )
+                request = build_request(call)
                 if hooks.before_request_hooks:
                     request = hooks.before_request(call.ctx, request)
             sent_at = self.clock()
@@ -351,7 +350,7 @@ class Pipeline:
                 assert isinstance(request, httpx.Request)  # built above whenever an attempt is logged
                 self._log_attempt(call, request, response, outcome, attempt, elapsed)
             if not isinstance(outcome, BaseException):
-                if self.fail_open is not None:
+                if self.fail_open is not None and call.op.fallback is not None:
                     self.fail_open.circuit(call.op.operation_id).succeeded()
                 return outcome
             delay = self._retry_delay(call, attempt, outcome, self.clock() - started)
@@ -430,7 +429,7 @@ class Pipeline:
     def _give_up(self, call: Call, error: BaseException) -> Any:
         """Raise the final error, or answer the fallback when fail-open covers it."""
         fail_open = self.fail_open
-        if fail_open is None:
+        if fail_open is None or call.op.fallback is None:  # an operation without a fallback never fails open
             raise error
         circuit = fail_open.circuit(call.op.operation_id)
         if not isinstance(error, (errors.InternalServerError, errors.APIConnectionError)):
@@ -451,8 +450,9 @@ class Pipeline:
 
     def _fallback(self, call: Call, reason: FallbackReason) -> Any:
         """The fail-open answer for `call`, allowed or denied by the policy for its feature."""
-        assert self.fail_open is not None
         op = call.op
+        assert self.fail_open is not None
+        assert op.fallback is not None
         feature = call.args.get(op.feature_param)
         return self.fail_open.fallback(op.fallback, call.args, feature, reason)
 

@@ -1,43 +1,36 @@
-"""`Meterly` and `AsyncMeterly`: the clients. Each owns (or borrows) an httpx client and drives the
-shared pipeline; the only difference between them is how a request is sent and how a wait is slept."""
+"""`Meterly` and `AsyncMeterly`: the public clients. Each drives the shared pipeline over a pool from
+`meterly._pools`; the only difference between them is how a request is sent and how a wait is slept."""
 
 from __future__ import annotations
 
-import builtins
-import contextlib
-import functools
 import logging
-import os
-import threading
 import time
-import weakref
-from types import FunctionType, TracebackType
+from types import TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
-    AsyncGenerator,
     Awaitable,
     Callable,
     Generator,
+    Generic,
     Iterable,
-    List,
-    Literal,
     Mapping,
     Optional,
     Type,
     TypeVar,
     Union,
-    cast,
 )
 
 import httpx
 
-from meterly._config import DEFAULT_TIMEOUT_MS, ApiKey, SDKConfiguration, SecuritySource
-from meterly._deadline import asend_within, send_within
+from meterly._config import ApiKey, SDKConfiguration, SecuritySource
+from meterly._deadline import send_within
 from meterly._hooks import SDKHooks
 from meterly._logging import configure_from_env
 from meterly._operation import Operation
-from meterly._pipeline import Effect, Pipeline, Retries
+from meterly._options import CallOptions
+from meterly._pipeline import Effect, Pipeline, httpx_request
+from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
 from meterly.balances import AsyncBalances, Balances
 from meterly.errors import RequestValidationError
 from meterly.types import UNSET
@@ -45,17 +38,15 @@ from meterly.usage import AsyncUsage, Usage
 from meterly.utils.retries import RetryConfig
 
 if TYPE_CHECKING:
-    import asyncio
-
     import aiohttp
 
-    from meterly._aiohttp import AiohttpSender
     from meterly._fail_open import FailOpenPolicy
 
 T = TypeVar("T")
-_Self = TypeVar("_Self", bound="_BaseClient")
+_Self = TypeVar("_Self", bound="_BaseClient[Any]")
+P = TypeVar("P", SyncPool, AsyncPool)
 
-__all__ = ["AsyncMeterly", "Meterly"]
+__all__ = ["AsyncMeterly", "HttpBackend", "Meterly"]
 
 
 _CLOSED_LOOP = (
@@ -65,60 +56,7 @@ _CLOSED_LOOP = (
 )
 
 
-def _owned_timeout() -> httpx.Timeout:
-    return httpx.Timeout(DEFAULT_TIMEOUT_MS / 1000)
-
-
-class _NoCookies(httpx.Cookies):
-    """A cookie store that stays empty: Meterly sets no cookies, and feeding every response through the
-    standard library's cookie jar costs tens of microseconds a call."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-_NO_COOKIES = _NoCookies()
-
-
-class _Cookieless:
-    """Mixed into the httpx clients the SDK creates (never into one a caller passes in)."""
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        raise AttributeError("the HTTP client Meterly creates keeps no cookies")
-
-
-class _OwnedClient(_Cookieless, httpx.Client):
-    """The `httpx.Client` a `Meterly` creates for itself."""
-
-
-class _OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
-    """The `httpx.AsyncClient` an `AsyncMeterly` creates for itself."""
-
-
-_LIVE_CLIENTS: weakref.WeakSet[_BaseClient] = weakref.WeakSet()
-
-
-def _reset_clients_after_fork() -> None:
-    for client in list(_LIVE_CLIENTS):
-        client._after_fork_in_child()  # pyright: ignore[reportPrivateUsage]
-
-
-# The at-fork hook is the function above with globals holding only what it uses. With this module's
-# globals, the interpreter's list of fork hooks would keep this module (and all it imports) alive through
-# shutdown's module cleanup, which then costs about 20 ms at every process exit.
-_AFTER_FORK_IN_CHILD = FunctionType(
-    _reset_clients_after_fork.__code__, {"_LIVE_CLIENTS": _LIVE_CLIENTS, "__builtins__": builtins}
-)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_AFTER_FORK_IN_CHILD)
-
-
-class _BaseClient:
+class _BaseClient(Generic[P]):
     """The configuration and pipeline both clients share."""
 
     def __init__(
@@ -152,24 +90,14 @@ class _BaseClient:
             debug_logger=debug_logger,
         )
         self._pipeline = Pipeline(self._config, SDKHooks(hooks))
-        self._owns_client = client is None
-        self._closed = False
-        self._lock = threading.Lock()
-        _LIVE_CLIENTS.add(self)
+        self._pool: P
+        reset_after_fork(self)
 
     def _after_fork_in_child(self) -> None:
-        """Fresh locks in a forked child: a lock held by a parent thread at fork time is never released.
-
-        An SDK-owned pool is forgotten too: its sockets are shared with the parent, so the child's next
-        call opens a pool of its own (checked here once, not with a getpid() system call per call)."""
-        self._lock = threading.Lock()
-        if self._owns_client:
-            self._forget_pool()
+        """Fresh state in a forked child: the pool's lock and SDK-owned pool, the fail-open state."""
+        self._pool.after_fork_in_child()
         if self._pipeline.fail_open is not None:
             self._pipeline.fail_open.after_fork_in_child()
-
-    def _forget_pool(self) -> None:
-        raise NotImplementedError
 
     @property
     def server_url(self) -> str:
@@ -181,11 +109,10 @@ class _BaseClient:
         return f"{type(self).__name__}(server_url={config.server_url if config else None!r})"
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError(f"this {type(self).__name__} is closed; create a new one")
+        self._pool.check_open()
 
 
-class Meterly(_BaseClient):
+class Meterly(_BaseClient[SyncPool]):
     """The synchronous client; safe to share across threads, and across `os.fork()`."""
 
     balances: Balances
@@ -218,39 +145,23 @@ class Meterly(_BaseClient):
             client=client,
             client_type=httpx.Client,
         )
-        self._client: Optional[httpx.Client] = client
+        self._pool = SyncPool(client, type(self).__name__)
         self._sleep: Callable[[float], None] = time.sleep
         self.balances = Balances(self)
         self.usage = Usage(self)
 
     def _http(self) -> httpx.Client:
-        client = self._client
-        if client is not None:
-            return client
-        with self._lock:
-            self._check_open()
-            if self._client is None:  # the first call, or the first in a forked child
-                self._client = _OwnedClient(timeout=_owned_timeout())
-            return self._client
+        """The httpx.Client calls use."""
+        return self._pool.get()
 
-    def _forget_pool(self) -> None:
-        self._client = None
-
-    def _request(
-        self,
-        op: Operation[T],
-        args: Mapping[str, Any],
-        idempotency_key: Optional[str],
-        retries: Retries,
-        server_url: Optional[str],
-        timeout_ms: Optional[int],
-        http_headers: Optional[Mapping[str, str]],
-    ) -> T:
-        self._check_open()
+    def _request(self, op: Operation[T], arguments: Mapping[str, Any]) -> T:
+        """Run `op` with a resource method's arguments (body parameters and call options, by name)."""
+        pool = self._pool
+        pool.check_open()
         pipeline = self._pipeline
-        call = pipeline.prepare(op, args, idempotency_key, retries, server_url, timeout_ms, http_headers)
-        client = self._http()
-        steps: Generator[Effect, Any, T] = pipeline.run(call, client)
+        call = pipeline.prepare(op, arguments, options=CallOptions.of(arguments))
+        client = pool.get()
+        steps: Generator[Effect, Any, T] = pipeline.run(call, pool.build_request)
         try:
             effect = next(steps)
             while True:
@@ -258,8 +169,9 @@ class Meterly(_BaseClient):
                     self._sleep(effect)
                     effect = next(steps)
                     continue
+                request = effect if isinstance(effect, httpx.Request) else httpx_request(client, effect)
                 try:
-                    response = send_within(client, effect)  # type: ignore[arg-type]  # a client was given
+                    response = send_within(client, request)
                 except httpx.RequestError as exc:
                     effect = steps.throw(exc)
                 else:
@@ -270,11 +182,7 @@ class Meterly(_BaseClient):
 
     def close(self) -> None:
         """Close the HTTP client the SDK created; an injected client is left open for its owner."""
-        with self._lock:
-            self._closed = True
-            client, self._client = self._client, None
-        if client is not None and self._owns_client:
-            client.close()
+        self._pool.close()
 
     def __enter__(self: _Self) -> _Self:
         return self
@@ -288,29 +196,7 @@ class Meterly(_BaseClient):
         self.close()
 
 
-HttpBackend = Literal["httpx", "aiohttp"]
-
-_INHERITED_KEEPERS: List[AsyncGenerator[None, None]] = []
-"""Keepers of pools a forked child inherited: kept, never finalized, as their loop is the parent's."""
-
-
-async def _closed_with_its_loop(close: Callable[[], Awaitable[None]]) -> AsyncGenerator[None, None]:
-    """An async generator that only waits to be finalized: the event loop it started in finalizes it when
-    shutting down (`asyncio.run` does, through `loop.shutdown_asyncgens()`), and its `finally` then closes
-    an SDK-owned pool on the loop its connections belong to."""
-    try:
-        yield
-    finally:
-        await close()
-
-
-def _start(keeper: AsyncGenerator[None, None]) -> None:
-    """Runs `keeper` to its `yield` without awaiting; the running loop now tracks it for shutdown."""
-    with contextlib.suppress(StopIteration):  # StopIteration: it reached its `yield`
-        keeper.asend(None).send(None)
-
-
-class AsyncMeterly(_BaseClient):
+class AsyncMeterly(_BaseClient[AsyncPool]):
     """The asyncio client; one instance may serve successive event loops.
 
     `http_backend="aiohttp"` (with `pip install meterly[aiohttp]`) sends over aiohttp instead of httpx,
@@ -363,83 +249,26 @@ class AsyncMeterly(_BaseClient):
             client=client,
             client_type=client_type,
         )
-        self._backend = http_backend
-        self._client: Any = client
-        self._sender: Optional[AiohttpSender] = None
+        self._pool = AsyncPool(client, type(self).__name__, http_backend)
         import asyncio  # here, not at module level: sync-only programs never import asyncio
 
-        self._loop: Optional[weakref.ref[asyncio.AbstractEventLoop]] = None
-        self._keeper: Optional[AsyncGenerator[None, None]] = None
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-        self._running_loop = asyncio.get_running_loop
         self.balances = AsyncBalances(self)
         self.usage = AsyncUsage(self)
 
     def _http(self) -> Any:
         """The httpx.AsyncClient (or aiohttp.ClientSession) calls from the running loop use."""
-        client = self._client
-        if not self._owns_client:
-            return client
-        loop = self._running_loop()
-        if client is not None and self._loop is not None and self._loop() is loop:
-            return client
-        with self._lock:
-            self._check_open()
-            # Connections belong to the loop that opened them (and to the parent after a fork):
-            # a call from a new loop or process gets a pool of its own.
-            if self._backend == "aiohttp":
-                from meterly._aiohttp import new_session
+        return self._pool.get()
 
-                client = new_session(_owned_timeout())
-                self._sender = None
-                close = client.close
-            else:
-                client = _OwnedAsyncClient(timeout=_owned_timeout())
-                close = client.aclose
-            # Closed on its own loop when that loop shuts down (asyncio.run ends): an earlier pool's
-            # keeper, dropped here, is finalized by its loop like any async generator.
-            self._keeper = _closed_with_its_loop(close)
-            _start(self._keeper)
-            self._client = client
-            self._loop = weakref.ref(loop)
-            return client
-
-    def _forget_pool(self) -> None:
-        if self._keeper is not None:  # never finalized here: the parent's loop owns that pool
-            _INHERITED_KEEPERS.append(self._keeper)
-        self._client = None
-        self._loop = None
-        self._keeper = None
-
-    def _aiohttp_sender(self, session: aiohttp.ClientSession) -> AiohttpSender:
-        sender = self._sender
-        if sender is None or sender.session is not session:
-            from meterly._aiohttp import AiohttpSender
-
-            sender = self._sender = AiohttpSender(session)
-        return sender
-
-    async def _request(
-        self,
-        op: Operation[T],
-        args: Mapping[str, Any],
-        idempotency_key: Optional[str],
-        retries: Retries,
-        server_url: Optional[str],
-        timeout_ms: Optional[int],
-        http_headers: Optional[Mapping[str, str]],
-    ) -> T:
-        self._check_open()
+    async def _request(self, op: Operation[T], arguments: Mapping[str, Any]) -> T:
+        """Run `op` with a resource method's arguments (body parameters and call options, by name)."""
+        pool = self._pool
+        pool.check_open()
         pipeline = self._pipeline
-        call = pipeline.prepare(op, args, idempotency_key, retries, server_url, timeout_ms, http_headers)
-        client = self._http()
-        send: Callable[[Any], Awaitable[Any]]
-        if self._backend == "aiohttp":
-            send = self._aiohttp_sender(client).send
-            client = None  # the pipeline then hands over prepared calls; the sender builds no httpx objects
-        else:
-            send = cast(Callable[[Any], Awaitable[Any]], functools.partial(asend_within, client))
-        steps: Generator[Effect, Any, T] = pipeline.run(call, client)
+        call = pipeline.prepare(op, arguments, options=CallOptions.of(arguments))
+        sender = pool.sender()
+        send = sender.send
+        steps: Generator[Effect, Any, T] = pipeline.run(call, sender.build_request)
         try:
             effect = next(steps)
             while True:
@@ -452,7 +281,7 @@ class AsyncMeterly(_BaseClient):
                 except httpx.RequestError as exc:
                     effect = steps.throw(exc)
                 except RuntimeError as exc:
-                    if self._owns_client or "Event loop is closed" not in str(exc):
+                    if pool.owned or "Event loop is closed" not in str(exc):
                         raise
                     raise RuntimeError(_CLOSED_LOOP) from exc
                 else:
@@ -467,17 +296,7 @@ class AsyncMeterly(_BaseClient):
         A pool opened in an event loop that has since ended was closed when that loop shut down (by
         `asyncio.run`); its connections can't be used or closed from another loop, so it is let go.
         """
-        with self._lock:
-            self._closed = True
-            client, self._client = self._client, None
-            keeper, self._keeper = self._keeper, None
-            loop = None if self._loop is None else self._loop()
-        if client is None or not self._owns_client or loop is not self._running_loop():
-            return
-        if keeper is not None:
-            await keeper.aclose()  # its `finally` closes the client
-        else:
-            await (client.close() if self._backend == "aiohttp" else client.aclose())
+        await self._pool.aclose()
 
     async def __aenter__(self: _Self) -> _Self:
         return self

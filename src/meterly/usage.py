@@ -7,19 +7,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from meterly import models
-from meterly._operation import API_KEY_AUTH, Operation, Param, check_count, check_id, json_parser
-from meterly._pipeline import Retries
+from meterly._operation import API_KEY_AUTH, Operation
+from meterly._options import Retries
 from meterly._raw import async_to_raw_response, to_raw_response
 from meterly.types import UNSET
 
 if TYPE_CHECKING:
     from meterly.sdk import AsyncMeterly, Meterly
-
-_parse_envelope = json_parser(lambda: models.UsageCheckResponse)
-
-
-def _parse(content: bytes) -> models.UsageCheck:
-    return _parse_envelope(content).data
 
 
 def _fallback(args: Mapping[str, Any], allowed: bool) -> models.UsageCheck:
@@ -28,16 +22,15 @@ def _fallback(args: Mapping[str, Any], allowed: bool) -> models.UsageCheck:
 
 USAGE_CHECK: Operation[models.UsageCheck] = Operation(
     operation_id="usageCheck",
+    sdk_call="usage.check",
     path="/v1/usage/check",
     security=API_KEY_AUTH,
-    params=(
-        Param("customer_id", "customerId", check_id, required=True),
-        Param("feature_code", "featureCode", check_id, required=True),
-        Param("quantity", "quantity", check_count, required=True),
-    ),
-    parse=_parse,
+    request=lambda: models.UsageCheckRequest,
+    response=lambda: models.UsageCheck,
+    envelope=lambda: models.UsageCheckResponse,
     fallback=_fallback,
     feature_param="feature_code",
+    allowed=lambda answer: answer.allowed,
 )
 
 
@@ -64,10 +57,7 @@ class Usage:
 
         `POST /v1/usage/check` with `x-api-key: <key>`; returns the `data` of the envelope.
         """
-        args = {"customer_id": customer_id, "feature_code": feature_code, "quantity": quantity}
-        return self._sdk._request(
-            USAGE_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers
-        )
+        return self._sdk._request(USAGE_CHECK, locals())
 
 
 class AsyncUsage:
@@ -93,10 +83,7 @@ class AsyncUsage:
 
         `POST /v1/usage/check` with `x-api-key: <key>`; returns the `data` of the envelope.
         """
-        args = {"customer_id": customer_id, "feature_code": feature_code, "quantity": quantity}
-        return await self._sdk._request(
-            USAGE_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers
-        )
+        return await self._sdk._request(USAGE_CHECK, locals())
 
 
 class UsageWithRawResponse:

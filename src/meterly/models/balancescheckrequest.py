@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from typing_extensions import NotRequired, TypedDict
+from pydantic import Field
+from typing_extensions import Annotated, NotRequired, TypedDict
 
 from meterly.types import BaseModel
 
@@ -24,13 +25,13 @@ class BalancesCheckRequestTypedDict(TypedDict):
 class BalancesCheckRequest(BaseModel):
     """The body of `balances.check`."""
 
-    customer_id: str
+    customer_id: Annotated[str, Field(min_length=1)]
     """ID which you provided when creating the customer"""
 
-    feature_id: str
+    feature_id: Annotated[str, Field(min_length=1)]
     """ID of the feature to check access to."""
 
-    entity_id: Optional[str] = None
+    entity_id: Optional[str] = Field(default=None, min_length=1)
     """If using entity balances (eg, seats), the entity ID to check access for."""
 
     required_balance: Optional[float] = None

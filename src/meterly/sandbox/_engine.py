@@ -9,19 +9,18 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, ClassVar, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
+from meterly._operation import Operation
 from meterly.sandbox._clock import SandboxClock
 from meterly.sandbox._faults import Faults
 from meterly.sandbox._protocol import (
     MAX_IDEMPOTENCY_KEY,
     ROUTES,
     BalancesCheckInput,
-    OperationId,
     ProtocolError,
     SandboxResponse,
     UsageCheckInput,
-    bearer_token,
     error_response,
     fingerprint,
     json_response,
@@ -29,6 +28,8 @@ from meterly.sandbox._protocol import (
     parse_balances_check,
     parse_body,
     parse_usage_check,
+    presented_key,
+    scheme_hint,
 )
 from meterly.sandbox._state import (
     ZERO,
@@ -326,7 +327,7 @@ class SandboxEngine:
                 response = SandboxResponse(response.status, response.headers, response.body, drop=True)
             self.history.append(
                 SandboxCall(
-                    operation,
+                    None if operation is None else operation.operation_id,
                     route,
                     response.status,
                     request_id,
@@ -340,7 +341,7 @@ class SandboxEngine:
 
     def _dispatch(
         self,
-        operation: Optional[OperationId],
+        operation: Optional[Operation[Any]],
         method: str,
         headers: Dict[str, str],
         raw: bytes,
@@ -354,20 +355,17 @@ class SandboxEngine:
                 "service_unavailable" if status == 503 else "internal_error",
                 "the sandbox is simulating a failure",
             )
-        if operation is None:
-            raise ProtocolError(404, "not_found", "no such endpoint")
-        if method != "POST":
-            raise ProtocolError(405, "method_not_allowed", f"{method} is not allowed here; use POST")
-        key = (
-            bearer_token(headers.get("authorization"))
-            if operation == "balancesCheck"
-            else headers.get("x-api-key")
-        )
-        if key is None or key not in self._api_keys:
-            scheme = (
-                "an Authorization: Bearer header" if operation == "balancesCheck" else "an x-api-key header"
+        handler = None if operation is None else self.HANDLERS.get(operation.operation_id)
+        if operation is None or handler is None:
+            raise ProtocolError(404, "route_not_found", "no such endpoint")
+        if method != operation.method:
+            raise ProtocolError(
+                405, "method_not_allowed", f"{method} is not allowed here; use {operation.method}"
             )
-            raise ProtocolError(401, "unauthorized", f"missing or invalid API key; send {scheme}")
+        key = presented_key(operation.security, headers)
+        if key is None or key not in self._api_keys:
+            hint = scheme_hint(operation.security)
+            raise ProtocolError(401, "unauthorized", f"missing or invalid API key; send {hint}")
         idempotency_key = headers.get("idempotency-key")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             raise ProtocolError(
@@ -381,7 +379,7 @@ class SandboxEngine:
         now = self.clock.now_ms()
         slot = None
         if idempotency_key is not None:
-            slot = (operation, idempotency_key)
+            slot = (operation.operation_id, idempotency_key)
             print_ = fingerprint(body)
             self._expire_idempotency(now)
             stored = self._idempotency.get(slot)
@@ -397,10 +395,7 @@ class SandboxEngine:
                 first = stored[1]
                 headers_out = {**first.headers, "x-request-id": request_id, "idempotent-replayed": "true"}
                 return SandboxResponse(first.status, headers_out, first.body)
-        if operation == "balancesCheck":
-            answer = self._balances_check(parse_balances_check(body))
-        else:
-            answer = self._usage_check(parse_usage_check(body))
+        answer = handler(self, body)
         response = json_response(200, answer, request_id)
         if slot is not None:
             self._idempotency[slot] = (fingerprint(body), response, now)
@@ -518,6 +513,12 @@ class SandboxEngine:
         if not allowed:
             answer.update(reason=reason, message=message)
         return {"success": True, "data": {**answer, "object": "usage_check", "livemode": False}}
+
+    HANDLERS: ClassVar[Dict[str, Callable[[SandboxEngine, Dict[str, Any]], Dict[str, Any]]]] = {
+        "balancesCheck": lambda engine, body: engine._balances_check(parse_balances_check(body)),
+        "usageCheck": lambda engine, body: engine._usage_check(parse_usage_check(body)),
+    }
+    """How the sandbox answers each operation of the registry, by operation id; any other is a 404."""
 
     def _preview(self, customer: Customer, feature: Feature, scenario: str) -> Dict[str, Any]:
         products = [

@@ -1,4 +1,5 @@
-"""The HTTP side of the sandbox: routes, request validation, and each operation's error shape."""
+"""The HTTP side of the sandbox: routes and auth (from the SDK's registry of operations), request
+validation, and each operation's error shape."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Dict, Literal, Optional, cast
+from typing import Any, Dict, Optional, cast
 
-OperationId = Literal["balancesCheck", "usageCheck"]
+from meterly._operation import Operation, SecurityScheme
+from meterly._operations import OPERATIONS
 
-ROUTES: Dict[str, OperationId] = {"/v1/balances.check": "balancesCheck", "/v1/usage/check": "usageCheck"}
+ROUTES: Dict[str, Operation[Any]] = {op.path: op for op in OPERATIONS}
+"""Every operation of the registry by its path."""
 DOC_URL = "https://docs.meterly.dev/errors#{code}"
 MAX_QUANTITY = 2**53 - 1
 MAX_IDEMPOTENCY_KEY = 255
@@ -61,13 +64,14 @@ def json_response(
 
 
 def error_response(
-    operation: Optional[OperationId],
+    operation: Optional[Operation[Any]],
     error: ProtocolError,
     request_id: str,
     extra: Optional[Dict[str, str]] = None,
 ) -> SandboxResponse:
-    """balances.check (and unknown routes) answer the flat `{"message","code"}`; usage.check the envelope."""
-    if operation == "usageCheck":
+    """An operation whose answers come in an envelope (Commet's) answers errors in the envelope too;
+    the others (Autumn's) and unknown routes answer the flat `{"message","code"}`."""
+    if operation is not None and operation.envelope is not None:
         body: Dict[str, Any] = {
             "success": False,
             "error": {
@@ -181,6 +185,21 @@ def parse_usage_check(body: Dict[str, Any]) -> UsageCheckInput:
     assert customer_id is not None
     assert feature_code is not None
     return UsageCheckInput(customer_id, feature_code, quantity)
+
+
+def presented_key(scheme: SecurityScheme, headers: Dict[str, str]) -> Optional[str]:
+    """The key a request sends for `scheme` (header names in lower case)."""
+    value = headers.get(scheme.header)
+    if scheme.prefix:
+        return bearer_token(value)
+    return value
+
+
+def scheme_hint(scheme: SecurityScheme) -> str:
+    """How to send a key for `scheme`, for a 401's message."""
+    if scheme.prefix:
+        return f"an {scheme.header.capitalize()}: {scheme.prefix.strip()} header"
+    return f"an {scheme.header} header"
 
 
 def bearer_token(authorization: Optional[str]) -> Optional[str]:
