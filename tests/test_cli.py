@@ -17,6 +17,8 @@ from typing import Optional
 import pytest
 
 import meterly
+from meterly._operation import Operation
+from meterly._operations import OPERATIONS
 from meterly.cli import main
 
 from .conftest import API_KEY, CHECK_BODY, USAGE_BODY
@@ -261,6 +263,17 @@ def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--version")
     assert code == 0
     assert out.startswith("meterly ")
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.operation_id)
+def test_every_operation_of_the_registry_is_a_command_with_its_request_fields(
+    op: Operation[object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, op.resource, op.method_name, "--help")
+    assert code == 0
+    assert f"{op.method} {op.path}" in " ".join(out.split())
+    for name in op.request_model.model_fields:
+        assert f"--{name.replace('_', '-')}" in out
 
 
 def test_sandbox_serve_delegates_to_the_sandbox_main(
