@@ -1,6 +1,7 @@
 """Every request and response model of the Meterly API, one module each.
 
 A model's module is imported on first access (`models.CheckResponse`), so `import meterly` builds none.
+Written by `make docs` (scripts/gen_docs.py) from the model modules: a new module is exported by it.
 """
 
 from __future__ import annotations
@@ -44,32 +45,32 @@ __all__ = [
     "UsageCheck",
     "UsageCheckRequest",
     "UsageCheckRequestTypedDict",
-    "UsageDenyReason",
     "UsageCheckResponse",
+    "UsageDenyReason",
 ]
 
 _MODULES = {
     "Balance": "balance",
     "BalancesCheckRequest": "balancescheckrequest",
     "BalancesCheckRequestTypedDict": "balancescheckrequest",
+    "BillingMethod": "price",
     "Breakdown": "breakdown",
     "CheckResponse": "checkresponse",
+    "ConsumptionModel": "usagecheck",
     "CustomerRollover": "customerrollover",
     "ErrorDetail": "errordetail",
     "Preview": "preview",
-    "PreviewScenario": "preview",
     "PreviewProduct": "previewproduct",
-    "BillingMethod": "price",
+    "PreviewScenario": "preview",
     "Price": "price",
     "Reset": "reset",
     "ResetInterval": "reset",
     "Security": "security",
-    "ConsumptionModel": "usagecheck",
     "UsageCheck": "usagecheck",
-    "UsageDenyReason": "usagecheck",
     "UsageCheckRequest": "usagecheckrequest",
     "UsageCheckRequestTypedDict": "usagecheckrequest",
     "UsageCheckResponse": "usagecheckresponse",
+    "UsageDenyReason": "usagecheck",
 }
 
 

@@ -25,16 +25,16 @@ class BalancesCheckRequestTypedDict(TypedDict):
 class BalancesCheckRequest(BaseModel):
     """The body of `balances.check`."""
 
-    customer_id: Annotated[str, Field(min_length=1)]
+    customer_id: Annotated[str, Field(min_length=1, examples=["cus_123"])]
     """ID which you provided when creating the customer"""
 
-    feature_id: Annotated[str, Field(min_length=1)]
+    feature_id: Annotated[str, Field(min_length=1, examples=["messages"])]
     """ID of the feature to check access to."""
 
     entity_id: Optional[str] = Field(default=None, min_length=1)
     """If using entity balances (eg, seats), the entity ID to check access for."""
 
-    required_balance: Optional[float] = None
+    required_balance: Optional[float] = Field(default=None, examples=[1])
     """If you know the amount of the feature the end user is consuming in advance. If their balance is below this quantity, allowed will be false."""  # noqa: E501
 
     properties: Optional[Dict[str, Any]] = None

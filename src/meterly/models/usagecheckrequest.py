@@ -22,11 +22,11 @@ class UsageCheckRequestTypedDict(TypedDict):
 class UsageCheckRequest(BaseModel):
     """The body of `usage.check`."""
 
-    customer_id: Annotated[str, Field(alias="customerId", min_length=1)]
+    customer_id: Annotated[str, Field(alias="customerId", min_length=1, examples=["cus_123"])]
     """The customer who would consume the feature."""
 
-    feature_code: Annotated[str, Field(alias="featureCode", min_length=1)]
+    feature_code: Annotated[str, Field(alias="featureCode", min_length=1, examples=["api_calls"])]
     """The feature to be consumed."""
 
-    quantity: Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER)]
+    quantity: Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER, examples=[3])]
     """How many units would be consumed."""
