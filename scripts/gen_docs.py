@@ -41,7 +41,14 @@ MODELS_DIR = Path("docs/models")
 GEN_LOCK = Path(".speakeasy/gen.lock")
 MODELS_INIT = Path("src/meterly/models/__init__.py")
 
-_PRIMITIVE_NAMES = {"string": "str", "number": "float", "integer": "int", "boolean": "bool", "any": "Any"}
+_PRIMITIVE_NAMES = {
+    "string": "str",
+    "number": "float",
+    "integer": "int",
+    "boolean": "bool",
+    "any": "Any",
+    "datetime": "datetime",
+}
 
 
 # ---------------------------------------------------------------- types and tables

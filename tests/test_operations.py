@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import typing
+from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -57,6 +58,7 @@ class _Request(BaseModel):
     ratio: Optional[float] = Field(default=None, ge=0, le=1)
     extra: Optional[Dict[str, Any]] = None
     tags: Optional[List[str]] = None
+    at: Optional[datetime] = None
 
 
 CHECKS = {param.name: param for param in body_params(_Request)}
@@ -74,6 +76,8 @@ CHECKS = {param.name: param for param in body_params(_Request)}
         ("ratio", float("nan"), "ratio: must be a finite number, got nan"),
         ("extra", {1: "x"}, "extra: must be a dict with str keys"),
         ("tags", ["a", 2], "tags: 1: Input should be a valid string"),
+        ("at", "yesterday", "at: must be an ISO 8601 date-time, got 'yesterday'"),
+        ("at", 1764547200, "at: must be a datetime or an ISO 8601 str, got int"),
     ],
 )
 def test_annotations_and_field_constraints_become_the_checks(name: str, value: Any, problem: str) -> None:
@@ -83,10 +87,23 @@ def test_annotations_and_field_constraints_become_the_checks(name: str, value: A
 
 
 def test_a_value_that_passes_is_sent_as_given_and_only_containers_are_nested() -> None:
-    given = {"name": "n", "note": "", "count": 5, "ratio": 0, "extra": {"a": [1]}, "tags": ["x"]}
+    given = {
+        "name": "n",
+        "note": "",
+        "count": 5,
+        "ratio": 0,
+        "extra": {"a": [1]},
+        "tags": ["x"],
+        "at": "2026-12-01T09:30:00Z",
+    }
     assert {name: CHECKS[name].check(name, value) for name, value in given.items()} == given
     assert {name for name, param in CHECKS.items() if param.nested} == {"extra", "tags"}
     assert {name for name, param in CHECKS.items() if param.required} == {"name", "count"}
+
+
+def test_a_datetime_is_sent_as_its_iso_8601_text() -> None:
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+    assert CHECKS["at"].check("at", at) == "2026-12-01T09:30:00+00:00"
 
 
 RECORD = Operation[models.CheckResponse](

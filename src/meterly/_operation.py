@@ -4,6 +4,7 @@ model: the aliases give the JSON keys, the annotations and field constraints giv
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import (
     Any,
     Callable,
@@ -249,6 +250,8 @@ def _compile_check(name: str, info: Any) -> Tuple[Check, bool]:
     if base is float:
         low, high = _bounds(metadata)
         return (check_number if low is None and high is None else _number_check(low, high)), False
+    if base is datetime:
+        return check_timestamp, False
     if get_origin(base) in (dict, Dict) and get_args(base) == (str, Any):
         return check_object, True
     return _adapter_check(info), True
@@ -305,6 +308,27 @@ def _int_check(low: Optional[float], high: Optional[float]) -> Check:
         return value
 
     return check
+
+
+_parse_timestamp: Optional[Callable[[str], datetime]] = None
+
+
+def check_timestamp(name: str, value: Any) -> str:
+    """A `datetime` (sent as its ISO 8601 text) or ISO 8601 text (sent as given)."""
+    global _parse_timestamp
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise RequestValidationError(
+            name, f"must be a datetime or an ISO 8601 str, got {type(value).__name__}"
+        )
+    if _parse_timestamp is None:  # pydantic's parser reads every ISO 8601 form on every Python version
+        _parse_timestamp = pydantic.TypeAdapter(datetime).validate_strings
+    try:
+        _parse_timestamp(value)
+    except pydantic.ValidationError:
+        raise RequestValidationError(name, f"must be an ISO 8601 date-time, got {value!r}") from None
+    return value
 
 
 def check_flag(name: str, value: Any) -> bool:

@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import sys
+from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast, get_args, get_origin
 
 from meterly import errors
@@ -115,7 +116,7 @@ def _option_type(annotation: Any) -> Dict[str, Any]:
         return {"action": argparse.BooleanOptionalAction}
     if annotation in (int, float):
         return {"type": annotation}
-    if annotation is str:
+    if annotation in (str, datetime):  # a date-time is given as its ISO 8601 text
         return {}
     return {"type": _json_object, "metavar": "JSON"}
 
