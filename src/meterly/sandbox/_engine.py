@@ -355,7 +355,7 @@ class SandboxEngine:
                 "the sandbox is simulating a failure",
             )
         if operation is None:
-            raise ProtocolError(404, "not_found", "no such endpoint")
+            raise ProtocolError(404, "route_not_found", "no such route: check the server URL")
         if method != "POST":
             raise ProtocolError(405, "method_not_allowed", f"{method} is not allowed here; use POST")
         key = (
