@@ -12,9 +12,39 @@ import httpx
 from typing_extensions import assert_type
 
 import meterly
-from meterly import AsyncMeterly, Meterly, RawResponse, errors, models
+from meterly import AsyncMeterly, BackoffStrategy, Meterly, RawResponse, RetryConfig, errors, models
+from meterly.hooks import AsyncHook, Hook, HookContext
 from meterly.types import UNSET, OptionalNullable, UnrecognizedStr, Unset
-from meterly.utils import BackoffStrategy, RetryConfig
+
+
+class TagRequests:
+    """A sync hook, as the README writes it."""
+
+    def before_request(self, ctx: HookContext, request: httpx.Request) -> httpx.Request:
+        assert_type(ctx.operation_id, str)
+        assert_type(ctx.base_url, str)
+        request.headers["x-caller"] = "checkout-service"
+        return request
+
+
+class AuditErrors:
+    """A sync after_error hook whose parameters have names of its own."""
+
+    def after_error(
+        self, context: HookContext, resp: Optional[httpx.Response], exc: Optional[Exception]
+    ) -> tuple[Optional[httpx.Response], Optional[Exception]]:
+        return resp, exc
+
+
+class AsyncTagRequests:
+    """An async hook, awaited by AsyncMeterly."""
+
+    async def before_request(self, ctx: HookContext, request: httpx.Request) -> httpx.Request:
+        request.headers["x-caller"] = "checkout-service"
+        return request
+
+    async def after_success(self, ctx: HookContext, response: httpx.Response) -> httpx.Response:
+        return response
 
 
 def make_clients(transport: httpx.MockTransport) -> tuple[Meterly, AsyncMeterly]:
@@ -32,7 +62,16 @@ def make_clients(transport: httpx.MockTransport) -> tuple[Meterly, AsyncMeterly]
         security=models.Security(bearer_auth="sk_test_typing", api_key_auth="sk_test_typing"),
         retry_config=None,
         client=httpx.AsyncClient(transport=transport),
+        hooks=[AsyncTagRequests(), TagRequests()],
     )
+    sync_hooks: list[Hook] = [TagRequests(), AuditErrors()]
+    async_hooks: list[AsyncHook] = [AsyncTagRequests(), *sync_hooks]
+    assert len(async_hooks) == 3
+    hooked = Meterly(api_key="sk_test_typing", hooks=sync_hooks, max_retries=2)
+    view = hooked.with_options(timeout_ms=500, max_retries=0, fail_open=True)
+    assert_type(view, Meterly)
+    assert_type(aclient.with_options(retry_config=RetryConfig(max_retries=1)), AsyncMeterly)
+    hooked.close()
     assert_type(client, Meterly)
     assert_type(aclient, AsyncMeterly)
     assert_type(client.server_url, str)
@@ -162,7 +201,9 @@ def error_attributes(client: Meterly) -> dict[str, Any]:
         assert_type(exc.retry_after, Optional[float])
         return {"retry_after": exc.retry_after}
     except errors.APIError as exc:
-        assert_type(exc.status_code, Optional[int])
+        assert_type(exc.status_code, int)
+        assert_type(exc.attempts, int)
+        assert_type(exc.elapsed, Optional[float])
         assert_type(exc.code, Optional[str])
         assert_type(exc.type, Optional[str])
         assert_type(exc.param, Optional[str])
@@ -180,6 +221,7 @@ def error_attributes(client: Meterly) -> dict[str, Any]:
         assert_type(exc.param, str)
         return {"param": exc.param}
     except errors.MeterlyError as exc:
+        assert_type(exc.status_code, Optional[int])
         return {"other": exc.message}
     return {}
 
@@ -192,3 +234,6 @@ def mistakes_the_checkers_catch(client: Meterly) -> None:
     res = client.balances.check(customer_id="cus_123", feature_id="messages")
     print(res.alowed)  # type: ignore[attr-defined]
     Meterly(api_key=42)  # type: ignore[arg-type]
+    Meterly(retry_config=3)  # type: ignore[arg-type]
+    Meterly(hooks=[AsyncTagRequests()])  # type: ignore[list-item]
+    Meterly(hooks=[object()])  # type: ignore[list-item]

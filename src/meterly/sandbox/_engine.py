@@ -282,7 +282,13 @@ class SandboxEngine:
     def track(
         self, customer_id: str, feature_id: str, amount: Number = 1, *, entity_id: Optional[str] = None
     ) -> SandboxEngine:
-        """Record usage whatever the limits (as a usage event would); a negative amount gives usage back."""
+        """Record usage whatever the limits (as a usage event would); a negative amount gives usage back.
+
+        Without `entity_id` the usage is the customer's own: a feature the customer has only per entity
+        (seat) raises ValueError, as a `send_event` check without `entity_id` is refused.
+
+            engine.track("cus_pro", "messages", 5)
+        """
         with self._lock:
             customer = self._customer(customer_id)
             feature = self._feature(feature_id)
@@ -291,6 +297,11 @@ class SandboxEngine:
             source = self._source(customer, feature, entity_id)
             if source is None:
                 raise ValueError(f"customer {customer_id!r} has no balance of {feature_id!r}")
+            if entity_id is None:
+                shared = _shared(source)
+                if shared is None:
+                    raise ValueError(_per_seat_message(customer.id, source.feature.id))
+                source = shared
             _deduct(source.entries, dec(amount) * source.cost, force=True)
         return self
 
@@ -428,6 +439,13 @@ class SandboxEngine:
                 setattr(customer, key, value)
         required = Decimal(1) if req.required_balance is None else req.required_balance
         source = self._source(customer, feature, req.entity_id)
+        if source is not None and req.send_event and req.entity_id is None:
+            # Usage without an entity_id is the customer's own: it never lands on one seat's balance.
+            shared = _shared(source)
+            if shared is None:
+                message = _per_seat_message(customer.id, source.feature.id)
+                raise ProtocolError(400, "invalid_request", message, "entity_id")
+            source = shared
         balance: Optional[Dict[str, Any]] = None
         if source is None:
             allowed = False
@@ -634,6 +652,21 @@ class SandboxEngine:
 
 
 # -- balance arithmetic (pure functions of entries) -------------------------------------------------
+
+
+def _shared(source: _Source) -> Optional[_Source]:
+    """The customer-level part of a source (no entity's entries); None when it is all per seat."""
+    shared = [e for e in source.entries if e.entity_id is None]
+    if len(shared) == len(source.entries):
+        return source
+    return _Source(source.feature, source.cost, shared) if shared else None
+
+
+def _per_seat_message(customer_id: str, feature_id: str) -> str:
+    return (
+        f"customer {customer_id!r} has {feature_id!r} per entity (seat) only: "
+        "pass entity_id to record usage against one of them"
+    )
 
 
 def _order(entries: List[Entry]) -> List[Entry]:
