@@ -84,7 +84,7 @@ def balances_check(client: Meterly) -> Optional[float]:
     with client as same:
         assert_type(same, Meterly)
         res = same.balances.check(
-            customer_id="cus_123",
+            customer_id="cus_pro",
             feature_id="messages",
             required_balance=2,
             properties={"source": "typing"},
@@ -152,7 +152,7 @@ def unset_identity_narrowing(res: models.CheckResponse) -> str:
 
 def usage_check(client: Meterly) -> int:
     """A usage check and its open enums."""
-    usage = client.usage.check(customer_id="cus_123", feature_code="api_calls", quantity=3)
+    usage = client.usage.check(customer_id="cus_pro", feature_code="api_calls", quantity=3)
     assert_type(usage, models.UsageCheck)
     assert_type(usage.feature_code, str)
     assert_type(usage.quantity, int)
@@ -165,13 +165,13 @@ def usage_check(client: Meterly) -> int:
 
 def raw_responses(client: Meterly) -> models.CheckResponse:
     """with_raw_response: the HTTP exchange, then the typed result."""
-    raw = client.balances.with_raw_response.check(customer_id="cus_123", feature_id="messages")
+    raw = client.balances.with_raw_response.check(customer_id="cus_pro", feature_id="messages")
     assert_type(raw, RawResponse[models.CheckResponse])
     assert_type(raw.status_code, int)
     assert_type(raw.headers, httpx.Headers)
     assert_type(raw.request_id, Optional[str])
     assert_type(raw.http_response, httpx.Response)
-    raw_usage = client.usage.with_raw_response.check(customer_id="cus_123", feature_code="api_calls")
+    raw_usage = client.usage.with_raw_response.check(customer_id="cus_pro", feature_code="api_calls")
     assert_type(raw_usage, RawResponse[models.UsageCheck])
     assert_type(raw_usage.parse(), models.UsageCheck)
     return assert_type(raw.parse(), models.CheckResponse)
@@ -181,10 +181,10 @@ async def async_calls(client: AsyncMeterly) -> tuple[bool, bool]:
     """The same calls on the async client: awaited, with the same result types."""
     async with client as same:
         assert_type(same, AsyncMeterly)
-        res = await same.balances.check(customer_id="cus_123", feature_id="messages")
-        usage = await same.usage.check(customer_id="cus_123", feature_code="api_calls")
-        raw = await same.balances.with_raw_response.check(customer_id="cus_123", feature_id="messages")
-        raw_usage = await same.usage.with_raw_response.check(customer_id="cus_123", feature_code="api_calls")
+        res = await same.balances.check(customer_id="cus_pro", feature_id="messages")
+        usage = await same.usage.check(customer_id="cus_pro", feature_code="api_calls")
+        raw = await same.balances.with_raw_response.check(customer_id="cus_pro", feature_id="messages")
+        raw_usage = await same.usage.with_raw_response.check(customer_id="cus_pro", feature_code="api_calls")
     assert_type(res, models.CheckResponse)
     assert_type(usage, models.UsageCheck)
     assert_type(raw, RawResponse[models.CheckResponse])
@@ -229,9 +229,9 @@ def error_attributes(client: Meterly) -> dict[str, Any]:
 def mistakes_the_checkers_catch(client: Meterly) -> None:
     """Never called: each line is a mistake mypy and pyright must report (unused ignores fail the run)."""
     client.balances.check(customer_id=123, feature_id="messages")  # type: ignore[arg-type]
-    client.balances.check(customer_id="cus_123")  # type: ignore[call-arg]
-    client.usage.check(customer_id="cus_123", feature_code="x", quantity="3")  # type: ignore[arg-type]
-    res = client.balances.check(customer_id="cus_123", feature_id="messages")
+    client.balances.check(customer_id="cus_pro")  # type: ignore[call-arg]
+    client.usage.check(customer_id="cus_pro", feature_code="x", quantity="3")  # type: ignore[arg-type]
+    res = client.balances.check(customer_id="cus_pro", feature_id="messages")
     print(res.alowed)  # type: ignore[attr-defined]
     Meterly(api_key=42)  # type: ignore[arg-type]
     Meterly(retry_config=3)  # type: ignore[arg-type]
