@@ -72,6 +72,19 @@ def test_a_view_shares_the_parents_owned_pool_and_closing_it_leaves_the_pool_ope
     assert pool.is_closed
 
 
+def test_after_fork_a_view_uses_the_pool_its_parent_rebuilds() -> None:
+    client = Meterly(api_key=API_KEY)
+    view = client.with_options(timeout_ms=500)
+    inherited = client._http()
+    for each in (client, view):  # what the at-fork hook does in a child process
+        each._after_fork_in_child()
+    rebuilt = view._http()
+    assert rebuilt is client._http()
+    assert rebuilt is not inherited
+    inherited.close()
+    client.close()
+
+
 def test_a_view_of_a_closed_client_is_closed_too() -> None:
     http = httpx.Client(transport=httpx.MockTransport(ok_check))
     client = Meterly(api_key=API_KEY, client=http)
