@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import subprocess
+import sys
 import warnings
 from typing import Any, Callable, Optional
 
@@ -323,3 +325,12 @@ def test_hook_protocols_and_context_are_public() -> None:
     assert isinstance(Recorder(), hooks.BeforeRequestHook)
     assert isinstance(Recorder(), hooks.AfterErrorHook)
     assert set(hooks.__all__) >= {"Hook", "AsyncHook", "HookContext"}
+
+
+def test_the_public_hook_types_load_only_when_imported() -> None:
+    code = (
+        "import sys, meterly; meterly.Meterly(api_key='k', hooks=[]); print('meterly.hooks' in sys.modules); "
+        "import meterly.hooks; print(meterly.hooks.Hook is not None)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

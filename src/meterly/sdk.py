@@ -43,7 +43,7 @@ from meterly._config import (
     timeout_from_ms,
 )
 from meterly._deadline import asend_within, send_within
-from meterly._hooks import AsyncHook, Awaiting, Hook, SDKHooks
+from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
 from meterly._operation import Operation
 from meterly._pipeline import Effect, Pipeline, Retries
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
     from meterly._aiohttp import AiohttpSender
     from meterly._fail_open import FailOpenPolicy
+    from meterly.hooks import AsyncHook, Hook
 
 T = TypeVar("T")
 _Self = TypeVar("_Self", bound="_BaseClient")

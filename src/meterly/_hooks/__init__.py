@@ -4,27 +4,17 @@ from .sdkhooks import Awaiting, SDKHooks
 from .types import (
     AfterErrorHook,
     AfterSuccessHook,
-    AsyncAfterErrorHook,
-    AsyncAfterSuccessHook,
-    AsyncBeforeRequestHook,
-    AsyncHook,
     BeforeRequestHook,
     ErrorHookResult,
-    Hook,
     HookContext,
 )
 
 __all__ = [
     "AfterErrorHook",
     "AfterSuccessHook",
-    "AsyncAfterErrorHook",
-    "AsyncAfterSuccessHook",
-    "AsyncBeforeRequestHook",
-    "AsyncHook",
     "Awaiting",
     "BeforeRequestHook",
     "ErrorHookResult",
-    "Hook",
     "HookContext",
     "SDKHooks",
 ]

@@ -1,9 +1,12 @@
-"""What a hook sees and may define: `HookContext` and the `Hook` / `AsyncHook` protocols."""
+"""What a hook sees and may define: `HookContext` and the protocols the pipeline checks hooks with.
+
+The async protocols and the `Hook` / `AsyncHook` unions are only types: they live in `meterly.hooks`,
+which `import meterly` does not load."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Optional, Protocol, Tuple, Union, runtime_checkable
+from typing import TYPE_CHECKING, Optional, Protocol, Tuple, runtime_checkable
 
 import httpx
 
@@ -51,31 +54,3 @@ class AfterErrorHook(Protocol):
     def after_error(
         self, ctx: HookContext, response: Optional[httpx.Response], error: Optional[Exception], /
     ) -> ErrorHookResult: ...
-
-
-class AsyncBeforeRequestHook(Protocol):
-    """`BeforeRequestHook` as an `async def`, for `AsyncMeterly`."""
-
-    def before_request(self, ctx: HookContext, request: httpx.Request, /) -> Awaitable[httpx.Request]: ...
-
-
-class AsyncAfterSuccessHook(Protocol):
-    """`AfterSuccessHook` as an `async def`, for `AsyncMeterly`."""
-
-    def after_success(self, ctx: HookContext, response: httpx.Response, /) -> Awaitable[httpx.Response]: ...
-
-
-class AsyncAfterErrorHook(Protocol):
-    """`AfterErrorHook` as an `async def`, for `AsyncMeterly`."""
-
-    def after_error(
-        self, ctx: HookContext, response: Optional[httpx.Response], error: Optional[Exception], /
-    ) -> Awaitable[ErrorHookResult]: ...
-
-
-Hook = Union[BeforeRequestHook, AfterSuccessHook, AfterErrorHook]
-"""A hook object for `Meterly(hooks=[...])`: it defines any of `before_request`, `after_success` and
-`after_error` (plain `def`)."""
-
-AsyncHook = Union[Hook, AsyncBeforeRequestHook, AsyncAfterSuccessHook, AsyncAfterErrorHook]
-"""A hook object for `AsyncMeterly(hooks=[...])`: its methods may be plain `def` or `async def`."""
