@@ -91,11 +91,16 @@ def reset_after_fork(client: Any) -> None:
 
 
 class _Pool:
-    """What both pools share: the lock that guards them and the closed state of their client."""
+    """What both pools share: the lock that guards them and the closed state of their client.
 
-    def __init__(self, client: Any, owner: str) -> None:
+    A pool with a `parent` is a `with_options` view's: it sends over its parent's pool and closes on its
+    own, leaving the parent's open.
+    """
+
+    def __init__(self, client: Any, owner: str, parent: Any = None) -> None:
         self.client: Any = client
-        self.owned = client is None
+        self.parent = parent
+        self.owned = client is None and parent is None
         """True when the SDK creates (and so closes) the pool; a caller's client is never closed."""
         self.closed = False
         self.lock = threading.Lock()
@@ -104,6 +109,8 @@ class _Pool:
     def check_open(self) -> None:
         if self.closed:
             raise RuntimeError(f"this {self._owner} is closed; create a new one")
+        if self.parent is not None:
+            self.parent.check_open()
 
     def after_fork_in_child(self) -> None:
         """A fresh lock (one a parent thread held at fork time is never released) and, for an SDK-owned
@@ -122,10 +129,17 @@ class SyncPool(_Pool):
 
     client: Optional[httpx.Client]
 
+    def view(self) -> SyncPool:
+        """The pool of a view of this client: this pool (or the one it views), closed on its own."""
+        return SyncPool(None, self._owner, self.parent or self)
+
     def get(self) -> httpx.Client:
         client = self.client
         if client is not None:
             return client
+        if self.parent is not None:  # a view: its parent's pool, rebuilt by the parent when needed
+            parent: SyncPool = self.parent
+            return parent.get()
         with self.lock:
             self.check_open()
             if self.client is None:  # the first call, or the first in a forked child
@@ -171,9 +185,9 @@ class AsyncPool(_Pool):
     is opened per event loop and closed on that loop as it shuts down.
     """
 
-    def __init__(self, client: Any, owner: str, backend: HttpBackend) -> None:
-        super().__init__(client, owner)
-        self.backend = backend
+    def __init__(self, client: Any, owner: str, backend: HttpBackend, parent: Any = None) -> None:
+        super().__init__(client, owner, parent)
+        self.backend: HttpBackend = backend
         self._sender: Optional[AsyncSender] = None
         import asyncio  # here, not at module level: sync-only programs never import asyncio
 
@@ -181,10 +195,17 @@ class AsyncPool(_Pool):
         self._keeper: Optional[AsyncGenerator[None, None]] = None
         self._running_loop = asyncio.get_running_loop
 
+    def view(self) -> AsyncPool:
+        """The pool of a view of this client: this pool (or the one it views), closed on its own."""
+        return AsyncPool(None, self._owner, self.backend, self.parent or self)
+
     def get(self) -> Any:
         """The pool calls from the running loop use."""
         client = self.client
         if not self.owned:
+            if self.parent is not None:  # a view: its parent's pool, rebuilt by the parent when needed
+                parent: AsyncPool = self.parent
+                return parent.get()
             return client
         loop = self._running_loop()
         if client is not None and self._loop is not None and self._loop() is loop:
@@ -209,6 +230,9 @@ class AsyncPool(_Pool):
 
     def sender(self) -> AsyncSender:
         """The sender over the running loop's pool, made once per pool."""
+        if self.parent is not None:
+            parent: AsyncPool = self.parent
+            return parent.sender()
         client = self.get()
         sender = self._sender
         if sender is None or sender.client is not client:

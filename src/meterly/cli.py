@@ -32,6 +32,35 @@ EXIT_ERROR = 2
 
 PROG = "meterly"
 
+# The examples use the ids of the sandbox's demo data, so they run as shown against `meterly sandbox serve`.
+_TRY_IT = """\
+try it against the local sandbox (its demo data):
+  meterly sandbox serve
+  export METERLY_SERVER_URL=http://127.0.0.1:8787 METERLY_API_KEY=sk_test_sandbox
+"""
+_MAIN_EXAMPLES = (
+    _TRY_IT
+    + """\
+  meterly balances check --customer-id cus_pro --feature-id messages      # exit 0
+  meterly balances check --customer-id cus_free --feature-id sso          # exit 1
+  meterly usage check --customer-id cus_pro --feature-code api_calls      # exit 0
+
+demo customers: cus_free, cus_pro, cus_team (seats seat_alice, seat_bob), cus_wallet
+"""
+)
+_MORE_EXAMPLES = {
+    "balances.check": """\
+  meterly balances check --customer-id cus_pro --feature-id messages --send-event
+  meterly balances check --customer-id cus_team --feature-id messages --entity-id seat_bob
+  meterly balances check --customer-id cus_free --feature-id messages --required-balance 3  # denied
+""",
+    "usage.check": """\
+  meterly usage check --customer-id cus_pro --feature-code image --quantity 2
+  meterly usage check --customer-id cus_wallet --feature-code sms --quantity 30   # denied
+""",
+}
+"""More examples for a command's help, by SDK call, after the one made from its request fields' examples."""
+
 
 class _UsageError(Exception):
     """A command line that can't be run; argparse's own errors are turned into this too."""
@@ -86,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Meterly from the shell. Exit codes: 0 allowed, 1 denied, 2 error.",
         parents=[common],
+        epilog=_MAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     grouped = resources()
@@ -100,7 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sandbox = groups.add_parser("sandbox", help="the local sandbox server").add_subparsers(dest="command")
     sandbox.required = True
-    serve = sandbox.add_parser("serve", help="serve the Meterly API locally with seeded customers")
+    serve = sandbox.add_parser(
+        "serve",
+        help="serve the Meterly API locally with seeded customers",
+        description="Serve the Meterly API on 127.0.0.1 (port 8787) with the demo data "
+        "(customers cus_free, cus_pro, cus_team, cus_wallet; key sk_test_sandbox) or a seed file.",
+    )
     serve.add_argument("--port", type=int, help="the port to listen on")
     serve.add_argument("--seed", metavar="FILE", help="a JSON file of customers and balances")
     serve.set_defaults(run=_sandbox_serve)
@@ -121,24 +157,44 @@ def _option_type(annotation: Any) -> Dict[str, Any]:
     return {"type": _json_object, "metavar": "JSON"}
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _example_line(op: Operation[Any]) -> str:
+    """A command line made from the request fields' examples (the ids of the sandbox's demo data)."""
+    parts = [PROG, op.resource, op.method_name]
+    for name, field in op.request_model.model_fields.items():
+        if field.examples:
+            parts += [_flag(name), str(field.examples[0])]
+    return "  " + " ".join(parts) + "\n"
+
+
 def _add_operation(commands: Any, op: Operation[Any], common: _Parser) -> None:
     """`meterly <resource> <method>`: one option per body parameter, named after the SDK argument."""
     method: Callable[..., Any] = getattr(_resource_classes()[op.resource], op.method_name)
     doc = (method.__doc__ or "").strip().split("\n", 1)[0]
+    sdk_call = f"{op.resource}.{op.method_name}"
     command = commands.add_parser(
         op.method_name,
         parents=[common],
         help=f"{doc} ({op.method} {op.path})",
         description=f"{doc} ({op.method} {op.path})",
+        epilog=_TRY_IT + _example_line(op) + _MORE_EXAMPLES.get(sdk_call, ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     defaults: Dict[str, Any] = method.__kwdefaults__ or {}
     for name, field in op.request_model.model_fields.items():
-        flag = "--" + name.replace("_", "-")
         settings = _option_type(field.annotation)
+        shown = [f"e.g. {field.examples[0]}"] if field.examples and "action" not in settings else []
+        if defaults.get(name) is not None:
+            shown.append(f"default {defaults[name]}")
+        if shown:
+            settings["help"] = "; ".join(shown)
         if name in defaults:
-            command.add_argument(flag, default=defaults[name], **settings)
+            command.add_argument(_flag(name), default=defaults[name], **settings)
         else:
-            command.add_argument(flag, required=True, **settings)
+            command.add_argument(_flag(name), required=True, **settings)
     command.set_defaults(run=_operation_runner(op))
 
 

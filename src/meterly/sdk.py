@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from types import TracebackType
@@ -23,9 +24,16 @@ from typing import (
 
 import httpx
 
-from meterly._config import ApiKey, SDKConfiguration, SecuritySource
+from meterly._config import (
+    ApiKey,
+    SDKConfiguration,
+    SecuritySource,
+    fail_open_policy_of,
+    retry_policy_with,
+    timeout_from_ms,
+)
 from meterly._deadline import send_within
-from meterly._hooks import SDKHooks
+from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
 from meterly._operation import Operation
 from meterly._options import CallOptions
@@ -33,7 +41,7 @@ from meterly._pipeline import Effect, Pipeline, httpx_request
 from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
 from meterly.balances import AsyncBalances, Balances
 from meterly.errors import RequestValidationError
-from meterly.types import UNSET
+from meterly.types import UNSET, Unset
 from meterly.usage import AsyncUsage, Usage
 from meterly.utils.retries import RetryConfig
 
@@ -41,6 +49,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from meterly._fail_open import FailOpenPolicy
+    from meterly.hooks import AsyncHook, Hook
 
 T = TypeVar("T")
 _Self = TypeVar("_Self", bound="_BaseClient[Any]")
@@ -67,7 +76,8 @@ class _BaseClient(Generic[P]):
         server_url: Optional[str],
         server_idx: int,
         timeout_ms: Optional[int],
-        retry_config: Union[RetryConfig, Any, None],
+        retry_config: Union[RetryConfig, Unset, None],
+        max_retries: Optional[int],
         debug_logger: Optional[logging.Logger],
         fail_open: Union[bool, FailOpenPolicy],
         hooks: Iterable[object],
@@ -88,10 +98,65 @@ class _BaseClient(Generic[P]):
             retry_config=retry_config,
             fail_open=fail_open,
             debug_logger=debug_logger,
+            max_retries=max_retries,
         )
         self._pipeline = Pipeline(self._config, SDKHooks(hooks))
         self._pool: P
         reset_after_fork(self)
+
+    def with_options(
+        self: _Self,
+        *,
+        timeout_ms: Optional[int] = None,
+        retry_config: Union[RetryConfig, Unset, None] = UNSET,
+        max_retries: Optional[int] = None,
+        fail_open: Union[bool, FailOpenPolicy, None] = None,
+    ) -> _Self:
+        """A view of this client with some options changed; it shares this client's connection pool.
+
+        Args:
+            timeout_ms: The per-attempt timeout of the view's calls, in milliseconds.
+            retry_config: The view's retry policy (`None`: never retry); UNSET keeps this client's.
+            max_retries: At most this many retries per call, on the view's retry policy.
+            fail_open: The view's fail-open setting (`True`, `False` or a `FailOpenPolicy`); None keeps
+                this client's, and its circuit breakers.
+
+        Closing the view (or leaving its `with` block) closes only the view: the pool stays open until
+        this client is closed, and a view of a closed client raises like the closed client.
+        """
+        config = self._config
+        policy = config.retry_config if isinstance(retry_config, Unset) else retry_config
+        if not isinstance(retry_config, Unset) or max_retries is not None:
+            policy = retry_policy_with(policy, max_retries)
+        if fail_open is None:
+            fail_open = config.fail_open
+            fail_open_policy = config.fail_open_policy
+        else:
+            fail_open_policy = fail_open_policy_of(fail_open)
+        view = copy.copy(self)
+        view._config = SDKConfiguration(
+            server_url=config.server_url,
+            retry_config=policy,
+            timeout=config.timeout if timeout_ms is None else timeout_from_ms("timeout_ms", timeout_ms),
+            fail_open=fail_open,
+            debug_logger=config.debug_logger,
+            api_key=config.api_key,
+            security=config.security,
+            fail_open_policy=fail_open_policy,
+        )
+        pipeline = self._pipeline
+        view._pipeline = Pipeline(view._config, pipeline.hooks)
+        view._pipeline.clock = pipeline.clock
+        view._pipeline.random = pipeline.random
+        if fail_open_policy is config.fail_open_policy:
+            view._pipeline.fail_open = pipeline.fail_open  # the same circuit breakers
+        view._pool = self._pool.view()  # the root client's pool, closed on its own
+        view._bind_resources()
+        reset_after_fork(view)
+        return view
+
+    def _bind_resources(self) -> None:
+        raise NotImplementedError
 
     def _after_fork_in_child(self) -> None:
         """Fresh state in a forked child: the pool's lock and SDK-owned pool, the fail-open state."""
@@ -126,12 +191,30 @@ class Meterly(_BaseClient[SyncPool]):
         server_url: Optional[str] = None,
         server_idx: int = 0,
         timeout_ms: Optional[int] = None,
-        retry_config: Union[RetryConfig, Any, None] = UNSET,
+        retry_config: Union[RetryConfig, Unset, None] = UNSET,
+        max_retries: Optional[int] = None,
         client: Optional[httpx.Client] = None,
         debug_logger: Optional[logging.Logger] = None,
         fail_open: Union[bool, FailOpenPolicy] = False,
-        hooks: Iterable[object] = (),
+        hooks: Iterable[Hook] = (),
     ) -> None:
+        """Create a client; it opens its connection pool at the first call.
+
+        Args:
+            api_key: The key for every operation, or a callable returning it (called once per call);
+                None reads `METERLY_API_KEY`.
+            security: Keys per security scheme (`models.Security`, or a callable returning one); a
+                scheme it leaves unset falls back to `api_key`.
+            server_url: The server calls go to; None reads `METERLY_SERVER_URL`, else `SERVERS[server_idx]`.
+            server_idx: Which of `meterly.SERVERS` to use when no `server_url` is given.
+            timeout_ms: The timeout of each attempt, in milliseconds (default 5 s for an SDK-owned pool).
+            retry_config: The retry policy (`RetryConfig`); UNSET is the default policy, None never retries.
+            max_retries: At most this many retries per call, on top of `retry_config`'s policy.
+            client: An `httpx.Client` to send with; the SDK never closes a client it did not create.
+            debug_logger: A logger that gets one DEBUG line per attempt, keys redacted.
+            fail_open: `True` or a `FailOpenPolicy` to answer checks on their own during an outage.
+            hooks: Objects whose `before_request`, `after_success` and `after_error` see every attempt.
+        """
         super().__init__(
             api_key=api_key,
             security=security,
@@ -139,6 +222,7 @@ class Meterly(_BaseClient[SyncPool]):
             server_idx=server_idx,
             timeout_ms=timeout_ms,
             retry_config=retry_config,
+            max_retries=max_retries,
             debug_logger=debug_logger,
             fail_open=fail_open,
             hooks=hooks,
@@ -147,6 +231,9 @@ class Meterly(_BaseClient[SyncPool]):
         )
         self._pool = SyncPool(client, type(self).__name__)
         self._sleep: Callable[[float], None] = time.sleep
+        self._bind_resources()
+
+    def _bind_resources(self) -> None:
         self.balances = Balances(self)
         self.usage = Usage(self)
 
@@ -169,6 +256,9 @@ class Meterly(_BaseClient[SyncPool]):
                     self._sleep(effect)
                     effect = next(steps)
                     continue
+                if isinstance(effect, Awaiting):
+                    effect = steps.throw(effect.refuse())
+                    continue
                 request = effect if isinstance(effect, httpx.Request) else httpx_request(client, effect)
                 try:
                     response = send_within(client, request)
@@ -185,6 +275,7 @@ class Meterly(_BaseClient[SyncPool]):
         self._pool.close()
 
     def __enter__(self: _Self) -> _Self:
+        self._check_open()
         return self
 
     def __exit__(
@@ -215,13 +306,35 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
         server_url: Optional[str] = None,
         server_idx: int = 0,
         timeout_ms: Optional[int] = None,
-        retry_config: Union[RetryConfig, Any, None] = UNSET,
+        retry_config: Union[RetryConfig, Unset, None] = UNSET,
+        max_retries: Optional[int] = None,
         client: Union[httpx.AsyncClient, aiohttp.ClientSession, None] = None,
         debug_logger: Optional[logging.Logger] = None,
         fail_open: Union[bool, FailOpenPolicy] = False,
-        hooks: Iterable[object] = (),
+        hooks: Iterable[AsyncHook] = (),
         http_backend: HttpBackend = "httpx",
     ) -> None:
+        """Create a client; it opens a connection pool per event loop, at the loop's first call.
+
+        Args:
+            api_key: The key for every operation, or a callable returning it (called once per call);
+                None reads `METERLY_API_KEY`.
+            security: Keys per security scheme (`models.Security`, or a callable returning one); a
+                scheme it leaves unset falls back to `api_key`.
+            server_url: The server calls go to; None reads `METERLY_SERVER_URL`, else `SERVERS[server_idx]`.
+            server_idx: Which of `meterly.SERVERS` to use when no `server_url` is given.
+            timeout_ms: The timeout of each attempt, in milliseconds (default 5 s for an SDK-owned pool).
+            retry_config: The retry policy (`RetryConfig`); UNSET is the default policy, None never retries.
+            max_retries: At most this many retries per call, on top of `retry_config`'s policy.
+            client: An `httpx.AsyncClient` (or with `http_backend="aiohttp"` an `aiohttp.ClientSession`)
+                to send with; the SDK never closes a client it did not create.
+            debug_logger: A logger that gets one DEBUG line per attempt, keys redacted.
+            fail_open: `True` or a `FailOpenPolicy` to answer checks on their own during an outage.
+            hooks: Objects whose `before_request`, `after_success` and `after_error` (plain or
+                `async def`) see every attempt.
+            http_backend: `"httpx"`, or `"aiohttp"` (`pip install 'meterly[aiohttp]'`) for more
+                throughput under concurrency.
+        """
         if http_backend == "aiohttp":
             try:
                 import aiohttp
@@ -243,6 +356,7 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
             server_idx=server_idx,
             timeout_ms=timeout_ms,
             retry_config=retry_config,
+            max_retries=max_retries,
             debug_logger=debug_logger,
             fail_open=fail_open,
             hooks=hooks,
@@ -253,6 +367,9 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
         import asyncio  # here, not at module level: sync-only programs never import asyncio
 
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._bind_resources()
+
+    def _bind_resources(self) -> None:
         self.balances = AsyncBalances(self)
         self.usage = AsyncUsage(self)
 
@@ -275,6 +392,9 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
                 if isinstance(effect, (int, float)):
                     await self._sleep(effect)
                     effect = next(steps)
+                    continue
+                if isinstance(effect, Awaiting):
+                    effect = steps.send(await effect.awaitable)
                     continue
                 try:
                     response = await send(effect)
@@ -299,6 +419,7 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
         await self._pool.aclose()
 
     async def __aenter__(self: _Self) -> _Self:
+        self._check_open()
         return self
 
     async def __aexit__(

@@ -15,8 +15,8 @@ BLOCKS = python_blocks()
 
 
 def docs_engine() -> SandboxEngine:
-    """The demo data, the docs' key, and the customer the examples check (`cus_123`, on the Pro plan)."""
-    return SandboxEngine.demo().add_api_key(API_KEY).add_customer("cus_123", plans=["pro"])
+    """The demo data (the examples use its customers) and the docs' key."""
+    return SandboxEngine.demo().add_api_key(API_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_the_default_server_in_an_example_is_pointed_at_the_sandbox(
     page = tmp_path / "PAGE.md"
     page.write_text(
         '```python\nfrom meterly import Meterly\n\nclient = Meterly(server_url="https://api.meterly.dev")\n'
-        'assert client.balances.check(customer_id="cus_123", feature_id="messages").allowed\n```\n',
+        'assert client.balances.check(customer_id="cus_pro", feature_id="messages").allowed\n```\n',
         encoding="utf-8",
     )
     (block,) = python_blocks([page])

@@ -25,7 +25,7 @@ class BalancesCheckRequestTypedDict(TypedDict):
 class BalancesCheckRequest(BaseModel):
     """The body of `balances.check`."""
 
-    customer_id: Annotated[str, Field(min_length=1, examples=["cus_123"])]
+    customer_id: Annotated[str, Field(min_length=1, examples=["cus_pro"])]
     """ID which you provided when creating the customer"""
 
     feature_id: Annotated[str, Field(min_length=1, examples=["messages"])]

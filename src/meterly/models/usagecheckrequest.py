@@ -22,7 +22,7 @@ class UsageCheckRequestTypedDict(TypedDict):
 class UsageCheckRequest(BaseModel):
     """The body of `usage.check`."""
 
-    customer_id: Annotated[str, Field(alias="customerId", min_length=1, examples=["cus_123"])]
+    customer_id: Annotated[str, Field(alias="customerId", min_length=1, examples=["cus_pro"])]
     """The customer who would consume the feature."""
 
     feature_code: Annotated[str, Field(alias="featureCode", min_length=1, examples=["api_calls"])]
