@@ -64,13 +64,13 @@ def test_round_trip_gives_back_the_same_json() -> None:
 
 def test_unknown_fields_are_kept_at_every_level() -> None:
     body = json.loads(json.dumps(CHECK_BODY))
-    body["flag"] = {"id": "beta"}
+    body["lock"] = {"id": "beta"}
     body["balance"]["allocated"] = 3
     res = models.CheckResponse.model_validate(body)
-    assert res.model_extra == {"flag": {"id": "beta"}}
+    assert res.model_extra == {"lock": {"id": "beta"}}
     assert res.balance is not None
     assert res.balance.model_extra == {"allocated": 3}
-    assert res.model_dump(by_alias=True)["flag"] == {"id": "beta"}
+    assert res.model_dump(by_alias=True)["lock"] == {"id": "beta"}
 
 
 @pytest.mark.parametrize(

@@ -135,6 +135,8 @@ class _BaseClient:
         hooks: Iterable[object],
         client: Any,
         client_type: type,
+        server_urls: Optional[Mapping[str, str]] = None,
+        api_versions: Optional[Mapping[str, str]] = None,
     ) -> None:
         if client is not None and not isinstance(client, client_type):
             raise RequestValidationError(
@@ -150,6 +152,8 @@ class _BaseClient:
             retry_config=retry_config,
             fail_open=fail_open,
             debug_logger=debug_logger,
+            server_urls=server_urls,
+            api_versions=api_versions,
         )
         self._pipeline = Pipeline(self._config, SDKHooks(hooks))
         self._owns_client = client is None
@@ -204,6 +208,8 @@ class Meterly(_BaseClient):
         debug_logger: Optional[logging.Logger] = None,
         fail_open: Union[bool, FailOpenPolicy] = False,
         hooks: Iterable[object] = (),
+        server_urls: Optional[Mapping[str, str]] = None,
+        api_versions: Optional[Mapping[str, str]] = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -217,6 +223,8 @@ class Meterly(_BaseClient):
             hooks=hooks,
             client=client,
             client_type=httpx.Client,
+            server_urls=server_urls,
+            api_versions=api_versions,
         )
         self._client: Optional[httpx.Client] = client
         self._sleep: Callable[[float], None] = time.sleep
@@ -335,6 +343,8 @@ class AsyncMeterly(_BaseClient):
         fail_open: Union[bool, FailOpenPolicy] = False,
         hooks: Iterable[object] = (),
         http_backend: HttpBackend = "httpx",
+        server_urls: Optional[Mapping[str, str]] = None,
+        api_versions: Optional[Mapping[str, str]] = None,
     ) -> None:
         if http_backend == "aiohttp":
             try:
@@ -362,6 +372,8 @@ class AsyncMeterly(_BaseClient):
             hooks=hooks,
             client=client,
             client_type=client_type,
+            server_urls=server_urls,
+            api_versions=api_versions,
         )
         self._backend = http_backend
         self._client: Any = client

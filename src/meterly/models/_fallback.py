@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Iterator, Literal, Optional, Tuple
 
 from meterly.types import BaseModel
 
@@ -11,6 +11,7 @@ FallbackReason = Literal["timeout", "connection", "server_error", "circuit_open"
 made because the operation's circuit breaker is open."""
 
 _REASON = "_fallback_reason"
+_DEGRADED = "_degraded"
 
 
 class FallbackAware(BaseModel):
@@ -35,7 +36,29 @@ class FallbackAware(BaseModel):
         private = self.__pydantic_private__
         return private.get(_REASON) if private else None
 
+    def __repr_args__(self) -> Iterator[Tuple[Optional[str], Any]]:
+        yield from super().__repr_args__()
+        private = self.__pydantic_private__
+        if private:  # only marked answers say so: a plain answer's repr lists its fields alone
+            if private.get(_REASON) is not None:
+                yield "fallback_reason", private[_REASON]
+            if private.get(_DEGRADED):
+                yield "is_degraded", True
+
 
 def mark_fallback(answer: FallbackAware, reason: FallbackReason) -> None:
     """Marks `answer` as made up by the SDK for `reason`."""
     object.__setattr__(answer, "__pydantic_private__", {_REASON: reason})
+
+
+def is_degraded(answer: FallbackAware) -> bool:
+    """True when `answer` came in a 202: the service's own degraded, fail-open answer."""
+    private = answer.__pydantic_private__
+    return bool(private and private.get(_DEGRADED))
+
+
+def mark_degraded(answer: object) -> None:
+    """Marks a parsed 202 answer as the service's degraded fail-open; other results are left as they are."""
+    if isinstance(answer, FallbackAware):
+        private = answer.__pydantic_private__
+        object.__setattr__(answer, "__pydantic_private__", {**(private or {}), _DEGRADED: True})

@@ -36,6 +36,9 @@ class UsageCheck(FallbackAware):
     consumption_model: Annotated[Optional[ConsumptionModel], Field(alias="consumptionModel")] = None
     """How the plan charges for the feature: metered, credits or balance."""
 
+    subscription_status: Annotated[Optional[str], Field(alias="subscriptionStatus")] = None
+    """The status of the customer's subscription, e.g. `active` or `trialing`."""
+
     reason: Optional[UsageDenyReason] = None
     """Why the check was denied."""
 
