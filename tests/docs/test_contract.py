@@ -9,7 +9,8 @@ from typing import Any, Dict
 import pytest
 from scripts.modelinfo import model_classes, model_fields
 
-from meterly import SERVERS, models
+from meterly import SERVERS, Meterly, models
+from meterly._config import RESOURCES
 from meterly._operation import SecurityScheme
 from meterly._responses import _ERRORS_BY_STATUS
 from meterly.balances import BALANCES_CHECK, Balances
@@ -199,6 +200,17 @@ def test_every_operation_takes_an_idempotency_key_and_its_version_header(operati
         (header, "header"),
     ]
     assert parameters[1]["schema"]["default"] == default
+
+
+@pytest.mark.parametrize(
+    ("operation", "method"), OPERATIONS, ids=lambda value: getattr(value, "operation_id", "")
+)
+def test_the_resource_of_an_operation_is_the_client_attribute_it_lives_on(
+    operation: Any, method: Any
+) -> None:
+    assert operation.resource in RESOURCES
+    resource_class = typing.get_type_hints(Meterly)[operation.resource]
+    assert method.__qualname__.split(".")[0] == resource_class.__name__
 
 
 def test_the_version_pins_are_the_documented_ones() -> None:
