@@ -131,6 +131,7 @@ def test_the_configuration_shows_servers_and_versions_but_no_key() -> None:
 
 
 def accepted(request: httpx.Request) -> httpx.Response:
+    """A fake Autumn in its degraded state: the sandbox never answers 202 (Prism can: test_prism.py)."""
     return json_response(202, CHECK_BODY)
 
 

@@ -14,6 +14,7 @@ from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, U
 from meterly.sandbox._clock import SandboxClock
 from meterly.sandbox._faults import Faults
 from meterly.sandbox._protocol import (
+    INVALID,
     MAX_IDEMPOTENCY_KEY,
     ROUTES,
     BalancesCheckInput,
@@ -376,7 +377,7 @@ class SandboxEngine:
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             raise ProtocolError(
                 400,
-                "invalid_request",
+                INVALID,
                 f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
                 "Idempotency-Key",
             )
