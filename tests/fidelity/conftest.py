@@ -58,7 +58,7 @@ def commet_client(server_url: str, api_key: str = COMMET_API_KEY) -> Any:
     Its host is hard-coded (`https://commet.co/api/v1`), so its private httpx client is replaced by one
     with the sandbox's base URL and the headers the official client built (key, Commet-Version).
     """
-    client = commet.Commet(api_key=api_key, retries=0, telemetry=False)
+    client = commet.Commet(api_key=api_key, retries=0)
     http = client._http
     headers = http._client.headers
     http._client.close()
