@@ -3,6 +3,9 @@
 Prism (`@stoplight/prism-cli`, installed into .tools/ by `make`) checks every request against the spec
 and, with `--errors`, answers one that does not fit with a 422 and an `sl-violations` header. Its answers
 are generated from the response schemas, so each one must parse into the SDK's models.
+
+The spec Prism serves is openapi.yaml with its version headers made required: the service accepts a
+request without one, but the SDK always sends them, so Prism checks that too.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, Dict, List
 
 import httpx
 import pytest
+import yaml
 
 from meterly import AsyncMeterly, Meterly, models
 
@@ -40,15 +44,28 @@ def _free_port() -> int:
         return port
 
 
+def _strict_spec(folder: Path) -> Path:
+    """openapi.yaml with every version header required, written into `folder`."""
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
+    versions = [p for p in spec["components"]["parameters"].values() if "version" in p["name"].lower()]
+    assert [p["name"] for p in versions] == ["x-api-version", "Commet-Version"]
+    for parameter in versions:
+        parameter["required"] = True
+    path = folder / "openapi.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
-def prism_url() -> Iterator[str]:
+def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert PRISM.exists(), f"{PRISM} is missing: `make test` (or `make tools`) installs Prism"
+    spec = _strict_spec(tmp_path_factory.mktemp("prism"))
     port = _free_port()
     proc = subprocess.Popen(
         [
             str(PRISM),
             "mock",
-            str(ROOT / "openapi.yaml"),
+            str(spec),
             "-h",
             "127.0.0.1",
             "-p",
@@ -106,10 +123,20 @@ def test_prism_refuses_a_request_that_does_not_fit_the_spec(prism_url: str) -> N
     response = httpx.post(
         f"{prism_url}/v1/usage/check",
         json={"customerId": "cus_123", "featureCode": "api_calls"},
-        headers={"x-api-key": KEY},
+        headers={"x-api-key": KEY, "commet-version": "2026-08-27"},
     )
     assert response.status_code == 422
     assert "quantity" in response.headers["sl-violations"]
+
+
+def test_prism_refuses_a_request_without_its_version_header(prism_url: str) -> None:
+    response = httpx.post(
+        f"{prism_url}/v1/balances.check",
+        json={"customer_id": "cus_123", "feature_id": "messages"},
+        headers={"authorization": f"Bearer {KEY}"},
+    )
+    assert response.status_code == 422
+    assert "x-api-version" in response.headers["sl-violations"]
 
 
 def test_sync_requests_validate_and_generated_answers_parse(prism_url: str) -> None:
