@@ -175,3 +175,12 @@ async def test_a_202_over_aiohttp_is_degraded_too() -> None:
             res = await client.balances.check(customer_id="cus_123", feature_id="messages")
     assert res.is_degraded is True
     assert server.received[0].headers["x-api-version"] == AUTUMN_API_VERSION
+
+
+def test_a_fail_open_answer_shows_its_marks_in_repr_and_is_not_degraded(make: Make) -> None:
+    res = make(
+        lambda request: json_response(503, {"message": "down", "code": "unavailable"}), fail_open=True
+    ).check(retries=None)
+    assert (res.is_fallback, res.is_degraded) == (True, False)
+    assert "is_fallback=True, fallback_reason='server_error'" in repr(res)
+    assert "is_fallback" not in json.dumps(res.model_dump(by_alias=True))

@@ -41,6 +41,7 @@ class FallbackAware(BaseModel):
         private = self.__pydantic_private__
         if private:  # only marked answers say so: a plain answer's repr lists its fields alone
             if private.get(_REASON) is not None:
+                yield "is_fallback", True
                 yield "fallback_reason", private[_REASON]
             if private.get(_DEGRADED):
                 yield "is_degraded", True
