@@ -114,7 +114,8 @@ class Operation(Generic[T]):
     ) -> None:
         self.operation_id = operation_id
         self.resource, _, self.method_name = sdk_call.partition(".")
-        """`client.<resource>.<method_name>(...)` calls it; the CLI's `meterly <resource> <method_name>`."""
+        """`client.<resource>.<method_name>(...)` calls it; the CLI's `meterly <resource> <method_name>`.
+        The resource is also the key of the client's per-resource `server_urls` and `api_versions`."""
         self.path = path
         self.method = method
         self.security = security
@@ -133,7 +134,9 @@ class Operation(Generic[T]):
         self.allowed = allowed
         """Reads whether a check's answer allows (the CLI exits 1 when it does not); None: not a check."""
         self.version_header = version_header
-        """The header pinning the API version the models were written for, sent on every request."""
+        """The header pinning the API version every request sends (unless the client's `api_versions`
+        names another for the resource), so the service answers in the shape the models were written
+        for."""
         self.parse: Callable[[bytes], T] = _parser(response, envelope)
         """Turns a 2xx body into the result; the validator is compiled at the first parse."""
 

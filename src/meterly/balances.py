@@ -7,13 +7,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from meterly import models
-from meterly._operation import BEARER_AUTH, Operation
+from meterly._operation import BEARER_AUTH, Operation, VersionHeader
 from meterly._options import Retries
 from meterly._raw import async_to_raw_response, to_raw_response
 from meterly.types import UNSET
 
 if TYPE_CHECKING:
     from meterly.sdk import AsyncMeterly, Meterly
+
+
+AUTUMN_API_VERSION = "2.1"
+"""The `x-api-version` every balances.check sends unless the client overrides it: the Autumn API version
+whose shapes the models follow (the seed pages; `flag`, `balances` and `Balance.feature` of later
+versions are typed as optional fields)."""
 
 
 def _fallback(args: Mapping[str, Any], allowed: bool) -> models.CheckResponse:
@@ -36,6 +42,7 @@ BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
     fallback=_fallback,
     feature_param="feature_id",
     allowed=lambda answer: answer.allowed,
+    version_header=VersionHeader("x-api-version", AUTUMN_API_VERSION),
 )
 
 

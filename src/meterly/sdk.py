@@ -83,6 +83,8 @@ class _BaseClient(Generic[P]):
         hooks: Iterable[object],
         client: Any,
         client_type: type,
+        server_urls: Optional[Mapping[str, str]] = None,
+        api_versions: Optional[Mapping[str, str]] = None,
     ) -> None:
         if client is not None and not isinstance(client, client_type):
             raise RequestValidationError(
@@ -99,6 +101,8 @@ class _BaseClient(Generic[P]):
             fail_open=fail_open,
             debug_logger=debug_logger,
             max_retries=max_retries,
+            server_urls=server_urls,
+            api_versions=api_versions,
         )
         self._pipeline = Pipeline(self._config, SDKHooks(hooks))
         self._pool: P
@@ -143,6 +147,8 @@ class _BaseClient(Generic[P]):
             api_key=config.api_key,
             security=config.security,
             fail_open_policy=fail_open_policy,
+            server_urls=config.server_urls,
+            api_versions=config.api_versions,
         )
         pipeline = self._pipeline
         view._pipeline = Pipeline(view._config, pipeline.hooks)
@@ -197,6 +203,8 @@ class Meterly(_BaseClient[SyncPool]):
         debug_logger: Optional[logging.Logger] = None,
         fail_open: Union[bool, FailOpenPolicy] = False,
         hooks: Iterable[Hook] = (),
+        server_urls: Optional[Mapping[str, str]] = None,
+        api_versions: Optional[Mapping[str, str]] = None,
     ) -> None:
         """Create a client; it opens its connection pool at the first call.
 
@@ -214,6 +222,10 @@ class Meterly(_BaseClient[SyncPool]):
             debug_logger: A logger that gets one DEBUG line per attempt, keys redacted.
             fail_open: `True` or a `FailOpenPolicy` to answer checks on their own during an outage.
             hooks: Objects whose `before_request`, `after_success` and `after_error` see every attempt.
+            server_urls: A server per resource (`{"balances": ..., "usage": ...}`), for an app that uses
+                both services; a resource left out uses `server_url`.
+            api_versions: The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}`
+                are the defaults): `x-api-version` for balances, `Commet-Version` for usage.
         """
         super().__init__(
             api_key=api_key,
@@ -228,6 +240,8 @@ class Meterly(_BaseClient[SyncPool]):
             hooks=hooks,
             client=client,
             client_type=httpx.Client,
+            server_urls=server_urls,
+            api_versions=api_versions,
         )
         self._pool = SyncPool(client, type(self).__name__)
         self._sleep: Callable[[float], None] = time.sleep
@@ -313,6 +327,8 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
         fail_open: Union[bool, FailOpenPolicy] = False,
         hooks: Iterable[AsyncHook] = (),
         http_backend: HttpBackend = "httpx",
+        server_urls: Optional[Mapping[str, str]] = None,
+        api_versions: Optional[Mapping[str, str]] = None,
     ) -> None:
         """Create a client; it opens a connection pool per event loop, at the loop's first call.
 
@@ -334,6 +350,10 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
                 `async def`) see every attempt.
             http_backend: `"httpx"`, or `"aiohttp"` (`pip install 'meterly[aiohttp]'`) for more
                 throughput under concurrency.
+            server_urls: A server per resource (`{"balances": ..., "usage": ...}`), for an app that uses
+                both services; a resource left out uses `server_url`.
+            api_versions: The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}`
+                are the defaults): `x-api-version` for balances, `Commet-Version` for usage.
         """
         if http_backend == "aiohttp":
             try:
@@ -362,6 +382,8 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
             hooks=hooks,
             client=client,
             client_type=client_type,
+            server_urls=server_urls,
+            api_versions=api_versions,
         )
         self._pool = AsyncPool(client, type(self).__name__, http_backend)
         import asyncio  # here, not at module level: sync-only programs never import asyncio

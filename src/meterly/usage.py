@@ -7,13 +7,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from meterly import models
-from meterly._operation import API_KEY_AUTH, Operation
+from meterly._operation import API_KEY_AUTH, Operation, VersionHeader
 from meterly._options import Retries
 from meterly._raw import async_to_raw_response, to_raw_response
 from meterly.types import UNSET
 
 if TYPE_CHECKING:
     from meterly.sdk import AsyncMeterly, Meterly
+
+COMMET_API_VERSION = "2026-08-27"
+"""The `Commet-Version` every usage operation sends unless the client overrides it: the dated version
+that commet-sdk 9.7.0 pins, whose `UsageCheck` fields (`subscriptionStatus` among them) the models type."""
+
+COMMET_VERSION = VersionHeader("commet-version", COMMET_API_VERSION)
 
 
 def _fallback(args: Mapping[str, Any], allowed: bool) -> models.UsageCheck:
@@ -31,6 +37,7 @@ USAGE_CHECK: Operation[models.UsageCheck] = Operation(
     fallback=_fallback,
     feature_param="feature_code",
     allowed=lambda answer: answer.allowed,
+    version_header=COMMET_VERSION,
 )
 
 

@@ -12,7 +12,7 @@ from scripts.modelinfo import model_classes, model_fields
 
 from meterly import SERVERS, Meterly, models
 from meterly._operation import Operation, SecurityScheme
-from meterly._operations import OPERATIONS
+from meterly._operations import BY_ID, OPERATIONS, resources
 from meterly._options import CallOptions
 from meterly._responses import _ERRORS_BY_STATUS
 from meterly.types import UNSET, OptionalNullable
@@ -208,8 +208,9 @@ def test_the_resource_method_takes_the_request_fields_and_the_call_options(
 )
 def test_every_mapped_error_status_is_documented(operation: Any, method: Any) -> None:
     responses = _operation(operation.path)["responses"]
-    assert set(responses) == {"200", "5XX"} | {str(status) for status in _ERRORS_BY_STATUS}
-    for status in set(responses) - {"200"}:
+    successes = {"200", "202"} if operation is BY_ID["balancesCheck"] else {"200"}
+    assert set(responses) == successes | {"5XX"} | {str(status) for status in _ERRORS_BY_STATUS}
+    for status in set(responses) - successes:
         content = _resolve(responses[status])["content"]["application/json"]["schema"]
         assert _ref_name(content) in ERROR_SHAPES
 
@@ -217,9 +218,35 @@ def test_every_mapped_error_status_is_documented(operation: Any, method: Any) ->
 @pytest.mark.parametrize(
     ("operation", "method"), OPERATION_METHODS, ids=lambda value: getattr(value, "operation_id", "")
 )
-def test_every_operation_takes_an_idempotency_key(operation: Any, method: Any) -> None:
+def test_every_operation_takes_an_idempotency_key_and_its_version_header(operation: Any, method: Any) -> None:
     parameters = [_resolve(param) for param in _operation(operation.path)["parameters"]]
-    assert [(param["name"], param["in"]) for param in parameters] == [("Idempotency-Key", "header")]
+    header, default = operation.version_header
+    assert [(param["name"].lower(), param["in"]) for param in parameters] == [
+        ("idempotency-key", "header"),
+        (header, "header"),
+    ]
+    assert parameters[1]["schema"]["default"] == default
+
+
+@pytest.mark.parametrize(
+    ("operation", "method"), OPERATION_METHODS, ids=lambda value: getattr(value, "operation_id", "")
+)
+def test_the_resource_of_an_operation_is_the_client_attribute_it_lives_on(
+    operation: Any, method: Any
+) -> None:
+    assert operation.resource in resources()
+    resource_class = typing.get_type_hints(Meterly)[operation.resource]
+    assert method.__qualname__.split(".")[0] == resource_class.__name__
+
+
+def test_the_version_pins_are_the_documented_ones() -> None:
+    assert BY_ID["balancesCheck"].version_header == ("x-api-version", "2.1")
+    assert BY_ID["usageCheck"].version_header == ("commet-version", "2026-08-27")
+
+
+def test_a_202_answers_in_the_same_shape_as_a_200() -> None:
+    responses = _operation(BY_ID["balancesCheck"].path)["responses"]
+    assert responses["202"]["content"] == responses["200"]["content"]
 
 
 def _scheme_name(scheme: SecurityScheme) -> str:

@@ -14,9 +14,17 @@ API_KEY = "sk_test_docs_example_key"
 BLOCKS = python_blocks()
 
 
+PLACEHOLDER_KEYS = ("am_sk_...", "ck_...")
+"""The keys the examples that talk to Autumn and Commet show (their URLs are pointed at the sandbox)."""
+
+
 def docs_engine() -> SandboxEngine:
-    """The demo data (the examples use its customers) and the docs' key."""
-    return SandboxEngine.demo().add_api_key(API_KEY)
+    """The demo data (most examples use its customers), the docs' key and the placeholder keys, and
+    `cus_123` (on the Pro plan) for the examples that show the real services' own ids."""
+    engine = SandboxEngine.demo().add_api_key(API_KEY).add_customer("cus_123", plans=["pro"])
+    for key in PLACEHOLDER_KEYS:
+        engine.add_api_key(key)
+    return engine
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from .checkresponse import CheckResponse
     from .customerrollover import CustomerRollover
     from .errordetail import ErrorDetail
+    from .feature import Feature, FeatureType
+    from .flag import Flag
     from .preview import Preview, PreviewScenario
     from .previewproduct import PreviewProduct
     from .price import BillingMethod, Price
@@ -35,6 +37,9 @@ __all__ = [
     "ConsumptionModel",
     "CustomerRollover",
     "ErrorDetail",
+    "Feature",
+    "FeatureType",
+    "Flag",
     "Preview",
     "PreviewProduct",
     "PreviewScenario",
@@ -59,6 +64,9 @@ _MODULES = {
     "ConsumptionModel": "usagecheck",
     "CustomerRollover": "customerrollover",
     "ErrorDetail": "errordetail",
+    "Feature": "feature",
+    "FeatureType": "feature",
+    "Flag": "flag",
     "Preview": "preview",
     "PreviewProduct": "previewproduct",
     "PreviewScenario": "preview",

@@ -12,17 +12,34 @@ from typing import Any, Dict, Optional, cast
 from meterly._operation import Operation, SecurityScheme
 from meterly._operations import OPERATIONS
 
-ROUTES: Dict[str, Operation[Any]] = {op.path: op for op in OPERATIONS}
+
+def enveloped(operation: Operation[Any]) -> bool:
+    """True for Commet's operations: their answers and errors come in the `{"success", ...}` envelope,
+    and they are also served under `/api` (Commet's own layout: its clients post to <host>/api/v1/...)."""
+    return operation.envelope is not None
+
+
+ROUTES: Dict[str, Operation[Any]] = {
+    **{op.path: op for op in OPERATIONS},
+    **{"/api" + op.path: op for op in OPERATIONS if enveloped(op)},
+}
 """Every operation of the registry by its path."""
 DOC_URL = "https://docs.meterly.dev/errors#{code}"
 MAX_QUANTITY = 2**53 - 1
 MAX_IDEMPOTENCY_KEY = 255
 
+INVALID = "invalid_request"
+"""The code a `ProtocolError` carries for a request that fails validation; each service renders it in its
+own words (Autumn `invalid_inputs`, Commet `validation_error` with `details`)."""
+
+AUTUMN_ENV = "sandbox"
+"""The `env` of Autumn's error bodies: a sandbox is never live."""
+
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     403: "permission_error",
-    404: "invalid_request_error",
+    404: "not_found_error",
     405: "invalid_request_error",
     409: "idempotency_error",
 }
@@ -69,22 +86,28 @@ def error_response(
     request_id: str,
     extra: Optional[Dict[str, str]] = None,
 ) -> SandboxResponse:
-    """An operation whose answers come in an envelope (Commet's) answers errors in the envelope too;
-    the others (Autumn's) and unknown routes answer the flat `{"message","code"}`."""
-    if operation is not None and operation.envelope is not None:
+    """Commet's operations (`enveloped`) answer errors in the envelope, a failed validation as
+    `validation_error` with a `details` list; the others (Autumn's) and unknown routes answer the flat
+    `{"message","code","env"}`."""
+    if operation is not None and enveloped(operation):
+        code, kind, details = error.code, _ERROR_TYPES.get(error.status, "api_error"), None
+        if code == INVALID:
+            code = kind = "validation_error"
+            details = [{"field": error.param or "body", "message": error.message}]
         body: Dict[str, Any] = {
             "success": False,
             "error": {
-                "type": _ERROR_TYPES.get(error.status, "api_error"),
-                "code": error.code,
+                "type": kind,
+                "code": code,
                 "message": error.message,
                 "param": error.param,
-                "details": None,
-                "doc_url": DOC_URL.format(code=error.code),
+                "details": details,
+                "doc_url": DOC_URL.format(code=code),
             },
         }
     else:
-        body = {"message": error.message, "code": error.code}
+        code = "invalid_inputs" if error.code == INVALID else error.code
+        body = {"message": error.message, "code": code, "env": AUTUMN_ENV}
     return json_response(error.status, body, request_id, extra)
 
 
@@ -99,7 +122,7 @@ def parse_body(raw: bytes) -> Dict[str, Any]:
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ProtocolError(400, "invalid_json", "the request body is not valid JSON") from None
     if not isinstance(value, dict):
-        raise ProtocolError(400, "invalid_request", "the request body must be a JSON object")
+        raise ProtocolError(400, INVALID, "the request body must be a JSON object")
     return cast(Dict[str, Any], value)
 
 
@@ -109,7 +132,7 @@ def _string(body: Dict[str, Any], name: str, *, required: bool) -> Optional[str]
         return None
     if not isinstance(value, str) or not value:
         what = "is required" if name not in body else "must be a non-empty string"
-        raise ProtocolError(400, "invalid_request", f"{name} {what}", name)
+        raise ProtocolError(400, INVALID, f"{name} {what}", name)
     return value
 
 
@@ -118,7 +141,7 @@ def _bool(body: Dict[str, Any], name: str) -> bool:
         return False
     value = body[name]
     if not isinstance(value, bool):
-        raise ProtocolError(400, "invalid_request", f"{name} must be a boolean", name)
+        raise ProtocolError(400, INVALID, f"{name} must be a boolean", name)
     return value
 
 
@@ -142,13 +165,11 @@ def parse_balances_check(body: Dict[str, Any]) -> BalancesCheckInput:
     if "required_balance" in body:
         value = body["required_balance"]
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-            raise ProtocolError(
-                400, "invalid_request", "required_balance must be a number", "required_balance"
-            )
+            raise ProtocolError(400, INVALID, "required_balance must be a number", "required_balance")
         required = Decimal(value)
     properties = body.get("properties", {})
     if not isinstance(properties, dict):
-        raise ProtocolError(400, "invalid_request", "properties must be an object", "properties")
+        raise ProtocolError(400, INVALID, "properties must be an object", "properties")
     assert customer_id is not None
     assert feature_id is not None
     return BalancesCheckInput(
@@ -174,13 +195,13 @@ def parse_usage_check(body: Dict[str, Any]) -> UsageCheckInput:
     customer_id = _string(body, "customerId", required=True)
     feature_code = _string(body, "featureCode", required=True)
     if "quantity" not in body:
-        raise ProtocolError(400, "invalid_request", "quantity is required", "quantity")
+        raise ProtocolError(400, INVALID, "quantity is required", "quantity")
     quantity = body["quantity"]
     if isinstance(quantity, Decimal) and quantity == quantity.to_integral_value():
         quantity = int(quantity)  # 3.0 is an integer in JSON Schema
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
         raise ProtocolError(
-            400, "invalid_request", f"quantity must be a whole number from 1 to {MAX_QUANTITY}", "quantity"
+            400, INVALID, f"quantity must be a whole number from 1 to {MAX_QUANTITY}", "quantity"
         )
     assert customer_id is not None
     assert feature_code is not None
