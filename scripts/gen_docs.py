@@ -448,9 +448,19 @@ def render_lock(pages: Dict[Path, str]) -> str:
     return header + yaml.safe_dump(lock, sort_keys=False)
 
 
+def _export_models(init: str) -> None:
+    """Runs a freshly rendered `meterly.models` in place of the one imported, so the pages see a model
+    module added since (before `make docs` has written its export), in --check mode too."""
+    from meterly import models
+
+    exec(compile(init, str(ROOT / MODELS_INIT), "exec"), vars(models))
+
+
 def render_all() -> Dict[Path, str]:
     """Every generated file by its path relative to the repository root."""
-    pages = {**render_pages(), MODELS_INIT: render_models_init()}
+    init = render_models_init()
+    _export_models(init)
+    pages = {**render_pages(), MODELS_INIT: init}
     return {**pages, GEN_LOCK: render_lock(pages)}
 
 
