@@ -102,9 +102,10 @@ class Harness:
     def call(self, sdk_call: str, **kwargs: Any) -> Any:
         """Call `client.<resource>.<method>` (`sdk_call="usage.check"`) and return its result, awaited
         on the harness's loop for the async client."""
-        resource, method = sdk_call.split(".")
-        result = getattr(getattr(self.client, resource), method)(**kwargs)
-        return self._run(result)
+        target: Any = self.client
+        for name in sdk_call.split("."):  # also "usage.with_raw_response.track"
+            target = getattr(target, name)
+        return self._run(target(**kwargs))
 
     def check(self, **kwargs: Any) -> Any:
         """balances.check for cus_123 and messages unless the test says otherwise."""
