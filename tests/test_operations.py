@@ -156,4 +156,6 @@ def test_writes_may_depend_on_an_argument() -> None:
     assert check.writes_with({"send_event": True}) is True
     assert check.writes_with({"send_event": None}) is False
     assert BY_ID["usageCheck"].writes_with({}) is False
+    assert BY_ID["usageTrack"].writes_with({}) is True
+    assert BY_ID["usageTrack"].fallback is None  # a write is never answered by fail-open
     assert RECORD.writes_with({}) is True

@@ -11,9 +11,9 @@ from typing import Any, Dict, Tuple
 
 from meterly._operation import Operation
 from meterly.balances import BALANCES_CHECK
-from meterly.usage import USAGE_CHECK
+from meterly.usage import USAGE_CHECK, USAGE_TRACK
 
-OPERATIONS: Tuple[Operation[Any], ...] = (BALANCES_CHECK, USAGE_CHECK)
+OPERATIONS: Tuple[Operation[Any], ...] = (BALANCES_CHECK, USAGE_CHECK, USAGE_TRACK)
 """Every operation, grouped by resource in the order the docs and the CLI show them."""
 
 BY_ID: Dict[str, Operation[Any]] = {op.operation_id: op for op in OPERATIONS}

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
     from .usagecheck import ConsumptionModel, UsageCheck, UsageDenyReason
     from .usagecheckrequest import UsageCheckRequest, UsageCheckRequestTypedDict
     from .usagecheckresponse import UsageCheckResponse
+    from .usageevent import UsageEvent
+    from .usageeventconsumption import UsageEventConsumption, UsageEventConsumptionModel
+    from .usageeventproperty import UsageEventProperty
+    from .usagetrackrequest import UsageTrackRequest, UsageTrackRequestTypedDict
+    from .usagetrackresponse import UsageTrackResponse
 
 __all__ = [
     "Balance",
@@ -52,6 +57,13 @@ __all__ = [
     "UsageCheckRequestTypedDict",
     "UsageCheckResponse",
     "UsageDenyReason",
+    "UsageEvent",
+    "UsageEventConsumption",
+    "UsageEventConsumptionModel",
+    "UsageEventProperty",
+    "UsageTrackRequest",
+    "UsageTrackRequestTypedDict",
+    "UsageTrackResponse",
 ]
 
 _MODULES = {
@@ -79,6 +91,13 @@ _MODULES = {
     "UsageCheckRequestTypedDict": "usagecheckrequest",
     "UsageCheckResponse": "usagecheckresponse",
     "UsageDenyReason": "usagecheck",
+    "UsageEvent": "usageevent",
+    "UsageEventConsumption": "usageeventconsumption",
+    "UsageEventConsumptionModel": "usageeventconsumption",
+    "UsageEventProperty": "usageeventproperty",
+    "UsageTrackRequest": "usagetrackrequest",
+    "UsageTrackRequestTypedDict": "usagetrackrequest",
+    "UsageTrackResponse": "usagetrackresponse",
 }
 
 

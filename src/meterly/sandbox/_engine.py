@@ -7,6 +7,7 @@ import math
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
@@ -22,6 +23,7 @@ from meterly.sandbox._protocol import (
     ProtocolError,
     SandboxResponse,
     UsageCheckInput,
+    UsageTrackInput,
     enveloped,
     error_response,
     fingerprint,
@@ -30,6 +32,7 @@ from meterly.sandbox._protocol import (
     parse_balances_check,
     parse_body,
     parse_usage_check,
+    parse_usage_track,
     presented_key,
     scheme_hint,
 )
@@ -605,9 +608,57 @@ class SandboxEngine:
             answer.update(reason=reason, message=message)
         return {"success": True, "data": {**answer, "object": "usage_check", "livemode": False}}
 
+    def _usage_track(self, req: UsageTrackInput) -> Dict[str, Any]:
+        """Record a usage event. It deducts as a balances.check with `send_event` does: all of it when
+        the balance covers it, else nothing (credits and balances then answer `consumption.blocked`)."""
+        try:
+            customer = self._customer(req.customer_id, http=True)
+            feature = self._feature(req.feature_code, http=True)
+        except ProtocolError as error:
+            error.param = {"customer_id": "customerId", "feature_id": "featureCode"}.get(error.param or "")
+            raise
+        source = self._source(customer, feature, None)
+        if source is not None:
+            shared = _shared(source)  # an event is the customer's own: it never lands on one seat
+            if shared is None:
+                message = (
+                    f"customer {customer.id!r} has {source.feature.id!r} per entity (seat) only: "
+                    "a usage event records the customer's own usage"
+                )
+                raise ProtocolError(400, INVALID, message, "featureCode")
+            source = shared
+        now = _iso_time(self.clock.now_ms())
+        event: Dict[str, Any] = {
+            "id": f"evt_sbx_{next(self._ids):06d}",
+            "featureCode": feature.id,
+            "value": json_number(req.value),
+            "customerId": customer.id,
+            "eventId": req.event_id,
+            "ts": req.timestamp or now,
+            "createdAt": now,
+            "properties": req.properties,
+        }
+        if source is not None and source.feature.type != "boolean":
+            needed = req.value * source.cost
+            available = _available(source.entries)
+            allowed = available is None or available >= needed
+            if allowed:
+                _deduct(source.entries, needed)
+            if source.feature.type == "credit_system":
+                limited = [e for e in source.entries if not e.unlimited]
+                left = sum((e.remaining + e.rollover_balance() for e in limited), ZERO)
+                event["consumption"] = {
+                    "model": "credits" if source.feature.currency is None else "balance",
+                    "deducted": json_number(needed if allowed else ZERO),
+                    "remaining": json_number(left),
+                    "blocked": not allowed,
+                }
+        return {"success": True, "data": {**event, "object": "usage_event", "livemode": False}}
+
     HANDLERS: ClassVar[Dict[str, Callable[[SandboxEngine, Dict[str, Any]], Dict[str, Any]]]] = {
         "balancesCheck": lambda engine, body: engine._balances_check(parse_balances_check(body)),
         "usageCheck": lambda engine, body: engine._usage_check(parse_usage_check(body)),
+        "usageTrack": lambda engine, body: engine._usage_track(parse_usage_track(body)),
     }
     """How the sandbox answers each operation of the registry, by operation id; any other is a 404."""
 
@@ -764,6 +815,12 @@ class SandboxEngine:
 
 
 # -- balance arithmetic (pure functions of entries) -------------------------------------------------
+
+
+def _iso_time(ms: int) -> str:
+    """A sandbox clock reading as ISO 8601 in UTC, to the millisecond (`2026-01-01T00:00:00.000Z`)."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _shared(source: _Source) -> Optional[_Source]:

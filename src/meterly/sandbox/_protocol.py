@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Dict, Optional, cast
+from typing import Any, Dict, List, Optional, TypeGuard, cast
 
 from meterly._operation import Operation, SecurityScheme
 from meterly._operations import OPERATIONS
@@ -221,6 +222,56 @@ def scheme_hint(scheme: SecurityScheme) -> str:
     if scheme.prefix:
         return f"an {scheme.header.capitalize()}: {scheme.prefix.strip()} header"
     return f"an {scheme.header} header"
+
+
+@dataclass(frozen=True)
+class UsageTrackInput:
+    customer_id: str
+    feature_code: str
+    value: Decimal
+    event_id: Optional[str]
+    timestamp: Optional[str]
+    properties: List[Dict[str, str]]
+
+
+def _is_pair(item: object) -> TypeGuard[Dict[str, Any]]:
+    """A `{"property", "value"}` object of strings (other keys are allowed, and dropped)."""
+    return isinstance(item, dict) and all(
+        isinstance(cast(Dict[str, Any], item).get(key), str) for key in ("property", "value")
+    )
+
+
+def _pairs(properties: object) -> List[Dict[str, str]]:
+    """Commet's list of `{"property", "value"}` pairs, or a 400."""
+    items: List[object] = [*properties] if isinstance(properties, list) else [None]
+    pairs: List[Dict[str, str]] = []
+    for item in items:
+        if not _is_pair(item):
+            problem = 'properties must be a list of {"property", "value"} pairs of strings'
+            raise ProtocolError(400, INVALID, problem, "properties")
+        pairs.append({"property": item["property"], "value": item["value"]})
+    return pairs
+
+
+def parse_usage_track(body: Dict[str, Any]) -> UsageTrackInput:
+    """The validated camelCase body of usage.track."""
+    customer_id = _string(body, "customerId", required=True)
+    feature_code = _string(body, "featureCode", required=True)
+    value = body.get("value", 1)
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ProtocolError(400, INVALID, "value must be a number", "value")
+    event_id = _string(body, "eventId", required=False)
+    timestamp = _string(body, "timestamp", required=False)
+    if timestamp is not None:
+        try:
+            datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        except ValueError:
+            problem = "timestamp must be an ISO 8601 date-time"
+            raise ProtocolError(400, INVALID, problem, "timestamp") from None
+    pairs = _pairs(body.get("properties", []))
+    assert customer_id is not None
+    assert feature_code is not None
+    return UsageTrackInput(customer_id, feature_code, Decimal(value), event_id, timestamp, pairs)
 
 
 def bearer_token(authorization: Optional[str]) -> Optional[str]:
