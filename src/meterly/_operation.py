@@ -77,13 +77,28 @@ class Param(NamedTuple):
     """True when a value that passed `check` may hold containers (so it is not a plain JSON scalar)."""
 
 
+def never_writes(args: Mapping[str, Any]) -> bool:
+    """For an operation that only reads."""
+    return False
+
+
 class Operation(Generic[T]):
     """A short declaration of an endpoint; `parse` turns a 2xx body into the result.
 
     A plain class rather than a dataclass: building dataclasses is a measurable part of `import meterly`.
     """
 
-    __slots__ = ("fallback", "feature_param", "method", "operation_id", "params", "parse", "path", "security")
+    __slots__ = (
+        "fallback",
+        "feature_param",
+        "method",
+        "operation_id",
+        "params",
+        "parse",
+        "path",
+        "security",
+        "writes",
+    )
 
     def __init__(
         self,
@@ -96,6 +111,7 @@ class Operation(Generic[T]):
         fallback: Callable[[Mapping[str, Any], bool], T],
         feature_param: str = "",
         method: str = "POST",
+        writes: Callable[[Mapping[str, Any]], bool] = never_writes,
     ) -> None:
         self.operation_id = operation_id
         self.path = path
@@ -107,6 +123,9 @@ class Operation(Generic[T]):
         self.feature_param = feature_param
         """The argument a `FailOpenPolicy` looks up per feature."""
         self.method = method
+        self.writes = writes
+        """Whether a call with these arguments records usage: such a call never stores or gets a
+        fail-open last-known answer."""
 
     def __repr__(self) -> str:
         return f"Operation({self.operation_id!r}, {self.method} {self.path})"

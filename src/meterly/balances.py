@@ -34,6 +34,10 @@ def _fallback(args: Mapping[str, Any], allowed: bool) -> models.CheckResponse:
     return models.CheckResponse(allowed=allowed, customer_id=args["customer_id"], balance=None, **extra)
 
 
+def _records_usage(args: Mapping[str, Any]) -> bool:
+    return args.get("send_event") is True
+
+
 BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
     operation_id="balancesCheck",
     path="/v1/balances.check",
@@ -50,6 +54,7 @@ BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
     parse=json_parser(lambda: models.CheckResponse),
     fallback=_fallback,
     feature_param="feature_id",
+    writes=_records_usage,
 )
 
 
