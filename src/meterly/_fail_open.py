@@ -8,6 +8,7 @@ after a fork. Nothing here runs when fail-open is off.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -211,10 +212,8 @@ class Circuit:
                 self._changed.notify_all()
                 waiters, self._waiters = list(self._waiters), set()
         for waiter in waiters:
-            try:
+            with contextlib.suppress(RuntimeError):  # its event loop is closed: nothing waits there now
                 waiter.get_loop().call_soon_threadsafe(_wake, waiter)
-            except RuntimeError:  # its event loop is closed: nothing waits there any more
-                pass
         if opened:
             logger.warning(
                 "%s failed (%s: %s); circuit open after %d consecutive failures: fail_open answers %s "
@@ -227,7 +226,9 @@ class Circuit:
                 self.cooldown,
             )
 
-    def answered_fallback(self, now: float, reason: FallbackReason, error: BaseException, answers: str) -> None:
+    def answered_fallback(
+        self, now: float, reason: FallbackReason, error: BaseException, answers: str
+    ) -> None:
         """A call failed and answers a fallback: warn, unless this outage was already logged (or a
         flapping service was warned about within the last cooldown)."""
         with self._lock:
@@ -326,9 +327,7 @@ class FailOpen:
         self._circuits: Dict[str, Circuit] = {}
         self._lock = threading.Lock()
         max_age = policy.last_known_max_age_ms
-        self.last_known = (
-            None if max_age is None else LastKnown(max_age / 1000, policy.last_known_entries)
-        )
+        self.last_known = None if max_age is None else LastKnown(max_age / 1000, policy.last_known_entries)
 
     def circuit(self, operation_id: str) -> Circuit:
         """The circuit of an operation, created on first use."""

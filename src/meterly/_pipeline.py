@@ -73,6 +73,7 @@ class Pause(float):
         pause.circuit = circuit
         return pause
 
+
 Retries = Union[RetryConfig, None, Unset]
 
 _BASE_HEADERS = {

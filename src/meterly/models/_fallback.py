@@ -9,7 +9,8 @@ from meterly.types import BaseModel
 FallbackReason = Literal["timeout", "connection", "server_error", "circuit_open", "last_known"]
 """Why an answer was made up: the last attempt timed out, got no response, got a 5xx, or was never
 made because the operation's circuit breaker is open; or, `last_known`, the call failed and this is
-the last real answer seen for the same customer, feature and entity (`FailOpenPolicy.last_known_max_age_ms`)."""
+the last real answer seen for the same customer, feature and entity
+(`FailOpenPolicy.last_known_max_age_ms`)."""
 
 _REASON = "_fallback_reason"
 
