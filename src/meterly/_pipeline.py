@@ -360,8 +360,10 @@ class Pipeline:
         config = call.retry_config
         deadline = started + config.backoff.max_elapsed_time / 1000 if config is not None else None
         attempt = 0
+        previous: Optional[BaseException] = None  # the error of the attempt before this one
         while True:
             attempt += 1
+            cut = False
             log_attempt = self.config.debug_logger is not None or logger.isEnabledFor(logging.DEBUG)
             request: Union[httpx.Request, Call]
             if client is None and not hooks.before_request_hooks and not log_attempt:
@@ -380,7 +382,7 @@ class Pipeline:
                 if hooks.before_request_hooks:
                     request = hooks.before_request(call.ctx, request)
             if attempt > 1 and deadline is not None:
-                _cut_to(call, request, deadline - self.clock())
+                cut = _cut_to(call, request, deadline - self.clock())
             sent_at = self.clock()
             try:
                 response: Union[httpx.Response, Received] = yield request
@@ -402,6 +404,9 @@ class Pipeline:
                         if key is not None:
                             fail_open.last_known.remember(key, outcome, self.clock())
                 return outcome
+            if cut and previous is not None and isinstance(outcome, errors.APITimeoutError):
+                outcome = previous  # the call's deadline, not the service, ended this attempt
+            previous = outcome
             reason: Optional[FallbackReason] = None
             if fail_open is not None:
                 # Every failed attempt counts, so concurrent calls open the circuit together.
@@ -572,22 +577,27 @@ def _last_known_key(call: Call) -> Optional[LastKnownKey]:
     return (op.operation_id, args.get("customer_id"), args.get(op.feature_param), args.get("entity_id"))
 
 
-def _cut_to(call: Call, request: Union[httpx.Request, Call], left: float) -> None:
-    """Cuts this attempt's timeouts to the `left` seconds of the call's deadline."""
+def _cut_to(call: Call, request: Union[httpx.Request, Call], left: float) -> bool:
+    """Cuts this attempt's timeouts to the `left` seconds of the call's deadline; False when they all
+    end before it anyway (True also when the sender's own default timeout is unknown here)."""
     left = max(left, _MIN_ATTEMPT)
     call.time_left = left
-    if isinstance(request, Call):
-        return  # a non-httpx sender reads `time_left`
+    if isinstance(request, Call):  # a non-httpx sender reads `time_left`
+        timeout = call.timeout
+        if not isinstance(timeout, httpx.Timeout):
+            return True
+        return any(value is None or value > left for value in timeout.as_dict().values())
     timeouts = request.extensions.get("timeout")
     if timeouts is None:
         request.extensions[TIME_LEFT] = left
-        return
+        return True
     for value in timeouts.values():
         if value is None or value > left:
             request.extensions["timeout"] = {
                 name: left if value is None or value > left else value for name, value in timeouts.items()
             }
-            return
+            return True
+    return False
 
 
 def _checked_headers(http_headers: Mapping[str, str]) -> Dict[str, str]:
