@@ -87,7 +87,7 @@ def main() -> None:
             after.sort()
             p99 = after[int(len(after) * 0.99) - 1]
             print(
-                f"outage, {name:7s}: {args.wave} checks at once, slowest {max(took) * 1000:6.1f} ms [<= 500]; "
+                f"outage, {name:7s}: {args.wave} checks at once, slowest {max(took) * 1000:.1f} ms [<= 500]; "
                 f"{args.later} later checks median {statistics.median(after) * 1000:.3f} ms, "
                 f"p99 {p99 * 1000:.3f} ms [< 1]"
             )

@@ -148,12 +148,14 @@ def test_a_client_passed_in_bounds_a_trickled_body_but_its_headers_only_per_read
     # The documented limit: the SDK does not change the transport of an httpx client it was given.
     import httpx
 
-    with fault_server(always(Fault.SLOW_HEADERS), trickle_seconds=0.02) as server:
-        with httpx.Client(timeout=1.0) as http:
-            sdk = Meterly(api_key=API_KEY, server_url=server.url, client=http, retry_config=None)
-            started = time.monotonic()
-            with pytest.raises(errors.APITimeoutError):
-                sdk.balances.check(customer_id="cus_1", feature_id="messages")
-            took = time.monotonic() - started
+    with (
+        fault_server(always(Fault.SLOW_HEADERS), trickle_seconds=0.02) as server,
+        httpx.Client(timeout=1.0) as http,
+    ):
+        sdk = Meterly(api_key=API_KEY, server_url=server.url, client=http, retry_config=None)
+        started = time.monotonic()
+        with pytest.raises(errors.APITimeoutError):
+            sdk.balances.check(customer_id="cus_1", feature_id="messages")
+        took = time.monotonic() - started
     # About 70 header bytes at 20 ms each: read in full past the 1 s timeout; the body is then cut off.
     assert took >= 1.3
