@@ -52,7 +52,7 @@ class FailOpenPolicy:
     failure_threshold: Optional[int] = 5
     cooldown_ms: int = 30_000
     last_known_max_age_ms: Optional[int] = None
-    last_known_entries: int = 10_000
+    last_known_entries: int = 1_000
 
     def __post_init__(self) -> None:
         if self.default not in ("allow", "deny"):
@@ -311,6 +311,7 @@ class LastKnown:
             if now - entry[0] > self.max_age:
                 del self._entries[key]
                 return None
+            self._entries.move_to_end(key)
         return entry[1].model_copy(deep=True)  # the caller may change its copy; the stored one stays
 
 
