@@ -10,6 +10,7 @@ finished calls makes the wave wait out the whole retry budget (1.5 s).
 from __future__ import annotations
 
 import asyncio
+import logging
 import statistics
 import threading
 import time
@@ -90,11 +91,13 @@ def async_wave(url: str, backend: str) -> tuple[List[float], List[Any], List[flo
 
 @pytest.mark.parametrize("backend", ["sync", "httpx", "aiohttp"])
 def test_32_concurrent_checks_during_an_outage_answer_at_once_and_later_ones_cost_nothing(
-    backend: str,
+    backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with Sandbox() as sb:
+    with Sandbox() as sb, caplog.at_level(logging.INFO, logger="meterly"):
         sb.engine.faults.outage = True
         took, results, later = sync_wave(sb.url) if backend == "sync" else async_wave(sb.url, backend)
+    (opened,) = [r for r in caplog.records if r.name == "meterly"]  # one state change, one record
+    assert "circuit open after 5 consecutive failures" in opened.getMessage()
     assert all(isinstance(r, models.CheckResponse) and r.is_fallback and r.allowed for r in results)
     assert max(took) <= WAVE_BOUND
     later.sort()
