@@ -1,9 +1,10 @@
 """What an outage costs a caller with `fail_open=True` and the defaults, on each client.
 
-`python bench/outage.py` runs a `Sandbox` in outage (every check answered 503) and prints, for the sync
-client shared by threads and for both async backends: the slowest of 32 checks made at once (the first
-wave, whose failed attempts open the circuit) [<= 500 ms], and the median and p99 of 200 later checks
-(answered by the open circuit without I/O) [p99 < 1 ms].
+`python bench/outage.py` puts a `Sandbox` in outage (every check answered 503) under a running app's
+client (one that has made a check) and prints, for the sync client shared by threads and for both async
+backends: the slowest of 32 checks made at once (the first wave, whose failed attempts open the circuit)
+[<= 500 ms], and the median and p99 of 200 later checks (answered by the open circuit without I/O)
+[p99 < 1 ms].
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ CUSTOMER, FEATURE = "cus_pro", "messages"
 
 def sync_outage(sb: Sandbox, wave: int, later: int) -> Tuple[List[float], List[float]]:
     with Meterly(api_key=sb.api_key, server_url=sb.url, fail_open=True) as sdk:
+        sb.engine.faults.outage = False
+        sdk.balances.check(customer_id=CUSTOMER, feature_id=FEATURE)  # a running app: its pool is open
+        sb.engine.faults.outage = True
         barrier = threading.Barrier(wave)
         took = [0.0] * wave
 
@@ -53,6 +57,9 @@ def async_outage(sb: Sandbox, backend: str, wave: int, later: int) -> Tuple[List
             fail_open=True,
             http_backend=backend,  # type: ignore[arg-type]
         ) as sdk:
+            sb.engine.faults.outage = False
+            await sdk.balances.check(customer_id=CUSTOMER, feature_id=FEATURE)  # a running app's open pool
+            sb.engine.faults.outage = True
 
             async def one() -> float:
                 started = time.perf_counter()
@@ -76,9 +83,6 @@ def main() -> None:
     parser.add_argument("--later", type=int, default=200)
     args = parser.parse_args()
     with Sandbox() as sb:
-        with Meterly(api_key=sb.api_key, server_url=sb.url) as warm:  # compile the model outside the wave
-            warm.balances.check(customer_id=CUSTOMER, feature_id=FEATURE)
-        sb.engine.faults.outage = True
         for name in ("sync", "httpx", "aiohttp"):
             if name == "sync":
                 took, after = sync_outage(sb, args.wave, args.later)

@@ -36,9 +36,12 @@ SLOW_RETRIES = RetryConfig(
 """A first retry 2-4 s away: a call that answers sooner was woken by the circuit."""
 
 
-def sync_wave(url: str) -> tuple[List[float], List[Any], List[float]]:
-    """WAVE threads share one client; then 200 checks one after the other. Seconds and results."""
-    with Meterly(api_key=DEFAULT_API_KEY, server_url=url, fail_open=True) as sdk:
+def sync_wave(sb: Sandbox) -> tuple[List[float], List[Any], List[float]]:
+    """A running app's client (one check made) meets an outage: WAVE threads share it, then 200 checks
+    one after the other. Seconds and results."""
+    with Meterly(api_key=DEFAULT_API_KEY, server_url=sb.url, fail_open=True) as sdk:
+        sdk.balances.check(customer_id="cus_pro", feature_id="messages")
+        sb.engine.faults.outage = True
         barrier = threading.Barrier(WAVE)
         took: List[float] = [0.0] * WAVE
         results: List[Any] = [None] * WAVE
@@ -63,14 +66,16 @@ def sync_wave(url: str) -> tuple[List[float], List[Any], List[float]]:
     return took, results, later
 
 
-def async_wave(url: str, backend: str) -> tuple[List[float], List[Any], List[float]]:
+def async_wave(sb: Sandbox, backend: str) -> tuple[List[float], List[Any], List[float]]:
     async def run() -> tuple[List[float], List[Any], List[float]]:
         async with AsyncMeterly(
             api_key=DEFAULT_API_KEY,
-            server_url=url,
+            server_url=sb.url,
             fail_open=True,
             http_backend=backend,  # type: ignore[arg-type]
         ) as sdk:
+            await sdk.balances.check(customer_id="cus_pro", feature_id="messages")
+            sb.engine.faults.outage = True
 
             async def one() -> tuple[float, Any]:
                 started = time.monotonic()
@@ -94,8 +99,7 @@ def test_32_concurrent_checks_during_an_outage_answer_at_once_and_later_ones_cos
     backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with Sandbox() as sb, caplog.at_level(logging.INFO, logger="meterly"):
-        sb.engine.faults.outage = True
-        took, results, later = sync_wave(sb.url) if backend == "sync" else async_wave(sb.url, backend)
+        took, results, later = sync_wave(sb) if backend == "sync" else async_wave(sb, backend)
     (opened,) = [r for r in caplog.records if r.name == "meterly"]  # one state change, one record
     assert "circuit open after 5 consecutive failures" in opened.getMessage()
     assert all(isinstance(r, models.CheckResponse) and r.is_fallback and r.allowed for r in results)
