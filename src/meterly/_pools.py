@@ -54,11 +54,24 @@ class _Cookieless:
 
 
 class OwnedClient(_Cookieless, httpx.Client):
-    """The `httpx.Client` a `Meterly` creates for itself."""
+    """The `httpx.Client` a `Meterly` creates for itself; its sockets honour each attempt's deadline."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from meterly._deadline_io import bound_by_deadline
+
+        bound_by_deadline(self)
 
 
 class OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
-    """The `httpx.AsyncClient` an `AsyncMeterly` creates for itself."""
+    """The `httpx.AsyncClient` an `AsyncMeterly` creates for itself; its sockets honour each attempt's
+    deadline."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from meterly._deadline_io import bound_by_deadline
+
+        bound_by_deadline(self)
 
 
 # -- fork ----------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
 from meterly._operation import Operation
 from meterly._options import CallOptions
-from meterly._pipeline import Effect, Pipeline, httpx_request
+from meterly._pipeline import Effect, Pause, Pipeline, httpx_request
 from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
 from meterly.balances import AsyncBalances, Balances
 from meterly.errors import RequestValidationError
@@ -63,6 +63,24 @@ _CLOSED_LOOP = (
     "an httpx client cannot move between event loops: create it (and the AsyncMeterly) inside the loop "
     "that uses it, or let AsyncMeterly create its own client (it opens a pool per event loop)"
 )
+
+
+def _sleep(seconds: float) -> None:
+    """`time.sleep`, cut short when the circuit breaker of a `Pause` opens."""
+    if isinstance(seconds, Pause):
+        seconds.circuit.sleep(seconds)
+    else:
+        time.sleep(seconds)
+
+
+async def _asleep(seconds: float) -> None:
+    """`asyncio.sleep`, cut short when the circuit breaker of a `Pause` opens."""
+    if isinstance(seconds, Pause):
+        await seconds.circuit.asleep(seconds)
+    else:
+        import asyncio
+
+        await asyncio.sleep(seconds)
 
 
 class _BaseClient(Generic[P]):
@@ -244,7 +262,7 @@ class Meterly(_BaseClient[SyncPool]):
             api_versions=api_versions,
         )
         self._pool = SyncPool(client, type(self).__name__)
-        self._sleep: Callable[[float], None] = time.sleep
+        self._sleep: Callable[[float], None] = _sleep
         self._bind_resources()
 
     def _bind_resources(self) -> None:
@@ -386,9 +404,8 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
             api_versions=api_versions,
         )
         self._pool = AsyncPool(client, type(self).__name__, http_backend)
-        import asyncio  # here, not at module level: sync-only programs never import asyncio
 
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._sleep: Callable[[float], Awaitable[None]] = _asleep
         self._bind_resources()
 
     def _bind_resources(self) -> None:
