@@ -80,13 +80,13 @@ class Operation(Generic[T]):
         "_request",
         "_response",
         "allowed",
+        "compiled",
         "envelope",
         "fallback",
         "feature_param",
         "method",
         "method_name",
         "operation_id",
-        "params",
         "parse",
         "path",
         "resource",
@@ -137,6 +137,9 @@ class Operation(Generic[T]):
         """The header pinning the API version every request sends (unless the client's `api_versions`
         names another for the resource), so the service answers in the shape the models were written
         for."""
+        self.compiled: Optional[Tuple[Param, ...]] = None
+        """The body parameters once compiled (`params`); the pipeline reads this slot directly. No
+        `__getattr__` here: one would slow every attribute read of every operation."""
         self.parse: Callable[[bytes], T] = _parser(response, envelope)
         """Turns a 2xx body into the result; the validator is compiled at the first parse."""
 
@@ -150,15 +153,16 @@ class Operation(Generic[T]):
         """The result's model (the `data` of the envelope when there is one)."""
         return self._response()
 
-    params: Tuple[Param, ...]
-    """The body parameters, compiled from the request model at first use (by `__getattr__`, which
-    runs only while the slot is empty: later reads are plain attribute reads)."""
+    @property
+    def params(self) -> Tuple[Param, ...]:
+        """The body parameters, compiled from the request model at first use."""
+        return self.compiled if self.compiled is not None else self.compile()
 
-    def __getattr__(self, name: str) -> Any:
-        if name != "params":
-            raise AttributeError(name)
-        self.params = body_params(self._request())
-        return self.params
+    def compile(self) -> Tuple[Param, ...]:
+        """Compiles the body parameters from the request model (once: later calls return them)."""
+        if self.compiled is None:
+            self.compiled = body_params(self._request())
+        return self.compiled
 
     def writes_with(self, args: Mapping[str, Any]) -> bool:
         """Whether a call with these arguments records something."""

@@ -36,33 +36,6 @@ class CallOptions:
         self.timeout_ms = timeout_ms
         self.http_headers = http_headers
 
-    @classmethod
-    def of(cls, arguments: Mapping[str, Any]) -> CallOptions:
-        """The options among a resource method's arguments (its `locals()`).
-
-        Most calls set none: they share one instance, so reading options costs no allocation.
-        """
-        idempotency_key = arguments["idempotency_key"]
-        retries = arguments["retries"]
-        server_url = arguments["server_url"]
-        timeout_ms = arguments["timeout_ms"]
-        http_headers = arguments["http_headers"]
-        if (
-            idempotency_key is None
-            and retries is UNSET
-            and server_url is None
-            and timeout_ms is None
-            and http_headers is None
-        ):
-            return _NO_OPTIONS
-        options = object.__new__(cls)  # the checks of __init__'s keywords are not needed here
-        options.idempotency_key = idempotency_key
-        options.retries = retries
-        options.server_url = server_url
-        options.timeout_ms = timeout_ms
-        options.http_headers = http_headers
-        return options
-
     def __repr__(self) -> str:
         # http_headers may carry credentials: only their names are shown.
         headers = None if self.http_headers is None else sorted(self.http_headers)
@@ -73,3 +46,33 @@ class CallOptions:
 
 
 _NO_OPTIONS = CallOptions()
+
+
+def options_of(
+    arguments: Mapping[str, Any], _unset: Any = UNSET, _no_options: CallOptions = _NO_OPTIONS
+) -> CallOptions:
+    """The options among a resource method's arguments (its `locals()`).
+
+    Most calls set none: they share one instance, so reading them allocates nothing (the defaults bind
+    the constants as locals: this runs on every call).
+    """
+    idempotency_key = arguments["idempotency_key"]
+    retries = arguments["retries"]
+    server_url = arguments["server_url"]
+    timeout_ms = arguments["timeout_ms"]
+    http_headers = arguments["http_headers"]
+    if (
+        idempotency_key is None
+        and retries is _unset
+        and server_url is None
+        and timeout_ms is None
+        and http_headers is None
+    ):
+        return _no_options
+    return CallOptions(
+        idempotency_key=idempotency_key,
+        retries=retries,
+        server_url=server_url,
+        timeout_ms=timeout_ms,
+        http_headers=http_headers,
+    )

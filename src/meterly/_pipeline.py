@@ -229,7 +229,10 @@ class Pipeline:
         """
         body: Dict[str, Any] = {}
         scalars = True
-        for name, key, check, required, nested in op.params:
+        params = op.compiled
+        if params is None:
+            params = op.compile()
+        for name, key, check, required, nested in params:
             value = args[name]
             if value is None:
                 if required:

@@ -36,7 +36,7 @@ from meterly._deadline import send_within
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
 from meterly._operation import Operation
-from meterly._options import CallOptions
+from meterly._options import options_of
 from meterly._pipeline import Effect, Pause, Pipeline, httpx_request
 from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
 from meterly.balances import AsyncBalances, Balances
@@ -278,7 +278,7 @@ class Meterly(_BaseClient[SyncPool]):
         pool = self._pool
         pool.check_open()
         pipeline = self._pipeline
-        call = pipeline.prepare(op, arguments, options=CallOptions.of(arguments))
+        call = pipeline.prepare(op, arguments, options=options_of(arguments))
         client = pool.get()
         steps: Generator[Effect, Any, T] = pipeline.run(call, pool.build_request)
         try:
@@ -421,7 +421,7 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
         pool = self._pool
         pool.check_open()
         pipeline = self._pipeline
-        call = pipeline.prepare(op, arguments, options=CallOptions.of(arguments))
+        call = pipeline.prepare(op, arguments, options=options_of(arguments))
         sender = pool.sender()
         send = sender.send
         steps: Generator[Effect, Any, T] = pipeline.run(call, sender.build_request)
