@@ -1,9 +1,11 @@
-"""Renders docs/models/*.md, docs/sdks/*/README.md and .speakeasy/gen.lock from the models, the
-operation declarations and openapi.yaml. `make docs` writes them; `--check` only reports stale pages."""
+"""Renders docs/models/*.md, docs/sdks/*/README.md, src/meterly/models/__init__.py and .speakeasy/gen.lock
+from the models, the registry of operations and openapi.yaml. `make docs` writes them; `--check` only
+reports stale files."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import inspect
 import json
@@ -18,11 +20,11 @@ import yaml
 
 from meterly import errors
 from meterly._operation import Operation
+from meterly._operations import resources
 from meterly._responses import _ERRORS_BY_STATUS
 from meterly._version import __version__
-from meterly.balances import BALANCES_CHECK, Balances
+from meterly.sdk import Meterly
 from meterly.types import Unset
-from meterly.usage import USAGE_CHECK, Usage
 from scripts.modelinfo import (
     FieldInfo,
     TypeInfo,
@@ -37,8 +39,16 @@ from scripts.modelinfo import (
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = Path("docs/models")
 GEN_LOCK = Path(".speakeasy/gen.lock")
+MODELS_INIT = Path("src/meterly/models/__init__.py")
 
-_PRIMITIVE_NAMES = {"string": "str", "number": "float", "integer": "int", "boolean": "bool", "any": "Any"}
+_PRIMITIVE_NAMES = {
+    "string": "str",
+    "number": "float",
+    "integer": "int",
+    "boolean": "bool",
+    "any": "Any",
+    "datetime": "datetime",
+}
 
 
 # ---------------------------------------------------------------- types and tables
@@ -156,36 +166,38 @@ def render_enum_page(name: str, alias: Any) -> str:
 
 @dataclass(frozen=True)
 class Resource:
-    """A resource page: its attribute on the client, its class and operations, each with an example."""
+    """A resource page: its attribute on the client, its class and its operations from the registry."""
 
     attribute: str
     title: str
     cls: type
-    operations: Tuple[Tuple[str, Operation[Any], str], ...]  # (method name, declaration, example)
+    operations: Tuple[Operation[Any], ...]
 
 
-BALANCES_EXAMPLE = """\
+def all_resources() -> List[Resource]:
+    """One page per resource of the registry, its class read from `Meterly`'s annotations."""
+    classes = typing.get_type_hints(Meterly)
+    return [
+        Resource(name, name.title(), classes[name], operations) for name, operations in resources().items()
+    ]
+
+
+def render_usage_example(operation: Operation[Any]) -> str:
+    """The example of an operation: a call with the request fields that have examples."""
+    arguments = ", ".join(
+        f"{name}={field.examples[0]!r}".replace("'", '"')
+        for name, field in operation.request_model.model_fields.items()
+        if field.examples
+    )
+    return f"""\
 from meterly import Meterly
 
 with Meterly() as client:  # the key comes from METERLY_API_KEY
-    res = client.balances.check(customer_id="cus_pro", feature_id="messages", required_balance=1)
+    res = client.{operation.resource}.{operation.method_name}({arguments})
 
-    print(res.allowed, res.balance.remaining if res.balance else None)
+    print(res)
 """
 
-USAGE_EXAMPLE = """\
-from meterly import Meterly
-
-with Meterly() as client:  # the key comes from METERLY_API_KEY
-    res = client.usage.check(customer_id="cus_pro", feature_code="api_calls", quantity=3)
-
-    print(res.allowed, res.consumption_model, res.remaining)
-"""
-
-RESOURCES = (
-    Resource("balances", "Balances", Balances, (("check", BALANCES_CHECK, BALANCES_EXAMPLE),)),
-    Resource("usage", "Usage", Usage, (("check", USAGE_CHECK, USAGE_EXAMPLE),)),
-)
 
 CALL_OPTIONS: Dict[str, Tuple[str, str]] = {
     "idempotency_key": (
@@ -216,27 +228,22 @@ def _signature_type(annotation: Any, has_default: bool) -> str:
     return render_type(type_info(base), wrapper, "../../models/")
 
 
-def render_operation(
-    resource: Resource, method_name: str, operation: Operation[Any], example: str, spec: Dict[str, Any]
-) -> str:
+def render_operation(resource: Resource, operation: Operation[Any], spec: Dict[str, Any]) -> str:
     """One operation's section: description, example, parameters, response and errors."""
+    method_name = operation.method_name
     spec_operation = spec["paths"][operation.path][operation.method.lower()]
     method: Callable[..., Any] = getattr(resource.cls, method_name)
     hints = typing.get_type_hints(method)
     returned = hints.pop("return")
-    body_docs = {param.name: param.key for param in operation.params}
-    request_model = next(
-        cls for cls in model_classes() if {f.key for f in model_fields(cls)} == set(body_docs.values())
-    )
-    request_fields = {field.key: field for field in model_fields(request_model)}
+    request_fields = {field.name: field for field in model_fields(operation.request_model)}
 
     rows = []
     for name, parameter in inspect.signature(method).parameters.items():
         if name == "self":
             continue
         has_default = parameter.default is not inspect.Parameter.empty
-        if name in body_docs:
-            field = request_fields[body_docs[name]]
+        if name in request_fields:
+            field = request_fields[name]
             description = field.description or "N/A"
             if has_default and parameter.default is not None:
                 description += f" Default: `{parameter.default!r}`."
@@ -286,7 +293,7 @@ def render_operation(
 ### Example Usage
 
 ```python
-{example.rstrip()}
+{render_usage_example(operation).rstrip()}
 ```
 
 ### Parameters
@@ -313,10 +320,10 @@ def render_resource_page(resource: Resource, spec: Dict[str, Any]) -> str:
     module_doc = inspect.getmodule(resource.cls).__doc__ or ""  # type: ignore[union-attr]
     overview = " ".join(module_doc.split()).split(": ", 1)[-1]
     index = "\n".join(
-        f"* [{name}](#{name}) - {spec['paths'][op.path][op.method.lower()]['summary']}"
-        for name, op, _ in resource.operations
+        f"* [{op.method_name}](#{op.method_name}) - {spec['paths'][op.path][op.method.lower()]['summary']}"
+        for op in resource.operations
     )
-    sections = "\n".join(render_operation(resource, *entry, spec) for entry in resource.operations)
+    sections = "\n".join(render_operation(resource, op, spec) for op in resource.operations)
     return f"""# {resource.title}
 (*{resource.attribute}*)
 
@@ -347,9 +354,78 @@ def render_pages() -> Dict[Path, str]:
         pages[MODELS_DIR / _page(model.__name__)] = render_model_page(model)
     for name, alias in enum_aliases().items():
         pages[MODELS_DIR / _page(name)] = render_enum_page(name, alias)
-    for resource in RESOURCES:
+    for resource in all_resources():
         pages[Path("docs/sdks") / resource.attribute / "README.md"] = render_resource_page(resource, spec)
     return pages
+
+
+def exported_models() -> Dict[str, str]:
+    """Each public name of `meterly.models` (classes and enum aliases, CamelCase, defined at the top of a
+    model module) by the module defining it: a new model module is exported by `make docs`."""
+    names: Dict[str, str] = {}
+    for path in sorted((ROOT / MODELS_INIT).parent.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        for stmt in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(stmt, ast.ClassDef):
+                found = [stmt.name]
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                found = [t.id for t in targets if isinstance(t, ast.Name)]
+            else:
+                continue
+            for name in found:
+                if name[:1].isupper() and not name.isupper():
+                    names[name] = path.stem
+    return dict(sorted(names.items()))
+
+
+def render_models_init() -> str:
+    """src/meterly/models/__init__.py: every model, imported lazily on first access."""
+    exported = exported_models()
+    by_module: Dict[str, List[str]] = {}
+    for name, module in exported.items():
+        by_module.setdefault(module, []).append(name)
+    imports = "\n".join(
+        f"    from .{module} import {', '.join(names)}" for module, names in sorted(by_module.items())
+    )
+    listed = "\n".join(f'    "{name}",' for name in exported)
+    modules = "\n".join(f'    "{name}": "{module}",' for name, module in exported.items())
+    return f'''"""Every request and response model of the Meterly API, one module each.
+
+A model's module is imported on first access (`models.CheckResponse`), so `import meterly` builds none.
+Written by `make docs` (scripts/gen_docs.py) from the model modules: a new module is exported by it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+{imports}
+
+__all__ = [
+{listed}
+]
+
+_MODULES = {{
+{modules}
+}}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
+    value = getattr(importlib.import_module(f"{{__name__}}.{{module}}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+'''
 
 
 def render_lock(pages: Dict[Path, str]) -> str:
@@ -372,9 +448,19 @@ def render_lock(pages: Dict[Path, str]) -> str:
     return header + yaml.safe_dump(lock, sort_keys=False)
 
 
+def _export_models(init: str) -> None:
+    """Runs a freshly rendered `meterly.models` in place of the one imported, so the pages see a model
+    module added since (before `make docs` has written its export), in --check mode too."""
+    from meterly import models
+
+    exec(compile(init, str(ROOT / MODELS_INIT), "exec"), vars(models))
+
+
 def render_all() -> Dict[Path, str]:
     """Every generated file by its path relative to the repository root."""
-    pages = render_pages()
+    init = render_models_init()
+    _export_models(init)
+    pages = {**render_pages(), MODELS_INIT: init}
     return {**pages, GEN_LOCK: render_lock(pages)}
 
 

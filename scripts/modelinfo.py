@@ -4,6 +4,8 @@ annotations, field info and attribute docstrings; shared by the docs generator a
 from __future__ import annotations
 
 import ast
+import collections.abc
+import datetime
 import inspect
 import itertools
 import sys
@@ -20,14 +22,21 @@ from meterly.types import UNSET, UnrecognizedStr, Unset
 
 Wrapper = Literal["required", "Nullable", "OptionalNullable", "Optional", "default"]
 
-_PRIMITIVES: Dict[Any, str] = {str: "string", float: "number", int: "integer", bool: "boolean", Any: "any"}
+_PRIMITIVES: Dict[Any, str] = {
+    str: "string",
+    float: "number",
+    int: "integer",
+    bool: "boolean",
+    Any: "any",
+    datetime.datetime: "datetime",
+}
 
 
 @dataclass(frozen=True)
 class TypeInfo:
     """A field's type without its optionality: a primitive, a list, a dict, a model or an enum."""
 
-    kind: str  # string | number | integer | boolean | any | array | object | model | enum
+    kind: str  # string | number | integer | boolean | any | datetime | array | object | model | enum
     item: Optional[TypeInfo] = None  # element of an array, value of an object (dict)
     model: Optional[str] = None  # the model's class name, for kind == "model"
     enum: Optional[Tuple[str, ...]] = None  # the known values, for kind == "enum"
@@ -108,6 +117,8 @@ def type_info(tp: Any) -> TypeInfo:
         if type(None) in args:  # a nullable item (of a dict or list): the item's type
             return type_info(_split_optionality(tp)[0])
         literals = [arg for arg in args if get_origin(arg) is Literal]
+        if set(args) == {datetime.datetime, str}:  # an argument taking a datetime or its ISO 8601 text
+            return TypeInfo("datetime")
         if UnrecognizedStr in args and len(literals) == 1 and len(args) == 2:
             alias = next((name for name, value in enum_aliases().items() if value == tp), None)
             values = tuple(str(arg) for arg in get_args(literals[0]))
@@ -115,7 +126,7 @@ def type_info(tp: Any) -> TypeInfo:
         raise TypeError(f"unsupported union {tp!r}")
     if origin in (list, List):
         return TypeInfo("array", item=type_info(get_args(tp)[0]))
-    if origin in (dict, Dict):
+    if origin in (dict, Dict, collections.abc.Mapping):
         key, value = get_args(tp)
         if key is not str:
             raise TypeError(f"dict keys must be str: {tp!r}")

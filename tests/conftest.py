@@ -99,25 +99,25 @@ class Harness:
             return result
         return self.loop.run_until_complete(result)
 
+    def call(self, sdk_call: str, **kwargs: Any) -> Any:
+        """Call `client.<resource>.<method>` (`sdk_call="usage.check"`) and return its result, awaited
+        on the harness's loop for the async client."""
+        target: Any = self.client
+        for name in sdk_call.split("."):  # also "usage.with_raw_response.track"
+            target = getattr(target, name)
+        return self._run(target(**kwargs))
+
     def check(self, **kwargs: Any) -> Any:
+        """balances.check for cus_123 and messages unless the test says otherwise."""
         kwargs.setdefault("customer_id", "cus_123")
         kwargs.setdefault("feature_id", "messages")
-        if self.loop is None:
-            return self.client.balances.check(**kwargs)
-        return self.loop.run_until_complete(self._acheck(kwargs))
-
-    async def _acheck(self, kwargs: dict[str, Any]) -> Any:
-        return await self.client.balances.check(**kwargs)  # type: ignore[misc]
+        return self.call("balances.check", **kwargs)
 
     def usage(self, **kwargs: Any) -> Any:
+        """usage.check for cus_123 and api_calls unless the test says otherwise."""
         kwargs.setdefault("customer_id", "cus_123")
         kwargs.setdefault("feature_code", "api_calls")
-        if self.loop is None:
-            return self.client.usage.check(**kwargs)
-        return self.loop.run_until_complete(self._ausage(kwargs))
-
-    async def _ausage(self, kwargs: dict[str, Any]) -> Any:
-        return await self.client.usage.check(**kwargs)  # type: ignore[misc]
+        return self.call("usage.check", **kwargs)
 
     def close(self) -> None:
         if self.loop is not None:

@@ -1,4 +1,6 @@
-"""A real HTTP server on 127.0.0.1 for tests where a socket matters; each test scripts its answers."""
+"""A real HTTP server on 127.0.0.1 that records the exact requests it gets and answers as each test
+scripts: for what the sandbox can't do (inspect the bytes and headers sent, answer a scripted status,
+echo a key back, stall); a test that only needs the service uses `meterly.sandbox`."""
 
 from __future__ import annotations
 

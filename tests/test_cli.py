@@ -17,6 +17,8 @@ from typing import Optional
 import pytest
 
 import meterly
+from meterly._operation import Operation
+from meterly._operations import OPERATIONS
 from meterly.cli import main
 
 from .conftest import API_KEY, CHECK_BODY, USAGE_BODY
@@ -263,6 +265,17 @@ def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith("meterly ")
 
 
+@pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.operation_id)
+def test_every_operation_of_the_registry_is_a_command_with_its_request_fields(
+    op: Operation[object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, op.resource, op.method_name, "--help")
+    assert code == 0
+    assert f"{op.method} {op.path}" in " ".join(out.split())
+    for name in op.request_model.model_fields:
+        assert f"--{name.replace('_', '-')}" in out
+
+
 def test_sandbox_serve_delegates_to_the_sandbox_main(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -397,3 +410,38 @@ def test_the_cli_help_uses_ids_of_the_demo_data(capsys: pytest.CaptureFixture[st
         assert shown_customers, argv
         assert shown_customers <= customers, argv
         assert shown_features <= features, argv
+
+
+def test_usage_track_records_an_event_and_exits_0(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from meterly.sandbox import DEFAULT_API_KEY, Sandbox
+
+    with Sandbox() as sandbox:
+        monkeypatch.setenv("METERLY_SERVER_URL", sandbox.url)
+        monkeypatch.setenv("METERLY_API_KEY", DEFAULT_API_KEY)
+        code, out, err = run(
+            capsys,
+            *("usage", "track", "--customer-id", "cus_pro", "--feature-code", "image", "--value", "2"),
+            *("--timestamp", "2026-12-01T09:30:00Z", "--properties", '{"model": "gpt-5"}'),
+        )
+        assert (code, err) == (0, "")
+        event = json.loads(out)
+        assert (event["featureCode"], event["value"], event["ts"]) == ("image", 2.0, "2026-12-01T09:30:00Z")
+        assert event["properties"] == [{"property": "model", "value": "gpt-5"}]
+        assert event["consumption"]["blocked"] is False
+        assert sandbox.engine.history[-1].body == {
+            "customerId": "cus_pro",
+            "featureCode": "image",
+            "value": 2.0,
+            "timestamp": "2026-12-01T09:30:00Z",
+            "properties": [{"property": "model", "value": "gpt-5"}],
+        }
+        wallet = ("usage", "track", "--customer-id", "cus_wallet", "--feature-code", "sms")
+        code, out, _ = run(capsys, *wallet, "--value", "1000")
+        assert code == 0  # a write exits 0 once recorded, even when its balance blocked the deduction
+        assert json.loads(out)["consumption"]["blocked"] is True
+        image = ("usage", "track", "--customer-id", "cus_pro", "--feature-code", "image")
+        bad, out, err = run(capsys, *image, "--timestamp", "soon")
+        assert (bad, out) == (2, "")
+        assert "timestamp" in err

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import inspect
 import re
+import typing
 from typing import Any, Callable
 
 import pytest
 
 from meterly import AsyncMeterly, Meterly
-from meterly.balances import AsyncBalances, Balances
-from meterly.usage import AsyncUsage, Usage
+from meterly._operations import OPERATIONS
+from meterly.balances import Balances
 
 CALLABLES: list[Callable[..., Any]] = [
-    Balances.check,
-    AsyncBalances.check,
-    Usage.check,
-    AsyncUsage.check,
+    *(
+        getattr(typing.get_type_hints(client)[op.resource], op.method_name)
+        for op in OPERATIONS
+        for client in (Meterly, AsyncMeterly)
+    ),
     Meterly.__init__,
     AsyncMeterly.__init__,
     Meterly.with_options,

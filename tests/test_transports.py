@@ -311,7 +311,7 @@ def test_successive_event_loops_each_get_a_pool_closed_when_their_loop_ends(
 
     async def one() -> bool:
         allowed = (await sdk.balances.check(customer_id="c", feature_id="f")).allowed
-        pools.append(sdk._client)
+        pools.append(sdk._http())
         return allowed
 
     def is_closed(pool: Any) -> bool:
@@ -343,7 +343,7 @@ async def test_aclose_in_the_loop_that_opened_the_pool_closes_it(
 ) -> None:
     sdk = make(backend, server.url)
     assert (await sdk.balances.check(customer_id="c", feature_id="f")).allowed
-    pool = sdk._client
+    pool = sdk._http()
     await sdk.aclose()
     assert pool.closed if backend == "aiohttp" else pool.is_closed
     with pytest.raises(RuntimeError, match="closed"):

@@ -14,6 +14,7 @@ import httpx
 from meterly import models
 
 from .conftest import CHECK_BODY, USAGE_BODY
+from .test_usage_track import EVENT
 from .typing import user_code
 
 
@@ -21,6 +22,8 @@ def answer(request: httpx.Request) -> httpx.Response:
     headers = {"x-request-id": "req_typing"}
     if request.url.path == "/v1/usage/check":
         return httpx.Response(200, json=USAGE_BODY, headers=headers)
+    if request.url.path == "/v1/usage/events":
+        return httpx.Response(200, json={"success": True, "data": EVENT}, headers=headers)
     if json.loads(request.content)["customer_id"] == "cus_404":
         return httpx.Response(404, json={"message": "no such customer", "code": "not_found"}, headers=headers)
     return httpx.Response(200, json={**CHECK_BODY, "entity_id": None}, headers=headers)
@@ -31,6 +34,7 @@ def test_the_typed_user_code_runs_on_both_clients() -> None:
     assert user_code.balances_check(client) == 72
     client, aclient = user_code.make_clients(httpx.MockTransport(answer))
     assert user_code.usage_check(client) == 3
+    assert user_code.usage_track(client) == 15
     assert isinstance(user_code.raw_responses(client), models.CheckResponse)
     assert user_code.error_attributes(client) == {
         "status": 404,

@@ -63,8 +63,8 @@ def test_a_view_shares_the_parents_owned_pool_and_closing_it_leaves_the_pool_ope
     assert view._http() is pool
     with view:
         pass
-    assert view._closed
-    assert not client._closed
+    assert view._pool.closed
+    assert not client._pool.closed
     assert not pool.is_closed
     with pytest.raises(RuntimeError, match="closed"):
         view.balances.check(customer_id="c", feature_id="f")
@@ -114,7 +114,7 @@ def test_a_view_of_a_view_takes_the_options_of_both() -> None:
     assert view._config.timeout == httpx.Timeout(0.7)
     assert view._config.retry_config is not None
     assert view._config.retry_config.max_retries == 4
-    assert view._parent is client
+    assert view._pool.parent is client._pool  # the root client's pool, not the first view's
     client.close()
 
 

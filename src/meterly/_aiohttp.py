@@ -38,10 +38,11 @@ def new_session(timeout: httpx.Timeout) -> aiohttp.ClientSession:
 
 
 class AiohttpSender:
-    """Sends the pipeline's requests over one `aiohttp.ClientSession` and returns `Received` responses."""
+    """The `AsyncSender` over one `aiohttp.ClientSession`: it returns `Received` responses, and builds no
+    httpx object unless a hook or the debug log asks for one."""
 
     def __init__(self, session: aiohttp.ClientSession) -> None:
-        self.session = session
+        self.client = session
         # The last URL and timeout seen and their aiohttp forms: a client's calls nearly always repeat them.
         self._url_key: Optional[httpx.URL] = None
         self._url_value = URL()
@@ -65,9 +66,12 @@ class AiohttpSender:
         self._timeout_key, self._timeout_value = key, value  # sentinel: the session's own timeout
         return value
 
+    def build_request(self, call: Call) -> httpx.Request:
+        return call.to_request()
+
     def _cut(self, timeout: Any, left: float) -> Any:
         """`timeout`, or a shorter one when only `left` seconds remain of the call's deadline."""
-        total = self.session.timeout.total if timeout is aiohttp.helpers.sentinel else timeout.total
+        total = self.client.timeout.total if timeout is aiohttp.helpers.sentinel else timeout.total
         if total is not None and total <= left:
             return timeout
         return aiohttp.ClientTimeout(total=left)
@@ -91,7 +95,7 @@ class AiohttpSender:
         if left is not None:
             timeout = self._cut(timeout, left)
         try:
-            response = await self.session.request(
+            response = await self.client.request(
                 method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
             )
             try:

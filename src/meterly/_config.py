@@ -36,9 +36,6 @@ USER_AGENT = "meterly-python/{} python/{}.{}.{} httpx/{}".format(
     __version__, *sys.version_info[:3], httpx.__version__
 )
 
-RESOURCES = ("balances", "usage")
-"""The client attributes that `server_urls` and `api_versions` name."""
-
 ApiKey = Union[str, Callable[[], str]]
 SecuritySource = Union["Security", Callable[[], "Security"]]
 
@@ -76,14 +73,15 @@ def _per_resource(param: str, value: object) -> Dict[str, Any]:
     """`value` as a dict of known resource names, or a RequestValidationError naming `param`."""
     if value is None:
         return {}
+    from meterly._operations import resources  # the registry imports this module: read it when needed
+
+    names = ", ".join(resources())
     if not isinstance(value, Mapping):
-        raise RequestValidationError(param, f"must be a dict keyed by resource ({', '.join(RESOURCES)})")
+        raise RequestValidationError(param, f"must be a dict keyed by resource ({names})")
     mapping = cast("Mapping[object, object]", value)
-    unknown = [key for key in mapping if key not in RESOURCES]
+    unknown = [key for key in mapping if key not in resources()]
     if unknown:
-        raise RequestValidationError(
-            param, f"unknown resource {unknown[0]!r}; the resources are {', '.join(RESOURCES)}"
-        )
+        raise RequestValidationError(param, f"unknown resource {unknown[0]!r}; the resources are {names}")
     return {str(key): item for key, item in mapping.items()}
 
 

@@ -1,9 +1,26 @@
-"""How an operation is declared: its path, security scheme, parameters and response parser."""
+"""How an operation is declared (`Operation`), and how its body parameters are compiled from its request
+model: the aliases give the JSON keys, the annotations and field constraints give the checks."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Generic, Mapping, NamedTuple, Optional, Tuple, TypeVar, cast
+from datetime import datetime
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Generic,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+)
 
 import pydantic
 
@@ -13,7 +30,8 @@ from meterly.errors import RequestValidationError
 T = TypeVar("T")
 M = TypeVar("M", bound=pydantic.BaseModel)
 
-MAX_SAFE_INTEGER = 2**53 - 1
+Check = Callable[[str, Any], Any]
+"""Checks one argument (`name` for the error) and returns the value to send; raises RequestValidationError."""
 
 
 class SecurityScheme(NamedTuple):
@@ -28,39 +46,12 @@ BEARER_AUTH = SecurityScheme("bearer_auth", "authorization", "Bearer ")
 API_KEY_AUTH = SecurityScheme("api_key_auth", "x-api-key", "")
 
 
-def check_id(name: str, value: Any) -> None:
-    if not isinstance(value, str):
-        raise RequestValidationError(name, f"must be a str, got {type(value).__name__}")
-    if not value:
-        raise RequestValidationError(name, "must not be empty")
-    if has_control_chars(value):
-        raise RequestValidationError(name, "must not contain control characters such as CR or LF")
+class VersionHeader(NamedTuple):
+    """The header (lower case) that pins the API version an operation's models were written for, and the
+    version sent by default."""
 
-
-def check_number(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RequestValidationError(name, f"must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise RequestValidationError(name, f"must be a finite number, got {value!r}")
-
-
-def check_count(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RequestValidationError(name, f"must be an int, got {type(value).__name__}")
-    if not 1 <= value <= MAX_SAFE_INTEGER:
-        raise RequestValidationError(name, f"must be between 1 and {MAX_SAFE_INTEGER}, got {value}")
-
-
-def check_flag(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise RequestValidationError(name, f"must be a bool, got {type(value).__name__}")
-
-
-def check_object(name: str, value: Any) -> None:
-    if not isinstance(value, dict) or not all(
-        isinstance(key, str) for key in cast("Dict[object, object]", value)
-    ):
-        raise RequestValidationError(name, "must be a dict with str keys")
+    name: str
+    default: str
 
 
 class Param(NamedTuple):
@@ -71,29 +62,31 @@ class Param(NamedTuple):
 
     name: str
     key: str
-    check: Callable[[str, Any], None]
+    check: Check
     required: bool = False
     nested: bool = False
     """True when a value that passed `check` may hold containers (so it is not a plain JSON scalar)."""
 
 
-def never_writes(args: Mapping[str, Any]) -> bool:
-    """For an operation that only reads."""
-    return False
-
-
 class Operation(Generic[T]):
-    """A short declaration of an endpoint; `parse` turns a 2xx body into the result.
+    """One endpoint, declared once: the SDK, the sandbox, the docs, the contract test and the CLI read it.
 
-    A plain class rather than a dataclass: building dataclasses is a measurable part of `import meterly`.
+    Models are named by functions returning them, so their modules load (and compile) when first used,
+    not at `import meterly`. A plain class rather than a dataclass: building dataclasses is a measurable
+    part of `import meterly`.
     """
 
     __slots__ = (
+        "_request",
+        "_response",
+        "allowed",
+        "compiled",
+        "envelope",
         "fallback",
         "feature_param",
         "method",
+        "method_name",
         "operation_id",
-        "params",
         "parse",
         "path",
         "resource",
@@ -106,44 +99,98 @@ class Operation(Generic[T]):
         self,
         *,
         operation_id: str,
+        sdk_call: str,
         path: str,
         security: SecurityScheme,
-        params: Tuple[Param, ...],
-        parse: Callable[[bytes], T],
-        fallback: Callable[[Mapping[str, Any], bool], T],
+        request: Callable[[], type[pydantic.BaseModel]],
+        response: Callable[[], type[T]],
+        envelope: Optional[Callable[[], type[pydantic.BaseModel]]] = None,
+        writes: Union[bool, str] = False,
+        fallback: Optional[Callable[[Mapping[str, Any], bool], T]] = None,
         feature_param: str = "",
+        allowed: Optional[Callable[[T], bool]] = None,
+        version_header: Optional[VersionHeader] = None,
         method: str = "POST",
-        resource: str = "",
-        version_header: Optional[Tuple[str, str]] = None,
-        writes: Callable[[Mapping[str, Any]], bool] = never_writes,
     ) -> None:
         self.operation_id = operation_id
+        self.resource, _, self.method_name = sdk_call.partition(".")
+        """`client.<resource>.<method_name>(...)` calls it; the CLI's `meterly <resource> <method_name>`.
+        The resource is also the key of the client's per-resource `server_urls` and `api_versions`."""
         self.path = path
+        self.method = method
         self.security = security
-        self.params = params
-        self.parse = parse
+        self._request = request
+        self._response = response
+        self.envelope = envelope
+        """The model of the success body when the result is its `data`; None when the body is the result."""
+        self.writes = writes
+        """True when it records something, False when it only reads, or the name of the boolean argument
+        that makes it write (`send_event`)."""
         self.fallback = fallback
-        """Builds the fail-open answer from the call's arguments and whether it allows."""
+        """Builds the fail-open answer from the call's arguments and whether it allows; None: never fails
+        open (a write's failure is never hidden by a made-up answer)."""
         self.feature_param = feature_param
         """The argument a `FailOpenPolicy` looks up per feature."""
-        self.method = method
-        self.resource = resource
-        """The client attribute the operation lives on (`balances`, `usage`): the key of the client's
-        per-resource `server_urls` and `api_versions`."""
+        self.allowed = allowed
+        """Reads whether a check's answer allows (the CLI exits 1 when it does not); None: not a check."""
         self.version_header = version_header
-        """(lower-case header name, default version): the API version every request pins, so the service
-        answers in the shape the models were written for."""
-        self.writes = writes
-        """Whether a call with these arguments records usage: such a call never stores or gets a
-        fail-open last-known answer."""
+        """The header pinning the API version every request sends (unless the client's `api_versions`
+        names another for the resource), so the service answers in the shape the models were written
+        for."""
+        self.compiled: Optional[Tuple[Param, ...]] = None
+        """The body parameters once compiled (`params`); the pipeline reads this slot directly. No
+        `__getattr__` here: one would slow every attribute read of every operation."""
+        self.parse: Callable[[bytes], T] = _parser(response, envelope)
+        """Turns a 2xx body into the result; the validator is compiled at the first parse."""
+
+    @property
+    def request_model(self) -> type[pydantic.BaseModel]:
+        """The model of the request body; its fields are the operation's body parameters."""
+        return self._request()
+
+    @property
+    def response_model(self) -> type[T]:
+        """The result's model (the `data` of the envelope when there is one)."""
+        return self._response()
+
+    @property
+    def params(self) -> Tuple[Param, ...]:
+        """The body parameters, compiled from the request model at first use."""
+        return self.compiled if self.compiled is not None else self.compile()
+
+    def compile(self) -> Tuple[Param, ...]:
+        """Compiles the body parameters from the request model (once: later calls return them)."""
+        if self.compiled is None:
+            self.compiled = body_params(self._request())
+        return self.compiled
+
+    def writes_with(self, args: Mapping[str, Any]) -> bool:
+        """Whether a call with these arguments records something."""
+        writes = self.writes
+        return bool(args.get(writes)) if isinstance(writes, str) else writes
 
     def __repr__(self) -> str:
         return f"Operation({self.operation_id!r}, {self.method} {self.path})"
 
 
-def json_parser(model: Callable[[], type[M]]) -> Callable[[bytes], M]:
-    """A parser with `model()`'s compiled validator, fetched at the first parse: models (and their
+def _parser(
+    response: Callable[[], type[T]], envelope: Optional[Callable[[], type[pydantic.BaseModel]]]
+) -> Callable[[bytes], T]:
+    """A parser with the model's compiled validator, fetched at the first parse: models (and their
     modules) load and compile when first used, not at import."""
+    if envelope is None:
+        return json_parser(cast(Callable[[], "type[Any]"], response))
+    parse_envelope = json_parser(envelope)
+
+    def parse(content: bytes) -> T:
+        data: T = getattr(parse_envelope(content), "data")  # noqa: B009  # any envelope model
+        return data
+
+    return parse
+
+
+def json_parser(model: Callable[[], type[M]]) -> Callable[[bytes], M]:
+    """A parser with `model()`'s compiled validator, fetched at the first parse."""
     validate_json: Optional[Callable[[bytes], M]] = None
 
     def parse(content: bytes) -> M:
@@ -153,3 +200,173 @@ def json_parser(model: Callable[[], type[M]]) -> Callable[[bytes], M]:
         return validate_json(content)
 
     return parse
+
+
+# -- body parameters from a request model ------------------------------------------------------------
+
+
+def body_params(model: type[pydantic.BaseModel]) -> Tuple[Param, ...]:
+    """The parameters of a request body, one per field of `model`, in declaration order.
+
+    The common types get a check written out in Python (a call checks its arguments in well under a
+    microsecond); any other annotation is checked and serialized by a pydantic adapter built here once.
+    Every str parameter also refuses control characters: ids end up in the services' logs.
+    """
+    params: List[Param] = []
+    for name, info in model.model_fields.items():
+        check, nested = _compile_check(name, info)
+        params.append(Param(name, info.alias or name, check, info.is_required(), nested))
+    return tuple(params)
+
+
+def _without_none(annotation: Any) -> Any:
+    if get_origin(annotation) is Union or type(annotation).__name__ == "UnionType":
+        rest = tuple(arg for arg in get_args(annotation) if arg is not type(None))
+        return rest[0] if len(rest) == 1 else Union[rest]
+    return annotation
+
+
+def _bounds(metadata: Any) -> Tuple[Optional[float], Optional[float]]:
+    import annotated_types  # pydantic's constraint types; loaded when a body is first compiled
+
+    low = high = None
+    for item in metadata:
+        if isinstance(item, annotated_types.Ge):
+            low = cast(float, item.ge)
+        elif isinstance(item, annotated_types.Le):
+            high = cast(float, item.le)
+        elif isinstance(item, (annotated_types.Gt, annotated_types.Lt)):
+            raise TypeError("request models bound numbers with ge/le only")
+    return low, high
+
+
+def _compile_check(name: str, info: Any) -> Tuple[Check, bool]:
+    """The check of one field, and whether its values may be containers."""
+    import annotated_types
+
+    base = _without_none(info.annotation)
+    metadata = info.metadata
+    if base is str:
+        min_length = max((m.min_length for m in metadata if isinstance(m, annotated_types.MinLen)), default=0)
+        return (check_id if min_length >= 1 else check_text), False
+    if base is bool:
+        return check_flag, False
+    if base is int:
+        low, high = _bounds(metadata)
+        return _int_check(low, high), False
+    if base is float:
+        low, high = _bounds(metadata)
+        return (check_number if low is None and high is None else _number_check(low, high)), False
+    if base is datetime:
+        return check_timestamp, False
+    if get_origin(base) in (dict, Dict) and get_args(base) == (str, Any):
+        return check_object, True
+    return _adapter_check(info), True
+
+
+def check_text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise RequestValidationError(name, f"must be a str, got {type(value).__name__}")
+    if has_control_chars(value):
+        raise RequestValidationError(name, "must not contain control characters such as CR or LF")
+    return value
+
+
+def check_id(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise RequestValidationError(name, f"must be a str, got {type(value).__name__}")
+    if not value:
+        raise RequestValidationError(name, "must not be empty")
+    if has_control_chars(value):
+        raise RequestValidationError(name, "must not contain control characters such as CR or LF")
+    return value
+
+
+def check_number(name: str, value: Any) -> Union[int, float]:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RequestValidationError(name, f"must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise RequestValidationError(name, f"must be a finite number, got {value!r}")
+    return value
+
+
+def _range_text(low: Optional[float], high: Optional[float]) -> str:
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    return f"at least {low}" if low is not None else f"at most {high}"
+
+
+def _number_check(low: Optional[float], high: Optional[float]) -> Check:
+    def check(name: str, value: Any) -> Union[int, float]:
+        check_number(name, value)
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise RequestValidationError(name, f"must be {_range_text(low, high)}, got {value!r}")
+        return cast(Union[int, float], value)
+
+    return check
+
+
+def _int_check(low: Optional[float], high: Optional[float]) -> Check:
+    def check(name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RequestValidationError(name, f"must be an int, got {type(value).__name__}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise RequestValidationError(name, f"must be {_range_text(low, high)}, got {value}")
+        return value
+
+    return check
+
+
+_parse_timestamp: Optional[Callable[[str], datetime]] = None
+
+
+def check_timestamp(name: str, value: Any) -> str:
+    """A `datetime` (sent as its ISO 8601 text) or ISO 8601 text (sent as given)."""
+    global _parse_timestamp
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if not isinstance(value, str):
+        raise RequestValidationError(
+            name, f"must be a datetime or an ISO 8601 str, got {type(value).__name__}"
+        )
+    if _parse_timestamp is None:  # pydantic's parser reads every ISO 8601 form on every Python version
+        _parse_timestamp = pydantic.TypeAdapter(datetime).validate_strings
+    try:
+        _parse_timestamp(value)
+    except pydantic.ValidationError:
+        raise RequestValidationError(name, f"must be an ISO 8601 date-time, got {value!r}") from None
+    return value
+
+
+def check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise RequestValidationError(name, f"must be a bool, got {type(value).__name__}")
+    return value
+
+
+def check_object(name: str, value: Any) -> Dict[str, Any]:
+    if not isinstance(value, dict) or not all(
+        isinstance(key, str) for key in cast("Dict[object, object]", value)
+    ):
+        raise RequestValidationError(name, "must be a dict with str keys")
+    return cast(Dict[str, Any], value)
+
+
+def _adapter_check(info: Any) -> Check:
+    """A check by pydantic for any other annotation: the value is validated, then sent as its JSON form."""
+    from typing_extensions import Annotated
+
+    annotation = info.annotation
+    if info.metadata:
+        annotation = Annotated.__class_getitem__((annotation, *info.metadata))  # type: ignore[attr-defined]
+    adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(cast(Any, annotation))
+
+    def check(name: str, value: Any) -> Any:
+        try:
+            return adapter.dump_python(adapter.validate_python(value), mode="json", by_alias=True)
+        except pydantic.ValidationError as exc:
+            (first, *_) = exc.errors(include_url=False, include_input=False)
+            where = ".".join(str(part) for part in first["loc"])
+            raise RequestValidationError(name, f"{where + ': ' if where else ''}{first['msg']}") from None
+
+    return check

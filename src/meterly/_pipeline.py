@@ -6,9 +6,9 @@ when it needs one sent, a float when it needs that many seconds slept, and an `A
 hook returned an awaitable (the async client awaits it; the sync client refuses it). The sync and async
 clients only drive it: that is the only place where they differ.
 
-A driver without an httpx client (the optional aiohttp send path) gets the prepared `Call` itself to send
-while no hook or debug logger needs an `httpx.Request`, and may answer with a `Received`: an httpx
-request or response is then built only when something looks at it.
+While no hook or debug logger needs an `httpx.Request`, the pipeline yields the prepared `Call` itself
+and the driver sends it however its backend does; it may answer with a `Received`, so an httpx request
+or response is built only when something looks at it. The pipeline never knows which backend sends.
 """
 
 from __future__ import annotations
@@ -38,10 +38,11 @@ from meterly._config import (
 from meterly._hooks import Awaiting, HookContext, SDKHooks
 from meterly._logging import is_library_logger, logger
 from meterly._operation import Operation, SecurityScheme
+from meterly._options import CallOptions, Retries
 from meterly._raw import RawResponse, raw_mode
 from meterly._redaction import hide_credentials, redact_headers
 from meterly._responses import error_from_response, parse_success
-from meterly.types import UNSET, Unset
+from meterly.types import UNSET
 from meterly.utils.retries import RETRYABLE_STATUS_CODES, RetryConfig, retry_after_seconds, retry_delay
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class Pause(float):
         return pause
 
 
-Retries = Union[RetryConfig, None, Unset]
+__all__ = ["Call", "CallOptions", "Effect", "Pipeline", "Received", "Retries", "httpx_request"]
 
 _BASE_HEADERS = {
     "accept": "application/json",
@@ -164,11 +165,18 @@ class Call:
         """Seconds left of the call's deadline as the current attempt starts; None: no deadline."""
 
     def to_request(self) -> httpx.Request:
-        """This call as an `httpx.Request`, for a driver that has no httpx client to build one."""
+        """This call as an `httpx.Request`, for a backend that has no httpx client to build one."""
         extensions = {"timeout": self.timeout.as_dict()} if isinstance(self.timeout, httpx.Timeout) else {}
         return httpx.Request(
             self.op.method, self.url, content=self.body, headers=self.headers, extensions=extensions
         )
+
+
+def httpx_request(client: Union[httpx.Client, httpx.AsyncClient], call: Call) -> httpx.Request:
+    """`call` as a request of `client`, with the client's own defaults merged in."""
+    return client.build_request(
+        call.op.method, call.url, content=call.body, headers=call.headers, timeout=call.timeout
+    )
 
 
 class Received:
@@ -214,27 +222,23 @@ class Pipeline:
 
     # -- before I/O -------------------------------------------------------------------------------
 
-    def prepare(
-        self,
-        op: Operation[T],
-        args: Mapping[str, Any],
-        idempotency_key: Optional[str],
-        retries: Retries,
-        server_url: Optional[str],
-        timeout_ms: Optional[int],
-        http_headers: Optional[Mapping[str, str]],
-    ) -> Call:
-        """Check every argument and build the body and headers; raises RequestValidationError."""
+    def prepare(self, op: Operation[T], args: Mapping[str, Any], *, options: CallOptions) -> Call:
+        """Check every argument and build the body and headers; raises RequestValidationError.
+
+        `args` holds the body parameters by Python name (a resource method passes its `locals()`).
+        """
         body: Dict[str, Any] = {}
         scalars = True
-        for name, key, check, required, nested in op.params:
+        params = op.compiled
+        if params is None:
+            params = op.compile()
+        for name, key, check, required, nested in params:
             value = args[name]
             if value is None:
                 if required:
                     raise errors.RequestValidationError(name, "is required")
                 continue
-            check(name, value)
-            body[key] = value
+            body[key] = check(name, value)
             if nested:
                 scalars = False
         if scalars:
@@ -246,6 +250,7 @@ class Pipeline:
                 problem = f"must be JSON-serializable: {exc}"
                 raise errors.RequestValidationError("properties", problem) from None
 
+        idempotency_key = options.idempotency_key
         if idempotency_key is None:
             idempotency_key = new_idempotency_key()
         elif (
@@ -269,17 +274,21 @@ class Pipeline:
         if op.version_header is not None:
             header, default = op.version_header
             headers[header] = config.api_versions.get(op.resource, default)
+        http_headers = options.http_headers
         if http_headers:
             headers.update(_checked_headers(http_headers))
 
+        server_url = options.server_url
         if server_url is not None:
             base_url = check_server_url("server_url", server_url)
         else:
             base_url = config.server_urls.get(op.resource, config.server_url)
+        timeout_ms = options.timeout_ms
         if timeout_ms is not None:
             timeout: Any = timeout_from_ms("timeout_ms", timeout_ms)
         else:
             timeout = self.config.timeout or httpx.USE_CLIENT_DEFAULT
+        retries = options.retries
         if retries is UNSET:
             retry_config = self.config.retry_config
         elif retries is None or isinstance(retries, RetryConfig):
@@ -346,16 +355,16 @@ class Pipeline:
 
     # -- the attempt loop ---------------------------------------------------------------------------
 
-    def run(
-        self, call: Call, client: Union[httpx.Client, httpx.AsyncClient, None]
-    ) -> Generator[Effect, Any, Any]:
+    def run(self, call: Call, build_request: Callable[[Call], httpx.Request]) -> Generator[Effect, Any, Any]:
         """Attempts until a result, a final error, or a fail-open fallback; see the module docstring.
 
-        With `client=None` the driver sends what it gets (a `Call` or an `httpx.Request`) on its own.
+        `build_request` turns the call into the driver's `httpx.Request` when a hook, the debug log or a
+        retry's cut timeouts need one; otherwise the driver gets the `Call` to send as it likes.
         """
         hooks = self.hooks
         started = self.clock()
-        fail_open = self.fail_open
+        # An operation without a fallback (a write) is never answered by fail-open, nor counted by it.
+        fail_open = self.fail_open if call.op.fallback is not None else None
         circuit: Optional[Circuit] = None  # the circuit that may answer for this call
         if fail_open is not None and not call.raw:
             circuit = fail_open.circuit(call.op.operation_id)
@@ -372,19 +381,10 @@ class Pipeline:
             cut = False
             log_attempt = self.config.debug_logger is not None or logger.isEnabledFor(logging.DEBUG)
             request: Union[httpx.Request, Call]
-            if client is None and not hooks.before_request_hooks and not log_attempt:
+            if not hooks.before_request_hooks and not log_attempt and (attempt == 1 or deadline is None):
                 request = call
             else:
-                if client is None:
-                    request = call.to_request()
-                else:
-                    request = client.build_request(
-                        call.op.method,
-                        call.url,
-                        content=call.body,
-                        headers=call.headers,
-                        timeout=call.timeout,
-                    )
+                request = build_request(call)
                 if hooks.before_request_hooks:
                     request = yield from hooks.before_request(call.ctx, request)
             if attempt > 1 and deadline is not None:
@@ -532,8 +532,9 @@ class Pipeline:
         """The fail-open answer for `call`: its last-known answer when the policy keeps them, else
         allowed or denied by the policy for its feature. `error` is the failure it answers for."""
         fail_open = self.fail_open
-        assert fail_open is not None
         op = call.op
+        assert fail_open is not None
+        assert op.fallback is not None  # `run` never answers fail-open for an operation without one
         now = self.clock()
         if error is not None:
             fail_open.circuit(op.operation_id).answered_fallback(now, reason, error, fail_open.answers)
@@ -594,7 +595,7 @@ def _fallback_reason(error: BaseException) -> Optional[FallbackReason]:
 def _last_known_key(call: Call) -> Optional[LastKnownKey]:
     """Where a check's real answer is kept for fail-open; None for a call that records usage."""
     op, args = call.op, call.args
-    if op.writes(args):
+    if op.writes_with(args):
         return None
     return (op.operation_id, args.get("customer_id"), args.get(op.feature_param), args.get("entity_id"))
 

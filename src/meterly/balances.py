@@ -7,17 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
 from meterly import models
-from meterly._operation import (
-    BEARER_AUTH,
-    Operation,
-    Param,
-    check_flag,
-    check_id,
-    check_number,
-    check_object,
-    json_parser,
-)
-from meterly._pipeline import Retries
+from meterly._operation import BEARER_AUTH, Operation, VersionHeader
+from meterly._options import Retries
 from meterly._raw import async_to_raw_response, to_raw_response
 from meterly.types import UNSET
 
@@ -40,29 +31,18 @@ def _fallback(args: Mapping[str, Any], allowed: bool) -> models.CheckResponse:
     return models.CheckResponse(allowed=allowed, customer_id=args["customer_id"], balance=None, **extra)
 
 
-def _records_usage(args: Mapping[str, Any]) -> bool:
-    return args.get("send_event") is True
-
-
 BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
     operation_id="balancesCheck",
+    sdk_call="balances.check",
     path="/v1/balances.check",
     security=BEARER_AUTH,
-    params=(
-        Param("customer_id", "customer_id", check_id, required=True),
-        Param("feature_id", "feature_id", check_id, required=True),
-        Param("entity_id", "entity_id", check_id),
-        Param("required_balance", "required_balance", check_number),
-        Param("properties", "properties", check_object, nested=True),
-        Param("send_event", "send_event", check_flag),
-        Param("with_preview", "with_preview", check_flag),
-    ),
-    parse=json_parser(lambda: models.CheckResponse),
+    request=lambda: models.BalancesCheckRequest,
+    response=lambda: models.CheckResponse,
+    writes="send_event",
     fallback=_fallback,
     feature_param="feature_id",
-    resource="balances",
-    version_header=("x-api-version", AUTUMN_API_VERSION),
-    writes=_records_usage,
+    allowed=lambda answer: answer.allowed,
+    version_header=VersionHeader("x-api-version", AUTUMN_API_VERSION),
 )
 
 
@@ -115,18 +95,7 @@ class Balances:
             The service's answer: `allowed`, the `balance` after any recorded usage, and more. Under
             `fail_open` it may be made up (`is_fallback`); such an answer recorded no usage.
         """
-        args = {
-            "customer_id": customer_id,
-            "feature_id": feature_id,
-            "entity_id": entity_id,
-            "required_balance": required_balance,
-            "properties": properties,
-            "send_event": send_event,
-            "with_preview": with_preview,
-        }
-        return self._sdk._request(
-            BALANCES_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers
-        )
+        return self._sdk._request(BALANCES_CHECK, locals())
 
 
 class AsyncBalances:
@@ -178,18 +147,7 @@ class AsyncBalances:
             The service's answer: `allowed`, the `balance` after any recorded usage, and more. Under
             `fail_open` it may be made up (`is_fallback`); such an answer recorded no usage.
         """
-        args = {
-            "customer_id": customer_id,
-            "feature_id": feature_id,
-            "entity_id": entity_id,
-            "required_balance": required_balance,
-            "properties": properties,
-            "send_event": send_event,
-            "with_preview": with_preview,
-        }
-        return await self._sdk._request(
-            BALANCES_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers
-        )
+        return await self._sdk._request(BALANCES_CHECK, locals())
 
 
 class BalancesWithRawResponse:

@@ -1,7 +1,9 @@
-"""The `meterly` command: balance and usage checks from a shell, and the local sandbox.
+"""The `meterly` command: every operation of the registry from a shell (`meterly <resource> <method>`,
+its options from the request model), and the local sandbox.
 
-Exit codes: 0 allowed, 1 denied, 2 error (bad arguments, no key, API or connection error). Results go to
-stdout as JSON (a table with `--pretty`); errors go to stderr with the API's code and request id.
+Exit codes: 0 allowed (or, for an operation that is not a check, done), 1 denied, 2 error (bad arguments,
+no key, API or connection error). Results go to stdout as JSON (a table with `--pretty`); errors go to
+stderr with the API's code and request id.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import importlib
 import json
 import os
 import sys
-from typing import Any, Callable, Dict, List, Optional, Tuple, cast
+from datetime import datetime
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast, get_args, get_origin
 
 from meterly import errors
 from meterly._config import API_KEY_ENV, SERVER_URL_ENV
+from meterly._operation import Operation
+from meterly._operations import resources
 from meterly._version import __version__
 from meterly.sdk import Meterly
 from meterly.types import UNSET
@@ -43,22 +48,18 @@ _MAIN_EXAMPLES = (
 demo customers: cus_free, cus_pro, cus_team (seats seat_alice, seat_bob), cus_wallet
 """
 )
-_BALANCES_EXAMPLES = (
-    _TRY_IT
-    + """\
+_MORE_EXAMPLES = {
+    "balances.check": """\
   meterly balances check --customer-id cus_pro --feature-id messages --send-event
   meterly balances check --customer-id cus_team --feature-id messages --entity-id seat_bob
   meterly balances check --customer-id cus_free --feature-id messages --required-balance 3  # denied
-"""
-)
-_USAGE_EXAMPLES = (
-    _TRY_IT
-    + """\
-  meterly usage check --customer-id cus_pro --feature-code api_calls --quantity 3
+""",
+    "usage.check": """\
   meterly usage check --customer-id cus_pro --feature-code image --quantity 2
   meterly usage check --customer-id cus_wallet --feature-code sms --quantity 30   # denied
-"""
-)
+""",
+}
+"""More examples for a command's help, by SDK call, after the one made from its request fields' examples."""
 
 
 class _UsageError(Exception):
@@ -118,46 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    groups = parser.add_subparsers(dest="group", metavar="{balances,usage,sandbox}", parser_class=_Parser)
+    grouped = resources()
+    names = ",".join([*grouped, "sandbox"])
+    groups = parser.add_subparsers(dest="group", metavar=f"{{{names}}}", parser_class=_Parser)
     groups.required = True
-
-    balances = groups.add_parser("balances", help="balance checks").add_subparsers(dest="command")
-    balances.required = True
-    check = balances.add_parser(
-        "check",
-        parents=[common],
-        help="may this customer use this feature? (POST /v1/balances.check)",
-        epilog=_BALANCES_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    check.add_argument("--customer-id", required=True, help="the customer, e.g. cus_pro")
-    check.add_argument("--feature-id", required=True, help="the feature, e.g. messages")
-    check.add_argument("--entity-id", help="one entity (seat) of the customer, e.g. seat_bob")
-    check.add_argument(
-        "--required-balance",
-        type=float,
-        help="denied if the balance is below this (with --send-event: the usage recorded)",
-    )
-    check.add_argument("--properties", type=_json_object, help="a JSON object sent with the event")
-    check.add_argument("--send-event", action=argparse.BooleanOptionalAction, help="also record the usage")
-    check.add_argument(
-        "--with-preview", action=argparse.BooleanOptionalAction, help="include upgrade options if denied"
-    )
-    check.set_defaults(run=_balances_check)
-
-    usage = groups.add_parser("usage", help="usage checks").add_subparsers(dest="command")
-    usage.required = True
-    ucheck = usage.add_parser(
-        "check",
-        parents=[common],
-        help="can this customer consume this quantity? (POST /v1/usage/check)",
-        epilog=_USAGE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    ucheck.add_argument("--customer-id", required=True, help="the customer, e.g. cus_pro")
-    ucheck.add_argument("--feature-code", required=True, help="the feature, e.g. api_calls")
-    ucheck.add_argument("--quantity", type=int, default=1, help="units to consume (default 1)")
-    ucheck.set_defaults(run=_usage_check)
+    for resource, operations in grouped.items():
+        commands = groups.add_parser(resource, help=f"{resource} operations").add_subparsers(dest="command")
+        commands.required = True
+        for op in operations:
+            _add_operation(commands, op, common)
 
     sandbox = groups.add_parser("sandbox", help="the local sandbox server").add_subparsers(dest="command")
     sandbox.required = True
@@ -173,6 +143,79 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _option_type(annotation: Any) -> Dict[str, Any]:
+    """argparse settings for a request field's annotation (None removed)."""
+    if get_origin(annotation) is Union:
+        rest = [arg for arg in get_args(annotation) if arg is not type(None)]
+        annotation = rest[0] if len(rest) == 1 else str  # e.g. datetime | str: given as text
+    if annotation is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if annotation in (int, float):
+        return {"type": annotation}
+    if annotation in (str, datetime):  # a date-time is given as its ISO 8601 text
+        return {}
+    return {"type": _json_object, "metavar": "JSON"}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _example_line(op: Operation[Any]) -> str:
+    """A command line made from the request fields' examples (the ids of the sandbox's demo data)."""
+    parts = [PROG, op.resource, op.method_name]
+    for name, field in op.request_model.model_fields.items():
+        if field.examples:
+            parts += [_flag(name), str(field.examples[0])]
+    return "  " + " ".join(parts) + "\n"
+
+
+def _add_operation(commands: Any, op: Operation[Any], common: _Parser) -> None:
+    """`meterly <resource> <method>`: one option per body parameter, named after the SDK argument."""
+    method: Callable[..., Any] = getattr(_resource_classes()[op.resource], op.method_name)
+    doc = (method.__doc__ or "").strip().split("\n", 1)[0]
+    sdk_call = f"{op.resource}.{op.method_name}"
+    command = commands.add_parser(
+        op.method_name,
+        parents=[common],
+        help=f"{doc} ({op.method} {op.path})",
+        description=f"{doc} ({op.method} {op.path})",
+        epilog=_TRY_IT + _example_line(op) + _MORE_EXAMPLES.get(sdk_call, ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    defaults: Dict[str, Any] = method.__kwdefaults__ or {}
+    for name, field in op.request_model.model_fields.items():
+        settings = _option_type(field.annotation)
+        shown = [f"e.g. {field.examples[0]}"] if field.examples and "action" not in settings else []
+        if defaults.get(name) is not None:
+            shown.append(f"default {defaults[name]}")
+        if shown:
+            settings["help"] = "; ".join(shown)
+        if name in defaults:
+            command.add_argument(_flag(name), default=defaults[name], **settings)
+        else:
+            command.add_argument(_flag(name), required=True, **settings)
+    command.set_defaults(run=_operation_runner(op))
+
+
+def _resource_classes() -> Dict[str, type]:
+    """The resource classes of `Meterly` by attribute (`balances`: `Balances`), from its annotations."""
+    import typing
+
+    return typing.get_type_hints(Meterly)
+
+
+def _operation_runner(op: Operation[Any]) -> Callable[[argparse.Namespace], Tuple[bool, Dict[str, Any]]]:
+    def run(ns: argparse.Namespace) -> Tuple[bool, Dict[str, Any]]:
+        arguments = {name: getattr(ns, name) for name in op.request_model.model_fields}
+        with _client(ns) as client:
+            res = getattr(getattr(client, op.resource), op.method_name)(**arguments)
+        allowed = True if op.allowed is None else op.allowed(res)
+        return allowed, res.model_dump(mode="json", by_alias=True)
+
+    return run
+
+
 def _client(ns: argparse.Namespace) -> Meterly:
     api_key = getattr(ns, "api_key", None) or os.environ.get(API_KEY_ENV) or None
     if api_key is None:
@@ -183,28 +226,6 @@ def _client(ns: argparse.Namespace) -> Meterly:
         timeout_ms=getattr(ns, "timeout_ms", None),
         retry_config=None if getattr(ns, "no_retries", False) else UNSET,
     )
-
-
-def _balances_check(ns: argparse.Namespace) -> Tuple[bool, Dict[str, Any]]:
-    with _client(ns) as client:
-        res = client.balances.check(
-            customer_id=ns.customer_id,
-            feature_id=ns.feature_id,
-            entity_id=ns.entity_id,
-            required_balance=ns.required_balance,
-            properties=ns.properties,
-            send_event=ns.send_event,
-            with_preview=ns.with_preview,
-        )
-    return res.allowed, res.model_dump(mode="json", by_alias=True)
-
-
-def _usage_check(ns: argparse.Namespace) -> Tuple[bool, Dict[str, Any]]:
-    with _client(ns) as client:
-        res = client.usage.check(
-            customer_id=ns.customer_id, feature_code=ns.feature_code, quantity=ns.quantity
-        )
-    return res.allowed, res.model_dump(mode="json", by_alias=True)
 
 
 def _sandbox_serve(ns: argparse.Namespace) -> int:

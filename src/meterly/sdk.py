@@ -1,40 +1,30 @@
-"""`Meterly` and `AsyncMeterly`: the clients. Each owns (or borrows) an httpx client and drives the
-shared pipeline; the only difference between them is how a request is sent and how a wait is slept."""
+"""`Meterly` and `AsyncMeterly`: the public clients. Each drives the shared pipeline over a pool from
+`meterly._pools`; the only difference between them is how a request is sent and how a wait is slept."""
 
 from __future__ import annotations
 
-import builtins
-import contextlib
 import copy
-import functools
 import logging
-import os
-import threading
 import time
-import weakref
-from types import FunctionType, TracebackType
+from types import TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
-    AsyncGenerator,
     Awaitable,
     Callable,
     Generator,
+    Generic,
     Iterable,
-    List,
-    Literal,
     Mapping,
     Optional,
     Type,
     TypeVar,
     Union,
-    cast,
 )
 
 import httpx
 
 from meterly._config import (
-    DEFAULT_TIMEOUT_MS,
     ApiKey,
     SDKConfiguration,
     SecuritySource,
@@ -42,11 +32,13 @@ from meterly._config import (
     retry_policy_with,
     timeout_from_ms,
 )
-from meterly._deadline import asend_within, send_within
+from meterly._deadline import send_within
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
 from meterly._operation import Operation
-from meterly._pipeline import Effect, Pause, Pipeline, Retries
+from meterly._options import options_of
+from meterly._pipeline import Effect, Pause, Pipeline, httpx_request
+from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
 from meterly.balances import AsyncBalances, Balances
 from meterly.errors import RequestValidationError
 from meterly.types import UNSET, Unset
@@ -54,18 +46,16 @@ from meterly.usage import AsyncUsage, Usage
 from meterly.utils.retries import RetryConfig
 
 if TYPE_CHECKING:
-    import asyncio
-
     import aiohttp
 
-    from meterly._aiohttp import AiohttpSender
     from meterly._fail_open import FailOpenPolicy
     from meterly.hooks import AsyncHook, Hook
 
 T = TypeVar("T")
-_Self = TypeVar("_Self", bound="_BaseClient")
+_Self = TypeVar("_Self", bound="_BaseClient[Any]")
+P = TypeVar("P", SyncPool, AsyncPool)
 
-__all__ = ["AsyncMeterly", "Meterly"]
+__all__ = ["AsyncMeterly", "HttpBackend", "Meterly"]
 
 
 _CLOSED_LOOP = (
@@ -73,54 +63,6 @@ _CLOSED_LOOP = (
     "an httpx client cannot move between event loops: create it (and the AsyncMeterly) inside the loop "
     "that uses it, or let AsyncMeterly create its own client (it opens a pool per event loop)"
 )
-
-
-def _owned_timeout() -> httpx.Timeout:
-    return httpx.Timeout(DEFAULT_TIMEOUT_MS / 1000)
-
-
-class _NoCookies(httpx.Cookies):
-    """A cookie store that stays empty: Meterly sets no cookies, and feeding every response through the
-    standard library's cookie jar costs tens of microseconds a call."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-_NO_COOKIES = _NoCookies()
-
-
-class _Cookieless:
-    """Mixed into the httpx clients the SDK creates (never into one a caller passes in)."""
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        raise AttributeError("the HTTP client Meterly creates keeps no cookies")
-
-
-class _OwnedClient(_Cookieless, httpx.Client):
-    """The `httpx.Client` a `Meterly` creates for itself; its sockets honour each attempt's deadline."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        from meterly._deadline_io import bound_by_deadline
-
-        bound_by_deadline(self)
-
-
-class _OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
-    """The `httpx.AsyncClient` an `AsyncMeterly` creates for itself; its sockets honour each attempt's
-    deadline."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        from meterly._deadline_io import bound_by_deadline
-
-        bound_by_deadline(self)
 
 
 def _sleep(seconds: float) -> None:
@@ -141,25 +83,7 @@ async def _asleep(seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-_LIVE_CLIENTS: weakref.WeakSet[_BaseClient] = weakref.WeakSet()
-
-
-def _reset_clients_after_fork() -> None:
-    for client in list(_LIVE_CLIENTS):
-        client._after_fork_in_child()  # pyright: ignore[reportPrivateUsage]
-
-
-# The at-fork hook is the function above with globals holding only what it uses. With this module's
-# globals, the interpreter's list of fork hooks would keep this module (and all it imports) alive through
-# shutdown's module cleanup, which then costs about 20 ms at every process exit.
-_AFTER_FORK_IN_CHILD = FunctionType(
-    _reset_clients_after_fork.__code__, {"_LIVE_CLIENTS": _LIVE_CLIENTS, "__builtins__": builtins}
-)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_AFTER_FORK_IN_CHILD)
-
-
-class _BaseClient:
+class _BaseClient(Generic[P]):
     """The configuration and pipeline both clients share."""
 
     def __init__(
@@ -199,11 +123,8 @@ class _BaseClient:
             api_versions=api_versions,
         )
         self._pipeline = Pipeline(self._config, SDKHooks(hooks))
-        self._owns_client = client is None
-        self._closed = False
-        self._parent: Optional[_BaseClient] = None
-        self._lock = threading.Lock()
-        _LIVE_CLIENTS.add(self)
+        self._pool: P
+        reset_after_fork(self)
 
     def with_options(
         self: _Self,
@@ -225,7 +146,6 @@ class _BaseClient:
         Closing the view (or leaving its `with` block) closes only the view: the pool stays open until
         this client is closed, and a view of a closed client raises like the closed client.
         """
-        root = self if self._parent is None else self._parent
         config = self._config
         policy = config.retry_config if isinstance(retry_config, Unset) else retry_config
         if not isinstance(retry_config, Unset) or max_retries is not None:
@@ -254,33 +174,19 @@ class _BaseClient:
         view._pipeline.random = pipeline.random
         if fail_open_policy is config.fail_open_policy:
             view._pipeline.fail_open = pipeline.fail_open  # the same circuit breakers
-        view._parent = root
-        view._owns_client = False
-        view._closed = False
-        view._lock = threading.Lock()
-        for pool_state in ("_client", "_keeper", "_loop", "_sender"):  # a view never holds a pool
-            if pool_state in vars(view):
-                setattr(view, pool_state, None)
+        view._pool = self._pool.view()  # the root client's pool, closed on its own
         view._bind_resources()
-        _LIVE_CLIENTS.add(view)
+        reset_after_fork(view)
         return view
 
     def _bind_resources(self) -> None:
         raise NotImplementedError
 
     def _after_fork_in_child(self) -> None:
-        """Fresh locks in a forked child: a lock held by a parent thread at fork time is never released.
-
-        An SDK-owned pool is forgotten too: its sockets are shared with the parent, so the child's next
-        call opens a pool of its own (checked here once, not with a getpid() system call per call)."""
-        self._lock = threading.Lock()
-        if self._owns_client:
-            self._forget_pool()
+        """Fresh state in a forked child: the pool's lock and SDK-owned pool, the fail-open state."""
+        self._pool.after_fork_in_child()
         if self._pipeline.fail_open is not None:
             self._pipeline.fail_open.after_fork_in_child()
-
-    def _forget_pool(self) -> None:
-        raise NotImplementedError
 
     @property
     def server_url(self) -> str:
@@ -292,11 +198,10 @@ class _BaseClient:
         return f"{type(self).__name__}(server_url={config.server_url if config else None!r})"
 
     def _check_open(self) -> None:
-        if self._closed or (self._parent is not None and self._parent._closed):
-            raise RuntimeError(f"this {type(self).__name__} is closed; create a new one")
+        self._pool.check_open()
 
 
-class Meterly(_BaseClient):
+class Meterly(_BaseClient[SyncPool]):
     """The synchronous client; safe to share across threads, and across `os.fork()`."""
 
     balances: Balances
@@ -356,7 +261,7 @@ class Meterly(_BaseClient):
             server_urls=server_urls,
             api_versions=api_versions,
         )
-        self._client: Optional[httpx.Client] = client
+        self._pool = SyncPool(client, type(self).__name__)
         self._sleep: Callable[[float], None] = _sleep
         self._bind_resources()
 
@@ -365,35 +270,17 @@ class Meterly(_BaseClient):
         self.usage = Usage(self)
 
     def _http(self) -> httpx.Client:
-        client = self._client
-        if client is not None:
-            return client
-        if self._parent is not None:  # a view: its parent's pool, rebuilt by the parent when needed
-            return cast(Meterly, self._parent)._http()
-        with self._lock:
-            self._check_open()
-            if self._client is None:  # the first call, or the first in a forked child
-                self._client = _OwnedClient(timeout=_owned_timeout())
-            return self._client
+        """The httpx.Client calls use."""
+        return self._pool.get()
 
-    def _forget_pool(self) -> None:
-        self._client = None
-
-    def _request(
-        self,
-        op: Operation[T],
-        args: Mapping[str, Any],
-        idempotency_key: Optional[str],
-        retries: Retries,
-        server_url: Optional[str],
-        timeout_ms: Optional[int],
-        http_headers: Optional[Mapping[str, str]],
-    ) -> T:
-        self._check_open()
+    def _request(self, op: Operation[T], arguments: Mapping[str, Any]) -> T:
+        """Run `op` with a resource method's arguments (body parameters and call options, by name)."""
+        pool = self._pool
+        pool.check_open()
         pipeline = self._pipeline
-        call = pipeline.prepare(op, args, idempotency_key, retries, server_url, timeout_ms, http_headers)
-        client = self._http()
-        steps: Generator[Effect, Any, T] = pipeline.run(call, client)
+        call = pipeline.prepare(op, arguments, options=options_of(arguments))
+        client = pool.get()
+        steps: Generator[Effect, Any, T] = pipeline.run(call, pool.build_request)
         try:
             effect = next(steps)
             while True:
@@ -404,8 +291,9 @@ class Meterly(_BaseClient):
                 if isinstance(effect, Awaiting):
                     effect = steps.throw(effect.refuse())
                     continue
+                request = effect if isinstance(effect, httpx.Request) else httpx_request(client, effect)
                 try:
-                    response = send_within(client, effect)  # type: ignore[arg-type]  # a client was given
+                    response = send_within(client, request)
                 except httpx.RequestError as exc:
                     effect = steps.throw(exc)
                 else:
@@ -416,11 +304,7 @@ class Meterly(_BaseClient):
 
     def close(self) -> None:
         """Close the HTTP client the SDK created; an injected client is left open for its owner."""
-        with self._lock:
-            self._closed = True
-            client, self._client = self._client, None
-        if client is not None and self._owns_client:
-            client.close()
+        self._pool.close()
 
     def __enter__(self: _Self) -> _Self:
         self._check_open()
@@ -435,29 +319,7 @@ class Meterly(_BaseClient):
         self.close()
 
 
-HttpBackend = Literal["httpx", "aiohttp"]
-
-_INHERITED_KEEPERS: List[AsyncGenerator[None, None]] = []
-"""Keepers of pools a forked child inherited: kept, never finalized, as their loop is the parent's."""
-
-
-async def _closed_with_its_loop(close: Callable[[], Awaitable[None]]) -> AsyncGenerator[None, None]:
-    """An async generator that only waits to be finalized: the event loop it started in finalizes it when
-    shutting down (`asyncio.run` does, through `loop.shutdown_asyncgens()`), and its `finally` then closes
-    an SDK-owned pool on the loop its connections belong to."""
-    try:
-        yield
-    finally:
-        await close()
-
-
-def _start(keeper: AsyncGenerator[None, None]) -> None:
-    """Runs `keeper` to its `yield` without awaiting; the running loop now tracks it for shutdown."""
-    with contextlib.suppress(StopIteration):  # StopIteration: it reached its `yield`
-        keeper.asend(None).send(None)
-
-
-class AsyncMeterly(_BaseClient):
+class AsyncMeterly(_BaseClient[AsyncPool]):
     """The asyncio client; one instance may serve successive event loops.
 
     `http_backend="aiohttp"` (with `pip install meterly[aiohttp]`) sends over aiohttp instead of httpx,
@@ -541,15 +403,9 @@ class AsyncMeterly(_BaseClient):
             server_urls=server_urls,
             api_versions=api_versions,
         )
-        self._backend = http_backend
-        self._client: Any = client
-        self._sender: Optional[AiohttpSender] = None
-        import asyncio  # here, not at module level: sync-only programs never import asyncio
+        self._pool = AsyncPool(client, type(self).__name__, http_backend)
 
-        self._loop: Optional[weakref.ref[asyncio.AbstractEventLoop]] = None
-        self._keeper: Optional[AsyncGenerator[None, None]] = None
         self._sleep: Callable[[float], Awaitable[None]] = _asleep
-        self._running_loop = asyncio.get_running_loop
         self._bind_resources()
 
     def _bind_resources(self) -> None:
@@ -558,71 +414,17 @@ class AsyncMeterly(_BaseClient):
 
     def _http(self) -> Any:
         """The httpx.AsyncClient (or aiohttp.ClientSession) calls from the running loop use."""
-        client = self._client
-        if not self._owns_client:
-            if self._parent is not None:  # a view: its parent's pool, rebuilt by the parent when needed
-                return cast(AsyncMeterly, self._parent)._http()
-            return client
-        loop = self._running_loop()
-        if client is not None and self._loop is not None and self._loop() is loop:
-            return client
-        with self._lock:
-            self._check_open()
-            # Connections belong to the loop that opened them (and to the parent after a fork):
-            # a call from a new loop or process gets a pool of its own.
-            if self._backend == "aiohttp":
-                from meterly._aiohttp import new_session
+        return self._pool.get()
 
-                client = new_session(_owned_timeout())
-                self._sender = None
-                close = client.close
-            else:
-                client = _OwnedAsyncClient(timeout=_owned_timeout())
-                close = client.aclose
-            # Closed on its own loop when that loop shuts down (asyncio.run ends): an earlier pool's
-            # keeper, dropped here, is finalized by its loop like any async generator.
-            self._keeper = _closed_with_its_loop(close)
-            _start(self._keeper)
-            self._client = client
-            self._loop = weakref.ref(loop)
-            return client
-
-    def _forget_pool(self) -> None:
-        if self._keeper is not None:  # never finalized here: the parent's loop owns that pool
-            _INHERITED_KEEPERS.append(self._keeper)
-        self._client = None
-        self._loop = None
-        self._keeper = None
-
-    def _aiohttp_sender(self, session: aiohttp.ClientSession) -> AiohttpSender:
-        sender = self._sender
-        if sender is None or sender.session is not session:
-            from meterly._aiohttp import AiohttpSender
-
-            sender = self._sender = AiohttpSender(session)
-        return sender
-
-    async def _request(
-        self,
-        op: Operation[T],
-        args: Mapping[str, Any],
-        idempotency_key: Optional[str],
-        retries: Retries,
-        server_url: Optional[str],
-        timeout_ms: Optional[int],
-        http_headers: Optional[Mapping[str, str]],
-    ) -> T:
-        self._check_open()
+    async def _request(self, op: Operation[T], arguments: Mapping[str, Any]) -> T:
+        """Run `op` with a resource method's arguments (body parameters and call options, by name)."""
+        pool = self._pool
+        pool.check_open()
         pipeline = self._pipeline
-        call = pipeline.prepare(op, args, idempotency_key, retries, server_url, timeout_ms, http_headers)
-        client = self._http()
-        send: Callable[[Any], Awaitable[Any]]
-        if self._backend == "aiohttp":
-            send = self._aiohttp_sender(client).send
-            client = None  # the pipeline then hands over prepared calls; the sender builds no httpx objects
-        else:
-            send = cast(Callable[[Any], Awaitable[Any]], functools.partial(asend_within, client))
-        steps: Generator[Effect, Any, T] = pipeline.run(call, client)
+        call = pipeline.prepare(op, arguments, options=options_of(arguments))
+        sender = pool.sender()
+        send = sender.send
+        steps: Generator[Effect, Any, T] = pipeline.run(call, sender.build_request)
         try:
             effect = next(steps)
             while True:
@@ -638,7 +440,7 @@ class AsyncMeterly(_BaseClient):
                 except httpx.RequestError as exc:
                     effect = steps.throw(exc)
                 except RuntimeError as exc:
-                    if self._owns_client or "Event loop is closed" not in str(exc):
+                    if pool.owned or "Event loop is closed" not in str(exc):
                         raise
                     raise RuntimeError(_CLOSED_LOOP) from exc
                 else:
@@ -653,17 +455,7 @@ class AsyncMeterly(_BaseClient):
         A pool opened in an event loop that has since ended was closed when that loop shut down (by
         `asyncio.run`); its connections can't be used or closed from another loop, so it is let go.
         """
-        with self._lock:
-            self._closed = True
-            client, self._client = self._client, None
-            keeper, self._keeper = self._keeper, None
-            loop = None if self._loop is None else self._loop()
-        if client is None or not self._owns_client or loop is not self._running_loop():
-            return
-        if keeper is not None:
-            await keeper.aclose()  # its `finally` closes the client
-        else:
-            await (client.close() if self._backend == "aiohttp" else client.aclose())
+        await self._pool.aclose()
 
     async def __aenter__(self: _Self) -> _Self:
         self._check_open()

@@ -1,14 +1,16 @@
-"""`client.usage`: can this customer consume this quantity, and what would it cost?"""
+"""`client.usage`: can this customer consume this quantity, what would it cost, and recording what it did
+consume."""
 
 from __future__ import annotations
 
 # The resources call their client's private `_request`: both are internals of one package.
 # pyright: reportPrivateUsage=false
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
 from meterly import models
-from meterly._operation import API_KEY_AUTH, Operation, Param, check_count, check_id, json_parser
-from meterly._pipeline import Retries
+from meterly._operation import API_KEY_AUTH, Operation, VersionHeader
+from meterly._options import Retries
 from meterly._raw import async_to_raw_response, to_raw_response
 from meterly.types import UNSET
 
@@ -16,14 +18,10 @@ if TYPE_CHECKING:
     from meterly.sdk import AsyncMeterly, Meterly
 
 COMMET_API_VERSION = "2026-08-27"
-"""The `Commet-Version` every usage.check sends unless the client overrides it: the dated version that
-commet-sdk 9.7.0 pins, whose `UsageCheck` fields (`subscriptionStatus` among them) the models type."""
+"""The `Commet-Version` every usage operation sends unless the client overrides it: the dated version
+that commet-sdk 9.7.0 pins, whose `UsageCheck` fields (`subscriptionStatus` among them) the models type."""
 
-_parse_envelope = json_parser(lambda: models.UsageCheckResponse)
-
-
-def _parse(content: bytes) -> models.UsageCheck:
-    return _parse_envelope(content).data
+COMMET_VERSION = VersionHeader("commet-version", COMMET_API_VERSION)
 
 
 def _fallback(args: Mapping[str, Any], allowed: bool) -> models.UsageCheck:
@@ -32,23 +30,33 @@ def _fallback(args: Mapping[str, Any], allowed: bool) -> models.UsageCheck:
 
 USAGE_CHECK: Operation[models.UsageCheck] = Operation(
     operation_id="usageCheck",
+    sdk_call="usage.check",
     path="/v1/usage/check",
     security=API_KEY_AUTH,
-    params=(
-        Param("customer_id", "customerId", check_id, required=True),
-        Param("feature_code", "featureCode", check_id, required=True),
-        Param("quantity", "quantity", check_count, required=True),
-    ),
-    parse=_parse,
+    request=lambda: models.UsageCheckRequest,
+    response=lambda: models.UsageCheck,
+    envelope=lambda: models.UsageCheckResponse,
     fallback=_fallback,
     feature_param="feature_code",
-    resource="usage",
-    version_header=("commet-version", COMMET_API_VERSION),
+    allowed=lambda answer: answer.allowed,
+    version_header=COMMET_VERSION,
+)
+
+USAGE_TRACK: Operation[models.UsageEvent] = Operation(
+    operation_id="usageTrack",
+    sdk_call="usage.track",
+    path="/v1/usage/events",
+    security=API_KEY_AUTH,
+    request=lambda: models.UsageTrackRequest,
+    response=lambda: models.UsageEvent,
+    envelope=lambda: models.UsageTrackResponse,
+    writes=True,  # no fallback: a failure to record usage is never hidden by a made-up answer
+    version_header=COMMET_VERSION,
 )
 
 
 class Usage:
-    """Usage checks, synchronous."""
+    """Usage checks and usage events, synchronous."""
 
     def __init__(self, sdk: Meterly) -> None:
         self._sdk = sdk
@@ -86,14 +94,50 @@ class Usage:
             Whether it is allowed, and what it would use under the feature's consumption model. Under
             `fail_open` it may be made up (`is_fallback`).
         """
-        args = {"customer_id": customer_id, "feature_code": feature_code, "quantity": quantity}
-        return self._sdk._request(
-            USAGE_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers
-        )
+        return self._sdk._request(USAGE_CHECK, locals())
+
+    def track(
+        self,
+        *,
+        customer_id: str,
+        feature_code: str,
+        value: float = 1,
+        event_id: Optional[str] = None,
+        timestamp: Union[datetime, str, None] = None,
+        properties: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
+        retries: Retries = UNSET,
+        server_url: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        http_headers: Optional[Mapping[str, str]] = None,
+    ) -> models.UsageEvent:
+        """Record that the customer consumed `value` of the feature; credits or a balance are drawn on.
+
+        `POST /v1/usage/events` with `x-api-key: <key>`; returns the `data` of the envelope. A write: it
+        is never answered by `fail_open`, and its retries send the same `Idempotency-Key`, so the event
+        is recorded once.
+
+        Args:
+            customer_id: The customer who consumed the feature.
+            feature_code: The feature, e.g. `api_calls`.
+            value: How much was consumed (default 1).
+            event_id: Your id of the event, to find it again.
+            timestamp: When it happened: a `datetime` or ISO 8601 text (default: when it arrives).
+            properties: Names and values (str) to attach to the event.
+            idempotency_key: Sent as `Idempotency-Key`, the same on every retry (default: a new UUID4).
+            retries: This call's retry policy; UNSET uses the client's, None never retries.
+            server_url: This call's server, instead of the client's.
+            timeout_ms: This call's per-attempt timeout, in milliseconds.
+            http_headers: Headers to add or replace on this call.
+
+        Returns:
+            The event as recorded, with what it drew from credits or a balance (`consumption`).
+        """
+        return self._sdk._request(USAGE_TRACK, locals())
 
 
 class AsyncUsage:
-    """Usage checks, for asyncio."""
+    """Usage checks and usage events, for asyncio."""
 
     def __init__(self, sdk: AsyncMeterly) -> None:
         self._sdk = sdk
@@ -131,10 +175,46 @@ class AsyncUsage:
             Whether it is allowed, and what it would use under the feature's consumption model. Under
             `fail_open` it may be made up (`is_fallback`).
         """
-        args = {"customer_id": customer_id, "feature_code": feature_code, "quantity": quantity}
-        return await self._sdk._request(
-            USAGE_CHECK, args, idempotency_key, retries, server_url, timeout_ms, http_headers
-        )
+        return await self._sdk._request(USAGE_CHECK, locals())
+
+    async def track(
+        self,
+        *,
+        customer_id: str,
+        feature_code: str,
+        value: float = 1,
+        event_id: Optional[str] = None,
+        timestamp: Union[datetime, str, None] = None,
+        properties: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
+        retries: Retries = UNSET,
+        server_url: Optional[str] = None,
+        timeout_ms: Optional[int] = None,
+        http_headers: Optional[Mapping[str, str]] = None,
+    ) -> models.UsageEvent:
+        """Record that the customer consumed `value` of the feature; credits or a balance are drawn on.
+
+        `POST /v1/usage/events` with `x-api-key: <key>`; returns the `data` of the envelope. A write: it
+        is never answered by `fail_open`, and its retries send the same `Idempotency-Key`, so the event
+        is recorded once.
+
+        Args:
+            customer_id: The customer who consumed the feature.
+            feature_code: The feature, e.g. `api_calls`.
+            value: How much was consumed (default 1).
+            event_id: Your id of the event, to find it again.
+            timestamp: When it happened: a `datetime` or ISO 8601 text (default: when it arrives).
+            properties: Names and values (str) to attach to the event.
+            idempotency_key: Sent as `Idempotency-Key`, the same on every retry (default: a new UUID4).
+            retries: This call's retry policy; UNSET uses the client's, None never retries.
+            server_url: This call's server, instead of the client's.
+            timeout_ms: This call's per-attempt timeout, in milliseconds.
+            http_headers: Headers to add or replace on this call.
+
+        Returns:
+            The event as recorded, with what it drew from credits or a balance (`consumption`).
+        """
+        return await self._sdk._request(USAGE_TRACK, locals())
 
 
 class UsageWithRawResponse:
@@ -142,6 +222,7 @@ class UsageWithRawResponse:
 
     def __init__(self, usage: Usage) -> None:
         self.check = to_raw_response(usage.check)
+        self.track = to_raw_response(usage.track)
 
 
 class AsyncUsageWithRawResponse:
@@ -149,3 +230,4 @@ class AsyncUsageWithRawResponse:
 
     def __init__(self, usage: AsyncUsage) -> None:
         self.check = async_to_raw_response(usage.check)
+        self.track = async_to_raw_response(usage.track)

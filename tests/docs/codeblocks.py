@@ -99,7 +99,7 @@ def python_blocks(paths: Optional[List[Path]] = None) -> List[CodeBlock]:
 
 
 def block_env(server_url: str, api_key: str) -> Dict[str, str]:
-    """The environment a block runs in: the fake server and a key, nothing else of Meterly's."""
+    """The environment a block runs in: the sandbox's URL and a key, nothing else of Meterly's."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("METERLY_")}
     env.update(METERLY_SERVER_URL=server_url, METERLY_API_KEY=api_key, PYTHONDONTWRITEBYTECODE="1")
     return env
@@ -140,9 +140,9 @@ class BlockRunner:
         self.close()
 
     def run(self, block: CodeBlock) -> subprocess.CompletedProcess[str]:
-        """Run one block against the fake server.
+        """Run one block against the sandbox.
 
-        The default server's URL in the code is pointed at the fake; the code is padded and compiled under
+        The default server's URL in the code is pointed at the sandbox; the code is padded and compiled under
         the page's name so a traceback reads `File "README.md", line 42`.
         """
         code = block.code.replace(DEFAULT_SERVER, self.server_url)

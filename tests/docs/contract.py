@@ -63,6 +63,8 @@ def spec_type(schema: Dict[str, Any]) -> Tuple[bool, TypeInfo]:
         return nullable, TypeInfo(
             "enum", enum=tuple(str(value) for value in schema["enum"] if value is not None)
         )
+    if kind == "string" and schema.get("format") == "date-time":
+        return nullable, TypeInfo("datetime")
     if kind in _PRIMITIVE_KINDS:
         return nullable, TypeInfo(kind)
     if kind == "array":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import typing
 from typing import Any, Dict
 
@@ -10,12 +11,11 @@ import pytest
 from scripts.modelinfo import model_classes, model_fields
 
 from meterly import SERVERS, Meterly, models
-from meterly._config import RESOURCES
-from meterly._operation import SecurityScheme
+from meterly._operation import Operation, SecurityScheme
+from meterly._operations import BY_ID, OPERATIONS, resources
+from meterly._options import CallOptions
 from meterly._responses import _ERRORS_BY_STATUS
-from meterly.balances import BALANCES_CHECK, Balances
 from meterly.types import UNSET, OptionalNullable
-from meterly.usage import USAGE_CHECK, Usage
 from meterly.utils.retries import DEFAULT_RETRY_CONFIG, RETRYABLE_STATUS_CODES
 from tests.docs.contract import load_openapi, schema_drift, spec_type
 
@@ -27,7 +27,8 @@ NOT_SCHEMAS = {"Security"}
 """Models that are not bodies: `Security` holds the keys of the security schemes."""
 SCHEMA_MODELS = [cls for cls in model_classes() if cls.__name__ not in NOT_SCHEMAS]
 
-OPERATIONS = [(BALANCES_CHECK, Balances.check), (USAGE_CHECK, Usage.check)]
+RESOURCE_CLASSES = typing.get_type_hints(Meterly)
+OPERATION_METHODS = [(op, getattr(RESOURCE_CLASSES[op.resource], op.method_name)) for op in OPERATIONS]
 
 
 def _ref_name(schema: Dict[str, Any]) -> str:
@@ -46,6 +47,15 @@ def _resolve(obj: Dict[str, Any]) -> Dict[str, Any]:
 def _operation(path: str) -> Dict[str, Any]:
     operation: Dict[str, Any] = SPEC["paths"][path]["post"]
     return operation
+
+
+def test_the_registry_declares_every_operation_of_openapi_and_no_other() -> None:
+    in_spec = {
+        (method.upper(), path, spec_op["operationId"])
+        for path, item in SPEC["paths"].items()
+        for method, spec_op in item.items()
+    }
+    assert {(op.method, op.path, op.operation_id) for op in OPERATIONS} == in_spec
 
 
 def test_every_model_has_a_schema_and_every_schema_a_model() -> None:
@@ -152,14 +162,16 @@ def test_spec_patterns_read_as_nullable_types() -> None:
 
 
 @pytest.mark.parametrize(
-    ("operation", "method"), OPERATIONS, ids=lambda value: getattr(value, "operation_id", "")
+    ("operation", "method"), OPERATION_METHODS, ids=lambda value: getattr(value, "operation_id", "")
 )
 def test_operation_matches_openapi(operation: Any, method: Any) -> None:
     spec_operation = _operation(operation.path)
     assert spec_operation["operationId"] == operation.operation_id
     assert operation.method == "POST"
 
-    body = _resolve(spec_operation["requestBody"]["content"]["application/json"]["schema"])
+    body_schema = spec_operation["requestBody"]["content"]["application/json"]["schema"]
+    assert _ref_name(body_schema) == operation.request_model.__name__
+    body = _resolve(body_schema)
     assert spec_operation["requestBody"]["required"] is True
     assert {param.key for param in operation.params} == set(body["properties"])
     assert {param.key for param in operation.params if param.required} == set(body.get("required", []))
@@ -172,17 +184,31 @@ def test_operation_matches_openapi(operation: Any, method: Any) -> None:
     assert {param.key for param in operation.params if param.nested} == containers
 
     returned = typing.get_type_hints(method)["return"]
+    assert returned is operation.response_model
     ok = spec_operation["responses"]["200"]["content"]["application/json"]["schema"]
-    if _ref_name(ok) != returned.__name__:  # an envelope whose `data` is the result
+    if operation.envelope is None:
+        assert _ref_name(ok) == returned.__name__
+    else:  # an envelope whose `data` is the result
+        assert _ref_name(ok) == operation.envelope().__name__
         assert _ref_name(_resolve(ok)["properties"]["data"]) == returned.__name__
 
 
 @pytest.mark.parametrize(
-    ("operation", "method"), OPERATIONS, ids=lambda value: getattr(value, "operation_id", "")
+    ("operation", "method"), OPERATION_METHODS, ids=lambda value: getattr(value, "operation_id", "")
+)
+def test_the_resource_method_takes_the_request_fields_and_the_call_options(
+    operation: Operation[Any], method: Any
+) -> None:
+    taken = {name for name in inspect.signature(method).parameters if name != "self"}
+    assert taken == set(operation.request_model.model_fields) | CallOptions.NAMES
+
+
+@pytest.mark.parametrize(
+    ("operation", "method"), OPERATION_METHODS, ids=lambda value: getattr(value, "operation_id", "")
 )
 def test_every_mapped_error_status_is_documented(operation: Any, method: Any) -> None:
     responses = _operation(operation.path)["responses"]
-    successes = {"200", "202"} if operation is BALANCES_CHECK else {"200"}
+    successes = {"200", "202"} if operation is BY_ID["balancesCheck"] else {"200"}
     assert set(responses) == successes | {"5XX"} | {str(status) for status in _ERRORS_BY_STATUS}
     for status in set(responses) - successes:
         content = _resolve(responses[status])["content"]["application/json"]["schema"]
@@ -190,7 +216,7 @@ def test_every_mapped_error_status_is_documented(operation: Any, method: Any) ->
 
 
 @pytest.mark.parametrize(
-    ("operation", "method"), OPERATIONS, ids=lambda value: getattr(value, "operation_id", "")
+    ("operation", "method"), OPERATION_METHODS, ids=lambda value: getattr(value, "operation_id", "")
 )
 def test_every_operation_takes_an_idempotency_key_and_its_version_header(operation: Any, method: Any) -> None:
     parameters = [_resolve(param) for param in _operation(operation.path)["parameters"]]
@@ -203,23 +229,23 @@ def test_every_operation_takes_an_idempotency_key_and_its_version_header(operati
 
 
 @pytest.mark.parametrize(
-    ("operation", "method"), OPERATIONS, ids=lambda value: getattr(value, "operation_id", "")
+    ("operation", "method"), OPERATION_METHODS, ids=lambda value: getattr(value, "operation_id", "")
 )
 def test_the_resource_of_an_operation_is_the_client_attribute_it_lives_on(
     operation: Any, method: Any
 ) -> None:
-    assert operation.resource in RESOURCES
+    assert operation.resource in resources()
     resource_class = typing.get_type_hints(Meterly)[operation.resource]
     assert method.__qualname__.split(".")[0] == resource_class.__name__
 
 
 def test_the_version_pins_are_the_documented_ones() -> None:
-    assert BALANCES_CHECK.version_header == ("x-api-version", "2.1")
-    assert USAGE_CHECK.version_header == ("commet-version", "2026-08-27")
+    assert BY_ID["balancesCheck"].version_header == ("x-api-version", "2.1")
+    assert BY_ID["usageCheck"].version_header == ("commet-version", "2026-08-27")
 
 
 def test_a_202_answers_in_the_same_shape_as_a_200() -> None:
-    responses = _operation(BALANCES_CHECK.path)["responses"]
+    responses = _operation(BY_ID["balancesCheck"].path)["responses"]
     assert responses["202"]["content"] == responses["200"]["content"]
 
 
@@ -229,7 +255,7 @@ def _scheme_name(scheme: SecurityScheme) -> str:
 
 
 @pytest.mark.parametrize(
-    ("operation", "method"), OPERATIONS, ids=lambda value: getattr(value, "operation_id", "")
+    ("operation", "method"), OPERATION_METHODS, ids=lambda value: getattr(value, "operation_id", "")
 )
 def test_operation_security_matches_the_scheme_the_sdk_sends(operation: Any, method: Any) -> None:
     (requirement,) = _operation(operation.path)["security"]

@@ -1,4 +1,4 @@
-"""Every ```python block of README.md, USAGE.md and docs/ runs, against a fake Meterly on loopback."""
+"""Every ```python block of README.md, USAGE.md and docs/ runs, against the sandbox on loopback."""
 
 from __future__ import annotations
 
@@ -7,16 +7,29 @@ from pathlib import Path
 
 import pytest
 
+from meterly.sandbox import Sandbox, SandboxEngine
 from tests.docs.codeblocks import ROOT, BlockRunner, CodeBlock, code_blocks, failure_report, python_blocks
-from tests.docs.fake_meterly import fake_meterly
 
 API_KEY = "sk_test_docs_example_key"
 BLOCKS = python_blocks()
 
 
+PLACEHOLDER_KEYS = ("am_sk_...", "ck_...")
+"""The keys the examples that talk to Autumn and Commet show (their URLs are pointed at the sandbox)."""
+
+
+def docs_engine() -> SandboxEngine:
+    """The demo data (most examples use its customers), the docs' key and the placeholder keys, and
+    `cus_123` (on the Pro plan) for the examples that show the real services' own ids."""
+    engine = SandboxEngine.demo().add_api_key(API_KEY).add_customer("cus_123", plans=["pro"])
+    for key in PLACEHOLDER_KEYS:
+        engine.add_api_key(key)
+    return engine
+
+
 @pytest.fixture(scope="module")
 def runner() -> Iterator[BlockRunner]:
-    with fake_meterly() as server, BlockRunner(server.url, API_KEY) as block_runner:
+    with Sandbox(docs_engine()) as server, BlockRunner(server.url, API_KEY) as block_runner:
         yield block_runner
 
 
@@ -60,7 +73,7 @@ def test_a_failing_example_is_reported_with_its_page_and_line(tmp_path: Path, ru
 def test_a_pytest_block_runs_under_pytest(tmp_path: Path, runner: BlockRunner) -> None:
     page = tmp_path / "PAGE.md"
     page.write_text(
-        "```python\nimport os\n\n\ndef test_the_fake_server_is_configured():\n"
+        "```python\nimport os\n\n\ndef test_the_sandbox_is_configured():\n"
         '    assert os.environ["METERLY_SERVER_URL"].startswith("http://127.0.0.1:")\n\n\n'
         "def test_fails():\n    assert 1 == 2\n```\n",
         encoding="utf-8",
@@ -74,11 +87,13 @@ def test_a_pytest_block_runs_under_pytest(tmp_path: Path, runner: BlockRunner) -
     assert "1 failed, 1 passed" in result.stdout
 
 
-def test_the_default_server_in_an_example_is_pointed_at_the_fake(tmp_path: Path, runner: BlockRunner) -> None:
+def test_the_default_server_in_an_example_is_pointed_at_the_sandbox(
+    tmp_path: Path, runner: BlockRunner
+) -> None:
     page = tmp_path / "PAGE.md"
     page.write_text(
         '```python\nfrom meterly import Meterly\n\nclient = Meterly(server_url="https://api.meterly.dev")\n'
-        'assert client.balances.check(customer_id="c", feature_id="f").allowed\n```\n',
+        'assert client.balances.check(customer_id="cus_pro", feature_id="messages").allowed\n```\n',
         encoding="utf-8",
     )
     (block,) = python_blocks([page])
@@ -101,7 +116,9 @@ def _readme_block(containing: str) -> CodeBlock:
 
 def test_the_error_handling_example_catches_a_real_404(runner: BlockRunner) -> None:
     result = runner.run(_readme_block('customer_id="cus_missing"'))
-    assert result.stdout.startswith("404 customer_not_found balancesCheck: Customer cus_missing not found")
+    assert result.stdout.startswith(
+        "404 customer_not_found balancesCheck: no customer 'cus_missing' req_sbx_"
+    )
 
 
 def test_the_fail_open_example_really_falls_back(runner: BlockRunner) -> None:

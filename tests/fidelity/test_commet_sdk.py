@@ -1,4 +1,5 @@
-"""Commet's own client (commet-sdk 9.7.0) gets every field its types require, and its typed errors."""
+"""Commet's own client (commet-sdk 9.7.0) gets every field its types require, and its typed errors, from
+usage.check and usage.track."""
 
 from __future__ import annotations
 
@@ -106,3 +107,45 @@ def test_a_request_that_fails_validation_is_a_commet_validation_error(commet_sdk
     assert error.param == "quantity"
     assert list(error.validation_errors) == ["quantity"]
     assert error.details == [{"field": "quantity", "message": error.validation_errors["quantity"][0]}]
+
+
+def test_track_answers_every_field_commet_s_usage_event_requires(commet_sdk: Any) -> None:
+    property_item = commet_types.TrackUsageParamsPropertiesItem(property="model", value="gpt-5")
+    event = _data(
+        commet_sdk.usage.track(
+            customer_id="cus_pro",
+            feature_code="image",
+            value=2,
+            event_id="evt_fidelity",
+            properties=[property_item],
+        )
+    )
+    assert _required(commet_types.UsageEvent) - set(event) == set()
+    assert (event["feature_code"], event["customer_id"], event["event_id"]) == (
+        "image",
+        "cus_pro",
+        "evt_fidelity",
+    )
+    assert (event["object"], event["livemode"]) == ("usage_event", False)
+    consumption = event["consumption"]
+    consumption = consumption if isinstance(consumption, dict) else dataclasses.asdict(consumption)
+    assert _required(commet_types.UsageEventConsumption) - set(consumption) == set()
+    assert (consumption["model"], consumption["blocked"]) == ("credits", False)
+
+
+def test_track_with_the_same_idempotency_key_records_the_event_once(commet_sdk: Any) -> None:
+    def track() -> Dict[str, Any]:
+        return _data(
+            commet_sdk.usage.track(
+                customer_id="cus_pro", feature_code="chat", value=1, idempotency_key="fidelity-track-once"
+            )
+        )
+
+    first, again = track(), track()
+    assert again == first
+
+
+def test_a_track_that_fails_validation_is_a_commet_validation_error(commet_sdk: Any) -> None:
+    with pytest.raises(commet.CommetValidationError) as caught:
+        commet_sdk.usage.track(customer_id="cus_pro", feature_code="chat", timestamp="not a time")
+    assert (caught.value.status_code, caught.value.param) == (400, "timestamp")

@@ -116,6 +116,18 @@ USAGE_CALLS: List[Dict[str, Any]] = [
     {"customer_id": "cus_123", "feature_code": "api_calls"},
     {"customer_id": "cus_123", "feature_code": "api_calls", "quantity": 9_007_199_254_740_991},
 ]
+TRACK_CALLS: List[Dict[str, Any]] = [
+    {"customer_id": "cus_123", "feature_code": "api_calls"},
+    {
+        "customer_id": "cus_123",
+        "feature_code": "api_calls",
+        "value": 2.5,
+        "event_id": "evt_prism",
+        "timestamp": "2026-12-01T09:30:00Z",
+        "properties": {"model": "gpt-5"},
+        "idempotency_key": "prism-track-1",
+    },
+]
 
 
 def test_prism_refuses_a_request_that_does_not_fit_the_spec(prism_url: str) -> None:
@@ -150,6 +162,10 @@ def test_sync_requests_validate_and_generated_answers_parse(prism_url: str) -> N
             assert raw_usage.status_code == 200
             assert "sl-violations" not in raw_usage.headers
             assert isinstance(raw_usage.parse(), models.UsageCheck)
+            raw_track = client.usage.with_raw_response.track(**TRACK_CALLS[i % len(TRACK_CALLS)])
+            assert raw_track.status_code == 200
+            assert "sl-violations" not in raw_track.headers
+            assert isinstance(raw_track.parse(), models.UsageEvent)
 
 
 def test_async_requests_validate_and_generated_answers_parse(prism_url: str) -> None:
@@ -160,6 +176,8 @@ def test_async_requests_validate_and_generated_answers_parse(prism_url: str) -> 
                 usage = await client.usage.check(**USAGE_CALLS[i % len(USAGE_CALLS)])
                 assert isinstance(check, models.CheckResponse)
                 assert isinstance(usage, models.UsageCheck)
+                event = await client.usage.track(**TRACK_CALLS[i % len(TRACK_CALLS)])
+                assert isinstance(event, models.UsageEvent)
 
     asyncio.run(main())  # a request Prism refuses would be a 422: UnprocessableEntityError
 

@@ -115,7 +115,7 @@ def test_a_forked_child_can_call_even_if_a_parent_thread_held_the_clients_locks(
         holding, release = threading.Event(), threading.Event()
 
         def hold_locks() -> None:
-            with sdk._lock, circuit._lock:
+            with sdk._pool.lock, circuit._lock:
                 holding.set()
                 release.wait(10)
 
@@ -155,10 +155,10 @@ def test_a_forked_child_never_sends_an_idempotency_key_its_parent_sends() -> Non
 def test_the_fork_hooks_keep_no_module_alive_at_interpreter_exit() -> None:
     # A hook holding a module's globals keeps that module, and all it imports, alive through shutdown's
     # module cleanup: about 20 ms more at every process exit (bench/run.py's cold start shows it).
-    from meterly import _pipeline, sdk
+    from meterly import _pipeline, _pools
 
-    hook = sdk._AFTER_FORK_IN_CHILD
-    assert hook.__code__ is sdk._reset_clients_after_fork.__code__
+    hook = _pools._AFTER_FORK_IN_CHILD
+    assert hook.__code__ is _pools._reset_clients_after_fork.__code__
     assert set(hook.__globals__) == {"_LIVE_CLIENTS", "__builtins__"}
     assert type(_pipeline._random_blocks.clear).__name__ == "builtin_function_or_method"
 

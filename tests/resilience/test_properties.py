@@ -301,10 +301,11 @@ def test_an_accepted_body_of_scalars_reads_back_as_exactly_the_values_given(
     # Bodies without `properties` take a compiled encoder. Its JSON must read back as exactly the values
     # given: same keys in the same order, same types, floats bit for bit (repr shows -0.0 and 1 vs 1.0).
     # Only an exponent's spelling may differ from the json module's (5.96e-8 where json writes 5.96e-08).
+    from meterly._options import CallOptions
     from meterly.balances import BALANCES_CHECK
 
     args = {param.name: kwargs.get(param.name) for param in BALANCES_CHECK.params}
-    call = SYNC._pipeline.prepare(BALANCES_CHECK, args, None, UNSET, None, None, None)
+    call = SYNC._pipeline.prepare(BALANCES_CHECK, args, options=CallOptions())
     body = {param.key: kwargs[param.name] for param in BALANCES_CHECK.params if param.name in kwargs}
     assert repr(json.loads(call.body)) == repr(body)
     if not any(isinstance(value, float) for value in body.values()):

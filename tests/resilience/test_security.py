@@ -18,6 +18,7 @@ import pytest
 
 import meterly
 from meterly import AsyncMeterly, FailOpenPolicy, Meterly, errors, models
+from meterly._options import CallOptions
 from meterly.utils import BackoffStrategy, RetryConfig
 from tests.conftest import USAGE_BODY
 
@@ -127,11 +128,7 @@ def sdk_objects(api_key: Any) -> list[object]:
             "feature_id": "f",
             **dict.fromkeys(("entity_id", "required_balance", "properties", "send_event", "with_preview")),
         },
-        None,
-        meterly.UNSET,
-        None,
-        None,
-        None,
+        options=CallOptions(),
     )
     return [
         sync,

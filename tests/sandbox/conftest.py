@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from meterly import AsyncMeterly, Meterly
+from meterly._operation import BEARER_AUTH
 from meterly.sandbox import DEFAULT_API_KEY, SandboxEngine, SandboxResponse, SandboxTransport
+from meterly.sandbox._protocol import ROUTES
 from meterly.utils import BackoffStrategy, RetryConfig
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -109,10 +111,9 @@ def post(
     """One request straight to the engine, with the auth header the path's operation expects."""
     headers: dict[str, str] = {"content-type": "application/json"}
     if key is not None:
-        if path.endswith("usage/check"):
-            headers["x-api-key"] = key
-        else:
-            headers["authorization"] = f"Bearer {key}"
+        op = ROUTES.get(path)
+        scheme = BEARER_AUTH if op is None else op.security
+        headers[scheme.header] = scheme.prefix + key
     if idempotency_key is not None:
         headers["idempotency-key"] = idempotency_key
     return engine.handle(method, path, headers, raw if raw is not None else json.dumps(body).encode())

@@ -6,7 +6,9 @@ import httpx
 import pytest
 
 from meterly import Meterly, errors, models
+from meterly._operations import OPERATIONS
 from meterly.sandbox import DEFAULT_API_KEY, SandboxEngine, SandboxTransport
+from meterly.sandbox._protocol import ROUTES
 
 from .conftest import CHECK, USAGE, post
 
@@ -203,7 +205,32 @@ def test_bad_sdk_arguments_never_reach_the_sandbox(client: Meterly, engine: Sand
 def test_other_methods_are_405_and_other_paths_404(engine: SandboxEngine) -> None:
     get = post(engine, CHECK, CHECK_BODY, method="GET")
     assert (get.status, get.headers["allow"]) == (405, "POST")
-    assert post(engine, "/v1/nothing", {}).status == 404
+    nothing = post(engine, "/v1/nothing", {})
+    assert (nothing.status, nothing.json()["code"]) == (404, "route_not_found")
+
+
+def test_the_routes_are_the_registry_s_and_commet_s_also_under_api() -> None:
+    expected = {op.path: op.operation_id for op in OPERATIONS}
+    expected.update({"/api" + op.path: op.operation_id for op in OPERATIONS if op.envelope is not None})
+    assert {path: op.operation_id for path, op in ROUTES.items()} == expected
+    assert ROUTES["/api/v1/usage/check"].operation_id == "usageCheck"
+
+
+def test_an_operation_the_sandbox_does_not_answer_is_a_clear_404(
+    engine: SandboxEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(SandboxEngine.HANDLERS, "usageCheck")
+    answer = post(engine, USAGE, USAGE_BODY)
+    assert answer.status == 404
+    assert answer.json()["error"]["code"] == "route_not_found"  # in the operation's own error shape
+    assert engine.balance("cus_basic", "messages")["usage"] == 0  # type: ignore[index]
+
+
+def test_auth_follows_each_operation_s_security_scheme(engine: SandboxEngine) -> None:
+    for op in OPERATIONS:
+        answer = post(engine, op.path, {}, key=None)
+        assert answer.status == 401
+        assert (op.security.header in answer.body.decode().lower()) is True
 
 
 def test_an_unknown_route_is_route_not_found_and_the_sdk_names_the_url(engine: SandboxEngine) -> None:

@@ -6,6 +6,7 @@ each function against canned responses, so the code here is real, not only well-
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Literal, Optional, Union
 
 import httpx
@@ -164,6 +165,25 @@ def usage_check(client: Meterly) -> int:
     return usage.quantity
 
 
+def usage_track(client: Meterly) -> float:
+    """Recording usage: a mapping of properties, a datetime or ISO 8601 timestamp, the event back."""
+    event = client.usage.track(
+        customer_id="cus_pro",
+        feature_code="image",
+        value=2,
+        properties={"model": "image-v2"},
+        timestamp=datetime(2026, 12, 1, tzinfo=timezone.utc),
+    )
+    assert_type(event, models.UsageEvent)
+    assert_type(event.event_id, Optional[str])
+    assert_type(event.consumption, Optional[models.UsageEventConsumption])
+    raw = client.usage.with_raw_response.track(
+        customer_id="cus_pro", feature_code="image", timestamp="2026-12-01"
+    )
+    assert_type(raw, RawResponse[models.UsageEvent])
+    return event.consumption.deducted if event.consumption is not None else 0.0
+
+
 def raw_responses(client: Meterly) -> models.CheckResponse:
     """with_raw_response: the HTTP exchange, then the typed result."""
     raw = client.balances.with_raw_response.check(customer_id="cus_pro", feature_id="messages")
@@ -232,6 +252,8 @@ def mistakes_the_checkers_catch(client: Meterly) -> None:
     client.balances.check(customer_id=123, feature_id="messages")  # type: ignore[arg-type]
     client.balances.check(customer_id="cus_pro")  # type: ignore[call-arg]
     client.usage.check(customer_id="cus_pro", feature_code="x", quantity="3")  # type: ignore[arg-type]
+    client.usage.track(customer_id="cus_pro", feature_code="x", properties={"n": 1})  # type: ignore[dict-item]
+    client.usage.track(customer_id="cus_pro", feature_code="x", timestamp=1764547200)  # type: ignore[arg-type]
     res = client.balances.check(customer_id="cus_pro", feature_id="messages")
     print(res.alowed)  # type: ignore[attr-defined]
     Meterly(api_key=42)  # type: ignore[arg-type]

@@ -1,6 +1,7 @@
 """Every request and response model of the Meterly API, one module each.
 
 A model's module is imported on first access (`models.CheckResponse`), so `import meterly` builds none.
+Written by `make docs` (scripts/gen_docs.py) from the model modules: a new module is exported by it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     from .usagecheck import ConsumptionModel, UsageCheck, UsageDenyReason
     from .usagecheckrequest import UsageCheckRequest, UsageCheckRequestTypedDict
     from .usagecheckresponse import UsageCheckResponse
+    from .usageevent import UsageEvent
+    from .usageeventconsumption import UsageEventConsumption, UsageEventConsumptionModel
+    from .usageeventproperty import UsageEventProperty
+    from .usagetrackrequest import UsageTrackRequest, UsageTrackRequestTypedDict
+    from .usagetrackresponse import UsageTrackResponse
 
 __all__ = [
     "Balance",
@@ -49,35 +55,49 @@ __all__ = [
     "UsageCheck",
     "UsageCheckRequest",
     "UsageCheckRequestTypedDict",
-    "UsageDenyReason",
     "UsageCheckResponse",
+    "UsageDenyReason",
+    "UsageEvent",
+    "UsageEventConsumption",
+    "UsageEventConsumptionModel",
+    "UsageEventProperty",
+    "UsageTrackRequest",
+    "UsageTrackRequestTypedDict",
+    "UsageTrackResponse",
 ]
 
 _MODULES = {
     "Balance": "balance",
     "BalancesCheckRequest": "balancescheckrequest",
     "BalancesCheckRequestTypedDict": "balancescheckrequest",
+    "BillingMethod": "price",
     "Breakdown": "breakdown",
     "CheckResponse": "checkresponse",
+    "ConsumptionModel": "usagecheck",
     "CustomerRollover": "customerrollover",
     "ErrorDetail": "errordetail",
     "Feature": "feature",
     "FeatureType": "feature",
     "Flag": "flag",
     "Preview": "preview",
-    "PreviewScenario": "preview",
     "PreviewProduct": "previewproduct",
-    "BillingMethod": "price",
+    "PreviewScenario": "preview",
     "Price": "price",
     "Reset": "reset",
     "ResetInterval": "reset",
     "Security": "security",
-    "ConsumptionModel": "usagecheck",
     "UsageCheck": "usagecheck",
-    "UsageDenyReason": "usagecheck",
     "UsageCheckRequest": "usagecheckrequest",
     "UsageCheckRequestTypedDict": "usagecheckrequest",
     "UsageCheckResponse": "usagecheckresponse",
+    "UsageDenyReason": "usagecheck",
+    "UsageEvent": "usageevent",
+    "UsageEventConsumption": "usageeventconsumption",
+    "UsageEventConsumptionModel": "usageeventconsumption",
+    "UsageEventProperty": "usageeventproperty",
+    "UsageTrackRequest": "usagetrackrequest",
+    "UsageTrackRequestTypedDict": "usagetrackrequest",
+    "UsageTrackResponse": "usagetrackresponse",
 }
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
-from typing_extensions import NotRequired, TypedDict
+from pydantic import Field
+from typing_extensions import Annotated, NotRequired, TypedDict
 
 from meterly.types import BaseModel
 
@@ -24,16 +25,16 @@ class BalancesCheckRequestTypedDict(TypedDict):
 class BalancesCheckRequest(BaseModel):
     """The body of `balances.check`."""
 
-    customer_id: str
+    customer_id: Annotated[str, Field(min_length=1, examples=["cus_pro"])]
     """ID which you provided when creating the customer"""
 
-    feature_id: str
+    feature_id: Annotated[str, Field(min_length=1, examples=["messages"])]
     """ID of the feature to check access to."""
 
-    entity_id: Optional[str] = None
+    entity_id: Optional[str] = Field(default=None, min_length=1)
     """If using entity balances (eg, seats), the entity ID to check access for."""
 
-    required_balance: Optional[float] = None
+    required_balance: Optional[float] = Field(default=None, examples=[1])
     """If you know the amount of the feature the end user is consuming in advance. If their balance is below this quantity, allowed will be false."""  # noqa: E501
 
     properties: Optional[Dict[str, Any]] = None

@@ -7,6 +7,9 @@ from typing_extensions import Annotated, TypedDict
 
 from meterly.types import BaseModel
 
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer every JSON parser reads exactly."""
+
 
 class UsageCheckRequestTypedDict(TypedDict):
     """The body of `usage.check` as a plain dict, with Python names."""
@@ -19,11 +22,11 @@ class UsageCheckRequestTypedDict(TypedDict):
 class UsageCheckRequest(BaseModel):
     """The body of `usage.check`."""
 
-    customer_id: Annotated[str, Field(alias="customerId")]
+    customer_id: Annotated[str, Field(alias="customerId", min_length=1, examples=["cus_pro"])]
     """The customer who would consume the feature."""
 
-    feature_code: Annotated[str, Field(alias="featureCode")]
+    feature_code: Annotated[str, Field(alias="featureCode", min_length=1, examples=["api_calls"])]
     """The feature to be consumed."""
 
-    quantity: int
+    quantity: Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER, examples=[3])]
     """How many units would be consumed."""

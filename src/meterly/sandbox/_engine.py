@@ -7,10 +7,12 @@ import math
 import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, ClassVar, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
+from meterly._operation import Operation
 from meterly.sandbox._clock import SandboxClock
 from meterly.sandbox._faults import Faults
 from meterly.sandbox._protocol import (
@@ -18,11 +20,11 @@ from meterly.sandbox._protocol import (
     MAX_IDEMPOTENCY_KEY,
     ROUTES,
     BalancesCheckInput,
-    OperationId,
     ProtocolError,
     SandboxResponse,
     UsageCheckInput,
-    bearer_token,
+    UsageTrackInput,
+    enveloped,
     error_response,
     fingerprint,
     json_response,
@@ -30,6 +32,9 @@ from meterly.sandbox._protocol import (
     parse_balances_check,
     parse_body,
     parse_usage_check,
+    parse_usage_track,
+    presented_key,
+    scheme_hint,
 )
 from meterly.sandbox._state import (
     ZERO,
@@ -376,7 +381,7 @@ class SandboxEngine:
                 response = SandboxResponse(response.status, response.headers, response.body, drop=True)
             self.history.append(
                 SandboxCall(
-                    operation,
+                    None if operation is None else operation.operation_id,
                     route,
                     response.status,
                     request_id,
@@ -390,7 +395,7 @@ class SandboxEngine:
 
     def _dispatch(
         self,
-        operation: Optional[OperationId],
+        operation: Optional[Operation[Any]],
         method: str,
         headers: Dict[str, str],
         raw: bytes,
@@ -404,22 +409,21 @@ class SandboxEngine:
                 "service_unavailable" if status == 503 else "internal_error",
                 "the sandbox is simulating a failure",
             )
-        if operation is None:
+        handler = None if operation is None else self.HANDLERS.get(operation.operation_id)
+        if operation is None or handler is None:
             raise ProtocolError(404, "route_not_found", "no such route: check the server URL")
-        if method != "POST":
-            raise ProtocolError(405, "method_not_allowed", f"{method} is not allowed here; use POST")
-        key = (
-            bearer_token(headers.get("authorization"))
-            if operation == "balancesCheck"
-            else headers.get("x-api-key")
-        )
+        if method != operation.method:
+            raise ProtocolError(
+                405, "method_not_allowed", f"{method} is not allowed here; use {operation.method}"
+            )
+        key = presented_key(operation.security, headers)
         if key is None or key not in self._api_keys:
-            if operation == "balancesCheck":  # Autumn's codes for a missing and a wrong secret key
+            if enveloped(operation):
+                code = "unauthorized"
+            else:  # Autumn's codes for a missing and a wrong secret key
                 code = "no_secret_key" if key is None else "invalid_secret_key"
-                scheme = "an Authorization: Bearer header"
-            else:
-                code, scheme = "unauthorized", "an x-api-key header"
-            raise ProtocolError(401, code, f"missing or invalid API key; send {scheme}")
+            hint = scheme_hint(operation.security)
+            raise ProtocolError(401, code, f"missing or invalid API key; send {hint}")
         idempotency_key = headers.get("idempotency-key")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             raise ProtocolError(
@@ -433,7 +437,7 @@ class SandboxEngine:
         now = self.clock.now_ms()
         slot = None
         if idempotency_key is not None:
-            slot = (operation, idempotency_key)
+            slot = (operation.operation_id, idempotency_key)
             print_ = fingerprint(body)
             self._expire_idempotency(now)
             stored = self._idempotency.get(slot)
@@ -449,10 +453,7 @@ class SandboxEngine:
                 first = stored[1]
                 headers_out = {**first.headers, "x-request-id": request_id, "idempotent-replayed": "true"}
                 return SandboxResponse(first.status, headers_out, first.body)
-        if operation == "balancesCheck":
-            answer = self._balances_check(parse_balances_check(body))
-        else:
-            answer = self._usage_check(parse_usage_check(body))
+        answer = handler(self, body)
         response = json_response(200, answer, request_id)
         if slot is not None:
             self._idempotency[slot] = (fingerprint(body), response, now)
@@ -607,6 +608,60 @@ class SandboxEngine:
             answer.update(reason=reason, message=message)
         return {"success": True, "data": {**answer, "object": "usage_check", "livemode": False}}
 
+    def _usage_track(self, req: UsageTrackInput) -> Dict[str, Any]:
+        """Record a usage event. It deducts as a balances.check with `send_event` does: all of it when
+        the balance covers it, else nothing (credits and balances then answer `consumption.blocked`)."""
+        try:
+            customer = self._customer(req.customer_id, http=True)
+            feature = self._feature(req.feature_code, http=True)
+        except ProtocolError as error:
+            error.param = {"customer_id": "customerId", "feature_id": "featureCode"}.get(error.param or "")
+            raise
+        source = self._source(customer, feature, None)
+        if source is not None:
+            shared = _shared(source)  # an event is the customer's own: it never lands on one seat
+            if shared is None:
+                message = (
+                    f"customer {customer.id!r} has {source.feature.id!r} per entity (seat) only: "
+                    "a usage event records the customer's own usage"
+                )
+                raise ProtocolError(400, INVALID, message, "featureCode")
+            source = shared
+        now = _iso_time(self.clock.now_ms())
+        event: Dict[str, Any] = {
+            "id": f"evt_sbx_{next(self._ids):06d}",
+            "featureCode": feature.id,
+            "value": json_number(req.value),
+            "customerId": customer.id,
+            "eventId": req.event_id,
+            "ts": req.timestamp or now,
+            "createdAt": now,
+            "properties": req.properties,
+        }
+        if source is not None and source.feature.type != "boolean":
+            needed = req.value * source.cost
+            available = _available(source.entries)
+            allowed = available is None or available >= needed
+            if allowed:
+                _deduct(source.entries, needed)
+            if source.feature.type == "credit_system":
+                limited = [e for e in source.entries if not e.unlimited]
+                left = sum((e.remaining + e.rollover_balance() for e in limited), ZERO)
+                event["consumption"] = {
+                    "model": "credits" if source.feature.currency is None else "balance",
+                    "deducted": json_number(needed if allowed else ZERO),
+                    "remaining": json_number(left),
+                    "blocked": not allowed,
+                }
+        return {"success": True, "data": {**event, "object": "usage_event", "livemode": False}}
+
+    HANDLERS: ClassVar[Dict[str, Callable[[SandboxEngine, Dict[str, Any]], Dict[str, Any]]]] = {
+        "balancesCheck": lambda engine, body: engine._balances_check(parse_balances_check(body)),
+        "usageCheck": lambda engine, body: engine._usage_check(parse_usage_check(body)),
+        "usageTrack": lambda engine, body: engine._usage_track(parse_usage_track(body)),
+    }
+    """How the sandbox answers each operation of the registry, by operation id; any other is a 404."""
+
     def _preview(self, customer: Customer, feature: Feature, scenario: str) -> Dict[str, Any]:
         products = [
             self._product_json(plan)
@@ -760,6 +815,12 @@ class SandboxEngine:
 
 
 # -- balance arithmetic (pure functions of entries) -------------------------------------------------
+
+
+def _iso_time(ms: int) -> str:
+    """A sandbox clock reading as ISO 8601 in UTC, to the millisecond (`2026-01-01T00:00:00.000Z`)."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _shared(source: _Source) -> Optional[_Source]:

@@ -1,20 +1,30 @@
-"""The HTTP side of the sandbox: routes, request validation, and each operation's error shape."""
+"""The HTTP side of the sandbox: routes and auth (from the SDK's registry of operations), request
+validation, and each operation's error shape."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Dict, Literal, Optional, cast
+from typing import Any, Dict, List, Optional, TypeGuard, cast
 
-OperationId = Literal["balancesCheck", "usageCheck"]
+from meterly._operation import Operation, SecurityScheme
+from meterly._operations import OPERATIONS
 
-ROUTES: Dict[str, OperationId] = {
-    "/v1/balances.check": "balancesCheck",
-    "/v1/usage/check": "usageCheck",
-    "/api/v1/usage/check": "usageCheck",  # Commet's own layout: its clients post to <host>/api/v1/...
+
+def enveloped(operation: Operation[Any]) -> bool:
+    """True for Commet's operations: their answers and errors come in the `{"success", ...}` envelope,
+    and they are also served under `/api` (Commet's own layout: its clients post to <host>/api/v1/...)."""
+    return operation.envelope is not None
+
+
+ROUTES: Dict[str, Operation[Any]] = {
+    **{op.path: op for op in OPERATIONS},
+    **{"/api" + op.path: op for op in OPERATIONS if enveloped(op)},
 }
+"""Every operation of the registry by its path."""
 DOC_URL = "https://docs.meterly.dev/errors#{code}"
 MAX_QUANTITY = 2**53 - 1
 MAX_IDEMPOTENCY_KEY = 255
@@ -72,14 +82,15 @@ def json_response(
 
 
 def error_response(
-    operation: Optional[OperationId],
+    operation: Optional[Operation[Any]],
     error: ProtocolError,
     request_id: str,
     extra: Optional[Dict[str, str]] = None,
 ) -> SandboxResponse:
-    """balances.check (and unknown routes) answer Autumn's flat `{"message","code","env"}`; usage.check
-    Commet's envelope, where a failed validation is `validation_error` with a `details` list."""
-    if operation == "usageCheck":
+    """Commet's operations (`enveloped`) answer errors in the envelope, a failed validation as
+    `validation_error` with a `details` list; the others (Autumn's) and unknown routes answer the flat
+    `{"message","code","env"}`."""
+    if operation is not None and enveloped(operation):
         code, kind, details = error.code, _ERROR_TYPES.get(error.status, "api_error"), None
         if code == INVALID:
             code = kind = "validation_error"
@@ -196,6 +207,71 @@ def parse_usage_check(body: Dict[str, Any]) -> UsageCheckInput:
     assert customer_id is not None
     assert feature_code is not None
     return UsageCheckInput(customer_id, feature_code, quantity)
+
+
+def presented_key(scheme: SecurityScheme, headers: Dict[str, str]) -> Optional[str]:
+    """The key a request sends for `scheme` (header names in lower case)."""
+    value = headers.get(scheme.header)
+    if scheme.prefix:
+        return bearer_token(value)
+    return value
+
+
+def scheme_hint(scheme: SecurityScheme) -> str:
+    """How to send a key for `scheme`, for a 401's message."""
+    if scheme.prefix:
+        return f"an {scheme.header.capitalize()}: {scheme.prefix.strip()} header"
+    return f"an {scheme.header} header"
+
+
+@dataclass(frozen=True)
+class UsageTrackInput:
+    customer_id: str
+    feature_code: str
+    value: Decimal
+    event_id: Optional[str]
+    timestamp: Optional[str]
+    properties: List[Dict[str, str]]
+
+
+def _is_pair(item: object) -> TypeGuard[Dict[str, Any]]:
+    """A `{"property", "value"}` object of strings (other keys are allowed, and dropped)."""
+    return isinstance(item, dict) and all(
+        isinstance(cast(Dict[str, Any], item).get(key), str) for key in ("property", "value")
+    )
+
+
+def _pairs(properties: object) -> List[Dict[str, str]]:
+    """Commet's list of `{"property", "value"}` pairs, or a 400."""
+    items: List[object] = [*properties] if isinstance(properties, list) else [None]
+    pairs: List[Dict[str, str]] = []
+    for item in items:
+        if not _is_pair(item):
+            problem = 'properties must be a list of {"property", "value"} pairs of strings'
+            raise ProtocolError(400, INVALID, problem, "properties")
+        pairs.append({"property": item["property"], "value": item["value"]})
+    return pairs
+
+
+def parse_usage_track(body: Dict[str, Any]) -> UsageTrackInput:
+    """The validated camelCase body of usage.track."""
+    customer_id = _string(body, "customerId", required=True)
+    feature_code = _string(body, "featureCode", required=True)
+    value = body.get("value", 1)
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ProtocolError(400, INVALID, "value must be a number", "value")
+    event_id = _string(body, "eventId", required=False)
+    timestamp = _string(body, "timestamp", required=False)
+    if timestamp is not None:
+        try:
+            datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        except ValueError:
+            problem = "timestamp must be an ISO 8601 date-time"
+            raise ProtocolError(400, INVALID, problem, "timestamp") from None
+    pairs = _pairs(body.get("properties", []))
+    assert customer_id is not None
+    assert feature_code is not None
+    return UsageTrackInput(customer_id, feature_code, Decimal(value), event_id, timestamp, pairs)
 
 
 def bearer_token(authorization: Optional[str]) -> Optional[str]:

@@ -1,0 +1,286 @@
+"""The HTTP pools behind the clients: the caller's, or cookie-less ones the SDK creates at first use; on
+asyncio one per event loop, closed as that loop shuts down; and the fork hook after which a forked
+child opens pools of its own."""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import threading
+import weakref
+from types import FunctionType
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Awaitable, Callable, List, Literal, Optional
+
+import httpx
+
+from meterly._config import DEFAULT_TIMEOUT_MS
+from meterly._pipeline import Call, httpx_request
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from meterly._sender import AsyncSender
+
+HttpBackend = Literal["httpx", "aiohttp"]
+
+
+def owned_timeout() -> httpx.Timeout:
+    """The per-attempt timeout of the pools the SDK creates."""
+    return httpx.Timeout(DEFAULT_TIMEOUT_MS / 1000)
+
+
+class _NoCookies(httpx.Cookies):
+    """A cookie store that stays empty: Meterly sets no cookies, and feeding every response through the
+    standard library's cookie jar costs tens of microseconds a call."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
+class _Cookieless:
+    """Mixed into the httpx clients the SDK creates (never into one a caller passes in)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise AttributeError("the HTTP client Meterly creates keeps no cookies")
+
+
+class OwnedClient(_Cookieless, httpx.Client):
+    """The `httpx.Client` a `Meterly` creates for itself; its sockets honour each attempt's deadline."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from meterly._deadline_io import bound_by_deadline
+
+        bound_by_deadline(self)
+
+
+class OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
+    """The `httpx.AsyncClient` an `AsyncMeterly` creates for itself; its sockets honour each attempt's
+    deadline."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from meterly._deadline_io import bound_by_deadline
+
+        bound_by_deadline(self)
+
+
+# -- fork ----------------------------------------------------------------------------------------------
+
+_LIVE_CLIENTS: weakref.WeakSet[Any] = weakref.WeakSet()
+"""Every live object with an `_after_fork_in_child()` to run in a forked child (the SDK clients)."""
+
+
+def _reset_clients_after_fork() -> None:
+    for client in list(_LIVE_CLIENTS):
+        client._after_fork_in_child()
+
+
+# The at-fork hook is the function above with globals holding only what it uses. With this module's
+# globals, the interpreter's list of fork hooks would keep this module (and all it imports) alive through
+# shutdown's module cleanup, which then costs about 20 ms at every process exit.
+_AFTER_FORK_IN_CHILD = FunctionType(
+    _reset_clients_after_fork.__code__, {"_LIVE_CLIENTS": _LIVE_CLIENTS, "__builtins__": builtins}
+)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_AFTER_FORK_IN_CHILD)
+
+
+def reset_after_fork(client: Any) -> None:
+    """Run `client._after_fork_in_child()` in every forked child while `client` lives."""
+    _LIVE_CLIENTS.add(client)
+
+
+# -- the pools -----------------------------------------------------------------------------------------
+
+
+class _Pool:
+    """What both pools share: the lock that guards them and the closed state of their client.
+
+    A pool with a `parent` is a `with_options` view's: it sends over its parent's pool and closes on its
+    own, leaving the parent's open.
+    """
+
+    def __init__(self, client: Any, owner: str, parent: Any = None) -> None:
+        self.client: Any = client
+        self.parent = parent
+        self.owned = client is None and parent is None
+        """True when the SDK creates (and so closes) the pool; a caller's client is never closed."""
+        self.closed = False
+        self.lock = threading.Lock()
+        self._owner = owner
+
+    def check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError(f"this {self._owner} is closed; create a new one")
+        if self.parent is not None:
+            self.parent.check_open()
+
+    def after_fork_in_child(self) -> None:
+        """A fresh lock (one a parent thread held at fork time is never released) and, for an SDK-owned
+        pool, no pool: its sockets are shared with the parent, so the child's next call opens its own
+        (checked here once, not with a getpid() system call per call)."""
+        self.lock = threading.Lock()
+        if self.owned:
+            self.forget()
+
+    def forget(self) -> None:
+        self.client = None
+
+
+class SyncPool(_Pool):
+    """The `httpx.Client` of a `Meterly`."""
+
+    client: Optional[httpx.Client]
+
+    def view(self) -> SyncPool:
+        """The pool of a view of this client: this pool (or the one it views), closed on its own."""
+        return SyncPool(None, self._owner, self.parent or self)
+
+    def get(self) -> httpx.Client:
+        client = self.client
+        if client is not None:
+            return client
+        if self.parent is not None:  # a view: its parent's pool, rebuilt by the parent when needed
+            parent: SyncPool = self.parent
+            return parent.get()
+        with self.lock:
+            self.check_open()
+            if self.client is None:  # the first call, or the first in a forked child
+                self.client = OwnedClient(timeout=owned_timeout())
+            return self.client
+
+    def build_request(self, call: Call) -> httpx.Request:
+        """`call` as a request of this pool's client, for the hooks and the debug log."""
+        return httpx_request(self.get(), call)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            client, self.client = self.client, None
+        if client is not None and self.owned:
+            client.close()
+
+
+_INHERITED_KEEPERS: List[AsyncGenerator[None, None]] = []
+"""Keepers of pools a forked child inherited: kept, never finalized, as their loop is the parent's."""
+
+
+async def _closed_with_its_loop(close: Callable[[], Awaitable[None]]) -> AsyncGenerator[None, None]:
+    """An async generator that only waits to be finalized: the event loop it started in finalizes it when
+    shutting down (`asyncio.run` does, through `loop.shutdown_asyncgens()`), and its `finally` then closes
+    an SDK-owned pool on the loop its connections belong to."""
+    try:
+        yield
+    finally:
+        await close()
+
+
+def _start(keeper: AsyncGenerator[None, None]) -> None:
+    """Runs `keeper` to its `yield` without awaiting; the running loop now tracks it for shutdown."""
+    with contextlib.suppress(StopIteration):  # StopIteration: it reached its `yield`
+        keeper.asend(None).send(None)
+
+
+class AsyncPool(_Pool):
+    """The `httpx.AsyncClient` (or `aiohttp.ClientSession`) of an `AsyncMeterly`, and its sender.
+
+    Connections belong to the loop that opened them (and to the parent after a fork): an SDK-owned pool
+    is opened per event loop and closed on that loop as it shuts down.
+    """
+
+    def __init__(self, client: Any, owner: str, backend: HttpBackend, parent: Any = None) -> None:
+        super().__init__(client, owner, parent)
+        self.backend: HttpBackend = backend
+        self._sender: Optional[AsyncSender] = None
+        import asyncio  # here, not at module level: sync-only programs never import asyncio
+
+        self._loop: Optional[weakref.ref[asyncio.AbstractEventLoop]] = None
+        self._keeper: Optional[AsyncGenerator[None, None]] = None
+        self._running_loop = asyncio.get_running_loop
+
+    def view(self) -> AsyncPool:
+        """The pool of a view of this client: this pool (or the one it views), closed on its own."""
+        return AsyncPool(None, self._owner, self.backend, self.parent or self)
+
+    def get(self) -> Any:
+        """The pool calls from the running loop use."""
+        client = self.client
+        if not self.owned:
+            if self.parent is not None:  # a view: its parent's pool, rebuilt by the parent when needed
+                parent: AsyncPool = self.parent
+                return parent.get()
+            return client
+        loop = self._running_loop()
+        if client is not None and self._loop is not None and self._loop() is loop:
+            return client
+        with self.lock:
+            self.check_open()
+            if self.backend == "aiohttp":
+                from meterly._aiohttp import new_session
+
+                client = new_session(owned_timeout())
+                close = client.close
+            else:
+                client = OwnedAsyncClient(timeout=owned_timeout())
+                close = client.aclose
+            # Closed on its own loop when that loop shuts down (asyncio.run ends): an earlier pool's
+            # keeper, dropped here, is finalized by its loop like any async generator.
+            self._keeper = _closed_with_its_loop(close)
+            _start(self._keeper)
+            self.client = client
+            self._loop = weakref.ref(loop)
+            return client
+
+    def sender(self) -> AsyncSender:
+        """The sender over the running loop's pool, made once per pool."""
+        if self.parent is not None:
+            parent: AsyncPool = self.parent
+            return parent.sender()
+        client = self.get()
+        sender = self._sender
+        if sender is None or sender.client is not client:
+            if self.backend == "aiohttp":
+                from meterly._aiohttp import AiohttpSender
+
+                sender = AiohttpSender(client)
+            else:
+                from meterly._sender import HttpxSender
+
+                sender = HttpxSender(client)
+            self._sender = sender
+        return sender
+
+    def forget(self) -> None:
+        if self._keeper is not None:  # never finalized here: the parent's loop owns that pool
+            _INHERITED_KEEPERS.append(self._keeper)
+        self.client = None
+        self._loop = None
+        self._keeper = None
+
+    async def aclose(self) -> None:
+        """Close the pool the SDK created, when it belongs to the running loop.
+
+        A pool opened in an event loop that has since ended was closed when that loop shut down (by
+        `asyncio.run`); its connections can't be used or closed from another loop, so it is let go.
+        """
+        with self.lock:
+            self.closed = True
+            client, self.client = self.client, None
+            keeper, self._keeper = self._keeper, None
+            loop = None if self._loop is None else self._loop()
+        if client is None or not self.owned or loop is not self._running_loop():
+            return
+        if keeper is not None:
+            await keeper.aclose()  # its `finally` closes the client
+        else:
+            await (client.close() if self.backend == "aiohttp" else client.aclose())
