@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
     from meterly._aiohttp import AiohttpSender
     from meterly._fail_open import FailOpenPolicy
+    from meterly._instrument import Instrument
 
 T = TypeVar("T")
 _Self = TypeVar("_Self", bound="_BaseClient")
@@ -120,6 +121,10 @@ if hasattr(os, "register_at_fork"):
 
 class _BaseClient:
     """The configuration and pipeline both clients share."""
+
+    _instrument: Optional[Instrument] = None
+    """Wraps each whole call when set (on a client, or on this class for every client); see
+    `meterly._instrument`. None costs one attribute check per call."""
 
     def __init__(
         self,
@@ -237,6 +242,23 @@ class Meterly(_BaseClient):
         self._client = None
 
     def _request(
+        self,
+        op: Operation[T],
+        args: Mapping[str, Any],
+        idempotency_key: Optional[str],
+        retries: Retries,
+        server_url: Optional[str],
+        timeout_ms: Optional[int],
+        http_headers: Optional[Mapping[str, str]],
+    ) -> T:
+        if self._instrument is not None:
+            run = functools.partial(
+                self._drive, op, args, idempotency_key, retries, server_url, timeout_ms, http_headers
+            )
+            return self._instrument.call(self, op, args, run)
+        return self._drive(op, args, idempotency_key, retries, server_url, timeout_ms, http_headers)
+
+    def _drive(
         self,
         op: Operation[T],
         args: Mapping[str, Any],
@@ -420,6 +442,23 @@ class AsyncMeterly(_BaseClient):
         return sender
 
     async def _request(
+        self,
+        op: Operation[T],
+        args: Mapping[str, Any],
+        idempotency_key: Optional[str],
+        retries: Retries,
+        server_url: Optional[str],
+        timeout_ms: Optional[int],
+        http_headers: Optional[Mapping[str, str]],
+    ) -> T:
+        if self._instrument is not None:
+            run = functools.partial(
+                self._drive, op, args, idempotency_key, retries, server_url, timeout_ms, http_headers
+            )
+            return await self._instrument.acall(self, op, args, run)
+        return await self._drive(op, args, idempotency_key, retries, server_url, timeout_ms, http_headers)
+
+    async def _drive(
         self,
         op: Operation[T],
         args: Mapping[str, Any],
