@@ -3,7 +3,6 @@
 Apps run against the sandbox: through FastAPI's TestClient and through httpx's ASGI transport.
 """
 
-
 from typing import Any, Dict, Optional
 
 import httpx

@@ -13,7 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-import pytest
+from meterly.integrations._extra import missing
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - exercised by the plain-install wheel test
+    raise missing(__name__, "pytest", "pytest") from None
 
 if TYPE_CHECKING:
     from meterly import AsyncMeterly, Meterly
