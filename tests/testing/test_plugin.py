@@ -214,3 +214,13 @@ def test_the_engine_fixture_resolves_an_absolute_seed_path(pytester: pytest.Pyte
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_the_plugin_loads_by_name_when_autoloading_is_off(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile("def test_fixture_exists(meterly_client):\n    assert meterly_client is not None\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(errors=1)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "meterly.testing.plugin")
+    result.assert_outcomes(passed=1)
