@@ -193,8 +193,7 @@ def test_a_worker_forked_from_a_preloaded_master_gets_its_own_pool(served: Sandb
     # As gunicorn --preload does: the master builds the client and uses it, then forks its workers.
     master_client = get_client()
     Client(headers={"x-customer": "user_pro"}).post("/send")
-    master_pool = master_client._client
-    assert master_pool is not None
+    master_pool = master_client._http()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker
@@ -202,7 +201,7 @@ def test_a_worker_forked_from_a_preloaded_master_gets_its_own_pool(served: Sandb
         try:
             answer = Client(headers={"x-customer": "user_pro"}).post("/send")
             same = get_client() is master_client
-            fresh_pool = master_client._client is not master_pool and master_client._client is not None
+            fresh_pool = master_client._http() is not master_pool
             os.write(write, f"{answer.status_code} {same} {fresh_pool}".encode())
             status = 0
         finally:
@@ -214,7 +213,7 @@ def test_a_worker_forked_from_a_preloaded_master_gets_its_own_pool(served: Sandb
     assert os.waitstatus_to_exitcode(wait_status) == 0
     assert report == "200 True True"
     # The master's pool was untouched by the worker and still serves.
-    assert master_client._client is master_pool
+    assert master_client._http() is master_pool
     assert Client(headers={"x-customer": "user_pro"}).post("/send").status_code == 200
     assert meterly_django._clients["sync"] is master_client
 

@@ -110,15 +110,16 @@ def test_ids_are_recorded_only_when_asked_for(telemetry: Telemetry, meterly_clie
 
 
 def test_the_call_span_is_the_parent_of_each_httpx_attempt_span(
-    telemetry: Telemetry, meterly_client: Meterly, meterly_engine: SandboxEngine
+    telemetry: Telemetry, meterly_engine: SandboxEngine
 ) -> None:
-    http = meterly_client._client
-    assert isinstance(http, httpx.Client)
+    http = httpx.Client(transport=SandboxTransport(meterly_engine))
     HTTPXClientInstrumentor.instrument_client(http, tracer_provider=telemetry.tracer_provider)
-    telemetry.instrumentor().instrument_client(meterly_client)
+    client = Meterly(api_key=DEFAULT_API_KEY, client=http)
+    without_waits(client)
+    telemetry.instrumentor().instrument_client(client)
     meterly_engine.faults.fail_next(2)
 
-    meterly_client.balances.check(customer_id="user_1", feature_id="messages")
+    client.balances.check(customer_id="user_1", feature_id="messages")
 
     (call,) = telemetry.meterly_spans()
     attempts = [span for span in telemetry.finished() if span is not call]
@@ -130,18 +131,19 @@ def test_the_call_span_is_the_parent_of_each_httpx_attempt_span(
 
 
 def test_async_calls_are_traced_and_parent_their_httpx_spans(
-    telemetry: Telemetry, meterly_async_client: AsyncMeterly, meterly_engine: SandboxEngine
+    telemetry: Telemetry, meterly_engine: SandboxEngine
 ) -> None:
-    http = meterly_async_client._client
-    assert isinstance(http, httpx.AsyncClient)
+    http = httpx.AsyncClient(transport=SandboxTransport(meterly_engine))
     HTTPXClientInstrumentor.instrument_client(http, tracer_provider=telemetry.tracer_provider)
-    telemetry.instrumentor().instrument_client(meterly_async_client)
+    client = AsyncMeterly(api_key=DEFAULT_API_KEY, client=http)
+    without_waits(client)
+    telemetry.instrumentor().instrument_client(client)
     meterly_engine.faults.fail_next(1)
 
     async def two_calls_at_once() -> None:
         await asyncio.gather(
-            meterly_async_client.balances.check(customer_id="user_1", feature_id="messages"),
-            meterly_async_client.usage.check(customer_id="user_1", feature_code="messages"),
+            client.balances.check(customer_id="user_1", feature_id="messages"),
+            client.usage.check(customer_id="user_1", feature_code="messages"),
         )
 
     asyncio.run(two_calls_at_once())
