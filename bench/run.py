@@ -210,22 +210,24 @@ def overhead_section(calls: int, rounds: int) -> None:
 
 def seam_section(calls: int, rounds: int) -> None:
     try:
-        direct, seam, traced = overhead.measure_seam(calls, rounds)
+        samples = overhead.measure_seam(calls, rounds)
     except ImportError:
         print("  opentelemetry-sdk is not installed: pip install opentelemetry-sdk to measure the seam")
         return
+    result = medians(samples)
+    direct, seam, traced = result["direct"], result["seam"], result["traced"]
     row(
         "instrumentation seam, not enabled (us CPU/call)",
         f"{direct * 1e6:.1f}",
         f"{seam * 1e6:.1f}",
-        f"{seam / direct:.3f}x",
+        f"{paired(samples, 'direct', 'seam'):.3f}x",
         "~1.00x the call path without the seam",
     )
     row(
         "OpenTelemetry enabled (us CPU/call)",
         f"{direct * 1e6:.1f}",
         f"{traced * 1e6:.1f}",
-        f"{traced / direct:.3f}x",
+        f"{paired(samples, 'direct', 'traced'):.3f}x",
         "(SDK providers, no exporter)",
     )
     code = "import sys, meterly; print(sum(m.startswith('opentelemetry') for m in sys.modules))"
