@@ -181,6 +181,8 @@ def test_denied_and_error_outcomes(
     assert attributes["http.response.status_code"] == 404
     assert attributes["meterly.request_id"] == meterly_engine.history[-1].request_id
     assert failed.status.status_code is StatusCode.ERROR
+    # The error's message names the customer; without record_ids it is kept out of the span.
+    assert "nobody" not in str(failed.to_json())
 
 
 def test_a_bad_argument_is_an_error_span_without_attempts(

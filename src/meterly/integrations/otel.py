@@ -208,7 +208,11 @@ class MeterlyInstrumentor:
         token = _CURRENT.set(attempts)
         started = time.perf_counter()
         with self._tracer.start_as_current_span(
-            f"meterly {op.operation_id}", kind=trace.SpanKind.INTERNAL, record_exception=False
+            f"meterly {op.operation_id}",
+            kind=trace.SpanKind.INTERNAL,
+            # An error's message may name the customer: the span keeps only its type (see `_finish`).
+            record_exception=False,
+            set_status_on_exception=False,
         ) as span:
             try:
                 result = run()
@@ -230,7 +234,11 @@ class MeterlyInstrumentor:
         token = _CURRENT.set(attempts)
         started = time.perf_counter()
         with self._tracer.start_as_current_span(
-            f"meterly {op.operation_id}", kind=trace.SpanKind.INTERNAL, record_exception=False
+            f"meterly {op.operation_id}",
+            kind=trace.SpanKind.INTERNAL,
+            # An error's message may name the customer: the span keeps only its type (see `_finish`).
+            record_exception=False,
+            set_status_on_exception=False,
         ) as span:
             try:
                 result = await run()
