@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from meterly import AsyncMeterly, Meterly, RetryConfig, errors
+from meterly import AsyncMeterly, BackoffStrategy, Meterly, RetryConfig, errors
 from meterly.models import CheckResponse, UsageCheck
 from meterly.sandbox import Sandbox
-from meterly.utils import BackoffStrategy
 
 QUICK_RETRIES = RetryConfig(
     backoff=BackoffStrategy(initial_interval=50, max_interval=200, max_elapsed_time=1_000)

@@ -168,7 +168,7 @@ BALANCES_EXAMPLE = """\
 from meterly import Meterly
 
 with Meterly() as client:  # the key comes from METERLY_API_KEY
-    res = client.balances.check(customer_id="cus_123", feature_id="messages", required_balance=1)
+    res = client.balances.check(customer_id="cus_pro", feature_id="messages", required_balance=1)
 
     print(res.allowed, res.balance.remaining if res.balance else None)
 """
@@ -177,7 +177,7 @@ USAGE_EXAMPLE = """\
 from meterly import Meterly
 
 with Meterly() as client:  # the key comes from METERLY_API_KEY
-    res = client.usage.check(customer_id="cus_123", feature_code="api_calls", quantity=3)
+    res = client.usage.check(customer_id="cus_pro", feature_code="api_calls", quantity=3)
 
     print(res.allowed, res.consumption_model, res.remaining)
 """

@@ -343,27 +343,57 @@ def test_sandbox_serve_answers_checks_with_the_sandbox_key(tmp_path: Path) -> No
 
 def readme_commands() -> list[tuple[list[str], int]]:
     """The `meterly ...` lines of README's "Command line" section, with the exit code each one states."""
-    text = README.read_text()
-    section = text.split("## Command line", 1)[1].split("\n## ", 1)[0]
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S):
-        for line in block.splitlines():
-            if line.startswith("meterly sandbox serve"):
-                continue  # serves until stopped: test_sandbox_serve_* cover it
-            if line.startswith("meterly "):
-                expected = re.search(r"# exit (\d)", line)
-                assert expected, f"README command without '# exit N': {line}"
-                commands.append((shlex.split(line, comments=True)[1:], int(expected.group(1))))
+    for line in readme_shell_lines():
+        if line.startswith("meterly sandbox serve"):
+            continue  # serves until stopped: test_sandbox_serve_* cover it
+        if line.startswith("meterly "):
+            expected = re.search(r"# exit (\d)", line)
+            assert expected, f"README command without '# exit N': {line}"
+            commands.append((shlex.split(line, comments=True)[1:], int(expected.group(1))))
     return commands
 
 
-def test_the_readme_command_lines_run_as_documented(
-    api: LoopbackServer, capsys: pytest.CaptureFixture[str]
+def readme_shell_lines() -> list[str]:
+    text = README.read_text()
+    section = text.split("## Command line", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    return [line for block in blocks for line in block.splitlines()]
+
+
+def test_the_readme_command_lines_run_as_documented_against_the_served_sandbox(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from meterly.sandbox import DEFAULT_API_KEY, Sandbox
+
+    exports = [line for line in readme_shell_lines() if line.startswith("export ")]
+    assert exports == [f"export METERLY_SERVER_URL=http://127.0.0.1:8787 METERLY_API_KEY={DEFAULT_API_KEY}"]
     commands = readme_commands()
-    assert len(commands) >= 4
-    for argv, expected in commands:
-        code, out, err = run(capsys, *argv)
-        assert code == expected, (argv, out, err)
-        if expected < 2:
-            assert out.strip(), argv
+    assert len(commands) >= 8
+    assert {expected for _, expected in commands} == {0, 1, 2}
+    with Sandbox() as sandbox:  # the demo data, on a free port instead of the documented 8787
+        monkeypatch.setenv("METERLY_SERVER_URL", sandbox.url)
+        monkeypatch.setenv("METERLY_API_KEY", DEFAULT_API_KEY)
+        monkeypatch.delenv("METERLY_LOG", raising=False)
+        for argv, expected in commands:
+            code, out, err = run(capsys, *argv)
+            assert code == expected, (argv, out, err)
+            if expected < 2:
+                assert out.strip(), argv
+            else:
+                assert "customer_not_found" in err, argv
+
+
+def test_the_cli_help_uses_ids_of_the_demo_data(capsys: pytest.CaptureFixture[str]) -> None:
+    from meterly.sandbox import DEMO_SEED
+
+    customers = {customer["id"] for customer in DEMO_SEED["customers"]}
+    features = {feature["id"] for feature in DEMO_SEED["features"]}
+    for argv in (["--help"], ["balances", "check", "--help"], ["usage", "check", "--help"]):
+        code, out, _ = run(capsys, *argv)
+        assert code == 0
+        shown_customers = set(re.findall(r"--customer-id ([a-z]\S*)", out))  # not the METAVAR
+        shown_features = set(re.findall(r"--feature-(?:id|code) ([a-z]\S*)", out))
+        assert shown_customers, argv
+        assert shown_customers <= customers, argv
+        assert shown_features <= features, argv

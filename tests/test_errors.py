@@ -9,7 +9,7 @@ import pytest
 
 from meterly import errors
 
-from .conftest import API_KEY, Harness, json_response, ok_check, sequence
+from .conftest import API_KEY, FakeClock, Harness, json_response, ok_check, sequence
 
 Make = Callable[..., Harness]
 
@@ -160,3 +160,65 @@ def test_errors_can_be_caught_at_the_level_the_caller_cares_about() -> None:
 def test_success_after_error_status_is_not_confused(make: Make) -> None:
     h = make(ok_check)
     assert h.check().allowed is True
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html><body>Not Found</body></html>", b'{"message": "Not Found"}', b"", b'{"error": "Not Found"}'],
+)
+def test_a_404_outside_the_services_shapes_names_the_url_and_says_route_not_found(
+    make: Make, body: bytes
+) -> None:
+    h = make(sequence(httpx.Response(404, content=body)), server_url="https://user:pw@host.example/v1")
+    with pytest.raises(errors.NotFoundError) as info:
+        h.check()
+    message = info.value.message
+    assert "route not found: POST https://host.example/v1/v1/balances.check answered 404" in message
+    assert "it should not end with /v1" in message
+    assert "user" not in message
+    assert "pw" not in message
+
+
+def test_a_404_in_the_services_shape_keeps_the_services_message(make: Make) -> None:
+    body = {"message": "Customer cus_9 not found", "code": "customer_not_found"}
+    h = make(sequence(json_response(404, body)))
+    with pytest.raises(errors.NotFoundError) as info:
+        h.check()
+    assert info.value.message == "balancesCheck: Customer cus_9 not found"
+    assert info.value.code == "customer_not_found"
+
+
+def test_an_error_after_retries_says_how_many_attempts_and_how_long(make: Make, clock: FakeClock) -> None:
+    h = make(sequence(json_response(503, {"message": "down", "code": "unavailable"})))
+    start = clock.now
+    with pytest.raises(errors.InternalServerError) as info:
+        h.check()
+    error = info.value
+    assert error.attempts == len(h.requests) > 1
+    assert error.elapsed == pytest.approx(clock.now - start)
+    assert f"after {error.attempts} attempts in {error.elapsed:.2f} s" in str(error)
+
+
+def test_an_error_on_the_first_attempt_says_nothing_about_retries(make: Make) -> None:
+    h = make(sequence(json_response(400, {"message": "bad", "code": "invalid_request"})))
+    with pytest.raises(errors.BadRequestError) as info:
+        h.check()
+    assert info.value.attempts == 1
+    assert "attempts" not in str(info.value)
+
+
+def test_a_connection_error_after_retries_says_how_many_attempts(make: Make) -> None:
+    h = make(sequence(httpx.ConnectError("refused")))
+    with pytest.raises(errors.APIConnectionError) as info:
+        h.check()
+    assert info.value.attempts == len(h.requests) > 1
+    assert "attempts in" in str(info.value)
+
+
+def test_every_api_error_has_an_int_status_code(make: Make) -> None:
+    h = make(sequence(json_response(500, {})), retry_config=None)
+    with pytest.raises(errors.InternalServerError) as info:
+        h.check()
+    status: int = info.value.status_code
+    assert status == 500
+    assert errors.APIConnectionError("x").status_code is None

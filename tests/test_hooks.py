@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import subprocess
+import sys
+import warnings
 from typing import Any, Callable, Optional
 
 import httpx
 import pytest
 
-from meterly import errors
-from meterly._hooks import HookContext
+from meterly import AsyncMeterly, Meterly, errors
+from meterly.hooks import HookContext
 
-from .conftest import CHECK_BODY, Harness, json_response, ok_check, sequence
+from .conftest import CHECK_BODY, FakeClock, Harness, json_response, ok_check, sequence
 
 Make = Callable[..., Harness]
 
@@ -156,3 +161,176 @@ def test_hooks_do_not_change_error_mapping(make: Make) -> None:
     h = make(sequence(json_response(404, {"code": "customer_not_found"})), hooks=[Recorder()])
     with pytest.raises(errors.NotFoundError):
         h.check()
+
+
+# -- async hooks -----------------------------------------------------------------------------------
+
+
+class AsyncRecorder:
+    """Every hook method an `async def`, as httpx's event_hooks allow on an AsyncClient."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def before_request(self, ctx: HookContext, request: httpx.Request) -> httpx.Request:
+        await asyncio.sleep(0)
+        self.events.append("before_request")
+        request.headers["x-async-hook"] = "yes"
+        return request
+
+    async def after_success(self, ctx: HookContext, response: httpx.Response) -> httpx.Response:
+        await asyncio.sleep(0)
+        self.events.append("after_success")
+        return response
+
+    async def after_error(
+        self, ctx: HookContext, response: Optional[httpx.Response], error: Optional[Exception]
+    ) -> tuple[Optional[httpx.Response], Optional[Exception]]:
+        await asyncio.sleep(0)
+        self.events.append(f"after_error:{type(error).__name__}")
+        return response, error
+
+
+async def test_async_hooks_on_async_meterly_are_awaited() -> None:
+    hook = AsyncRecorder()
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return json_response(503, {}) if len(seen) == 1 else json_response(200, CHECK_BODY)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    async with http, AsyncMeterly(api_key="sk_test_hooks", client=http, hooks=[hook]) as client:
+        client._pipeline.clock = FakeClock().monotonic
+        client._sleep = FakeClock().async_sleep  # type: ignore[assignment]
+        res = await client.balances.check(customer_id="cus_123", feature_id="messages")
+    assert res.allowed is True
+    assert hook.events == [
+        "before_request",
+        "after_error:InternalServerError",
+        "before_request",
+        "after_success",
+    ]
+    assert all(request.headers["x-async-hook"] == "yes" for request in seen)
+
+
+async def test_an_async_after_error_hook_may_recover() -> None:
+    class Recover:
+        async def after_error(
+            self, ctx: HookContext, response: Optional[httpx.Response], error: Optional[Exception]
+        ) -> tuple[Optional[httpx.Response], Optional[Exception]]:
+            return json_response(200, CHECK_BODY), None
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(sequence(httpx.ConnectError("down"))))
+    async with http, AsyncMeterly(api_key="k", client=http, hooks=[Recover()], retry_config=None) as client:
+        assert (await client.balances.check(customer_id="c", feature_id="f")).allowed is True
+
+
+async def test_an_error_raised_by_an_async_hook_reaches_the_caller() -> None:
+    class Broken:
+        async def before_request(self, ctx: HookContext, request: httpx.Request) -> httpx.Request:
+            raise RuntimeError("async hook bug")
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(ok_check))
+    async with http, AsyncMeterly(api_key="k", client=http, hooks=[Broken()]) as client:
+        with pytest.raises(RuntimeError, match="async hook bug"):
+            await client.balances.check(customer_id="c", feature_id="f")
+
+
+def test_the_sync_client_refuses_an_async_hook_naming_it() -> None:
+    http = httpx.Client(transport=httpx.MockTransport(ok_check))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the refused coroutine is closed, never left unawaited
+        client = Meterly(api_key="k", client=http, hooks=[AsyncRecorder()])
+        refused = r"AsyncRecorder\.before_request is async.*AsyncMeterly"
+        with http, client, pytest.raises(TypeError, match=refused):
+            client.balances.check(customer_id="c", feature_id="f")
+        gc.collect()
+
+
+# -- wrong return types ----------------------------------------------------------------------------
+
+
+class ForgetsToReturn:
+    def before_request(self, ctx: HookContext, request: httpx.Request) -> httpx.Request:
+        request.headers["x-forgot"] = "1"
+        return None  # type: ignore[return-value]
+
+
+class ReturnsAString:
+    def after_success(self, ctx: HookContext, response: httpx.Response) -> httpx.Response:
+        return "ok"  # type: ignore[return-value]
+
+
+class ReturnsOnlyTheError:
+    def after_error(
+        self, ctx: HookContext, response: Optional[httpx.Response], error: Optional[Exception]
+    ) -> tuple[Optional[httpx.Response], Optional[Exception]]:
+        return error  # type: ignore[return-value]
+
+
+class ReturnsAPairOfWrongTypes:
+    def after_error(
+        self, ctx: HookContext, response: Optional[httpx.Response], error: Optional[Exception]
+    ) -> tuple[Optional[httpx.Response], Optional[Exception]]:
+        return "response", "error"  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    ("hook", "handler", "message"),
+    [
+        (ForgetsToReturn(), ok_check, r"ForgetsToReturn\.before_request must return an httpx\.Request, got "
+         r"NoneType \(did it forget to return it\?\)"),
+        (ReturnsAString(), ok_check,
+         r"ReturnsAString\.after_success must return an httpx\.Response, got str"),
+        (ReturnsOnlyTheError(), sequence(json_response(400, {})),
+         r"ReturnsOnlyTheError\.after_error must return a \(response, error\) tuple"),
+        (ReturnsAPairOfWrongTypes(), sequence(httpx.ConnectError("x")),
+         r"ReturnsAPairOfWrongTypes\.after_error must return a \(response, error\) tuple.*got tuple"),
+    ],
+    ids=["before_request-None", "after_success-str", "after_error-not-a-pair", "after_error-wrong-pair"],
+)  # fmt: skip
+def test_a_hook_returning_the_wrong_type_is_a_type_error_naming_it(
+    make: Make, hook: object, handler: Callable[[httpx.Request], httpx.Response], message: str
+) -> None:
+    h = make(handler, hooks=[hook], retry_config=None)
+    with pytest.raises(TypeError, match=message) as raised:
+        h.check()
+    assert not isinstance(raised.value, AttributeError)
+
+
+def test_an_async_hook_returning_the_wrong_type_is_a_type_error_naming_it() -> None:
+    class AsyncForgets:
+        async def before_request(self, ctx: HookContext, request: httpx.Request) -> httpx.Request:
+            return None  # type: ignore[return-value]
+
+    async def call() -> None:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(ok_check))
+        async with http, AsyncMeterly(api_key="k", client=http, hooks=[AsyncForgets()]) as client:
+            await client.balances.check(customer_id="c", feature_id="f")
+
+    with pytest.raises(TypeError, match=r"AsyncForgets\.before_request must return an httpx\.Request"):
+        asyncio.run(call())
+
+
+def test_hooks_must_be_a_list_of_hook_objects() -> None:
+    with pytest.raises(TypeError, match="hooks must be a list"):
+        Meterly(api_key="k", hooks=Recorder())  # type: ignore[arg-type]
+
+
+def test_hook_protocols_and_context_are_public() -> None:
+    from meterly import hooks
+
+    assert hooks.HookContext is HookContext
+    assert isinstance(Recorder(), hooks.BeforeRequestHook)
+    assert isinstance(Recorder(), hooks.AfterErrorHook)
+    assert set(hooks.__all__) >= {"Hook", "AsyncHook", "HookContext"}
+
+
+def test_the_public_hook_types_load_only_when_imported() -> None:
+    code = (
+        "import sys, meterly; meterly.Meterly(api_key='k', hooks=[]); print('meterly.hooks' in sys.modules); "
+        "import meterly.hooks; print(meterly.hooks.Hook is not None)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -160,6 +160,29 @@ def test_the_fallback_marker_survives_copies_and_pickles_and_is_never_serialized
     assert "timeout" not in made_up.model_dump_json()
 
 
+@pytest.mark.parametrize("model", [models.CheckResponse, models.UsageCheck])
+def test_the_repr_of_a_fallback_shows_that_it_was_made_up(model: Any) -> None:
+    from meterly.models._fallback import mark_fallback
+
+    body = CHECK_BODY if model is models.CheckResponse else USAGE_BODY["data"]
+    real = model.model_validate(body)
+    assert repr(real).endswith("is_fallback=False, fallback_reason=None)")
+    made_up = real.model_copy()
+    mark_fallback(made_up, "circuit_open")
+    assert repr(made_up).endswith("is_fallback=True, fallback_reason='circuit_open')")
+    assert "is_fallback=True" in str(made_up)
+
+
+def test_the_repr_shows_every_marker_property_a_subclass_adds() -> None:
+    class Marked(models.CheckResponse):
+        @property
+        def is_degraded(self) -> bool:
+            return True
+
+    shown = repr(Marked.model_validate(CHECK_BODY))
+    assert shown.endswith("is_fallback=False, fallback_reason=None, is_degraded=True)")
+
+
 def test_request_models_mirror_the_body() -> None:
     req = models.BalancesCheckRequest(customer_id="c", feature_id="f", required_balance=2)
     assert req.model_dump(by_alias=True) == {"customer_id": "c", "feature_id": "f", "required_balance": 2}

@@ -85,3 +85,17 @@ def test_bad_backoff_values_are_rejected(kwargs: dict[str, object]) -> None:
 def test_only_the_backoff_strategy_exists() -> None:
     with pytest.raises(ValueError, match="strategy"):
         RetryConfig("linear")  # type: ignore[arg-type]
+
+
+def test_max_retries_gives_up_after_that_many_retries() -> None:
+    capped = RetryConfig(max_retries=2)
+    assert retry_delay(capped, 1, 0.0, retryable=True, rand=lambda: 0.5) is not None
+    assert retry_delay(capped, 2, 0.0, retryable=True, rand=lambda: 0.5) is not None
+    assert retry_delay(capped, 3, 0.0, retryable=True, rand=lambda: 0.5) is None
+    assert retry_delay(RetryConfig(max_retries=0), 1, 0.0, retryable=True) is None
+
+
+@pytest.mark.parametrize("count", [-1, 1.5, True, "2"])
+def test_bad_max_retries_are_rejected(count: object) -> None:
+    with pytest.raises(ValueError, match="max_retries"):
+        RetryConfig(max_retries=count)  # type: ignore[arg-type]

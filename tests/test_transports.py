@@ -235,6 +235,48 @@ async def test_hooks_see_httpx_requests_and_responses(backend: str) -> None:
     assert [r.headers["x-hooked"] for r in srv.received] == ["yes", "yes"]
 
 
+class AsyncRecorder:
+    """The same hook with every method an `async def`."""
+
+    def __init__(self) -> None:
+        self.sync = Recorder()
+
+    async def before_request(self, ctx: HookContext, request: httpx.Request) -> httpx.Request:
+        await asyncio.sleep(0)
+        return self.sync.before_request(ctx, request)
+
+    async def after_success(self, ctx: HookContext, response: httpx.Response) -> httpx.Response:
+        await asyncio.sleep(0)
+        return self.sync.after_success(ctx, response)
+
+    async def after_error(
+        self, ctx: HookContext, response: Optional[httpx.Response], error: Optional[Exception]
+    ) -> tuple[Optional[httpx.Response], Optional[Exception]]:
+        await asyncio.sleep(0)
+        return self.sync.after_error(ctx, response, error)
+
+
+async def test_async_hooks_are_awaited_on_both_backends(backend: str) -> None:
+    statuses = iter([500, 200])
+
+    def answer(received: Received) -> Answer:
+        if next(statuses) == 200:
+            return ok(received)
+        return 500, {"content-type": "application/json"}, b'{"message": "boom"}'
+
+    hook = AsyncRecorder()
+    with serve(answer) as srv:
+        async with make(backend, srv.url, hooks=[hook], retry_config=FAST_RETRIES) as sdk:
+            assert (await sdk.balances.check(customer_id="c", feature_id="f")).allowed
+    assert hook.sync.seen == [
+        "before balancesCheck",
+        "error InternalServerError",
+        "before balancesCheck",
+        "success 200",
+    ]
+    assert [r.headers["x-hooked"] for r in srv.received] == ["yes", "yes"]
+
+
 async def test_an_after_error_hook_can_replace_the_error(backend: str) -> None:
     class Replace:
         def after_error(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -60,3 +62,23 @@ def test_the_readme_typing_excerpt_is_checked_code_from_tests_typing() -> None:
     assert len(statements) >= 4
     for line in statements:
         assert line in checked, f"README line not in tests/typing/user_code.py: {line}"
+
+
+def test_the_readme_hook_examples_pass_mypy_strict_as_written(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parent.parent
+    section = (root / "README.md").read_text().split("\n## Hooks\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) >= 2
+    paths = []
+    for index, code in enumerate(blocks):
+        path = tmp_path / f"readme_hook_{index}.py"
+        path.write_text(code)
+        paths.append(str(path))
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--config-file", str(root / "pyproject.toml"), *paths],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

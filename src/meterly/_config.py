@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -14,7 +15,7 @@ from typing_extensions import TypeGuard
 
 from meterly._version import __version__
 from meterly.errors import RequestValidationError
-from meterly.types import UNSET, Unset
+from meterly.types import Unset
 from meterly.utils.retries import DEFAULT_RETRY_CONFIG, RetryConfig
 
 if TYPE_CHECKING:
@@ -171,6 +172,7 @@ class SDKConfiguration:
         retry_config: Union[RetryConfig, Unset, None],
         fail_open: Union[bool, FailOpenPolicy],
         debug_logger: Optional[logging.Logger],
+        max_retries: Optional[int] = None,
     ) -> SDKConfiguration:
         if api_key is None and security is None:
             api_key = os.environ.get(API_KEY_ENV) or None
@@ -188,24 +190,11 @@ class SDKConfiguration:
                     "server_idx", f"must be in [0, {len(SERVERS)}), got {server_idx}"
                 )
             server_url = SERVERS[server_idx]
-        if not (retry_config is None or isinstance(retry_config, (RetryConfig, Unset))):
-            raise RequestValidationError("retry_config", "must be a RetryConfig, None (never retry) or UNSET")
-        policy: Optional[FailOpenPolicy] = None
-        if fail_open is False:
-            pass  # the default: meterly._fail_open is not even loaded
-        elif _is_fail_open_policy(fail_open):
-            policy = fail_open
-        elif fail_open is True:
-            from meterly._fail_open import FailOpenPolicy
-
-            policy = FailOpenPolicy()
-        else:
-            raise RequestValidationError(
-                "fail_open", f"must be a bool or a FailOpenPolicy, got {fail_open!r}"
-            )
+        retry_policy = retry_policy_with(retry_config, max_retries)
+        policy = fail_open_policy_of(fail_open)
         return cls(
             server_url=check_server_url("server_url", server_url),
-            retry_config=DEFAULT_RETRY_CONFIG if retry_config is UNSET else retry_config,
+            retry_config=retry_policy,
             timeout=None if timeout_ms is None else timeout_from_ms("timeout_ms", timeout_ms),
             fail_open=fail_open,
             debug_logger=debug_logger,
@@ -213,3 +202,30 @@ class SDKConfiguration:
             security=security,
             fail_open_policy=policy,
         )
+
+
+def fail_open_policy_of(fail_open: object) -> Optional[FailOpenPolicy]:
+    """`fail_open` as a policy: `True` is `FailOpenPolicy()`, `False` is None."""
+    if fail_open is False:
+        return None  # the default: meterly._fail_open is not even loaded
+    if _is_fail_open_policy(fail_open):
+        return fail_open
+    if fail_open is True:
+        from meterly._fail_open import FailOpenPolicy
+
+        return FailOpenPolicy()
+    raise RequestValidationError("fail_open", f"must be a bool or a FailOpenPolicy, got {fail_open!r}")
+
+
+def retry_policy_with(retry_config: object, max_retries: object) -> Optional[RetryConfig]:
+    """The retry policy of `retry_config` (UNSET: the default) capped at `max_retries` when given."""
+    if not (retry_config is None or isinstance(retry_config, (RetryConfig, Unset))):
+        raise RequestValidationError("retry_config", "must be a RetryConfig, None (never retry) or UNSET")
+    policy = DEFAULT_RETRY_CONFIG if isinstance(retry_config, Unset) else retry_config
+    if max_retries is None:
+        return policy
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise RequestValidationError("max_retries", f"must be an int >= 0, got {max_retries!r}")
+    if policy is None:
+        raise RequestValidationError("max_retries", "retry_config=None never retries: pass one or the other")
+    return dataclasses.replace(policy, max_retries=max_retries)

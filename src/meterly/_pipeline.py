@@ -2,8 +2,9 @@
 
 `Pipeline.prepare` checks and serializes a call before any I/O. `Pipeline.run` is a generator holding
 the whole attempt loop (hooks, error mapping, retry decisions, fail-open); it yields an `httpx.Request`
-when it needs one sent and a float when it needs that many seconds slept. The sync and async clients
-only drive it: that is the only place where they differ.
+when it needs one sent, a float when it needs that many seconds slept, and an `Awaiting` when an async
+hook returned an awaitable (the async client awaits it; the sync client refuses it). The sync and async
+clients only drive it: that is the only place where they differ.
 
 A driver without an httpx client (the optional aiohttp send path) gets the prepared `Call` itself to send
 while no hook or debug logger needs an `httpx.Request`, and may answer with a `Received`: an httpx
@@ -34,7 +35,7 @@ from meterly._config import (
     is_header_safe,
     timeout_from_ms,
 )
-from meterly._hooks import HookContext, SDKHooks
+from meterly._hooks import Awaiting, HookContext, SDKHooks
 from meterly._logging import is_library_logger, logger
 from meterly._operation import Operation, SecurityScheme
 from meterly._raw import RawResponse, raw_mode
@@ -49,8 +50,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-Effect = Union[httpx.Request, "Call", float]
-"""What the pipeline asks its driver for: send this request (or prepared call), or sleep this long."""
+Effect = Union[httpx.Request, "Call", float, Awaiting]
+"""What the pipeline asks its driver for: send this request (or prepared call), sleep this long, or await
+what an async hook returned."""
 
 Retries = Union[RetryConfig, None, Unset]
 
@@ -336,7 +338,7 @@ class Pipeline:
                         timeout=call.timeout,
                     )
                 if hooks.before_request_hooks:
-                    request = hooks.before_request(call.ctx, request)
+                    request = yield from hooks.before_request(call.ctx, request)
             sent_at = self.clock()
             try:
                 response: Union[httpx.Response, Received] = yield request
@@ -344,9 +346,14 @@ class Pipeline:
                 response = None  # type: ignore[assignment]
                 elapsed = self.clock() - sent_at
                 outcome = self._on_transport_error(call, exc)
+                if hooks.after_error_hooks:
+                    outcome = yield from self._after_error(call, None, outcome, 0.0)
             else:
                 elapsed = self.clock() - sent_at
-                outcome = self._on_response(call, response, elapsed)
+                if hooks.after_success_hooks or hooks.after_error_hooks:
+                    outcome = yield from self._on_response_with_hooks(call, response, elapsed)
+                else:
+                    outcome = self._on_response(call, response, elapsed)
             if log_attempt:
                 assert isinstance(request, httpx.Request)  # built above whenever an attempt is logged
                 self._log_attempt(call, request, response, outcome, attempt, elapsed)
@@ -356,25 +363,37 @@ class Pipeline:
                 return outcome
             delay = self._retry_delay(call, attempt, outcome, self.clock() - started)
             if delay is None:
+                if isinstance(outcome, errors.MeterlyError):  # what the error says about its call
+                    outcome.attempts, outcome.elapsed = attempt, self.clock() - started
                 return self._give_up(call, outcome)
             yield delay
 
     def _on_response(self, call: Call, response: Union[httpx.Response, Received], elapsed: float) -> Any:
         op = call.op
         if isinstance(response, Received):
-            if 200 <= response.status_code < 300 and not call.raw and not self.hooks.after_success_hooks:
+            if 200 <= response.status_code < 300 and not call.raw:
                 try:
                     return op.parse(response.content)
                 except pydantic.ValidationError:
                     pass  # the path below builds the ResponseValidationError around an httpx.Response
             response = response.to_httpx()
         if 200 <= response.status_code < 300:
-            if self.hooks.after_success_hooks:
-                response = self.hooks.after_success(call.ctx, response)
             return self._success(call, response, elapsed)
-        error = error_from_response(op.operation_id, response, call.secret)
+        return error_from_response(op.operation_id, response, call.secret)
+
+    def _on_response_with_hooks(
+        self, call: Call, response: Union[httpx.Response, Received], elapsed: float
+    ) -> Generator[Effect, Any, Any]:
+        """`_on_response` for a client with after_success or after_error hooks."""
+        if isinstance(response, Received):
+            response = response.to_httpx()
+        if 200 <= response.status_code < 300:
+            if self.hooks.after_success_hooks:
+                response = yield from self.hooks.after_success(call.ctx, response)
+            return self._success(call, response, elapsed)
+        error = error_from_response(call.op.operation_id, response, call.secret)
         if self.hooks.after_error_hooks:
-            return self._after_error(call, response, error, elapsed)
+            return (yield from self._after_error(call, response, error, elapsed))
         return error
 
     @staticmethod
@@ -394,15 +413,13 @@ class Pipeline:
         else:
             error = errors.APIConnectionError(f"{op_id}: no response: {type(exc).__name__}: {exc}")
         error.__cause__ = exc
-        if self.hooks.after_error_hooks:
-            return self._after_error(call, None, error, 0.0)
         return error
 
     def _after_error(
         self, call: Call, response: Optional[httpx.Response], error: Exception, elapsed: float
-    ) -> Any:
+    ) -> Generator[Effect, Any, Any]:
         """Lets the after_error hooks replace the error, or recover with a response of their own."""
-        response, replaced = self.hooks.after_error(call.ctx, response, error)
+        response, replaced = yield from self.hooks.after_error(call.ctx, response, error)
         if replaced is not None:
             return replaced
         if response is None:

@@ -61,6 +61,8 @@ def error_from_response(operation_id: str, response: httpx.Response, secret: str
     body = response.text
     fields = error_fields(body)
     message = fields.pop("message", None) or f"{status} {response.reason_phrase}".strip()
+    if status == 404 and fields.get("code") in (None, "route_not_found"):
+        message = _route_not_found(response) or message
     if secret and secret in message:
         message = message.replace(secret, "[REDACTED]")
     message = f"{operation_id}: {message}"
@@ -76,6 +78,21 @@ def error_from_response(operation_id: str, response: httpx.Response, secret: str
             **fields,
         )
     return cls(message, raw_response=response, body=body, **fields)
+
+
+def _route_not_found(response: httpx.Response) -> Optional[str]:
+    """The message of a 404 that is not a service's own "no such customer" or "no such feature": the
+    server has no such route, most often because `server_url` is wrong. Names the URL, never its
+    user, password or query."""
+    try:
+        request = response.request
+    except RuntimeError:  # a response built without its request
+        return None
+    url = request.url.copy_with(username=None, password=None, query=None, fragment=None)
+    hint = "check server_url"
+    if "/v1/v1/" in url.path:
+        hint += ": it should not end with /v1, the SDK adds the path"
+    return f"route not found: {request.method} {url} answered 404 ({hint})"
 
 
 def parse_success(

@@ -78,7 +78,29 @@ class Balances:
     ) -> models.CheckResponse:
         """Check whether the customer may use the feature, optionally recording usage (`send_event`).
 
-        `POST /v1/balances.check` with `Authorization: Bearer <key>`.
+        `POST /v1/balances.check` with `Authorization: Bearer <key>`. Use it for Autumn-style
+        balances: plans, granted and remaining amounts, resets, seats; `usage.check` answers what a
+        quantity would cost under a Commet-style consumption model instead, and records nothing.
+
+        Args:
+            customer_id: The customer whose balance is checked.
+            feature_id: The feature to check, e.g. `messages`.
+            entity_id: One entity (a seat) of the customer, for features balanced per entity.
+            required_balance: How much the use needs (the service's default is 1); with
+                `send_event`, the amount recorded. A negative amount with `send_event=True` gives
+                usage back, e.g. when the work a check paid for failed.
+            properties: Attached to the usage event when `send_event` is true.
+            send_event: Also record `required_balance` of usage when the check allows.
+            with_preview: When denied, include `preview`: what to show the customer (upgrade options).
+            idempotency_key: Sent as `Idempotency-Key`, the same on every retry (default: a new UUID4).
+            retries: This call's retry policy; UNSET uses the client's, None never retries.
+            server_url: This call's server, instead of the client's.
+            timeout_ms: This call's per-attempt timeout, in milliseconds.
+            http_headers: Headers to add or replace on this call.
+
+        Returns:
+            The service's answer: `allowed`, the `balance` after any recorded usage, and more. Under
+            `fail_open` it may be made up (`is_fallback`); such an answer recorded no usage.
         """
         args = {
             "customer_id": customer_id,
@@ -119,7 +141,29 @@ class AsyncBalances:
     ) -> models.CheckResponse:
         """Check whether the customer may use the feature, optionally recording usage (`send_event`).
 
-        `POST /v1/balances.check` with `Authorization: Bearer <key>`.
+        `POST /v1/balances.check` with `Authorization: Bearer <key>`. Use it for Autumn-style
+        balances: plans, granted and remaining amounts, resets, seats; `usage.check` answers what a
+        quantity would cost under a Commet-style consumption model instead, and records nothing.
+
+        Args:
+            customer_id: The customer whose balance is checked.
+            feature_id: The feature to check, e.g. `messages`.
+            entity_id: One entity (a seat) of the customer, for features balanced per entity.
+            required_balance: How much the use needs (the service's default is 1); with
+                `send_event`, the amount recorded. A negative amount with `send_event=True` gives
+                usage back, e.g. when the work a check paid for failed.
+            properties: Attached to the usage event when `send_event` is true.
+            send_event: Also record `required_balance` of usage when the check allows.
+            with_preview: When denied, include `preview`: what to show the customer (upgrade options).
+            idempotency_key: Sent as `Idempotency-Key`, the same on every retry (default: a new UUID4).
+            retries: This call's retry policy; UNSET uses the client's, None never retries.
+            server_url: This call's server, instead of the client's.
+            timeout_ms: This call's per-attempt timeout, in milliseconds.
+            http_headers: Headers to add or replace on this call.
+
+        Returns:
+            The service's answer: `allowed`, the `balance` after any recorded usage, and more. Under
+            `fail_open` it may be made up (`is_fallback`); such an answer recorded no usage.
         """
         args = {
             "customer_id": customer_id,

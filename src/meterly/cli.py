@@ -27,6 +27,39 @@ EXIT_ERROR = 2
 
 PROG = "meterly"
 
+# The examples use the ids of the sandbox's demo data, so they run as shown against `meterly sandbox serve`.
+_TRY_IT = """\
+try it against the local sandbox (its demo data):
+  meterly sandbox serve
+  export METERLY_SERVER_URL=http://127.0.0.1:8787 METERLY_API_KEY=sk_test_sandbox
+"""
+_MAIN_EXAMPLES = (
+    _TRY_IT
+    + """\
+  meterly balances check --customer-id cus_pro --feature-id messages      # exit 0
+  meterly balances check --customer-id cus_free --feature-id sso          # exit 1
+  meterly usage check --customer-id cus_pro --feature-code api_calls      # exit 0
+
+demo customers: cus_free, cus_pro, cus_team (seats seat_alice, seat_bob), cus_wallet
+"""
+)
+_BALANCES_EXAMPLES = (
+    _TRY_IT
+    + """\
+  meterly balances check --customer-id cus_pro --feature-id messages --send-event
+  meterly balances check --customer-id cus_team --feature-id messages --entity-id seat_bob
+  meterly balances check --customer-id cus_free --feature-id messages --required-balance 3  # denied
+"""
+)
+_USAGE_EXAMPLES = (
+    _TRY_IT
+    + """\
+  meterly usage check --customer-id cus_pro --feature-code api_calls --quantity 3
+  meterly usage check --customer-id cus_pro --feature-code image --quantity 2
+  meterly usage check --customer-id cus_wallet --feature-code sms --quantity 30   # denied
+"""
+)
+
 
 class _UsageError(Exception):
     """A command line that can't be run; argparse's own errors are turned into this too."""
@@ -81,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Meterly from the shell. Exit codes: 0 allowed, 1 denied, 2 error.",
         parents=[common],
+        epilog=_MAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     groups = parser.add_subparsers(dest="group", metavar="{balances,usage,sandbox}", parser_class=_Parser)
@@ -89,11 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     balances = groups.add_parser("balances", help="balance checks").add_subparsers(dest="command")
     balances.required = True
     check = balances.add_parser(
-        "check", parents=[common], help="may this customer use this feature? (POST /v1/balances.check)"
+        "check",
+        parents=[common],
+        help="may this customer use this feature? (POST /v1/balances.check)",
+        epilog=_BALANCES_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("--customer-id", required=True)
-    check.add_argument("--feature-id", required=True)
-    check.add_argument("--entity-id")
+    check.add_argument("--customer-id", required=True, help="the customer, e.g. cus_pro")
+    check.add_argument("--feature-id", required=True, help="the feature, e.g. messages")
+    check.add_argument("--entity-id", help="one entity (seat) of the customer, e.g. seat_bob")
     check.add_argument(
         "--required-balance",
         type=float,
@@ -109,16 +148,25 @@ def build_parser() -> argparse.ArgumentParser:
     usage = groups.add_parser("usage", help="usage checks").add_subparsers(dest="command")
     usage.required = True
     ucheck = usage.add_parser(
-        "check", parents=[common], help="can this customer consume this quantity? (POST /v1/usage/check)"
+        "check",
+        parents=[common],
+        help="can this customer consume this quantity? (POST /v1/usage/check)",
+        epilog=_USAGE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    ucheck.add_argument("--customer-id", required=True)
-    ucheck.add_argument("--feature-code", required=True)
-    ucheck.add_argument("--quantity", type=int, default=1)
+    ucheck.add_argument("--customer-id", required=True, help="the customer, e.g. cus_pro")
+    ucheck.add_argument("--feature-code", required=True, help="the feature, e.g. api_calls")
+    ucheck.add_argument("--quantity", type=int, default=1, help="units to consume (default 1)")
     ucheck.set_defaults(run=_usage_check)
 
     sandbox = groups.add_parser("sandbox", help="the local sandbox server").add_subparsers(dest="command")
     sandbox.required = True
-    serve = sandbox.add_parser("serve", help="serve the Meterly API locally with seeded customers")
+    serve = sandbox.add_parser(
+        "serve",
+        help="serve the Meterly API locally with seeded customers",
+        description="Serve the Meterly API on 127.0.0.1 (port 8787) with the demo data "
+        "(customers cus_free, cus_pro, cus_team, cus_wallet; key sk_test_sandbox) or a seed file.",
+    )
     serve.add_argument("--port", type=int, help="the port to listen on")
     serve.add_argument("--seed", metavar="FILE", help="a JSON file of customers and balances")
     serve.set_defaults(run=_sandbox_serve)

@@ -30,11 +30,14 @@ class MeterlyError(Exception):
     """Base of every error the SDK raises."""
 
     message: str
-    status_code: Optional[int]
     headers: httpx.Headers
     body: str
     raw_response: Optional[httpx.Response]
     request_id: Optional[str]
+    attempts: int
+    """How many attempts the call made before this error was raised (1: it was not retried)."""
+    elapsed: Optional[float]
+    """Seconds from the call's start to this error, all attempts and waits included (None: no call)."""
 
     def __init__(
         self,
@@ -46,25 +49,38 @@ class MeterlyError(Exception):
         super().__init__(message)
         self.message = message
         self.raw_response = raw_response
+        self.attempts = 1
+        self.elapsed = None
         if raw_response is not None:
             hide_credentials(raw_response)
-            self.status_code = raw_response.status_code
+            self._status_code: Optional[int] = raw_response.status_code
             self.headers = raw_response.headers
             self.request_id = raw_response.headers.get("x-request-id")
             self.body = raw_response.text if body is None else body
         else:
-            self.status_code = None
+            self._status_code = None
             self.headers = httpx.Headers()
             self.request_id = None
             self.body = body or ""
 
+    @property
+    def status_code(self) -> Optional[int]:
+        """The HTTP status of the response, or None when there was none (an `APIError` always has one)."""
+        return self._status_code
+
     def __str__(self) -> str:
-        parts = [self.message]
+        parts = [self.message, *self._details()]
+        if self.attempts > 1 and self.elapsed is not None:
+            parts.append(f"after {self.attempts} attempts in {self.elapsed:.2f} s")
+        return " | ".join(parts)
+
+    def _details(self) -> list[str]:
+        parts: list[str] = []
         if self.status_code is not None:
             parts.append(f"status={self.status_code}")
         if self.request_id:
             parts.append(f"request_id={self.request_id}")
-        return " | ".join(parts)
+        return parts
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r})"
@@ -92,15 +108,21 @@ class APIError(MeterlyError):
         doc_url: Optional[str] = None,
     ) -> None:
         super().__init__(message, raw_response=raw_response, body=body)
+        self._status = raw_response.status_code
         self.code = code
         self.type = type
         self.param = param
         self.details = details
         self.doc_url = doc_url
 
-    def __str__(self) -> str:
-        text = super().__str__()
-        return f"{text} | code={self.code}" if self.code else text
+    @property
+    def status_code(self) -> int:
+        """The HTTP status of the response."""
+        return self._status
+
+    def _details(self) -> list[str]:
+        parts = super()._details()
+        return [*parts, f"code={self.code}"] if self.code else parts
 
 
 class BadRequestError(APIError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import copy
 import functools
 import logging
 import os
@@ -32,15 +33,23 @@ from typing import (
 
 import httpx
 
-from meterly._config import DEFAULT_TIMEOUT_MS, ApiKey, SDKConfiguration, SecuritySource
+from meterly._config import (
+    DEFAULT_TIMEOUT_MS,
+    ApiKey,
+    SDKConfiguration,
+    SecuritySource,
+    fail_open_policy_of,
+    retry_policy_with,
+    timeout_from_ms,
+)
 from meterly._deadline import asend_within, send_within
-from meterly._hooks import SDKHooks
+from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
 from meterly._operation import Operation
 from meterly._pipeline import Effect, Pipeline, Retries
 from meterly.balances import AsyncBalances, Balances
 from meterly.errors import RequestValidationError
-from meterly.types import UNSET
+from meterly.types import UNSET, Unset
 from meterly.usage import AsyncUsage, Usage
 from meterly.utils.retries import RetryConfig
 
@@ -52,6 +61,7 @@ if TYPE_CHECKING:
     from meterly._aiohttp import AiohttpSender
     from meterly._fail_open import FailOpenPolicy
     from meterly._instrument import Instrument
+    from meterly.hooks import AsyncHook, Hook
 
 T = TypeVar("T")
 _Self = TypeVar("_Self", bound="_BaseClient")
@@ -134,7 +144,8 @@ class _BaseClient:
         server_url: Optional[str],
         server_idx: int,
         timeout_ms: Optional[int],
-        retry_config: Union[RetryConfig, Any, None],
+        retry_config: Union[RetryConfig, Unset, None],
+        max_retries: Optional[int],
         debug_logger: Optional[logging.Logger],
         fail_open: Union[bool, FailOpenPolicy],
         hooks: Iterable[object],
@@ -155,12 +166,75 @@ class _BaseClient:
             retry_config=retry_config,
             fail_open=fail_open,
             debug_logger=debug_logger,
+            max_retries=max_retries,
         )
         self._pipeline = Pipeline(self._config, SDKHooks(hooks))
         self._owns_client = client is None
         self._closed = False
+        self._parent: Optional[_BaseClient] = None
         self._lock = threading.Lock()
         _LIVE_CLIENTS.add(self)
+
+    def with_options(
+        self: _Self,
+        *,
+        timeout_ms: Optional[int] = None,
+        retry_config: Union[RetryConfig, Unset, None] = UNSET,
+        max_retries: Optional[int] = None,
+        fail_open: Union[bool, FailOpenPolicy, None] = None,
+    ) -> _Self:
+        """A view of this client with some options changed; it shares this client's connection pool.
+
+        Args:
+            timeout_ms: The per-attempt timeout of the view's calls, in milliseconds.
+            retry_config: The view's retry policy (`None`: never retry); UNSET keeps this client's.
+            max_retries: At most this many retries per call, on the view's retry policy.
+            fail_open: The view's fail-open setting (`True`, `False` or a `FailOpenPolicy`); None keeps
+                this client's, and its circuit breakers.
+
+        Closing the view (or leaving its `with` block) closes only the view: the pool stays open until
+        this client is closed, and a view of a closed client raises like the closed client.
+        """
+        root = self if self._parent is None else self._parent
+        config = self._config
+        policy = config.retry_config if isinstance(retry_config, Unset) else retry_config
+        if not isinstance(retry_config, Unset) or max_retries is not None:
+            policy = retry_policy_with(policy, max_retries)
+        if fail_open is None:
+            fail_open = config.fail_open
+            fail_open_policy = config.fail_open_policy
+        else:
+            fail_open_policy = fail_open_policy_of(fail_open)
+        view = copy.copy(self)
+        view._config = SDKConfiguration(
+            server_url=config.server_url,
+            retry_config=policy,
+            timeout=config.timeout if timeout_ms is None else timeout_from_ms("timeout_ms", timeout_ms),
+            fail_open=fail_open,
+            debug_logger=config.debug_logger,
+            api_key=config.api_key,
+            security=config.security,
+            fail_open_policy=fail_open_policy,
+        )
+        pipeline = self._pipeline
+        view._pipeline = Pipeline(view._config, pipeline.hooks)
+        view._pipeline.clock = pipeline.clock
+        view._pipeline.random = pipeline.random
+        if fail_open_policy is config.fail_open_policy:
+            view._pipeline.fail_open = pipeline.fail_open  # the same circuit breakers
+        view._parent = root
+        view._owns_client = False
+        view._closed = False
+        view._lock = threading.Lock()
+        for pool_state in ("_client", "_keeper", "_loop", "_sender"):  # a view never holds a pool
+            if pool_state in vars(view):
+                setattr(view, pool_state, None)
+        view._bind_resources()
+        _LIVE_CLIENTS.add(view)
+        return view
+
+    def _bind_resources(self) -> None:
+        raise NotImplementedError
 
     def _after_fork_in_child(self) -> None:
         """Fresh locks in a forked child: a lock held by a parent thread at fork time is never released.
@@ -186,7 +260,7 @@ class _BaseClient:
         return f"{type(self).__name__}(server_url={config.server_url if config else None!r})"
 
     def _check_open(self) -> None:
-        if self._closed:
+        if self._closed or (self._parent is not None and self._parent._closed):
             raise RuntimeError(f"this {type(self).__name__} is closed; create a new one")
 
 
@@ -204,12 +278,30 @@ class Meterly(_BaseClient):
         server_url: Optional[str] = None,
         server_idx: int = 0,
         timeout_ms: Optional[int] = None,
-        retry_config: Union[RetryConfig, Any, None] = UNSET,
+        retry_config: Union[RetryConfig, Unset, None] = UNSET,
+        max_retries: Optional[int] = None,
         client: Optional[httpx.Client] = None,
         debug_logger: Optional[logging.Logger] = None,
         fail_open: Union[bool, FailOpenPolicy] = False,
-        hooks: Iterable[object] = (),
+        hooks: Iterable[Hook] = (),
     ) -> None:
+        """Create a client; it opens its connection pool at the first call.
+
+        Args:
+            api_key: The key for every operation, or a callable returning it (called once per call);
+                None reads `METERLY_API_KEY`.
+            security: Keys per security scheme (`models.Security`, or a callable returning one); a
+                scheme it leaves unset falls back to `api_key`.
+            server_url: The server calls go to; None reads `METERLY_SERVER_URL`, else `SERVERS[server_idx]`.
+            server_idx: Which of `meterly.SERVERS` to use when no `server_url` is given.
+            timeout_ms: The timeout of each attempt, in milliseconds (default 5 s for an SDK-owned pool).
+            retry_config: The retry policy (`RetryConfig`); UNSET is the default policy, None never retries.
+            max_retries: At most this many retries per call, on top of `retry_config`'s policy.
+            client: An `httpx.Client` to send with; the SDK never closes a client it did not create.
+            debug_logger: A logger that gets one DEBUG line per attempt, keys redacted.
+            fail_open: `True` or a `FailOpenPolicy` to answer checks on their own during an outage.
+            hooks: Objects whose `before_request`, `after_success` and `after_error` see every attempt.
+        """
         super().__init__(
             api_key=api_key,
             security=security,
@@ -217,6 +309,7 @@ class Meterly(_BaseClient):
             server_idx=server_idx,
             timeout_ms=timeout_ms,
             retry_config=retry_config,
+            max_retries=max_retries,
             debug_logger=debug_logger,
             fail_open=fail_open,
             hooks=hooks,
@@ -225,6 +318,9 @@ class Meterly(_BaseClient):
         )
         self._client: Optional[httpx.Client] = client
         self._sleep: Callable[[float], None] = time.sleep
+        self._bind_resources()
+
+    def _bind_resources(self) -> None:
         self.balances = Balances(self)
         self.usage = Usage(self)
 
@@ -232,6 +328,8 @@ class Meterly(_BaseClient):
         client = self._client
         if client is not None:
             return client
+        if self._parent is not None:  # a view: its parent's pool, rebuilt by the parent when needed
+            return cast(Meterly, self._parent)._http()
         with self._lock:
             self._check_open()
             if self._client is None:  # the first call, or the first in a forked child
@@ -280,6 +378,9 @@ class Meterly(_BaseClient):
                     self._sleep(effect)
                     effect = next(steps)
                     continue
+                if isinstance(effect, Awaiting):
+                    effect = steps.throw(effect.refuse())
+                    continue
                 try:
                     response = send_within(client, effect)  # type: ignore[arg-type]  # a client was given
                 except httpx.RequestError as exc:
@@ -299,6 +400,7 @@ class Meterly(_BaseClient):
             client.close()
 
     def __enter__(self: _Self) -> _Self:
+        self._check_open()
         return self
 
     def __exit__(
@@ -351,13 +453,35 @@ class AsyncMeterly(_BaseClient):
         server_url: Optional[str] = None,
         server_idx: int = 0,
         timeout_ms: Optional[int] = None,
-        retry_config: Union[RetryConfig, Any, None] = UNSET,
+        retry_config: Union[RetryConfig, Unset, None] = UNSET,
+        max_retries: Optional[int] = None,
         client: Union[httpx.AsyncClient, aiohttp.ClientSession, None] = None,
         debug_logger: Optional[logging.Logger] = None,
         fail_open: Union[bool, FailOpenPolicy] = False,
-        hooks: Iterable[object] = (),
+        hooks: Iterable[AsyncHook] = (),
         http_backend: HttpBackend = "httpx",
     ) -> None:
+        """Create a client; it opens a connection pool per event loop, at the loop's first call.
+
+        Args:
+            api_key: The key for every operation, or a callable returning it (called once per call);
+                None reads `METERLY_API_KEY`.
+            security: Keys per security scheme (`models.Security`, or a callable returning one); a
+                scheme it leaves unset falls back to `api_key`.
+            server_url: The server calls go to; None reads `METERLY_SERVER_URL`, else `SERVERS[server_idx]`.
+            server_idx: Which of `meterly.SERVERS` to use when no `server_url` is given.
+            timeout_ms: The timeout of each attempt, in milliseconds (default 5 s for an SDK-owned pool).
+            retry_config: The retry policy (`RetryConfig`); UNSET is the default policy, None never retries.
+            max_retries: At most this many retries per call, on top of `retry_config`'s policy.
+            client: An `httpx.AsyncClient` (or with `http_backend="aiohttp"` an `aiohttp.ClientSession`)
+                to send with; the SDK never closes a client it did not create.
+            debug_logger: A logger that gets one DEBUG line per attempt, keys redacted.
+            fail_open: `True` or a `FailOpenPolicy` to answer checks on their own during an outage.
+            hooks: Objects whose `before_request`, `after_success` and `after_error` (plain or
+                `async def`) see every attempt.
+            http_backend: `"httpx"`, or `"aiohttp"` (`pip install 'meterly[aiohttp]'`) for more
+                throughput under concurrency.
+        """
         if http_backend == "aiohttp":
             try:
                 import aiohttp
@@ -379,6 +503,7 @@ class AsyncMeterly(_BaseClient):
             server_idx=server_idx,
             timeout_ms=timeout_ms,
             retry_config=retry_config,
+            max_retries=max_retries,
             debug_logger=debug_logger,
             fail_open=fail_open,
             hooks=hooks,
@@ -394,6 +519,9 @@ class AsyncMeterly(_BaseClient):
         self._keeper: Optional[AsyncGenerator[None, None]] = None
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._running_loop = asyncio.get_running_loop
+        self._bind_resources()
+
+    def _bind_resources(self) -> None:
         self.balances = AsyncBalances(self)
         self.usage = AsyncUsage(self)
 
@@ -401,6 +529,8 @@ class AsyncMeterly(_BaseClient):
         """The httpx.AsyncClient (or aiohttp.ClientSession) calls from the running loop use."""
         client = self._client
         if not self._owns_client:
+            if self._parent is not None:  # a view: its parent's pool, rebuilt by the parent when needed
+                return cast(AsyncMeterly, self._parent)._http()
             return client
         loop = self._running_loop()
         if client is not None and self._loop is not None and self._loop() is loop:
@@ -486,6 +616,9 @@ class AsyncMeterly(_BaseClient):
                     await self._sleep(effect)
                     effect = next(steps)
                     continue
+                if isinstance(effect, Awaiting):
+                    effect = steps.send(await effect.awaitable)
+                    continue
                 try:
                     response = await send(effect)
                 except httpx.RequestError as exc:
@@ -519,6 +652,7 @@ class AsyncMeterly(_BaseClient):
             await (client.close() if self._backend == "aiohttp" else client.aclose())
 
     async def __aenter__(self: _Self) -> _Self:
+        self._check_open()
         return self
 
     async def __aexit__(

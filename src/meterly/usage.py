@@ -62,7 +62,23 @@ class Usage:
     ) -> models.UsageCheck:
         """Check whether the customer can consume `quantity` of the feature, with a cost estimate.
 
-        `POST /v1/usage/check` with `x-api-key: <key>`; returns the `data` of the envelope.
+        `POST /v1/usage/check` with `x-api-key: <key>`; returns the `data` of the envelope. Use it for
+        Commet-style consumption models (`metered`, `credits`, `balance`): it estimates and records
+        nothing. `balances.check` checks an Autumn-style balance, and can record the usage too.
+
+        Args:
+            customer_id: The customer who would consume the feature.
+            feature_code: The feature, e.g. `api_calls`.
+            quantity: How many units would be consumed (at least 1).
+            idempotency_key: Sent as `Idempotency-Key`, the same on every retry (default: a new UUID4).
+            retries: This call's retry policy; UNSET uses the client's, None never retries.
+            server_url: This call's server, instead of the client's.
+            timeout_ms: This call's per-attempt timeout, in milliseconds.
+            http_headers: Headers to add or replace on this call.
+
+        Returns:
+            Whether it is allowed, and what it would use under the feature's consumption model. Under
+            `fail_open` it may be made up (`is_fallback`).
         """
         args = {"customer_id": customer_id, "feature_code": feature_code, "quantity": quantity}
         return self._sdk._request(
@@ -91,7 +107,23 @@ class AsyncUsage:
     ) -> models.UsageCheck:
         """Check whether the customer can consume `quantity` of the feature, with a cost estimate.
 
-        `POST /v1/usage/check` with `x-api-key: <key>`; returns the `data` of the envelope.
+        `POST /v1/usage/check` with `x-api-key: <key>`; returns the `data` of the envelope. Use it for
+        Commet-style consumption models (`metered`, `credits`, `balance`): it estimates and records
+        nothing. `balances.check` checks an Autumn-style balance, and can record the usage too.
+
+        Args:
+            customer_id: The customer who would consume the feature.
+            feature_code: The feature, e.g. `api_calls`.
+            quantity: How many units would be consumed (at least 1).
+            idempotency_key: Sent as `Idempotency-Key`, the same on every retry (default: a new UUID4).
+            retries: This call's retry policy; UNSET uses the client's, None never retries.
+            server_url: This call's server, instead of the client's.
+            timeout_ms: This call's per-attempt timeout, in milliseconds.
+            http_headers: Headers to add or replace on this call.
+
+        Returns:
+            Whether it is allowed, and what it would use under the feature's consumption model. Under
+            `fail_open` it may be made up (`is_fallback`).
         """
         args = {"customer_id": customer_id, "feature_code": feature_code, "quantity": quantity}
         return await self._sdk._request(

@@ -52,8 +52,14 @@ class CodeBlock:
 
 
 def doc_files() -> List[Path]:
-    """Every Markdown page whose examples must run: README, USAGE, and everything under docs/."""
-    files = [ROOT / "README.md", ROOT / "USAGE.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    """Every Markdown page whose examples must run: README, USAGE, the project's own pages, and docs/."""
+    files = [
+        ROOT / "README.md",
+        ROOT / "USAGE.md",
+        ROOT / "CONTRIBUTING.md",
+        ROOT / "CHANGELOG.md",
+        *sorted((ROOT / "docs").rglob("*.md")),
+    ]
     return [path for path in files if path.exists()]
 
 

@@ -356,3 +356,22 @@ def test_an_integration_without_its_framework_says_which_extra_to_install(
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"ImportError: {module} needs ")
     assert last.endswith(f"pip install 'meterly[{extra}]'")
+
+
+def test_a_view_of_an_instrumented_client_is_traced_and_shares_its_circuits(
+    telemetry: Telemetry, meterly_engine: SandboxEngine
+) -> None:
+    client = _fail_open_client(meterly_engine, FailOpenPolicy(failure_threshold=1))
+    telemetry.instrumentor().instrument_client(client)
+    view = client.with_options(timeout_ms=900)
+    meterly_engine.faults.outage = True
+
+    client.balances.check(customer_id="user_1", feature_id="messages")
+    assert view.balances.check(customer_id="user_1", feature_id="messages").fallback_reason == "circuit_open"
+
+    first, second = [(span.attributes or {})["meterly.attempts"] for span in telemetry.finished()]
+    assert first > 1  # the default policy retried the outage
+    assert second == 0  # the view's call was answered by the shared, open circuit
+    circuits = {a["meterly.circuit.state"]: p.value for a, p in telemetry.points("meterly.client.circuits")}
+    assert circuits["open"] == 1
+    assert len(client._pipeline.hooks.after_success_hooks) == 1

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any, Optional
@@ -91,6 +92,19 @@ def wheel(dist: Path) -> Path:
 def test_build_makes_an_sdist_and_a_wheel(dist: Path) -> None:
     assert len(list(dist.glob("meterly-*.tar.gz"))) == 1
     assert len(list(dist.glob("meterly-*-py3-none-any.whl"))) == 1
+
+
+def test_the_sdist_carries_the_license_and_the_changelog(dist: Path) -> None:
+    (sdist,) = dist.glob("meterly-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"LICENSE", "CHANGELOG.md", "README.md", "pyproject.toml", "src/meterly/py.typed"} <= names
+
+
+def test_the_wheel_carries_the_mit_license(wheel: Path) -> None:
+    archive = zipfile.ZipFile(wheel)
+    (license_file,) = [n for n in archive.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+    assert archive.read(license_file).decode().startswith("MIT License")
 
 
 def test_the_wheel_holds_the_typed_package_and_no_tests_or_tooling(wheel: Path) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import threading
 
-from meterly import AsyncMeterly, Meterly
+import pytest
+
+from meterly import AsyncMeterly, Meterly, errors
 from meterly.sandbox import SandboxEngine
 
 from .conftest import START_MS
@@ -289,3 +291,39 @@ async def test_async_client_sees_the_same_state(aclient: AsyncMeterly, engine: S
 def test_clock_starts_where_the_seed_says(engine: SandboxEngine) -> None:
     assert engine.clock.now_ms() == START_MS
     assert engine.clock.frozen
+
+
+def test_send_event_without_entity_id_on_a_per_seat_feature_is_refused(
+    client: Meterly, engine: SandboxEngine
+) -> None:
+    with pytest.raises(errors.BadRequestError) as refused:
+        client.balances.check(customer_id="cus_team", feature_id="messages", send_event=True)
+    assert (refused.value.status_code, refused.value.code) == (400, "invalid_request")
+    assert "pass entity_id" in refused.value.message
+    seats = [e for e in engine.customers["cus_team"].entries if e.entity_id is not None]
+    assert [seat.usage for seat in seats] == [0, 0]  # no seat was charged
+
+
+def test_a_check_without_entity_id_and_without_send_event_shows_every_seat(client: Meterly) -> None:
+    res = client.balances.check(customer_id="cus_team", feature_id="messages")
+    assert res.allowed is True
+    assert res.balance is not None
+    assert res.balance.granted == 6
+
+
+def test_send_event_without_entity_id_charges_the_customers_shared_balance(
+    client: Meterly, engine: SandboxEngine
+) -> None:
+    engine.grant("cus_team", "messages", 10)  # a customer-level top-up beside the seats
+    res = client.balances.check(customer_id="cus_team", feature_id="messages", send_event=True)
+    assert res.allowed is True
+    assert res.balance is not None
+    assert (res.balance.granted, res.balance.usage) == (10, 1)
+    seats = [e for e in engine.customers["cus_team"].entries if e.entity_id is not None]
+    assert len(seats) == 2
+    assert all(seat.usage == 0 for seat in seats)
+
+
+def test_engine_track_without_entity_id_on_a_per_seat_feature_is_refused(engine: SandboxEngine) -> None:
+    with pytest.raises(ValueError, match="pass entity_id"):
+        engine.track("cus_team", "messages", 1)

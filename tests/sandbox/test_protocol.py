@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from meterly import Meterly, errors, models
-from meterly.sandbox import SandboxEngine
+from meterly.sandbox import DEFAULT_API_KEY, SandboxEngine, SandboxTransport
 
 from .conftest import CHECK, USAGE, post
 
@@ -193,6 +194,17 @@ def test_other_methods_are_405_and_other_paths_404(engine: SandboxEngine) -> Non
     get = post(engine, CHECK, CHECK_BODY, method="GET")
     assert (get.status, get.headers["allow"]) == (405, "POST")
     assert post(engine, "/v1/nothing", {}).status == 404
+
+
+def test_an_unknown_route_is_route_not_found_and_the_sdk_names_the_url(engine: SandboxEngine) -> None:
+    answer = post(engine, "/v1/v1/balances.check", {"customer_id": "cus_basic", "feature_id": "messages"})
+    assert (answer.status, answer.json()["code"]) == (404, "route_not_found")
+    http = httpx.Client(transport=SandboxTransport(engine))
+    client = Meterly(api_key=DEFAULT_API_KEY, client=http, server_url="http://127.0.0.1:1/v1")
+    with http, client, pytest.raises(errors.NotFoundError) as info:
+        client.balances.check(customer_id="cus_basic", feature_id="messages")
+    assert info.value.code == "route_not_found"
+    assert "route not found: POST http://127.0.0.1:1/v1/v1/balances.check answered 404" in info.value.message
 
 
 def test_every_answer_carries_a_request_id(engine: SandboxEngine) -> None:

@@ -12,9 +12,39 @@ import httpx
 from typing_extensions import assert_type
 
 import meterly
-from meterly import AsyncMeterly, Meterly, RawResponse, errors, models
+from meterly import AsyncMeterly, BackoffStrategy, Meterly, RawResponse, RetryConfig, errors, models
+from meterly.hooks import AsyncHook, Hook, HookContext
 from meterly.types import UNSET, OptionalNullable, UnrecognizedStr, Unset
-from meterly.utils import BackoffStrategy, RetryConfig
+
+
+class TagRequests:
+    """A sync hook, as the README writes it."""
+
+    def before_request(self, ctx: HookContext, request: httpx.Request) -> httpx.Request:
+        assert_type(ctx.operation_id, str)
+        assert_type(ctx.base_url, str)
+        request.headers["x-caller"] = "checkout-service"
+        return request
+
+
+class AuditErrors:
+    """A sync after_error hook whose parameters have names of its own."""
+
+    def after_error(
+        self, context: HookContext, resp: Optional[httpx.Response], exc: Optional[Exception]
+    ) -> tuple[Optional[httpx.Response], Optional[Exception]]:
+        return resp, exc
+
+
+class AsyncTagRequests:
+    """An async hook, awaited by AsyncMeterly."""
+
+    async def before_request(self, ctx: HookContext, request: httpx.Request) -> httpx.Request:
+        request.headers["x-caller"] = "checkout-service"
+        return request
+
+    async def after_success(self, ctx: HookContext, response: httpx.Response) -> httpx.Response:
+        return response
 
 
 def make_clients(transport: httpx.MockTransport) -> tuple[Meterly, AsyncMeterly]:
@@ -32,7 +62,16 @@ def make_clients(transport: httpx.MockTransport) -> tuple[Meterly, AsyncMeterly]
         security=models.Security(bearer_auth="sk_test_typing", api_key_auth="sk_test_typing"),
         retry_config=None,
         client=httpx.AsyncClient(transport=transport),
+        hooks=[AsyncTagRequests(), TagRequests()],
     )
+    sync_hooks: list[Hook] = [TagRequests(), AuditErrors()]
+    async_hooks: list[AsyncHook] = [AsyncTagRequests(), *sync_hooks]
+    assert len(async_hooks) == 3
+    hooked = Meterly(api_key="sk_test_typing", hooks=sync_hooks, max_retries=2)
+    view = hooked.with_options(timeout_ms=500, max_retries=0, fail_open=True)
+    assert_type(view, Meterly)
+    assert_type(aclient.with_options(retry_config=RetryConfig(max_retries=1)), AsyncMeterly)
+    hooked.close()
     assert_type(client, Meterly)
     assert_type(aclient, AsyncMeterly)
     assert_type(client.server_url, str)
@@ -45,7 +84,7 @@ def balances_check(client: Meterly) -> Optional[float]:
     with client as same:
         assert_type(same, Meterly)
         res = same.balances.check(
-            customer_id="cus_123",
+            customer_id="cus_pro",
             feature_id="messages",
             required_balance=2,
             properties={"source": "typing"},
@@ -113,7 +152,7 @@ def unset_identity_narrowing(res: models.CheckResponse) -> str:
 
 def usage_check(client: Meterly) -> int:
     """A usage check and its open enums."""
-    usage = client.usage.check(customer_id="cus_123", feature_code="api_calls", quantity=3)
+    usage = client.usage.check(customer_id="cus_pro", feature_code="api_calls", quantity=3)
     assert_type(usage, models.UsageCheck)
     assert_type(usage.feature_code, str)
     assert_type(usage.quantity, int)
@@ -126,13 +165,13 @@ def usage_check(client: Meterly) -> int:
 
 def raw_responses(client: Meterly) -> models.CheckResponse:
     """with_raw_response: the HTTP exchange, then the typed result."""
-    raw = client.balances.with_raw_response.check(customer_id="cus_123", feature_id="messages")
+    raw = client.balances.with_raw_response.check(customer_id="cus_pro", feature_id="messages")
     assert_type(raw, RawResponse[models.CheckResponse])
     assert_type(raw.status_code, int)
     assert_type(raw.headers, httpx.Headers)
     assert_type(raw.request_id, Optional[str])
     assert_type(raw.http_response, httpx.Response)
-    raw_usage = client.usage.with_raw_response.check(customer_id="cus_123", feature_code="api_calls")
+    raw_usage = client.usage.with_raw_response.check(customer_id="cus_pro", feature_code="api_calls")
     assert_type(raw_usage, RawResponse[models.UsageCheck])
     assert_type(raw_usage.parse(), models.UsageCheck)
     return assert_type(raw.parse(), models.CheckResponse)
@@ -142,10 +181,10 @@ async def async_calls(client: AsyncMeterly) -> tuple[bool, bool]:
     """The same calls on the async client: awaited, with the same result types."""
     async with client as same:
         assert_type(same, AsyncMeterly)
-        res = await same.balances.check(customer_id="cus_123", feature_id="messages")
-        usage = await same.usage.check(customer_id="cus_123", feature_code="api_calls")
-        raw = await same.balances.with_raw_response.check(customer_id="cus_123", feature_id="messages")
-        raw_usage = await same.usage.with_raw_response.check(customer_id="cus_123", feature_code="api_calls")
+        res = await same.balances.check(customer_id="cus_pro", feature_id="messages")
+        usage = await same.usage.check(customer_id="cus_pro", feature_code="api_calls")
+        raw = await same.balances.with_raw_response.check(customer_id="cus_pro", feature_id="messages")
+        raw_usage = await same.usage.with_raw_response.check(customer_id="cus_pro", feature_code="api_calls")
     assert_type(res, models.CheckResponse)
     assert_type(usage, models.UsageCheck)
     assert_type(raw, RawResponse[models.CheckResponse])
@@ -162,7 +201,9 @@ def error_attributes(client: Meterly) -> dict[str, Any]:
         assert_type(exc.retry_after, Optional[float])
         return {"retry_after": exc.retry_after}
     except errors.APIError as exc:
-        assert_type(exc.status_code, Optional[int])
+        assert_type(exc.status_code, int)
+        assert_type(exc.attempts, int)
+        assert_type(exc.elapsed, Optional[float])
         assert_type(exc.code, Optional[str])
         assert_type(exc.type, Optional[str])
         assert_type(exc.param, Optional[str])
@@ -180,6 +221,7 @@ def error_attributes(client: Meterly) -> dict[str, Any]:
         assert_type(exc.param, str)
         return {"param": exc.param}
     except errors.MeterlyError as exc:
+        assert_type(exc.status_code, Optional[int])
         return {"other": exc.message}
     return {}
 
@@ -187,8 +229,11 @@ def error_attributes(client: Meterly) -> dict[str, Any]:
 def mistakes_the_checkers_catch(client: Meterly) -> None:
     """Never called: each line is a mistake mypy and pyright must report (unused ignores fail the run)."""
     client.balances.check(customer_id=123, feature_id="messages")  # type: ignore[arg-type]
-    client.balances.check(customer_id="cus_123")  # type: ignore[call-arg]
-    client.usage.check(customer_id="cus_123", feature_code="x", quantity="3")  # type: ignore[arg-type]
-    res = client.balances.check(customer_id="cus_123", feature_id="messages")
+    client.balances.check(customer_id="cus_pro")  # type: ignore[call-arg]
+    client.usage.check(customer_id="cus_pro", feature_code="x", quantity="3")  # type: ignore[arg-type]
+    res = client.balances.check(customer_id="cus_pro", feature_id="messages")
     print(res.alowed)  # type: ignore[attr-defined]
     Meterly(api_key=42)  # type: ignore[arg-type]
+    Meterly(retry_config=3)  # type: ignore[arg-type]
+    Meterly(hooks=[AsyncTagRequests()])  # type: ignore[list-item]
+    Meterly(hooks=[object()])  # type: ignore[list-item]

@@ -1,13 +1,49 @@
-"""The hooks of one client, sorted by what each defines and run in order."""
+"""The hooks of one client, sorted by what each defines and run in order.
+
+The runners are generators, like the pipeline that drives them: a hook that returns an awaitable (an
+`async def` method) is yielded as an `Awaiting` effect, which the async client awaits and the sync client
+refuses. Whatever a hook returns is checked, so a mistake is a `TypeError` naming the hook.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Tuple
+import inspect
+from typing import Any, Awaitable, Generator, Iterable, List, Optional, Tuple, cast
 
 import httpx
 
 from .registration import registered_hooks
-from .types import AfterErrorHook, AfterSuccessHook, BeforeRequestHook, HookContext
+from .types import AfterErrorHook, AfterSuccessHook, BeforeRequestHook, ErrorHookResult, HookContext
+
+
+class Awaiting:
+    """An effect: the awaitable a hook method returned, for the async driver to await."""
+
+    __slots__ = ("awaitable", "hook", "method")
+
+    def __init__(self, awaitable: Awaitable[Any], hook: object, method: str) -> None:
+        self.awaitable = awaitable
+        self.hook = hook
+        self.method = method
+
+    def refuse(self) -> TypeError:
+        """The error for a sync client, which cannot await; the coroutine is closed unawaited."""
+        close = getattr(self.awaitable, "close", None)
+        if callable(close):
+            close()
+        return TypeError(
+            f"{_name(self.hook, self.method)} is async: Meterly (the sync client) cannot await it; "
+            "use AsyncMeterly, or make the method a plain def"
+        )
+
+
+def _name(hook: object, method: str) -> str:
+    return f"{type(hook).__qualname__}.{method}"
+
+
+def _wrong(hook: object, method: str, expected: str, got: object) -> TypeError:
+    hint = " (did it forget to return it?)" if got is None else ""
+    return TypeError(f"{_name(hook, method)} must return {expected}, got {type(got).__name__}{hint}")
 
 
 class SDKHooks:
@@ -17,6 +53,8 @@ class SDKHooks:
         self.before_request_hooks: List[BeforeRequestHook] = []
         self.after_success_hooks: List[AfterSuccessHook] = []
         self.after_error_hooks: List[AfterErrorHook] = []
+        if isinstance(hooks, (str, bytes)) or not isinstance(hooks, Iterable):
+            raise TypeError(f"hooks must be a list of hook objects, got {type(hooks).__name__}")
         for hook in [*registered_hooks(), *hooks]:
             found = False
             if isinstance(hook, BeforeRequestHook):
@@ -33,19 +71,51 @@ class SDKHooks:
                     f"{hook!r} is not a hook: define before_request, after_success or after_error"
                 )
 
-    def before_request(self, ctx: HookContext, request: httpx.Request) -> httpx.Request:
+    def before_request(self, ctx: HookContext, request: httpx.Request) -> Generator[Any, Any, httpx.Request]:
+        """Every `before_request` in order, each given the request the one before returned."""
         for hook in self.before_request_hooks:
-            request = hook.before_request(ctx, request)
+            result: Any = hook.before_request(ctx, request)
+            if inspect.isawaitable(result):
+                result = yield Awaiting(result, hook, "before_request")
+            if not isinstance(result, httpx.Request):
+                raise _wrong(hook, "before_request", "an httpx.Request", result)
+            request = result
         return request
 
-    def after_success(self, ctx: HookContext, response: httpx.Response) -> httpx.Response:
+    def after_success(
+        self, ctx: HookContext, response: httpx.Response
+    ) -> Generator[Any, Any, httpx.Response]:
+        """Every `after_success` in order, each given the response the one before returned."""
         for hook in self.after_success_hooks:
-            response = hook.after_success(ctx, response)
+            result: Any = hook.after_success(ctx, response)
+            if inspect.isawaitable(result):
+                result = yield Awaiting(result, hook, "after_success")
+            if not isinstance(result, httpx.Response):
+                raise _wrong(hook, "after_success", "an httpx.Response", result)
+            response = result
         return response
 
     def after_error(
         self, ctx: HookContext, response: Optional[httpx.Response], error: Optional[Exception]
-    ) -> Tuple[Optional[httpx.Response], Optional[Exception]]:
+    ) -> Generator[Any, Any, ErrorHookResult]:
+        """Every `after_error` in order, each given the (response, error) pair the one before returned."""
         for hook in self.after_error_hooks:
-            response, error = hook.after_error(ctx, response, error)
+            result: Any = hook.after_error(ctx, response, error)
+            if inspect.isawaitable(result):
+                result = yield Awaiting(result, hook, "after_error")
+            response, error = _error_pair(hook, result)
         return response, error
+
+
+def _error_pair(hook: object, result: Any) -> Tuple[Optional[httpx.Response], Optional[Exception]]:
+    got: object = result
+    expected = "a (response, error) tuple: an httpx.Response or None, and an Exception or None"
+    if isinstance(result, tuple):
+        pair = cast("Tuple[object, ...]", result)
+        if len(pair) == 2:
+            response, error = pair
+            if (response is None or isinstance(response, httpx.Response)) and (
+                error is None or isinstance(error, Exception)
+            ):
+                return response, error
+    raise _wrong(hook, "after_error", expected, got)

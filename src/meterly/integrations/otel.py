@@ -313,12 +313,17 @@ class MeterlyInstrumentor:
             clients: List[Tuple[_BaseClient, List[str]]] = [
                 (client, sorted(ops)) for client, ops in self._operations.items()
             ]
+        seen: Set[int] = set()  # a `with_options` view shares its client's circuits: count each once
         for client, operations in clients:
             fail_open = client._pipeline.fail_open
             if fail_open is None:
                 continue
             for operation in operations:
-                state = fail_open.circuit(operation).state
+                circuit = fail_open.circuit(operation)
+                if id(circuit) in seen:
+                    continue
+                seen.add(id(circuit))
+                state = circuit.state
                 per_state = counts.setdefault(operation, dict.fromkeys(CIRCUIT_STATES, 0))
                 per_state[state] = per_state.get(state, 0) + 1
         return [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Dict, Iterator, Literal, Optional, Tuple
 
 from meterly.types import BaseModel
 
@@ -21,6 +21,13 @@ class FallbackAware(BaseModel):
     Copies, pickles and `==` keep it, as they keep any private state.
     """
 
+    def __repr_args__(self) -> Iterator[Tuple[Optional[str], Any]]:
+        # The fields, then every marker property (`is_fallback`, `fallback_reason`, and any a subclass
+        # adds, such as `is_degraded`): a made-up answer must not print like a real one.
+        yield from super().__repr_args__()
+        for name in _marker_names(type(self)):
+            yield name, getattr(self, name)
+
     @property
     def is_fallback(self) -> bool:
         """True when the SDK made this answer up because the service failed (`fail_open`)."""
@@ -34,6 +41,22 @@ class FallbackAware(BaseModel):
         """
         private = self.__pydantic_private__
         return private.get(_REASON) if private else None
+
+
+_MARKERS: Dict[type, Tuple[str, ...]] = {}
+
+
+def _marker_names(cls: type) -> Tuple[str, ...]:
+    """The properties a `FallbackAware` class and its bases declare, in definition order (cached)."""
+    names = _MARKERS.get(cls)
+    if names is None:
+        found: Dict[str, None] = {}
+        for klass in reversed(cls.__mro__):
+            if isinstance(klass, type) and issubclass(klass, FallbackAware):
+                props = [name for name, value in vars(klass).items() if isinstance(value, property)]
+                found.update(dict.fromkeys(props))
+        names = _MARKERS[cls] = tuple(found)
+    return names
 
 
 def mark_fallback(answer: FallbackAware, reason: FallbackReason) -> None:

@@ -84,6 +84,17 @@ class SandboxEngine:
     Thread-safe: one lock serializes every request and every change, so a `send_event` deduction is
     atomic. Build one with the methods below (each returns the engine, so calls chain), from a seed
     (`from_seed`), or take the demo data (`demo`).
+
+    Attributes:
+        clock: The engine's `SandboxClock`; `engine.clock.advance(seconds)` moves it (resets included).
+        faults: The engine's `Faults`: latency, error rate, outage, `fail_next(n)`, `drop_next(n)`.
+        history: The last 1,000 requests answered, oldest first, as `SandboxCall`s (never with a key).
+        features, plans, customers: What the engine holds, by id.
+
+        engine = SandboxEngine.demo()
+        engine.clock.advance(32 * 24 * 3600)
+        engine.faults.fail_next(1)
+        print(engine.history[-1].status if engine.history else "no request yet")
     """
 
     def __init__(
@@ -114,14 +125,26 @@ class SandboxEngine:
 
     @classmethod
     def demo(cls, **kwargs: Any) -> SandboxEngine:
-        """An engine holding the demo customers, features and plans (see `meterly.sandbox.DEMO_SEED`)."""
+        """An engine holding the demo customers, features and plans (see `meterly.sandbox.DEMO_SEED`).
+
+        `kwargs` go to the constructor (`api_keys`, `clock`, `faults`).
+
+            engine = SandboxEngine.demo()
+            engine.balance("cus_free", "messages")  # granted 5, usage 3
+        """
         from meterly.sandbox._seed import DEMO_SEED
 
         return cls.from_seed(DEMO_SEED, **kwargs)
 
     @classmethod
     def from_seed(cls, data: Seed, **kwargs: Any) -> SandboxEngine:
-        """An engine built from a seed: a dict, or the path of a JSON file holding one."""
+        """An engine built from a seed: a dict, or the path of a JSON file holding one.
+
+        The seed's `api_keys` and `clock` apply unless `kwargs` give their own; an unknown key in the
+        seed is a ValueError (`python -m meterly.sandbox --print-demo-seed` shows the format).
+
+            engine = SandboxEngine.from_seed("seed.json")
+        """
         from meterly.sandbox._seed import apply_seed, read_seed
 
         seed = read_seed(data)
@@ -260,7 +283,13 @@ class SandboxEngine:
         overage_allowed: bool = False,
         max_purchase: Optional[Number] = None,
     ) -> SandboxEngine:
-        """Give a customer (or one entity) `amount` of a feature outside any plan, e.g. a top-up."""
+        """Give a customer (or one entity) `amount` of a feature outside any plan, e.g. a top-up.
+
+        `interval` makes it reset like a plan's allowance (default `one_off`); `expires_at` (epoch ms)
+        ends it; `unlimited`, `overage_allowed` and `max_purchase` work as in a plan.
+
+            engine.grant("cus_free", "messages", 10)
+        """
         with self._lock:
             customer = self._customer(customer_id)
             self._feature(feature_id)
@@ -282,7 +311,13 @@ class SandboxEngine:
     def track(
         self, customer_id: str, feature_id: str, amount: Number = 1, *, entity_id: Optional[str] = None
     ) -> SandboxEngine:
-        """Record usage whatever the limits (as a usage event would); a negative amount gives usage back."""
+        """Record usage whatever the limits (as a usage event would); a negative amount gives usage back.
+
+        Without `entity_id` the usage is the customer's own: a feature the customer has only per entity
+        (seat) raises ValueError, as a `send_event` check without `entity_id` is refused.
+
+            engine.track("cus_pro", "messages", 5)
+        """
         with self._lock:
             customer = self._customer(customer_id)
             feature = self._feature(feature_id)
@@ -291,13 +326,25 @@ class SandboxEngine:
             source = self._source(customer, feature, entity_id)
             if source is None:
                 raise ValueError(f"customer {customer_id!r} has no balance of {feature_id!r}")
+            if entity_id is None:
+                shared = _shared(source)
+                if shared is None:
+                    raise ValueError(_per_seat_message(customer.id, source.feature.id))
+                source = shared
             _deduct(source.entries, dec(amount) * source.cost, force=True)
         return self
 
     def balance(
         self, customer_id: str, feature_id: str, *, entity_id: Optional[str] = None
     ) -> Optional[Dict[str, Any]]:
-        """The `Balance` object a check of this feature would show now (None when there is none)."""
+        """The `Balance` object a check of this feature would show now (None when there is none).
+
+        A plain dict with the API's JSON names (`granted`, `remaining`, `usage`, `breakdown`, ...); for a
+        feature drawn from a credit system, the balance of that system. With `entity_id`, that entity's
+        view (its own balance plus the customer's shared ones).
+
+            engine.balance("cus_team", "messages", entity_id="seat_alice")["remaining"]  # 1
+        """
         with self._lock:
             customer = self._customer(customer_id)
             if entity_id is not None:
@@ -355,7 +402,7 @@ class SandboxEngine:
                 "the sandbox is simulating a failure",
             )
         if operation is None:
-            raise ProtocolError(404, "not_found", "no such endpoint")
+            raise ProtocolError(404, "route_not_found", "no such route: check the server URL")
         if method != "POST":
             raise ProtocolError(405, "method_not_allowed", f"{method} is not allowed here; use POST")
         key = (
@@ -428,6 +475,13 @@ class SandboxEngine:
                 setattr(customer, key, value)
         required = Decimal(1) if req.required_balance is None else req.required_balance
         source = self._source(customer, feature, req.entity_id)
+        if source is not None and req.send_event and req.entity_id is None:
+            # Usage without an entity_id is the customer's own: it never lands on one seat's balance.
+            shared = _shared(source)
+            if shared is None:
+                message = _per_seat_message(customer.id, source.feature.id)
+                raise ProtocolError(400, "invalid_request", message, "entity_id")
+            source = shared
         balance: Optional[Dict[str, Any]] = None
         if source is None:
             allowed = False
@@ -634,6 +688,21 @@ class SandboxEngine:
 
 
 # -- balance arithmetic (pure functions of entries) -------------------------------------------------
+
+
+def _shared(source: _Source) -> Optional[_Source]:
+    """The customer-level part of a source (no entity's entries); None when it is all per seat."""
+    shared = [e for e in source.entries if e.entity_id is None]
+    if len(shared) == len(source.entries):
+        return source
+    return _Source(source.feature, source.cost, shared) if shared else None
+
+
+def _per_seat_message(customer_id: str, feature_id: str) -> str:
+    return (
+        f"customer {customer_id!r} has {feature_id!r} per entity (seat) only: "
+        "pass entity_id to record usage against one of them"
+    )
 
 
 def _order(entries: List[Entry]) -> List[Entry]:

@@ -49,15 +49,26 @@ class BackoffStrategy:
 
 @dataclass(frozen=True)
 class RetryConfig:
-    """When to try a call again: Speakeasy's shape, so existing configurations carry over."""
+    """When to try a call again: Speakeasy's shape, so existing configurations carry over.
+
+    Build it by keywords: `RetryConfig(backoff=BackoffStrategy(...), max_retries=2)`.
+    """
 
     strategy: Literal["backoff"] = "backoff"
+    """The only strategy: jittered exponential backoff."""
     backoff: BackoffStrategy = field(default_factory=BackoffStrategy)
+    """The waits between attempts and the time budget of a call, in milliseconds."""
     retry_connection_errors: bool = True
+    """Whether a call that got no response (refused, reset, timed out) is tried again."""
+    max_retries: Optional[int] = None
+    """At most this many retries after the first attempt (0: none); None: as many as the budget allows."""
 
     def __post_init__(self) -> None:
         if self.strategy != "backoff":
             raise ValueError(f"RetryConfig.strategy must be 'backoff', got {self.strategy!r}")
+        count = self.max_retries
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+            raise ValueError(f"RetryConfig.max_retries must be an int >= 0 or None, got {self.max_retries!r}")
 
 
 DEFAULT_RETRY_CONFIG = RetryConfig()
@@ -111,6 +122,8 @@ def retry_delay(
     A wait that would end past `max_elapsed_time` is never started: the call gives up at once instead.
     """
     if config is None or not retryable:
+        return None
+    if config.max_retries is not None and attempt > config.max_retries:
         return None
     delay = requested if requested is not None else backoff_delay(config.backoff, attempt, rand)
     if elapsed + delay > config.backoff.max_elapsed_time / 1000:
