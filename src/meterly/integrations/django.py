@@ -29,7 +29,7 @@ from meterly import models
 from meterly.integrations._gate import DENIED_STATUS, DeniedBody, check_gate, default_denied_body
 from meterly.sdk import AsyncMeterly, Meterly
 
-__all__ = ["get_async_client", "get_client", "require_feature"]
+__all__ = ["feature_check", "get_async_client", "get_client", "require_feature"]
 
 V = TypeVar("V", bound=Callable[..., Any])
 
@@ -115,6 +115,17 @@ def _forget_clients(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_forget_clients, dispatch_uid="meterly.integrations.django")
 
 
+def feature_check(request: HttpRequest) -> models.CheckResponse:
+    """The answer `require_feature` attached to this request (typed; `request.meterly_check` is the same).
+
+    Raises RuntimeError for a request whose view `require_feature` did not gate.
+    """
+    result = getattr(request, "meterly_check", None)
+    if not isinstance(result, models.CheckResponse):
+        raise RuntimeError("this request has no feature check: decorate its view with @require_feature(...)")
+    return result
+
+
 def require_feature(
     feature_id: str,
     *,
@@ -129,10 +140,20 @@ def require_feature(
 ) -> Callable[[V], V]:
     """A view decorator: the view runs only when the customer may use `feature_id`.
 
-    `customer(request)` (and `entity(request)`) give the ids; for an async view they may be coroutines.
-    When allowed, `request.meterly_check` holds the `CheckResponse` (a fail-open answer too, marked by
-    `is_fallback`); when denied the view does not run and the answer is a `JsonResponse` with
-    `status_code` (402) and `denied_body(result)` (the preview by default).
+    Args:
+        feature_id: The feature the view needs.
+        customer: `customer(request)` gives the customer id; for an async view it may be `async def`.
+        entity: `entity(request)` gives the entity id (a seat, a workspace), or None.
+        required_balance: How much of the feature the request needs (`balances.check`'s).
+        send_event: Record the usage when allowed (`balances.check`'s).
+        with_preview: Ask for the paywall preview, which a denial carries (on by default).
+        properties: Event properties (`balances.check`'s).
+        status_code: The status of a denial (402).
+        denied_body: Builds a denial's JSON body from the `CheckResponse`; None: the default body.
+
+    When allowed, `request.meterly_check` (typed: `feature_check(request)`) holds the `CheckResponse` (a
+    fail-open answer too, marked by `is_fallback`); when denied the view does not run and the answer is a
+    `JsonResponse` with `status_code` (402) and `denied_body(result)` (the preview by default).
     """
     check_gate(feature_id, status_code, denied_body, customer)
     if entity is not None and not callable(entity):

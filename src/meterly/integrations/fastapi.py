@@ -33,9 +33,12 @@ def meterly_lifespan(
 ) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
     """A lifespan for `FastAPI(lifespan=...)` holding one `AsyncMeterly` for the app's whole life.
 
-    The client is built from `client_kwargs` (the `AsyncMeterly` keywords) when the app starts and closed
-    when it stops; or pass a client you own (it is left open). Inside a lifespan of your own:
-    `async with meterly_lifespan(...)(app): yield`.
+    Args:
+        sdk: A client you own, used as it is and left open; None builds one from `client_kwargs`.
+        client_kwargs: `AsyncMeterly` keywords: the client is built when the app starts, closed when
+            it stops.
+
+    Inside a lifespan of your own: `async with meterly_lifespan(...)(app): yield`.
     """
     if sdk is not None and not isinstance(sdk, AsyncMeterly):
         raise TypeError("meterly_lifespan takes an AsyncMeterly (or AsyncMeterly keywords)")
@@ -101,6 +104,19 @@ class RequireFeature:
         status_code: int = DENIED_STATUS,
         denied_body: Optional[DeniedBody] = None,
     ) -> None:
+        """Declare the gate; bad arguments raise RequestValidationError here, when the app is defined.
+
+        Args:
+            feature_id: The feature the endpoint needs.
+            customer: A dependency giving the customer id (a header, the signed-in user...).
+            entity: A dependency giving the entity id (a seat, a workspace), or None.
+            required_balance: How much of the feature the request needs (`balances.check`'s).
+            send_event: Record the usage when allowed (`balances.check`'s).
+            with_preview: Ask for the paywall preview, which a denial carries (on by default).
+            properties: Event properties (`balances.check`'s).
+            status_code: The status of a denial (402).
+            denied_body: Builds a denial's `detail` from the `CheckResponse`; None: the default body.
+        """
         check_gate(feature_id, status_code, denied_body, customer)
         if entity is not None and not callable(entity):
             raise TypeError("entity must be a dependency (a callable) giving the entity id")

@@ -134,6 +134,13 @@ class MeterlyInstrumentor:
         meter_provider: Optional[metrics.MeterProvider] = None,
         record_ids: bool = False,
     ) -> None:
+        """Create the instruments; nothing is observed until `instrument` or `instrument_client`.
+
+        Args:
+            tracer_provider: The provider of the spans; None: the global one.
+            meter_provider: The provider of the metrics; None: the global one.
+            record_ids: Put customer, feature and entity ids on spans (they may be personal data).
+        """
         if not isinstance(record_ids, bool):
             raise TypeError("record_ids must be a bool")
         self.record_ids = record_ids
