@@ -6,7 +6,13 @@ STAMP := $(VENV)/.installed
 # Only the folders that exist yet, so a fresh branch lints cleanly.
 LINT_PATHS := $(wildcard src tests bench examples scripts)
 
-.PHONY: demo test lint typecheck unit bench docs clean
+# Prism (a spec-validating mock server, from npm) for tests/fidelity/test_prism.py; installed only where
+# npm exists (without node the test skips and says why).
+PRISM_VERSION := 5.16.0
+TOOLS := .tools
+TOOLS_STAMP := $(TOOLS)/.installed-prism-$(PRISM_VERSION)
+
+.PHONY: demo test lint typecheck unit bench docs clean tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +33,15 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src tests/typing
 	$(BIN)/pyright -p .
 
-unit: $(STAMP)
+$(TOOLS_STAMP):
+	if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error @stoplight/prism-cli@$(PRISM_VERSION) \
+		&& touch $(TOOLS_STAMP); \
+	else echo "npm not found: Prism is not installed, tests/fidelity/test_prism.py will skip"; fi
+
+tools: $(TOOLS_STAMP)
+
+unit: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
@@ -40,4 +54,4 @@ docs: $(STAMP)
 	$(BIN)/python -m scripts.gen_docs
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) build dist .pytest_cache .mypy_cache .ruff_cache

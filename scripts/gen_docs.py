@@ -255,9 +255,23 @@ def render_operation(
     response = f"**[models.{returned.__name__}](../../models/{_page(returned.__name__)})**"
     if ok != returned.__name__:
         response += f"\n\nThe `data` of the [models.{ok}](../../models/{_page(ok)}) envelope."
+    if "202" in spec_operation["responses"]:
+        response += (
+            "\n\nA `202` has the same body: the service was degraded and allowed access fail-open on its "
+            "own. The result then has `is_degraded=True`."
+        )
+    version = next(
+        (param for param in spec_operation.get("parameters", []) if "Version" in param.get("$ref", "")), None
+    )
+    if version is not None:
+        header = spec["components"]["parameters"][version["$ref"].rsplit("/", 1)[-1]]
+        response += (
+            f"\n\nEvery request sends `{header['name']}: {header['schema']['default']}` unless the client "
+            f'sets `api_versions={{"{resource.attribute}": ...}}`.'
+        )
 
     error_rows = []
-    for status in sorted(set(spec_operation["responses"]) - {"200"}):
+    for status in sorted(set(spec_operation["responses"]) - {"200", "202"}):
         cls = errors.InternalServerError if status == "5XX" else _ERRORS_BY_STATUS[int(status)]
         error_rows.append([f"errors.{cls.__name__}", status, "application/json"])
     error_rows.append(["errors.APIError", "4XX", "\\*/\\*"])

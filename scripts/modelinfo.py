@@ -105,6 +105,8 @@ def type_info(tp: Any) -> TypeInfo:
         return TypeInfo("enum", enum=tuple(str(arg) for arg in get_args(tp)))
     if _is_union(tp):
         args = get_args(tp)
+        if type(None) in args:  # a nullable item (of a dict or list): the item's type
+            return type_info(_split_optionality(tp)[0])
         literals = [arg for arg in args if get_origin(arg) is Literal]
         if UnrecognizedStr in args and len(literals) == 1 and len(args) == 2:
             alias = next((name for name, value in enum_aliases().items() if value == tp), None)

@@ -8,7 +8,7 @@ import logging
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Union, cast
 
 import httpx
 from typing_extensions import TypeGuard
@@ -34,6 +34,9 @@ DEFAULT_TIMEOUT_MS = 5_000
 USER_AGENT = "meterly-python/{} python/{}.{}.{} httpx/{}".format(
     __version__, *sys.version_info[:3], httpx.__version__
 )
+
+RESOURCES = ("balances", "usage")
+"""The client attributes that `server_urls` and `api_versions` name."""
 
 ApiKey = Union[str, Callable[[], str]]
 SecuritySource = Union["Security", Callable[[], "Security"]]
@@ -66,6 +69,43 @@ def check_server_url(param: str, url: object) -> str:
     if not host:
         raise problem
     return url.rstrip("/")
+
+
+def _per_resource(param: str, value: object) -> Dict[str, Any]:
+    """`value` as a dict of known resource names, or a RequestValidationError naming `param`."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise RequestValidationError(param, f"must be a dict keyed by resource ({', '.join(RESOURCES)})")
+    mapping = cast("Mapping[object, object]", value)
+    unknown = [key for key in mapping if key not in RESOURCES]
+    if unknown:
+        raise RequestValidationError(
+            param, f"unknown resource {unknown[0]!r}; the resources are {', '.join(RESOURCES)}"
+        )
+    return {str(key): item for key, item in mapping.items()}
+
+
+def check_server_urls(server_urls: object) -> Dict[str, str]:
+    """`server_urls` as {resource: URL without a trailing slash}; raises RequestValidationError."""
+    return {
+        resource: check_server_url(f"server_urls[{resource!r}]", url)
+        for resource, url in _per_resource("server_urls", server_urls).items()
+    }
+
+
+def check_api_versions(api_versions: object) -> Dict[str, str]:
+    """`api_versions` as {resource: version}; a version is a non-empty ASCII str without control
+    characters (it goes in a header as is)."""
+    checked: Dict[str, str] = {}
+    for resource, version in _per_resource("api_versions", api_versions).items():
+        if not isinstance(version, str) or not version or not is_header_safe(version):
+            raise RequestValidationError(
+                f"api_versions[{resource!r}]",
+                f"must be a non-empty ASCII str without control characters, got {version!r}",
+            )
+        checked[resource] = version
+    return checked
 
 
 def exposed_host(url: httpx.URL) -> Optional[str]:
@@ -107,16 +147,22 @@ class SDKConfiguration:
 
     __slots__ = (
         "api_key",
+        "api_versions",
         "debug_logger",
         "fail_open",
         "fail_open_policy",
         "retry_config",
         "security",
         "server_url",
+        "server_urls",
         "timeout",
     )
 
     server_url: str
+    server_urls: Dict[str, str]
+    """Servers of single resources (`{"usage": "https://commet.co/api"}`), in place of `server_url`."""
+    api_versions: Dict[str, str]
+    """API versions of single resources, in place of each operation's default version header."""
     retry_config: Optional[RetryConfig]
     timeout: Optional[httpx.Timeout]
     fail_open: Union[bool, FailOpenPolicy]
@@ -137,6 +183,8 @@ class SDKConfiguration:
         api_key: Optional[ApiKey] = None,
         security: Optional[SecuritySource] = None,
         fail_open_policy: Optional[FailOpenPolicy] = None,
+        server_urls: Optional[Dict[str, str]] = None,
+        api_versions: Optional[Dict[str, str]] = None,
     ) -> None:
         # A plain class rather than a frozen dataclass: building dataclasses slows `import meterly`.
         for name, value in (
@@ -148,6 +196,8 @@ class SDKConfiguration:
             ("api_key", api_key),
             ("security", security),
             ("fail_open_policy", fail_open_policy),
+            ("server_urls", server_urls or {}),
+            ("api_versions", api_versions or {}),
         ):
             object.__setattr__(self, name, value)
 
@@ -156,7 +206,8 @@ class SDKConfiguration:
 
     def __repr__(self) -> str:
         return (
-            f"SDKConfiguration(server_url={self.server_url!r}, retry_config={self.retry_config!r}, "
+            f"SDKConfiguration(server_url={self.server_url!r}, server_urls={self.server_urls!r}, "
+            f"api_versions={self.api_versions!r}, retry_config={self.retry_config!r}, "
             f"timeout={self.timeout!r}, fail_open={self.fail_open!r}, debug_logger={self.debug_logger!r})"
         )
 
@@ -173,6 +224,8 @@ class SDKConfiguration:
         fail_open: Union[bool, FailOpenPolicy],
         debug_logger: Optional[logging.Logger],
         max_retries: Optional[int] = None,
+        server_urls: Optional[Mapping[str, str]] = None,
+        api_versions: Optional[Mapping[str, str]] = None,
     ) -> SDKConfiguration:
         if api_key is None and security is None:
             api_key = os.environ.get(API_KEY_ENV) or None
@@ -201,6 +254,8 @@ class SDKConfiguration:
             api_key=api_key,
             security=security,
             fail_open_policy=policy,
+            server_urls=check_server_urls(server_urls),
+            api_versions=check_api_versions(api_versions),
         )
 
 

@@ -83,7 +83,18 @@ class Operation(Generic[T]):
     A plain class rather than a dataclass: building dataclasses is a measurable part of `import meterly`.
     """
 
-    __slots__ = ("fallback", "feature_param", "method", "operation_id", "params", "parse", "path", "security")
+    __slots__ = (
+        "fallback",
+        "feature_param",
+        "method",
+        "operation_id",
+        "params",
+        "parse",
+        "path",
+        "resource",
+        "security",
+        "version_header",
+    )
 
     def __init__(
         self,
@@ -96,6 +107,8 @@ class Operation(Generic[T]):
         fallback: Callable[[Mapping[str, Any], bool], T],
         feature_param: str = "",
         method: str = "POST",
+        resource: str = "",
+        version_header: Optional[Tuple[str, str]] = None,
     ) -> None:
         self.operation_id = operation_id
         self.path = path
@@ -107,6 +120,12 @@ class Operation(Generic[T]):
         self.feature_param = feature_param
         """The argument a `FailOpenPolicy` looks up per feature."""
         self.method = method
+        self.resource = resource
+        """The client attribute the operation lives on (`balances`, `usage`): the key of the client's
+        per-resource `server_urls` and `api_versions`."""
+        self.version_header = version_header
+        """(lower-case header name, default version): the API version every request pins, so the service
+        answers in the shape the models were written for."""
 
     def __repr__(self) -> str:
         return f"Operation({self.operation_id!r}, {self.method} {self.path})"

@@ -230,12 +230,17 @@ class Pipeline:
             op.security.header: op.security.prefix + secret,
             "idempotency-key": idempotency_key,
         }
+        config = self.config
+        if op.version_header is not None:
+            header, default = op.version_header
+            headers[header] = config.api_versions.get(op.resource, default)
         if http_headers:
             headers.update(_checked_headers(http_headers))
 
-        base_url = (
-            self.config.server_url if server_url is None else check_server_url("server_url", server_url)
-        )
+        if server_url is not None:
+            base_url = check_server_url("server_url", server_url)
+        else:
+            base_url = config.server_urls.get(op.resource, config.server_url)
         if timeout_ms is not None:
             timeout: Any = timeout_from_ms("timeout_ms", timeout_ms)
         else:
@@ -371,7 +376,8 @@ class Pipeline:
     def _on_response(self, call: Call, response: Union[httpx.Response, Received], elapsed: float) -> Any:
         op = call.op
         if isinstance(response, Received):
-            if 200 <= response.status_code < 300 and not call.raw:
+            # Only a 200 takes the short path: a 202 (degraded) is marked by parse_success below.
+            if response.status_code == 200 and not call.raw:
                 try:
                     return op.parse(response.content)
                 except pydantic.ValidationError:

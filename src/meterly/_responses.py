@@ -98,9 +98,12 @@ def _route_not_found(response: httpx.Response) -> Optional[str]:
 def parse_success(
     operation_id: str, parse: Callable[[bytes], T], response: httpx.Response
 ) -> T | errors.ResponseValidationError:
-    """The parsed result of a 2xx response, or a ResponseValidationError that keeps the body."""
+    """The parsed result of a 2xx response, or a ResponseValidationError that keeps the body.
+
+    A 202 result is marked degraded (`CheckResponse.is_degraded`).
+    """
     try:
-        return parse(response.content)
+        result = parse(response.content)
     except pydantic.ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in err['loc']) or 'body'}: {err['msg']}"
@@ -111,3 +114,8 @@ def parse_success(
             raw_response=response,
             cause=exc,
         )
+    if response.status_code == 202:  # accepted while degraded: a real answer, but not a normal one
+        from meterly.models._fallback import mark_degraded
+
+        mark_degraded(result)
+    return result

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from meterly.sdk import AsyncMeterly, Meterly
 
 
+AUTUMN_API_VERSION = "2.1"
+"""The `x-api-version` every balances.check sends unless the client overrides it: the Autumn API version
+whose shapes the models follow (the seed pages; `flag`, `balances` and `Balance.feature` of later
+versions are typed as optional fields)."""
+
+
 def _fallback(args: Mapping[str, Any], allowed: bool) -> models.CheckResponse:
     extra: Dict[str, Any] = {}
     if args.get("entity_id") is not None:
@@ -50,6 +56,8 @@ BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
     parse=json_parser(lambda: models.CheckResponse),
     fallback=_fallback,
     feature_param="feature_id",
+    resource="balances",
+    version_header=("x-api-version", AUTUMN_API_VERSION),
 )
 
 

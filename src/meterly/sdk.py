@@ -151,6 +151,8 @@ class _BaseClient:
         hooks: Iterable[object],
         client: Any,
         client_type: type,
+        server_urls: Optional[Mapping[str, str]] = None,
+        api_versions: Optional[Mapping[str, str]] = None,
     ) -> None:
         if client is not None and not isinstance(client, client_type):
             raise RequestValidationError(
@@ -167,6 +169,8 @@ class _BaseClient:
             fail_open=fail_open,
             debug_logger=debug_logger,
             max_retries=max_retries,
+            server_urls=server_urls,
+            api_versions=api_versions,
         )
         self._pipeline = Pipeline(self._config, SDKHooks(hooks))
         self._owns_client = client is None
@@ -215,6 +219,8 @@ class _BaseClient:
             api_key=config.api_key,
             security=config.security,
             fail_open_policy=fail_open_policy,
+            server_urls=config.server_urls,
+            api_versions=config.api_versions,
         )
         pipeline = self._pipeline
         view._pipeline = Pipeline(view._config, pipeline.hooks)
@@ -284,6 +290,8 @@ class Meterly(_BaseClient):
         debug_logger: Optional[logging.Logger] = None,
         fail_open: Union[bool, FailOpenPolicy] = False,
         hooks: Iterable[Hook] = (),
+        server_urls: Optional[Mapping[str, str]] = None,
+        api_versions: Optional[Mapping[str, str]] = None,
     ) -> None:
         """Create a client; it opens its connection pool at the first call.
 
@@ -301,6 +309,10 @@ class Meterly(_BaseClient):
             debug_logger: A logger that gets one DEBUG line per attempt, keys redacted.
             fail_open: `True` or a `FailOpenPolicy` to answer checks on their own during an outage.
             hooks: Objects whose `before_request`, `after_success` and `after_error` see every attempt.
+            server_urls: A server per resource (`{"balances": ..., "usage": ...}`), for an app that uses
+                both services; a resource left out uses `server_url`.
+            api_versions: The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}`
+                are the defaults): `x-api-version` for balances, `Commet-Version` for usage.
         """
         super().__init__(
             api_key=api_key,
@@ -315,6 +327,8 @@ class Meterly(_BaseClient):
             hooks=hooks,
             client=client,
             client_type=httpx.Client,
+            server_urls=server_urls,
+            api_versions=api_versions,
         )
         self._client: Optional[httpx.Client] = client
         self._sleep: Callable[[float], None] = time.sleep
@@ -460,6 +474,8 @@ class AsyncMeterly(_BaseClient):
         fail_open: Union[bool, FailOpenPolicy] = False,
         hooks: Iterable[AsyncHook] = (),
         http_backend: HttpBackend = "httpx",
+        server_urls: Optional[Mapping[str, str]] = None,
+        api_versions: Optional[Mapping[str, str]] = None,
     ) -> None:
         """Create a client; it opens a connection pool per event loop, at the loop's first call.
 
@@ -481,6 +497,10 @@ class AsyncMeterly(_BaseClient):
                 `async def`) see every attempt.
             http_backend: `"httpx"`, or `"aiohttp"` (`pip install 'meterly[aiohttp]'`) for more
                 throughput under concurrency.
+            server_urls: A server per resource (`{"balances": ..., "usage": ...}`), for an app that uses
+                both services; a resource left out uses `server_url`.
+            api_versions: The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}`
+                are the defaults): `x-api-version` for balances, `Commet-Version` for usage.
         """
         if http_backend == "aiohttp":
             try:
@@ -509,6 +529,8 @@ class AsyncMeterly(_BaseClient):
             hooks=hooks,
             client=client,
             client_type=client_type,
+            server_urls=server_urls,
+            api_versions=api_versions,
         )
         self._backend = http_backend
         self._client: Any = client

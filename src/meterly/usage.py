@@ -15,6 +15,10 @@ from meterly.types import UNSET
 if TYPE_CHECKING:
     from meterly.sdk import AsyncMeterly, Meterly
 
+COMMET_API_VERSION = "2026-08-27"
+"""The `Commet-Version` every usage.check sends unless the client overrides it: the dated version that
+commet-sdk 9.7.0 pins, whose `UsageCheck` fields (`subscriptionStatus` among them) the models type."""
+
 _parse_envelope = json_parser(lambda: models.UsageCheckResponse)
 
 
@@ -38,6 +42,8 @@ USAGE_CHECK: Operation[models.UsageCheck] = Operation(
     parse=_parse,
     fallback=_fallback,
     feature_param="feature_code",
+    resource="usage",
+    version_header=("commet-version", COMMET_API_VERSION),
 )
 
 

@@ -15,6 +15,9 @@ from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SERVER = "https://api.meterly.dev"
+REAL_SERVERS = ("https://api.useautumn.com", "https://commet.co")
+"""The real services' hosts the docs show; examples reach the fake on loopback instead (tests never touch
+the internet). Commet's `/api` prefix stays, so the fake serves Commet's own path layout."""
 BLOCK_TIMEOUT_S = 60
 
 _BOOT = (
@@ -143,6 +146,8 @@ class BlockRunner:
         the page's name so a traceback reads `File "README.md", line 42`.
         """
         code = block.code.replace(DEFAULT_SERVER, self.server_url)
+        for real in REAL_SERVERS:
+            code = code.replace(real, self.server_url)
         padded = "\n" * (block.line - 1) + code
         shown = block.where.rsplit(":", 1)[0]
         env = block_env(self.server_url, self.api_key)

@@ -78,7 +78,7 @@ def respond(received: Received) -> Answer:
         return _flat_error(400, "invalid_json", "The body is not JSON")
     if received.path == "/v1/balances.check":
         return _balances_check(received, body)
-    if received.path == "/v1/usage/check":
+    if received.path in ("/v1/usage/check", "/api/v1/usage/check"):  # the second: Commet's own layout
         return _usage_check(received, body)
     return _flat_error(404, "not_found", f"No route {received.path}")
 

@@ -9,7 +9,8 @@ from typing import Any, Dict
 import pytest
 from scripts.modelinfo import model_classes, model_fields
 
-from meterly import SERVERS, models
+from meterly import SERVERS, Meterly, models
+from meterly._config import RESOURCES
 from meterly._operation import SecurityScheme
 from meterly._responses import _ERRORS_BY_STATUS
 from meterly.balances import BALANCES_CHECK, Balances
@@ -181,8 +182,9 @@ def test_operation_matches_openapi(operation: Any, method: Any) -> None:
 )
 def test_every_mapped_error_status_is_documented(operation: Any, method: Any) -> None:
     responses = _operation(operation.path)["responses"]
-    assert set(responses) == {"200", "5XX"} | {str(status) for status in _ERRORS_BY_STATUS}
-    for status in set(responses) - {"200"}:
+    successes = {"200", "202"} if operation is BALANCES_CHECK else {"200"}
+    assert set(responses) == successes | {"5XX"} | {str(status) for status in _ERRORS_BY_STATUS}
+    for status in set(responses) - successes:
         content = _resolve(responses[status])["content"]["application/json"]["schema"]
         assert _ref_name(content) in ERROR_SHAPES
 
@@ -190,9 +192,35 @@ def test_every_mapped_error_status_is_documented(operation: Any, method: Any) ->
 @pytest.mark.parametrize(
     ("operation", "method"), OPERATIONS, ids=lambda value: getattr(value, "operation_id", "")
 )
-def test_every_operation_takes_an_idempotency_key(operation: Any, method: Any) -> None:
+def test_every_operation_takes_an_idempotency_key_and_its_version_header(operation: Any, method: Any) -> None:
     parameters = [_resolve(param) for param in _operation(operation.path)["parameters"]]
-    assert [(param["name"], param["in"]) for param in parameters] == [("Idempotency-Key", "header")]
+    header, default = operation.version_header
+    assert [(param["name"].lower(), param["in"]) for param in parameters] == [
+        ("idempotency-key", "header"),
+        (header, "header"),
+    ]
+    assert parameters[1]["schema"]["default"] == default
+
+
+@pytest.mark.parametrize(
+    ("operation", "method"), OPERATIONS, ids=lambda value: getattr(value, "operation_id", "")
+)
+def test_the_resource_of_an_operation_is_the_client_attribute_it_lives_on(
+    operation: Any, method: Any
+) -> None:
+    assert operation.resource in RESOURCES
+    resource_class = typing.get_type_hints(Meterly)[operation.resource]
+    assert method.__qualname__.split(".")[0] == resource_class.__name__
+
+
+def test_the_version_pins_are_the_documented_ones() -> None:
+    assert BALANCES_CHECK.version_header == ("x-api-version", "2.1")
+    assert USAGE_CHECK.version_header == ("commet-version", "2026-08-27")
+
+
+def test_a_202_answers_in_the_same_shape_as_a_200() -> None:
+    responses = _operation(BALANCES_CHECK.path)["responses"]
+    assert responses["202"]["content"] == responses["200"]["content"]
 
 
 def _scheme_name(scheme: SecurityScheme) -> str:

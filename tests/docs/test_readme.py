@@ -18,6 +18,7 @@ REQUIRED_SECTIONS = [
     "Retries",
     "Error Handling",
     "Server Selection",
+    "Using Meterly with Autumn or Commet",
     "Custom HTTP Client",
     "Resource Management",
     "Debugging",

@@ -375,3 +375,19 @@ def test_a_view_of_an_instrumented_client_is_traced_and_shares_its_circuits(
     circuits = {a["meterly.circuit.state"]: p.value for a, p in telemetry.points("meterly.client.circuits")}
     assert circuits["open"] == 1
     assert len(client._pipeline.hooks.after_success_hooks) == 1
+
+
+def test_a_202_answer_is_the_degraded_outcome(telemetry: Telemetry) -> None:
+    # The sandbox never degrades; this fake answers as the service does when it fails open on its own.
+    def degraded(request: httpx.Request) -> httpx.Response:
+        body = {"allowed": True, "customer_id": "user_1", "balance": None}
+        return httpx.Response(202, json=body, headers={"x-request-id": "req_degraded"})
+
+    client = Meterly(api_key=DEFAULT_API_KEY, client=httpx.Client(transport=httpx.MockTransport(degraded)))
+    telemetry.instrumentor().instrument_client(client)
+    assert client.balances.check(customer_id="user_1", feature_id="messages").is_degraded
+
+    (span,) = telemetry.finished()
+    attributes = dict(span.attributes or {})
+    assert (attributes["meterly.outcome"], attributes["http.response.status_code"]) == ("degraded", 202)
+    assert attributes["meterly.request_id"] == "req_degraded"

@@ -298,7 +298,7 @@ def test_send_event_without_entity_id_on_a_per_seat_feature_is_refused(
 ) -> None:
     with pytest.raises(errors.BadRequestError) as refused:
         client.balances.check(customer_id="cus_team", feature_id="messages", send_event=True)
-    assert (refused.value.status_code, refused.value.code) == (400, "invalid_request")
+    assert (refused.value.status_code, refused.value.code) == (400, "invalid_inputs")
     assert "pass entity_id" in refused.value.message
     seats = [e for e in engine.customers["cus_team"].entries if e.entity_id is not None]
     assert [seat.usage for seat in seats] == [0, 0]  # no seat was charged

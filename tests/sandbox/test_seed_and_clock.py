@@ -44,7 +44,7 @@ def test_seed_api_keys_replace_the_default() -> None:
             "features": [{"id": "x"}],
             "plans": [{"id": "p", "features": [{"feature_id": "x", "interval": "fortnight"}]}],
         },
-        {"features": [{"id": "c", "type": "credit_system", "credit_schema": {"x": 0.5}}]},
+        {"features": [{"id": "c", "type": "credit_system", "credit_schema": {"x": 0}}]},
         {"plans": [{"id": "p", "features": [{"feature_id": "missing"}]}]},
     ],
 )

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from .checkresponse import CheckResponse
     from .customerrollover import CustomerRollover
     from .errordetail import ErrorDetail
+    from .feature import Feature, FeatureType
+    from .flag import Flag
     from .preview import Preview, PreviewScenario
     from .previewproduct import PreviewProduct
     from .price import BillingMethod, Price
@@ -34,6 +36,9 @@ __all__ = [
     "ConsumptionModel",
     "CustomerRollover",
     "ErrorDetail",
+    "Feature",
+    "FeatureType",
+    "Flag",
     "Preview",
     "PreviewProduct",
     "PreviewScenario",
@@ -56,6 +61,9 @@ _MODULES = {
     "CheckResponse": "checkresponse",
     "CustomerRollover": "customerrollover",
     "ErrorDetail": "errordetail",
+    "Feature": "feature",
+    "FeatureType": "feature",
+    "Flag": "flag",
     "Preview": "preview",
     "PreviewScenario": "preview",
     "PreviewProduct": "previewproduct",

@@ -11,6 +11,7 @@ FallbackReason = Literal["timeout", "connection", "server_error", "circuit_open"
 made because the operation's circuit breaker is open."""
 
 _REASON = "_fallback_reason"
+_DEGRADED = "_degraded"
 
 
 class FallbackAware(BaseModel):
@@ -62,3 +63,16 @@ def _marker_names(cls: type) -> Tuple[str, ...]:
 def mark_fallback(answer: FallbackAware, reason: FallbackReason) -> None:
     """Marks `answer` as made up by the SDK for `reason`."""
     object.__setattr__(answer, "__pydantic_private__", {_REASON: reason})
+
+
+def is_degraded(answer: FallbackAware) -> bool:
+    """True when `answer` came in a 202: the service's own degraded, fail-open answer."""
+    private = answer.__pydantic_private__
+    return bool(private and private.get(_DEGRADED))
+
+
+def mark_degraded(answer: object) -> None:
+    """Marks a parsed 202 answer as the service's degraded fail-open; other results are left as they are."""
+    if isinstance(answer, FallbackAware):
+        private = answer.__pydantic_private__
+        object.__setattr__(answer, "__pydantic_private__", {**(private or {}), _DEGRADED: True})

@@ -8,6 +8,7 @@ from meterly.types import BaseModel, Nullable
 
 from .breakdown import Breakdown
 from .customerrollover import CustomerRollover
+from .feature import Feature
 
 
 class Balance(BaseModel):
@@ -42,3 +43,6 @@ class Balance(BaseModel):
 
     rollovers: Optional[List[CustomerRollover]] = None
     """Unused balance carried over from earlier cycles."""
+
+    feature: Optional[Feature] = None
+    """The full feature object, when the service includes it."""

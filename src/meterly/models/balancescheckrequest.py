@@ -37,7 +37,7 @@ class BalancesCheckRequest(BaseModel):
     """If you know the amount of the feature the end user is consuming in advance. If their balance is below this quantity, allowed will be false."""  # noqa: E501
 
     properties: Optional[Dict[str, Any]] = None
-    """Properties used if customer is automatically created. Will also update if the name or email is not already set."""  # noqa: E501
+    """Properties to attach to the usage event when send_event is true."""
 
     send_event: Optional[bool] = None
     """If true, a usage event will be recorded together with checking access. The required_balance field will be used as the usage value."""  # noqa: E501

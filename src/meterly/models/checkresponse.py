@@ -9,8 +9,9 @@ from typing_extensions import Annotated
 
 from meterly.types import UNSET, Nullable, OptionalNullable
 
-from ._fallback import FallbackAware
+from ._fallback import FallbackAware, is_degraded
 from .balance import Balance
+from .flag import Flag
 from .preview import Preview
 
 BALANCE_EXAMPLE: Dict[str, Any] = {
@@ -60,3 +61,17 @@ class CheckResponse(FallbackAware):
 
     preview: Optional[Preview] = None
     """Upgrade/upsell information when access is denied. Only present if with_preview was true and allowed is false."""  # noqa: E501
+
+    flag: OptionalNullable[Flag] = UNSET
+    """The flag of a boolean feature the customer has; null for a metered feature or one the customer lacks. Sent by API versions after the seed's."""  # noqa: E501
+
+    balances: Optional[Dict[str, Nullable[Balance]]] = None
+    """Balances by feature id, the checked feature's and related ones, such as the credit system it draws on."""  # noqa: E501
+
+    @property
+    def is_degraded(self) -> bool:
+        """True when the service answered 202: it was degraded and allowed access fail-open on its own.
+
+        A real answer from the service, but not a normal one; `is_fallback` is for answers the SDK made up.
+        """
+        return is_degraded(self)

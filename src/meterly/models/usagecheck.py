@@ -7,7 +7,7 @@ from typing import Literal, Optional, Union
 from pydantic import Field
 from typing_extensions import Annotated
 
-from meterly.types import UnrecognizedStr
+from meterly.types import UNSET, OptionalNullable, UnrecognizedStr
 
 from ._fallback import FallbackAware
 
@@ -36,6 +36,9 @@ class UsageCheck(FallbackAware):
     consumption_model: Annotated[Optional[ConsumptionModel], Field(alias="consumptionModel")] = None
     """How the plan charges for the feature: metered, credits or balance."""
 
+    subscription_status: Annotated[Optional[str], Field(alias="subscriptionStatus")] = None
+    """The status of the customer's subscription, e.g. `active` or `trialing`."""
+
     reason: Optional[UsageDenyReason] = None
     """Why the check was denied."""
 
@@ -57,8 +60,8 @@ class UsageCheck(FallbackAware):
     overage_enabled: Annotated[Optional[bool], Field(alias="overageEnabled")] = None
     """Whether usage beyond the included amount is billed instead of denied."""
 
-    overage_unit_price: Annotated[Optional[float], Field(alias="overageUnitPrice")] = None
-    """The price of one unit beyond the included amount."""
+    overage_unit_price: Annotated[OptionalNullable[float], Field(alias="overageUnitPrice")] = UNSET
+    """The price of one unit beyond the included amount; null when such usage has no price."""
 
     credits_per_unit: Annotated[Optional[int], Field(alias="creditsPerUnit")] = None
     """Credits consumed per unit (credits)."""

@@ -4,7 +4,7 @@ it on 127.0.0.1; `python -m meterly.sandbox` serves it from the shell. Standard 
 and never imported by `import meterly`."""
 
 from meterly.sandbox._clock import SandboxClock
-from meterly.sandbox._engine import DEFAULT_API_KEY, SandboxCall, SandboxEngine
+from meterly.sandbox._engine import COMMET_API_KEY, DEFAULT_API_KEY, SandboxCall, SandboxEngine
 from meterly.sandbox._faults import Faults
 from meterly.sandbox._protocol import SandboxResponse
 from meterly.sandbox._seed import DEMO_SEED
@@ -13,6 +13,7 @@ from meterly.sandbox._state import PlanFeature, PriceRule, RolloverRule
 from meterly.sandbox._transport import SandboxTransport
 
 __all__ = [
+    "COMMET_API_KEY",
     "DEFAULT_API_KEY",
     "DEMO_SEED",
     "Faults",

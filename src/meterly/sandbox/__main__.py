@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Callable, List, Optional
 
-from meterly.sandbox._engine import DEFAULT_API_KEY, SandboxEngine
+from meterly.sandbox._engine import COMMET_API_KEY, DEFAULT_API_KEY, SandboxEngine
 from meterly.sandbox._seed import DEMO_SEED
 from meterly.sandbox._server import Sandbox
 
@@ -24,8 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed", help="a JSON seed file: features, plans, customers (default: the demo data)"
     )
-    parser.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
-                        help=f"a key to accept (repeatable; default {DEFAULT_API_KEY})")  # fmt: skip
+    keys_help = f"a key to accept (repeatable; default {DEFAULT_API_KEY} and {COMMET_API_KEY})"
+    parser.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY", help=keys_help)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every answer")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of requests (0..1) answered 503")
     parser.add_argument("--outage", action="store_true", help="answer every request 503")
@@ -59,10 +59,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except OSError as exc:
         print(f"cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    # The key is only named when it is the public default; keys given on the command line stay unprinted.
+    # Only the public default keys are named; keys given on the command line stay unprinted.
+    public = [key for key in (DEFAULT_API_KEY, COMMET_API_KEY) if key in engine.api_keys]
     keys = (
-        "api key sk_test_sandbox"
-        if DEFAULT_API_KEY in engine.api_keys
+        f"api key{'s' if len(public) > 1 else ''} {' and '.join(public)}"
+        if public
         else f"{len(engine.api_keys)} api key(s)"
     )
     print(f"Meterly sandbox listening on {sandbox.url} ({keys}); Ctrl-C to stop", flush=True)

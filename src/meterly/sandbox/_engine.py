@@ -14,6 +14,7 @@ from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, U
 from meterly.sandbox._clock import SandboxClock
 from meterly.sandbox._faults import Faults
 from meterly.sandbox._protocol import (
+    INVALID,
     MAX_IDEMPOTENCY_KEY,
     ROUTES,
     BalancesCheckInput,
@@ -47,6 +48,10 @@ from meterly.sandbox._state import (
 
 DEFAULT_API_KEY = "sk_test_sandbox"
 """The key every sandbox accepts unless it was given others."""
+
+COMMET_API_KEY = "ck_test_sandbox"
+"""A key in Commet's format (its official client refuses keys without `ck_` or `rk_`), accepted beside
+`DEFAULT_API_KEY` unless the sandbox was given other keys."""
 
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 IDEMPOTENCY_MAX_KEYS = 10_000
@@ -100,7 +105,7 @@ class SandboxEngine:
     def __init__(
         self,
         *,
-        api_keys: Iterable[str] = (DEFAULT_API_KEY,),
+        api_keys: Iterable[str] = (DEFAULT_API_KEY, COMMET_API_KEY),
         clock: Optional[SandboxClock] = None,
         faults: Optional[Faults] = None,
     ) -> None:
@@ -114,6 +119,8 @@ class SandboxEngine:
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._idempotency: OrderedDict[Tuple[str, str], Tuple[str, SandboxResponse, int]] = OrderedDict()
+        self.created_at_ms = self.clock.now_ms()
+        """When the catalog was made: the `created_at` of the products in previews."""
 
     def __repr__(self) -> str:
         return (
@@ -190,10 +197,6 @@ class SandboxEngine:
         for fid, cost in schema.items():
             if cost <= 0:
                 raise ValueError(f"feature {feature_id!r}: the cost of {fid!r} must be > 0")
-            if currency is None and cost != cost.to_integral_value():
-                raise ValueError(
-                    f"feature {feature_id!r}: credit costs are whole numbers (give a currency for money)"
-                )
         with self._lock:
             self.features[feature_id] = Feature(feature_id, name or feature_id, type, schema, currency)
         return self
@@ -411,15 +414,17 @@ class SandboxEngine:
             else headers.get("x-api-key")
         )
         if key is None or key not in self._api_keys:
-            scheme = (
-                "an Authorization: Bearer header" if operation == "balancesCheck" else "an x-api-key header"
-            )
-            raise ProtocolError(401, "unauthorized", f"missing or invalid API key; send {scheme}")
+            if operation == "balancesCheck":  # Autumn's codes for a missing and a wrong secret key
+                code = "no_secret_key" if key is None else "invalid_secret_key"
+                scheme = "an Authorization: Bearer header"
+            else:
+                code, scheme = "unauthorized", "an x-api-key header"
+            raise ProtocolError(401, code, f"missing or invalid API key; send {scheme}")
         idempotency_key = headers.get("idempotency-key")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             raise ProtocolError(
                 400,
-                "invalid_request",
+                INVALID,
                 f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
                 "Idempotency-Key",
             )
@@ -483,22 +488,35 @@ class SandboxEngine:
                 raise ProtocolError(400, "invalid_request", message, "entity_id")
             source = shared
         balance: Optional[Dict[str, Any]] = None
+        flag: Optional[Dict[str, Any]] = None
         if source is None:
             allowed = False
         elif source.feature.type == "boolean":
             allowed = True
+            entry = source.entries[0]
+            flag = {
+                "id": entry.id,
+                "plan_id": entry.plan_id,
+                "expires_at": entry.expires_at,
+                "feature_id": feature.id,
+            }
         else:
-            units = required * source.cost
+            # An action priced by a credit system is checked in credits: `required` units cost
+            # `required * cost` credits, and the answer says so (as Autumn's does).
+            required = required * source.cost
             available = _available(source.entries)
-            allowed = available is None or available >= units
+            allowed = available is None or available >= required
             if allowed and req.send_event:
-                _deduct(source.entries, units)
+                _deduct(source.entries, required)
             balance = _balance_json(source)
         answer: Dict[str, Any] = {"allowed": allowed, "customer_id": customer.id, "feature_id": feature.id}
         if req.entity_id is not None:
             answer["entity_id"] = req.entity_id
         answer["required_balance"] = json_number(required)
         answer["balance"] = balance
+        answer["flag"] = flag
+        if balance is not None:
+            answer["balances"] = {balance["feature_id"]: balance}
         if req.with_preview and not allowed:
             answer["preview"] = self._preview(
                 customer, feature, "feature_flag" if source is None else "usage_limit"
@@ -513,11 +531,25 @@ class SandboxEngine:
             error.param = {"customer_id": "customerId", "feature_id": "featureCode"}.get(error.param or "")
             raise
         source = self._source(customer, feature, None)
-        answer: Dict[str, Any] = {"allowed": False, "featureCode": feature.id, "quantity": req.quantity}
+        answer: Dict[str, Any] = {
+            "allowed": False,
+            "subscriptionStatus": "active" if customer.plans or customer.entries else "none",
+            "featureCode": feature.id,
+            "quantity": req.quantity,
+        }
         if source is None or source.feature.type == "boolean":
+            # Commet answers every check in one of its three variants: a boolean feature, or one the plan
+            # lacks, in the metered one (a flag is unlimited while the customer has it).
             answer["allowed"] = source is not None
-            if feature.type != "boolean":
-                answer.update(consumptionModel="metered", current=0, remaining=0, included=0, unlimited=False)
+            answer.update(
+                consumptionModel="metered",
+                current=0,
+                remaining=0,
+                included=0,
+                unlimited=source is not None,
+                overageEnabled=False,
+                overageUnitPrice=None,
+            )
             if source is None:
                 answer.update(
                     reason="feature_not_included", message=f"{feature.name} is not included in the plan"
@@ -546,10 +578,11 @@ class SandboxEngine:
             )
         elif source.feature.type == "credit_system":
             purchased = sum((e.remaining for e in entries if e.prepaid > 0 and e.included == 0), ZERO)
+            # Commet counts whole credits: a fractional cost (from an Autumn-style catalog) rounds up.
             answer.update(
                 consumptionModel="credits",
-                creditsPerUnit=int(source.cost),
-                estimatedCredits=int(needed),
+                creditsPerUnit=math.ceil(source.cost),
+                estimatedCredits=math.ceil(needed),
                 planCredits=math.floor(left - purchased),
                 purchasedCredits=math.floor(purchased),
                 totalCredits=math.floor(left),
@@ -565,6 +598,7 @@ class SandboxEngine:
                 included=json_number(sum((e.granted for e in entries if not e.unlimited), ZERO)),
                 unlimited=unlimited,
                 overageEnabled=any(e.overage_allowed for e in entries),
+                overageUnitPrice=None,
             )
             if prices:
                 answer.update(overageUnitPrice=json_number(prices[0].unit_price()), currency="usd")
@@ -575,7 +609,7 @@ class SandboxEngine:
 
     def _preview(self, customer: Customer, feature: Feature, scenario: str) -> Dict[str, Any]:
         products = [
-            {"id": plan.id, "name": plan.name, "is_add_on": plan.add_on}
+            self._product_json(plan)
             for plan in self.plans.values()
             if plan.id not in customer.plans and self._plan_gives(plan, feature)
         ]
@@ -597,6 +631,44 @@ class SandboxEngine:
             "feature_name": feature.name,
             "products": products,
         }
+
+    def _product_json(self, plan: Plan) -> Dict[str, Any]:
+        """A plan as an Autumn product, with every field Autumn's product requires."""
+        return {
+            "id": plan.id,
+            "name": plan.name,
+            "group": None,
+            "env": "sandbox",
+            "is_add_on": plan.add_on,
+            "is_default": False,
+            "archived": False,
+            "version": 1,
+            "created_at": self.created_at_ms,
+            "items": [self._item_json(pf) for pf in plan.features],
+            "free_trial": None,
+            "base_variant_id": None,
+        }
+
+    def _item_json(self, pf: PlanFeature) -> Dict[str, Any]:
+        """A plan feature as an Autumn product item."""
+        kind = self._feature(pf.feature_id).type
+        boolean = kind == "boolean"
+        item: Dict[str, Any] = {
+            "type": "priced_feature" if pf.price is not None else "feature",
+            "feature_id": pf.feature_id,
+            "feature_type": "boolean" if boolean else "single_use",
+            "included_usage": None if boolean else "inf" if pf.unlimited else json_number(pf.included),
+            "interval": None if boolean or pf.interval == "one_off" else pf.interval,
+            "interval_count": None if boolean else pf.interval_count,
+            "price": None,
+        }
+        if pf.price is not None:
+            item.update(
+                price=json_number(pf.price.amount),
+                billing_units=json_number(pf.price.billing_units),
+                usage_model="pay_per_use" if pf.price.billing_method == "usage_based" else "prepaid",
+            )
+        return item
 
     def _plan_gives(self, plan: Plan, feature: Feature) -> bool:
         for pf in plan.features:

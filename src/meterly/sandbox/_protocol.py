@@ -10,16 +10,27 @@ from typing import Any, Dict, Literal, Optional, cast
 
 OperationId = Literal["balancesCheck", "usageCheck"]
 
-ROUTES: Dict[str, OperationId] = {"/v1/balances.check": "balancesCheck", "/v1/usage/check": "usageCheck"}
+ROUTES: Dict[str, OperationId] = {
+    "/v1/balances.check": "balancesCheck",
+    "/v1/usage/check": "usageCheck",
+    "/api/v1/usage/check": "usageCheck",  # Commet's own layout: its clients post to <host>/api/v1/...
+}
 DOC_URL = "https://docs.meterly.dev/errors#{code}"
 MAX_QUANTITY = 2**53 - 1
 MAX_IDEMPOTENCY_KEY = 255
+
+INVALID = "invalid_request"
+"""The code a `ProtocolError` carries for a request that fails validation; each service renders it in its
+own words (Autumn `invalid_inputs`, Commet `validation_error` with `details`)."""
+
+AUTUMN_ENV = "sandbox"
+"""The `env` of Autumn's error bodies: a sandbox is never live."""
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     403: "permission_error",
-    404: "invalid_request_error",
+    404: "not_found_error",
     405: "invalid_request_error",
     409: "idempotency_error",
 }
@@ -66,21 +77,27 @@ def error_response(
     request_id: str,
     extra: Optional[Dict[str, str]] = None,
 ) -> SandboxResponse:
-    """balances.check (and unknown routes) answer the flat `{"message","code"}`; usage.check the envelope."""
+    """balances.check (and unknown routes) answer Autumn's flat `{"message","code","env"}`; usage.check
+    Commet's envelope, where a failed validation is `validation_error` with a `details` list."""
     if operation == "usageCheck":
+        code, kind, details = error.code, _ERROR_TYPES.get(error.status, "api_error"), None
+        if code == INVALID:
+            code = kind = "validation_error"
+            details = [{"field": error.param or "body", "message": error.message}]
         body: Dict[str, Any] = {
             "success": False,
             "error": {
-                "type": _ERROR_TYPES.get(error.status, "api_error"),
-                "code": error.code,
+                "type": kind,
+                "code": code,
                 "message": error.message,
                 "param": error.param,
-                "details": None,
-                "doc_url": DOC_URL.format(code=error.code),
+                "details": details,
+                "doc_url": DOC_URL.format(code=code),
             },
         }
     else:
-        body = {"message": error.message, "code": error.code}
+        code = "invalid_inputs" if error.code == INVALID else error.code
+        body = {"message": error.message, "code": code, "env": AUTUMN_ENV}
     return json_response(error.status, body, request_id, extra)
 
 
@@ -95,7 +112,7 @@ def parse_body(raw: bytes) -> Dict[str, Any]:
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ProtocolError(400, "invalid_json", "the request body is not valid JSON") from None
     if not isinstance(value, dict):
-        raise ProtocolError(400, "invalid_request", "the request body must be a JSON object")
+        raise ProtocolError(400, INVALID, "the request body must be a JSON object")
     return cast(Dict[str, Any], value)
 
 
@@ -105,7 +122,7 @@ def _string(body: Dict[str, Any], name: str, *, required: bool) -> Optional[str]
         return None
     if not isinstance(value, str) or not value:
         what = "is required" if name not in body else "must be a non-empty string"
-        raise ProtocolError(400, "invalid_request", f"{name} {what}", name)
+        raise ProtocolError(400, INVALID, f"{name} {what}", name)
     return value
 
 
@@ -114,7 +131,7 @@ def _bool(body: Dict[str, Any], name: str) -> bool:
         return False
     value = body[name]
     if not isinstance(value, bool):
-        raise ProtocolError(400, "invalid_request", f"{name} must be a boolean", name)
+        raise ProtocolError(400, INVALID, f"{name} must be a boolean", name)
     return value
 
 
@@ -138,13 +155,11 @@ def parse_balances_check(body: Dict[str, Any]) -> BalancesCheckInput:
     if "required_balance" in body:
         value = body["required_balance"]
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-            raise ProtocolError(
-                400, "invalid_request", "required_balance must be a number", "required_balance"
-            )
+            raise ProtocolError(400, INVALID, "required_balance must be a number", "required_balance")
         required = Decimal(value)
     properties = body.get("properties", {})
     if not isinstance(properties, dict):
-        raise ProtocolError(400, "invalid_request", "properties must be an object", "properties")
+        raise ProtocolError(400, INVALID, "properties must be an object", "properties")
     assert customer_id is not None
     assert feature_id is not None
     return BalancesCheckInput(
@@ -170,13 +185,13 @@ def parse_usage_check(body: Dict[str, Any]) -> UsageCheckInput:
     customer_id = _string(body, "customerId", required=True)
     feature_code = _string(body, "featureCode", required=True)
     if "quantity" not in body:
-        raise ProtocolError(400, "invalid_request", "quantity is required", "quantity")
+        raise ProtocolError(400, INVALID, "quantity is required", "quantity")
     quantity = body["quantity"]
     if isinstance(quantity, Decimal) and quantity == quantity.to_integral_value():
         quantity = int(quantity)  # 3.0 is an integer in JSON Schema
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
         raise ProtocolError(
-            400, "invalid_request", f"quantity must be a whole number from 1 to {MAX_QUANTITY}", "quantity"
+            400, INVALID, f"quantity must be a whole number from 1 to {MAX_QUANTITY}", "quantity"
         )
     assert customer_id is not None
     assert feature_code is not None
