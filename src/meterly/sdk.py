@@ -132,7 +132,9 @@ if hasattr(os, "register_at_fork"):
 class _BaseClient:
     """The configuration and pipeline both clients share."""
 
-    _instrument: Optional[Instrument] = None
+    if TYPE_CHECKING:  # declared for type checkers only: `meterly._instrument` never loads at run time
+        _instrument: Optional[Instrument]
+    _instrument = None
     """Wraps each whole call when set (on a client, or on this class for every client); see
     `meterly._instrument`. None costs one attribute check per call."""
 
