@@ -326,10 +326,11 @@ def test_outcome_of_an_answer(answer: Any, outcome: str) -> None:
     assert outcome_of(answer) == outcome
 
 
-def test_import_meterly_does_not_load_opentelemetry() -> None:
+def test_import_meterly_loads_neither_opentelemetry_nor_the_integrations() -> None:
     code = (
         "import sys, meterly; meterly.Meterly(api_key='k'); "
-        "print(any(m.startswith('opentelemetry') for m in sys.modules))"
+        "print(any(m.startswith(('opentelemetry', 'meterly.integrations', 'meterly._instrument')) "
+        "for m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
