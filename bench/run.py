@@ -37,6 +37,9 @@ PATH = "/v1/balances.check"
 BODY = {"customer_id": "cus_123", "feature_id": "messages"}
 AUTH = {"authorization": "Bearer sk_bench"}
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The SDK's clients get raw httpx's own 5 s timeout, so both sides run under the same limit: the SDK's
+# 1 s default bounds a whole attempt, and 64 calls at once through httpx's async pool can queue longer.
+SDK_TIMEOUT_MS = 5_000
 
 Row = Tuple[str, str, str, str, str]
 rows: List[Row] = []
@@ -73,7 +76,7 @@ def paired(samples: Dict[str, List[float]], base: str, other: str) -> float:
 
 def sync_latency(url: str, calls: int, rounds: int) -> None:
     raw_client = httpx.Client()
-    sdk = Meterly(api_key="sk_bench", server_url=url)
+    sdk = Meterly(api_key="sk_bench", server_url=url, timeout_ms=SDK_TIMEOUT_MS)
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
     payload = json.dumps(BODY).encode()
@@ -134,7 +137,7 @@ async def throughput(call: Callable[[], Awaitable[object]], concurrency: int, to
 
 async def async_section(url: str, rounds: int, round_seconds: float, with_aiohttp: bool) -> None:
     raw_httpx = httpx.AsyncClient()
-    sdk_httpx = AsyncMeterly(api_key="sk_bench", server_url=url)
+    sdk_httpx = AsyncMeterly(api_key="sk_bench", server_url=url, timeout_ms=SDK_TIMEOUT_MS)
     calls: Dict[str, Callable[[], Awaitable[object]]] = {}
 
     async def raw_httpx_call() -> object:
@@ -147,7 +150,9 @@ async def async_section(url: str, rounds: int, round_seconds: float, with_aiohtt
         import aiohttp
 
         session = aiohttp.ClientSession()
-        sdk_aio = AsyncMeterly(api_key="sk_bench", server_url=url, http_backend="aiohttp")
+        sdk_aio = AsyncMeterly(
+            api_key="sk_bench", server_url=url, http_backend="aiohttp", timeout_ms=SDK_TIMEOUT_MS
+        )
 
         async def raw_aiohttp_call() -> object:
             async with session.post(url + PATH, json=BODY, headers=AUTH) as response:

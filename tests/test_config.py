@@ -181,7 +181,7 @@ def test_sdk_owned_async_client_is_closed_with_the_sdk() -> None:
 
 
 def test_sdk_owned_clients_get_a_default_timeout() -> None:
-    assert Meterly(api_key="k")._http().timeout.read == 5.0
+    assert Meterly(api_key="k")._http().timeout.read == 1.0
 
 
 def test_no_key_appears_in_any_repr() -> None:

@@ -7,6 +7,7 @@ import email.utils
 import httpx
 import pytest
 
+from meterly._config import DEFAULT_TIMEOUT_MS
 from meterly.utils import BackoffStrategy, RetryConfig
 from meterly.utils.retries import DEFAULT_RETRY_CONFIG, backoff_delay, retry_after_seconds, retry_delay
 
@@ -66,11 +67,17 @@ def test_default_policy_is_on_and_bounded() -> None:
     backoff = DEFAULT_RETRY_CONFIG.backoff
     assert DEFAULT_RETRY_CONFIG.retry_connection_errors is True
     assert (backoff.initial_interval, backoff.max_interval, backoff.exponent, backoff.max_elapsed_time) == (
-        200,
-        2_000,
+        100,
+        500,
         2.0,
-        10_000,
+        1_500,
     )
+
+
+def test_the_default_call_deadline_and_attempt_timeout_fit_a_hot_path() -> None:
+    # The call's deadline is max_elapsed_time (attempts are cut to it); one attempt alone stays under it.
+    assert DEFAULT_RETRY_CONFIG.backoff.max_elapsed_time <= 2_000
+    assert DEFAULT_RETRY_CONFIG.backoff.max_elapsed_time >= DEFAULT_TIMEOUT_MS
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from meterly._pipeline import Call, Received
+from meterly._pipeline import TIME_LEFT, Call, Received
 
 # aiohttp hands back a decoded body, so the httpx view must not decode it again.
 _DECODED_AWAY = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
@@ -65,6 +65,13 @@ class AiohttpSender:
         self._timeout_key, self._timeout_value = key, value  # sentinel: the session's own timeout
         return value
 
+    def _cut(self, timeout: Any, left: float) -> Any:
+        """`timeout`, or a shorter one when only `left` seconds remain of the call's deadline."""
+        total = self.session.timeout.total if timeout is aiohttp.helpers.sentinel else timeout.total
+        if total is not None and total <= left:
+            return timeout
+        return aiohttp.ClientTimeout(total=left)
+
     async def send(self, effect: Union[Call, httpx.Request]) -> Received:
         """Send one attempt; transport failures are raised as `httpx.RequestError` subclasses."""
         request: Optional[httpx.Request]
@@ -73,12 +80,16 @@ class AiohttpSender:
             request = None
             method, url, headers, body = effect.op.method, self._url(effect.url), effect.headers, effect.body
             timeout = self._timeout(effect.timeout)
+            left = effect.time_left
         else:
             request = effect
             method, url = effect.method, URL(str(effect.url), encoded=True)
             headers = effect.headers.multi_items()
             body = effect.read()
             timeout = self._timeout(effect.extensions.get("timeout"))
+            left = effect.extensions.get(TIME_LEFT)
+        if left is not None:
+            timeout = self._cut(timeout, left)
         try:
             response = await self.session.request(
                 method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False

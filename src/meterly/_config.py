@@ -28,8 +28,9 @@ SERVERS = ["https://api.meterly.dev"]
 API_KEY_ENV = "METERLY_API_KEY"
 SERVER_URL_ENV = "METERLY_SERVER_URL"
 
-DEFAULT_TIMEOUT_MS = 5_000
-"""Per-attempt timeout of the HTTP clients the SDK creates itself."""
+DEFAULT_TIMEOUT_MS = 1_000
+"""Per-attempt timeout of the HTTP clients the SDK creates itself (cut to what is left of the call's
+deadline, `BackoffStrategy.max_elapsed_time`)."""
 
 USER_AGENT = "meterly-python/{} python/{}.{}.{} httpx/{}".format(
     __version__, *sys.version_info[:3], httpx.__version__

@@ -1,19 +1,26 @@
-"""One attempt, one deadline: a response body that trickles in is cut off at the attempt's timeout.
+"""One attempt, one deadline: headers or a body that trickle in are cut off at the attempt's timeout.
 
 httpx's timeouts bound each socket operation, so a server sending one byte just inside every read
-timeout could hold an attempt open for ever. The clients send with `stream=True` and read the body
-through `DeadlineStream`, which raises `httpx.ReadTimeout` once the attempt has run longer than the
-largest of its timeouts (connect, read, write, pool), as if that were one budget for the attempt.
+timeout could hold an attempt open for ever. The attempt's deadline is the largest of its timeouts
+(connect, read, write, pool), which the pipeline has already cut to what is left of the call's deadline.
+While an attempt runs, `ATTEMPT_DEADLINE` holds that deadline: the clients the SDK creates read it at
+every socket operation (`meterly._deadline_io`), which bounds the headers too. A client passed in by the
+caller keeps its own transport, so there the body is read through `DeadlineStream`, which raises
+`httpx.ReadTimeout` once the deadline has passed; its headers are bounded only per socket read.
 """
 
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 from typing import AsyncIterator, Iterator, Optional
 
 import httpx
 
-__all__ = ["asend_within", "attempt_budget", "send_within"]
+__all__ = ["ATTEMPT_DEADLINE", "asend_within", "attempt_budget", "send_within"]
+
+ATTEMPT_DEADLINE: ContextVar[Optional[float]] = ContextVar("meterly_attempt_deadline", default=None)
+"""The `time.monotonic()` by which the attempt running in this thread or task must be done."""
 
 
 def attempt_budget(request: httpx.Request) -> Optional[float]:
@@ -75,15 +82,19 @@ def send_within(client: httpx.Client, request: httpx.Request) -> httpx.Response:
     if budget is None:
         return client.send(request)
     deadline = time.monotonic() + budget
-    response = client.send(request, stream=True)
+    token = ATTEMPT_DEADLINE.set(deadline)
     try:
-        stream = response.stream
-        if isinstance(stream, httpx.SyncByteStream):
-            response.stream = DeadlineStream(stream, request, deadline, budget)
-        response.read()
-    except BaseException:
-        response.close()
-        raise
+        response = client.send(request, stream=True)
+        try:
+            stream = response.stream
+            if isinstance(stream, httpx.SyncByteStream):
+                response.stream = DeadlineStream(stream, request, deadline, budget)
+            response.read()
+        except BaseException:
+            response.close()
+            raise
+    finally:
+        ATTEMPT_DEADLINE.reset(token)
     return response
 
 
@@ -93,13 +104,17 @@ async def asend_within(client: httpx.AsyncClient, request: httpx.Request) -> htt
     if budget is None:
         return await client.send(request)
     deadline = time.monotonic() + budget
-    response = await client.send(request, stream=True)
+    token = ATTEMPT_DEADLINE.set(deadline)
     try:
-        stream = response.stream
-        if isinstance(stream, httpx.AsyncByteStream):
-            response.stream = AsyncDeadlineStream(stream, request, deadline, budget)
-        await response.aread()
-    except BaseException:
-        await response.aclose()
-        raise
+        response = await client.send(request, stream=True)
+        try:
+            stream = response.stream
+            if isinstance(stream, httpx.AsyncByteStream):
+                response.stream = AsyncDeadlineStream(stream, request, deadline, budget)
+            await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+    finally:
+        ATTEMPT_DEADLINE.reset(token)
     return response

@@ -77,6 +77,11 @@ class Param(NamedTuple):
     """True when a value that passed `check` may hold containers (so it is not a plain JSON scalar)."""
 
 
+def never_writes(args: Mapping[str, Any]) -> bool:
+    """For an operation that only reads."""
+    return False
+
+
 class Operation(Generic[T]):
     """A short declaration of an endpoint; `parse` turns a 2xx body into the result.
 
@@ -94,6 +99,7 @@ class Operation(Generic[T]):
         "resource",
         "security",
         "version_header",
+        "writes",
     )
 
     def __init__(
@@ -109,6 +115,7 @@ class Operation(Generic[T]):
         method: str = "POST",
         resource: str = "",
         version_header: Optional[Tuple[str, str]] = None,
+        writes: Callable[[Mapping[str, Any]], bool] = never_writes,
     ) -> None:
         self.operation_id = operation_id
         self.path = path
@@ -126,6 +133,9 @@ class Operation(Generic[T]):
         self.version_header = version_header
         """(lower-case header name, default version): the API version every request pins, so the service
         answers in the shape the models were written for."""
+        self.writes = writes
+        """Whether a call with these arguments records usage: such a call never stores or gets a
+        fail-open last-known answer."""
 
     def __repr__(self) -> str:
         return f"Operation({self.operation_id!r}, {self.method} {self.path})"

@@ -45,14 +45,35 @@ from meterly.types import UNSET, Unset
 from meterly.utils.retries import RETRYABLE_STATUS_CODES, RetryConfig, retry_after_seconds, retry_delay
 
 if TYPE_CHECKING:
-    from meterly._fail_open import FailOpen
+    from meterly._fail_open import Circuit, FailOpen, LastKnownKey
     from meterly.models._fallback import FallbackReason
 
 T = TypeVar("T")
 
 Effect = Union[httpx.Request, "Call", float, Awaiting]
-"""What the pipeline asks its driver for: send this request (or prepared call), sleep this long, or await
-what an async hook returned."""
+"""What the pipeline asks its driver for: send this request (or prepared call), sleep this long
+(a `Pause` when the circuit breaker may cut the sleep short), or await what an async hook returned."""
+
+TIME_LEFT = "meterly.time_left"
+"""The request extension that tells a non-httpx sender how many seconds are left of the call's deadline
+when the request carries no timeout of its own (so the sender's default applies, cut to that)."""
+
+_MIN_ATTEMPT = 0.001
+"""The shortest timeout an attempt is given (a zero or negative one would not mean "no time left")."""
+
+
+class Pause(float):
+    """Seconds to sleep before a retry, cut short when `circuit` opens (`Circuit.sleep` / `asleep`)."""
+
+    __slots__ = ("circuit",)
+
+    circuit: Circuit
+
+    def __new__(cls, seconds: float, circuit: Circuit) -> Pause:
+        pause = super().__new__(cls, seconds)
+        pause.circuit = circuit
+        return pause
+
 
 Retries = Union[RetryConfig, None, Unset]
 
@@ -100,7 +121,19 @@ if hasattr(os, "register_at_fork"):
 class Call:
     """One prepared call: everything decided before the first attempt, reused by every retry."""
 
-    __slots__ = ("args", "body", "ctx", "headers", "op", "raw", "retry_config", "secret", "timeout", "url")
+    __slots__ = (
+        "args",
+        "body",
+        "ctx",
+        "headers",
+        "op",
+        "raw",
+        "retry_config",
+        "secret",
+        "time_left",
+        "timeout",
+        "url",
+    )
 
     op: Operation[Any]
     url: httpx.URL
@@ -127,6 +160,8 @@ class Call:
         self.secret = secret
         self.ctx = ctx
         self.raw = raw_mode.get()
+        self.time_left: Optional[float] = None
+        """Seconds left of the call's deadline as the current attempt starts; None: no deadline."""
 
     def to_request(self) -> httpx.Request:
         """This call as an `httpx.Request`, for a driver that has no httpx client to build one."""
@@ -320,13 +355,21 @@ class Pipeline:
         """
         hooks = self.hooks
         started = self.clock()
-        if self.fail_open is not None and not call.raw:
-            circuit = self.fail_open.circuit(call.op.operation_id)
+        fail_open = self.fail_open
+        circuit: Optional[Circuit] = None  # the circuit that may answer for this call
+        if fail_open is not None and not call.raw:
+            circuit = fail_open.circuit(call.op.operation_id)
             if not circuit.admit(started):
                 return self._fallback(call, "circuit_open")
+        # One deadline for the whole call: the first attempt runs with its own timeout, every later one
+        # is cut to what is left of `max_elapsed_time` (a retry only starts before it).
+        config = call.retry_config
+        deadline = started + config.backoff.max_elapsed_time / 1000 if config is not None else None
         attempt = 0
+        previous: Optional[BaseException] = None  # the error of the attempt before this one
         while True:
             attempt += 1
+            cut = False
             log_attempt = self.config.debug_logger is not None or logger.isEnabledFor(logging.DEBUG)
             request: Union[httpx.Request, Call]
             if client is None and not hooks.before_request_hooks and not log_attempt:
@@ -344,6 +387,8 @@ class Pipeline:
                     )
                 if hooks.before_request_hooks:
                     request = yield from hooks.before_request(call.ctx, request)
+            if attempt > 1 and deadline is not None:
+                cut = _cut_to(call, request, deadline - self.clock())
             sent_at = self.clock()
             try:
                 response: Union[httpx.Response, Received] = yield request
@@ -363,15 +408,39 @@ class Pipeline:
                 assert isinstance(request, httpx.Request)  # built above whenever an attempt is logged
                 self._log_attempt(call, request, response, outcome, attempt, elapsed)
             if not isinstance(outcome, BaseException):
-                if self.fail_open is not None:
-                    self.fail_open.circuit(call.op.operation_id).succeeded()
+                if fail_open is not None:
+                    fail_open.circuit(call.op.operation_id).succeeded()
+                    if fail_open.last_known is not None and not call.raw:
+                        key = _last_known_key(call)
+                        if key is not None:
+                            fail_open.last_known.remember(key, outcome, self.clock())
                 return outcome
+            if cut and previous is not None and isinstance(outcome, errors.APITimeoutError):
+                outcome = previous  # the call's deadline, not the service, ended this attempt
+            previous = outcome
+            reason: Optional[FallbackReason] = None
+            if fail_open is not None:
+                # Every failed attempt counts, so concurrent calls open the circuit together.
+                reason = _fallback_reason(outcome)
+                if reason is None:
+                    fail_open.circuit(call.op.operation_id).succeeded()  # the service answered
+                else:
+                    fail_open.circuit(call.op.operation_id).failed(
+                        self.clock(), reason, outcome, fail_open.answers
+                    )
+                    if circuit is not None and circuit.is_open:
+                        return self._fallback(call, reason, outcome)
             delay = self._retry_delay(call, attempt, outcome, self.clock() - started)
             if delay is None:
                 if isinstance(outcome, errors.MeterlyError):  # what the error says about its call
                     outcome.attempts, outcome.elapsed = attempt, self.clock() - started
-                return self._give_up(call, outcome)
-            yield delay
+                return self._give_up(call, outcome, reason)
+            if circuit is None or reason is None:
+                yield delay
+                continue
+            yield Pause(delay, circuit)  # woken early when the circuit opens
+            if not circuit.admit(self.clock()):
+                return self._fallback(call, reason, outcome)
 
     def _on_response(self, call: Call, response: Union[httpx.Response, Received], elapsed: float) -> Any:
         op = call.op
@@ -450,34 +519,27 @@ class Pipeline:
             config, attempt, elapsed, retryable=retryable, requested=requested, rand=self.random
         )
 
-    def _give_up(self, call: Call, error: BaseException) -> Any:
-        """Raise the final error, or answer the fallback when fail-open covers it."""
-        fail_open = self.fail_open
-        if fail_open is None:
-            raise error
-        circuit = fail_open.circuit(call.op.operation_id)
-        if not isinstance(error, (errors.InternalServerError, errors.APIConnectionError)):
-            circuit.succeeded()  # the service answered: a 4xx or an unreadable 2xx is never masked
-            raise error
-        reason: FallbackReason = (
-            "timeout"
-            if isinstance(error, errors.APITimeoutError)
-            else "connection"
-            if isinstance(error, errors.APIConnectionError)
-            else "server_error"
-        )
-        circuit.failed(self.clock(), reason, error, fail_open.answers)
-        # A raw-response call asked for the HTTP exchange itself, so it is never answered by a fallback.
-        if call.raw:
-            raise error
-        return self._fallback(call, reason)
+    def _give_up(self, call: Call, error: BaseException, reason: Optional[FallbackReason]) -> Any:
+        """Raise the final error, or answer the fallback when fail-open covers it (`reason` set).
 
-    def _fallback(self, call: Call, reason: FallbackReason) -> Any:
-        """The fail-open answer for `call`, allowed or denied by the policy for its feature."""
-        assert self.fail_open is not None
+        A 4xx or an unreadable 2xx is never masked; a raw-response call asked for the HTTP exchange
+        itself, so it is never answered by a fallback either."""
+        if reason is None or call.raw:
+            raise error
+        return self._fallback(call, reason, error)
+
+    def _fallback(self, call: Call, reason: FallbackReason, error: Optional[BaseException] = None) -> Any:
+        """The fail-open answer for `call`: its last-known answer when the policy keeps them, else
+        allowed or denied by the policy for its feature. `error` is the failure it answers for."""
+        fail_open = self.fail_open
+        assert fail_open is not None
         op = call.op
+        now = self.clock()
+        if error is not None:
+            fail_open.circuit(op.operation_id).answered_fallback(now, reason, error, fail_open.answers)
+        key = _last_known_key(call) if fail_open.last_known is not None else None
         feature = call.args.get(op.feature_param)
-        return self.fail_open.fallback(op.fallback, call.args, feature, reason)
+        return fail_open.fallback(op.fallback, call.args, feature, reason, key, now)
 
     def _log_attempt(
         self,
@@ -516,6 +578,48 @@ class Pipeline:
                 request_id,
                 headers,
             )
+
+
+def _fallback_reason(error: BaseException) -> Optional[FallbackReason]:
+    """What a fail-open answer for `error` would say; None when fail-open never masks it."""
+    if isinstance(error, errors.APITimeoutError):
+        return "timeout"
+    if isinstance(error, errors.APIConnectionError):
+        return "connection"
+    if isinstance(error, errors.InternalServerError):
+        return "server_error"
+    return None
+
+
+def _last_known_key(call: Call) -> Optional[LastKnownKey]:
+    """Where a check's real answer is kept for fail-open; None for a call that records usage."""
+    op, args = call.op, call.args
+    if op.writes(args):
+        return None
+    return (op.operation_id, args.get("customer_id"), args.get(op.feature_param), args.get("entity_id"))
+
+
+def _cut_to(call: Call, request: Union[httpx.Request, Call], left: float) -> bool:
+    """Cuts this attempt's timeouts to the `left` seconds of the call's deadline; False when they all
+    end before it anyway (True also when the sender's own default timeout is unknown here)."""
+    left = max(left, _MIN_ATTEMPT)
+    call.time_left = left
+    if isinstance(request, Call):  # a non-httpx sender reads `time_left`
+        timeout = call.timeout
+        if not isinstance(timeout, httpx.Timeout):
+            return True
+        return any(value is None or value > left for value in timeout.as_dict().values())
+    timeouts = request.extensions.get("timeout")
+    if timeouts is None:
+        request.extensions[TIME_LEFT] = left
+        return True
+    for value in timeouts.values():
+        if value is None or value > left:
+            request.extensions["timeout"] = {
+                name: left if value is None or value > left else value for name, value in timeouts.items()
+            }
+            return True
+    return False
 
 
 def _checked_headers(http_headers: Mapping[str, str]) -> Dict[str, str]:

@@ -40,6 +40,10 @@ def _fallback(args: Mapping[str, Any], allowed: bool) -> models.CheckResponse:
     return models.CheckResponse(allowed=allowed, customer_id=args["customer_id"], balance=None, **extra)
 
 
+def _records_usage(args: Mapping[str, Any]) -> bool:
+    return args.get("send_event") is True
+
+
 BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
     operation_id="balancesCheck",
     path="/v1/balances.check",
@@ -58,6 +62,7 @@ BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
     feature_param="feature_id",
     resource="balances",
     version_header=("x-api-version", AUTUMN_API_VERSION),
+    writes=_records_usage,
 )
 
 

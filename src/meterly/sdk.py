@@ -46,7 +46,7 @@ from meterly._deadline import asend_within, send_within
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
 from meterly._operation import Operation
-from meterly._pipeline import Effect, Pipeline, Retries
+from meterly._pipeline import Effect, Pause, Pipeline, Retries
 from meterly.balances import AsyncBalances, Balances
 from meterly.errors import RequestValidationError
 from meterly.types import UNSET, Unset
@@ -104,11 +104,42 @@ class _Cookieless:
 
 
 class _OwnedClient(_Cookieless, httpx.Client):
-    """The `httpx.Client` a `Meterly` creates for itself."""
+    """The `httpx.Client` a `Meterly` creates for itself; its sockets honour each attempt's deadline."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from meterly._deadline_io import bound_by_deadline
+
+        bound_by_deadline(self)
 
 
 class _OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
-    """The `httpx.AsyncClient` an `AsyncMeterly` creates for itself."""
+    """The `httpx.AsyncClient` an `AsyncMeterly` creates for itself; its sockets honour each attempt's
+    deadline."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from meterly._deadline_io import bound_by_deadline
+
+        bound_by_deadline(self)
+
+
+def _sleep(seconds: float) -> None:
+    """`time.sleep`, cut short when the circuit breaker of a `Pause` opens."""
+    if isinstance(seconds, Pause):
+        seconds.circuit.sleep(seconds)
+    else:
+        time.sleep(seconds)
+
+
+async def _asleep(seconds: float) -> None:
+    """`asyncio.sleep`, cut short when the circuit breaker of a `Pause` opens."""
+    if isinstance(seconds, Pause):
+        await seconds.circuit.asleep(seconds)
+    else:
+        import asyncio
+
+        await asyncio.sleep(seconds)
 
 
 _LIVE_CLIENTS: weakref.WeakSet[_BaseClient] = weakref.WeakSet()
@@ -333,7 +364,7 @@ class Meterly(_BaseClient):
             api_versions=api_versions,
         )
         self._client: Optional[httpx.Client] = client
-        self._sleep: Callable[[float], None] = time.sleep
+        self._sleep: Callable[[float], None] = _sleep
         self._bind_resources()
 
     def _bind_resources(self) -> None:
@@ -541,7 +572,7 @@ class AsyncMeterly(_BaseClient):
 
         self._loop: Optional[weakref.ref[asyncio.AbstractEventLoop]] = None
         self._keeper: Optional[AsyncGenerator[None, None]] = None
-        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._sleep: Callable[[float], Awaitable[None]] = _asleep
         self._running_loop = asyncio.get_running_loop
         self._bind_resources()
 

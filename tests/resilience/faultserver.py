@@ -38,6 +38,9 @@ class Fault(enum.Enum):
     NOT_JSON = "not_json"  # processes it and answers 200 with a body that is not JSON
     GARBAGE = "garbage"  # processes it and answers bytes that are not HTTP
     SLOW_BODY = "slow_body"  # processes it and trickles the body one byte per `trickle_seconds`
+    SLOW_HEADERS = "slow_headers"  # processes it and trickles the status line and headers the same way
+    PLAIN_503 = "plain_503"  # answers 503 without processing and without asking for a wait
+    RETRY_LATER_503 = "retry_later_503"  # answers 503 with `Retry-After: 30`, without processing
 
 
 PROCESSING_FAULTS = frozenset(
@@ -51,6 +54,7 @@ PROCESSING_FAULTS = frozenset(
         Fault.NOT_JSON,
         Fault.GARBAGE,
         Fault.SLOW_BODY,
+        Fault.SLOW_HEADERS,
     }
 )
 """The faults that happen after the backend has counted the event: the dangerous ones for double counts."""
@@ -152,6 +156,12 @@ class FaultServer:
         if fault is Fault.RATE_LIMITED_429:
             conn.sendall(_response(429, b'{"message":"slow down"}', {"retry-after-ms": "5"}))
             return True
+        if fault is Fault.PLAIN_503:
+            conn.sendall(_response(503, b'{"message":"unavailable"}'))
+            return True
+        if fault is Fault.RETRY_LATER_503:
+            conn.sendall(_response(503, b'{"message":"unavailable"}', {"retry-after": "30"}))
+            return True
         if fault is Fault.BAD_GATEWAY_HTML:
             conn.sendall(_response(502, b"<html>Bad Gateway</html>", {"content-type": "text/html"}))
             return True
@@ -174,9 +184,9 @@ class FaultServer:
             conn.sendall(head[: len(head) - len(body) // 2])
         elif fault is Fault.GARBAGE:
             conn.sendall(b"HTTP/1.1 two hundred\r\n\x00\x01garbage\r\n\r\n")
-        elif fault is Fault.SLOW_BODY:
+        elif fault is Fault.SLOW_BODY or fault is Fault.SLOW_HEADERS:
             whole = _response(200, body)
-            split = len(whole) - len(body)
+            split = len(whole) - len(body) if fault is Fault.SLOW_BODY else 0
             conn.sendall(whole[:split])
             for i in range(split, len(whole)):
                 if self._stop.wait(self.trickle_seconds):

@@ -98,7 +98,8 @@ def balances_check(client: Meterly) -> Optional[float]:
     assert_type(res.customer_id, str)
     assert_type(res.is_fallback, bool)
     assert_type(
-        res.fallback_reason, Optional[Literal["timeout", "connection", "server_error", "circuit_open"]]
+        res.fallback_reason,
+        Optional[Literal["timeout", "connection", "server_error", "circuit_open", "last_known"]],
     )
     assert_type(res.required_balance, Optional[float])
     assert_type(res.preview, Optional[models.Preview])

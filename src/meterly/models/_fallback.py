@@ -6,9 +6,11 @@ from typing import Any, Dict, Iterator, Literal, Optional, Tuple
 
 from meterly.types import BaseModel
 
-FallbackReason = Literal["timeout", "connection", "server_error", "circuit_open"]
+FallbackReason = Literal["timeout", "connection", "server_error", "circuit_open", "last_known"]
 """Why an answer was made up: the last attempt timed out, got no response, got a 5xx, or was never
-made because the operation's circuit breaker is open."""
+made because the operation's circuit breaker is open; or, `last_known`, the call failed and this is
+the last real answer seen for the same customer, feature and entity
+(`FailOpenPolicy.last_known_max_age_ms`)."""
 
 _REASON = "_fallback_reason"
 _DEGRADED = "_degraded"
@@ -36,7 +38,8 @@ class FallbackAware(BaseModel):
 
     @property
     def fallback_reason(self) -> Optional[FallbackReason]:
-        """Why the SDK answered on its own: `timeout`, `connection`, `server_error` or `circuit_open`.
+        """Why the SDK answered on its own: `timeout`, `connection`, `server_error`, `circuit_open`, or
+        `last_known` (a copy of the last real answer for the same customer, feature and entity).
 
         None for a real answer.
         """
