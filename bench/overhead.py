@@ -7,6 +7,7 @@ over interleaved rounds, and their ratio. Run: `make bench` (or `.venv/bin/pytho
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -57,6 +58,42 @@ def measure(calls: int = 2000, rounds: int = 15) -> tuple[float, float]:
         for fn in pair:
             (raw_times if fn is raw else sdk_times).append(time_per_call(fn, calls))
     return statistics.median(raw_times), statistics.median(sdk_times)
+
+
+def measure_seam(calls: int = 2000, rounds: int = 15) -> dict[str, list[float]]:
+    """Seconds per call in each interleaved round: `direct`, the SDK without the instrumentation seam;
+    `seam`, through it while no instrument is set (with `meterly.integrations.otel` imported); `traced`,
+    with OpenTelemetry on (SDK tracer and meter providers, no exporter)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from meterly.integrations.otel import MeterlyInstrumentor
+
+    def client() -> Meterly:
+        return Meterly(api_key="sk_bench", client=httpx.Client(transport=httpx.MockTransport(handler)))
+
+    # The call path before the seam existed: the resources call the driver itself.
+    direct = client()
+    direct._request = direct._drive  # type: ignore[method-assign]
+    seam = client()
+    traced = client()
+    MeterlyInstrumentor(tracer_provider=TracerProvider(), meter_provider=MeterProvider()).instrument_client(
+        traced
+    )
+    fns = {
+        name: (lambda c=c: c.balances.check(customer_id="cus_123", feature_id="messages"))
+        for name, c in (("direct", direct), ("seam", seam), ("traced", traced))
+    }
+    for fn in fns.values():
+        time_per_call(fn, 200)
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for i in range(rounds):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            gc.collect()  # the traced client's garbage would otherwise be collected in the next sample
+            samples[name].append(time_per_call(fns[name], calls))
+    return samples
 
 
 def main() -> int:

@@ -213,6 +213,33 @@ def overhead_section(calls: int, rounds: int) -> None:
     )
 
 
+def seam_section(calls: int, rounds: int) -> None:
+    try:
+        samples = overhead.measure_seam(calls, rounds)
+    except ImportError:
+        print("  opentelemetry-sdk is not installed: pip install opentelemetry-sdk to measure the seam")
+        return
+    result = medians(samples)
+    direct, seam, traced = result["direct"], result["seam"], result["traced"]
+    row(
+        "instrumentation seam, not enabled (us CPU/call)",
+        f"{direct * 1e6:.1f}",
+        f"{seam * 1e6:.1f}",
+        f"{paired(samples, 'direct', 'seam'):.3f}x",
+        "~1.00x the call path without the seam",
+    )
+    row(
+        "OpenTelemetry enabled (us CPU/call)",
+        f"{direct * 1e6:.1f}",
+        f"{traced * 1e6:.1f}",
+        f"{paired(samples, 'direct', 'traced'):.3f}x",
+        "(SDK providers, no exporter)",
+    )
+    code = "import sys, meterly; print(sum(m.startswith('opentelemetry') for m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    row("opentelemetry modules loaded by `import meterly`", "", loaded.strip(), "", "0")
+
+
 # -- cold start --------------------------------------------------------------------------------------
 
 FLOOR = "import httpx; from pydantic import BaseModel"
@@ -325,11 +352,11 @@ def machine() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and calls (a smoke run)")
-    parser.add_argument("--only", nargs="*", default=None, help="sync async overhead cold memory")
+    parser.add_argument("--only", nargs="*", default=None, help="sync async overhead seam cold memory")
     parser.add_argument("--server", choices=("nginx", "asyncio"), default="nginx")
     args = parser.parse_args()
     quick = args.quick
-    only = set(args.only or ("sync", "async", "overhead", "cold", "memory"))
+    only = set(args.only or ("sync", "async", "overhead", "seam", "cold", "memory"))
     try:
         import aiohttp  # noqa: F401
 
@@ -354,6 +381,8 @@ def main() -> int:
             )
         if "overhead" in only:
             overhead_section(calls=300 if quick else 1000, rounds=5 if quick else 21)
+        if "seam" in only:
+            seam_section(calls=300 if quick else 1000, rounds=5 if quick else 21)
         if "cold" in only:
             cold_start(url, runs=3 if quick else 31)
         if "memory" in only:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import time
 from types import TracebackType
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from meterly._fail_open import FailOpenPolicy
+    from meterly._instrument import Instrument
     from meterly.hooks import AsyncHook, Hook
 
 T = TypeVar("T")
@@ -85,6 +87,12 @@ async def _asleep(seconds: float) -> None:
 
 class _BaseClient(Generic[P]):
     """The configuration and pipeline both clients share."""
+
+    if TYPE_CHECKING:  # declared for type checkers only: `meterly._instrument` never loads at run time
+        _instrument: Optional[Instrument]
+    _instrument = None
+    """Wraps each whole call when set (on a client, or on this class for every client); see
+    `meterly._instrument`. None costs one attribute check per call."""
 
     def __init__(
         self,
@@ -275,6 +283,11 @@ class Meterly(_BaseClient[SyncPool]):
 
     def _request(self, op: Operation[T], arguments: Mapping[str, Any]) -> T:
         """Run `op` with a resource method's arguments (body parameters and call options, by name)."""
+        if self._instrument is not None:
+            return self._instrument.call(self, op, arguments, functools.partial(self._drive, op, arguments))
+        return self._drive(op, arguments)
+
+    def _drive(self, op: Operation[T], arguments: Mapping[str, Any]) -> T:
         pool = self._pool
         pool.check_open()
         pipeline = self._pipeline
@@ -418,6 +431,12 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
 
     async def _request(self, op: Operation[T], arguments: Mapping[str, Any]) -> T:
         """Run `op` with a resource method's arguments (body parameters and call options, by name)."""
+        if self._instrument is not None:
+            run = functools.partial(self._drive, op, arguments)
+            return await self._instrument.acall(self, op, arguments, run)
+        return await self._drive(op, arguments)
+
+    async def _drive(self, op: Operation[T], arguments: Mapping[str, Any]) -> T:
         pool = self._pool
         pool.check_open()
         pipeline = self._pipeline

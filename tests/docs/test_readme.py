@@ -27,6 +27,7 @@ REQUIRED_SECTIONS = [
     "Development",
     "Raw responses",
     "Behaviour the contract leaves open, and what this SDK chose",
+    "Framework integrations",
 ]
 
 
@@ -61,3 +62,15 @@ def test_the_examples_show_sync_and_async_use() -> None:
     assert "with Meterly(" in usage
     assert "async with AsyncMeterly(" in usage
     assert "asyncio.run(main())" in usage
+
+
+def test_each_integration_has_a_readme_section_and_a_docs_page_with_an_example() -> None:
+    for heading, page in [
+        ("### The pytest plugin", "pytest.md"),
+        ("### FastAPI", "fastapi.md"),
+        ("### Django", "django.md"),
+        ("### OpenTelemetry", "otel.md"),
+    ]:
+        assert f"\n{heading}\n" in README, heading
+        text = (ROOT / "docs" / "integrations" / page).read_text(encoding="utf-8")
+        assert "```python\n" in text, page

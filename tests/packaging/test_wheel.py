@@ -112,9 +112,13 @@ def test_the_wheel_holds_the_typed_package_and_no_tests_or_tooling(wheel: Path) 
     assert "meterly/py.typed" in names
     assert "meterly/cli.py" in names
     assert all(name.startswith(("meterly/", "meterly-")) for name in names), names
-    assert not [n for n in names if "test" in n or "conftest" in n or n.endswith((".md", ".yaml", ".cfg"))]
+    shipped = [n for n in names if not n.startswith("meterly/testing/")]  # the pytest plugin is a feature
+    assert not [n for n in shipped if "test" in n or "conftest" in n or n.endswith((".md", ".yaml", ".cfg"))]
+    assert {"meterly/testing/plugin.py", "meterly/integrations/otel.py"} <= set(names)
     dist_info = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "meterly = meterly.cli:main" in zipfile.ZipFile(wheel).read(dist_info).decode()
+    entry_points = zipfile.ZipFile(wheel).read(dist_info).decode()
+    assert "meterly = meterly.cli:main" in entry_points
+    assert "[pytest11]\nmeterly = meterly.testing.plugin" in entry_points
 
 
 def test_the_wheel_metadata_carries_pyprojects_dependency_ranges(wheel: Path) -> None:
@@ -128,6 +132,10 @@ def test_the_wheel_metadata_carries_pyprojects_dependency_ranges(wheel: Path) ->
     runtime = {str(r) for r in required if r.marker is None}
     assert runtime == {str(Requirement(line)) for line in pyproject()["project"]["dependencies"]}
     assert "Requires-Python: >=3.10" in metadata
+    extras = {
+        line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Provides-Extra:")
+    }
+    assert {"aiohttp", "fastapi", "django", "otel", "pytest"} <= extras
 
 
 def test_a_clean_venv_installs_the_wheel_and_checks_against_the_sandbox(wheel: Path, tmp_path: Path) -> None:
@@ -143,6 +151,21 @@ def test_a_clean_venv_installs_the_wheel_and_checks_against_the_sandbox(wheel: P
     )
     result = json.loads(sh(python, "-c", code, cwd=tmp_path).stdout)
     assert (result["allowed"], result["customer_id"]) == (True, "cus_pro")
+
+    # None of the integrations' frameworks is installed: each says which extra brings it.
+    for module, extra in [
+        ("meterly.integrations.fastapi", "fastapi"),
+        ("meterly.integrations.django", "django"),
+        ("meterly.integrations.otel", "otel"),
+        ("meterly.testing.plugin", "pytest"),
+    ]:
+        failed = sh(python, "-c", f"import {module}", cwd=tmp_path, check=False)
+        assert failed.returncode == 1
+        assert failed.stderr.strip().splitlines()[-1].endswith(f"pip install 'meterly[{extra}]'"), (
+            failed.stderr
+        )
+    plain = "import sys, meterly.testing; print([m for m in ('pytest', 'opentelemetry') if m in sys.modules])"
+    assert sh(python, "-c", plain, cwd=tmp_path).stdout == "[]\n"
 
     # The installed command against the installed `python -m meterly.sandbox`, as a user would run them.
     port = free_port()

@@ -1,4 +1,4 @@
-"""The README's sandbox example is a real pytest file, and it passes."""
+"""The README's sandbox example is a real pytest file using the plugin's fixtures, and it passes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECTION = "## Testing your app against the sandbox"
@@ -20,19 +22,17 @@ def readme_example() -> str:
     return match.group(1)
 
 
-def test_readme_sandbox_example_passes_under_pytest(tmp_path: Path) -> None:
-    (tmp_path / "test_readme_example.py").write_text(readme_example(), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_readme_example.py"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        # The example needs no plugin; skipping their discovery keeps this run quick.
-        env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed" in result.stdout
+def test_readme_sandbox_example_passes_under_pytest(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_paywall=readme_example())
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+
+
+def test_readme_sandbox_example_uses_the_plugins_fixtures() -> None:
+    code = readme_example()
+    for fixture in ("meterly_client", "meterly_engine", "meterly_server"):
+        assert f"{fixture}" in code
+    assert "SandboxTransport(" not in code
 
 
 def _block_after(heading: str) -> str:

@@ -1,0 +1,227 @@
+"""`meterly.integrations.django`: the require_feature decorator on sync and async views, and its clients.
+
+The views run under Django's test client against a served sandbox (`meterly_server`), the way an app
+configured with a server URL in `settings.METERLY` would.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict
+
+import django
+import pytest
+from django.conf import settings
+
+if not settings.configured:
+    settings.configure(
+        ROOT_URLCONF=__name__,
+        ALLOWED_HOSTS=["testserver"],
+        DEBUG=False,
+        SECRET_KEY="django-tests-only",
+        MIDDLEWARE=[],
+        INSTALLED_APPS=[],
+        METERLY={},
+    )
+    django.setup()
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.test import AsyncClient, Client, override_settings
+from django.urls import path
+
+from meterly import AsyncMeterly, FailOpenPolicy, Meterly, errors
+from meterly.integrations import django as meterly_django
+from meterly.integrations.django import get_async_client, get_client, require_feature
+from meterly.sandbox import Sandbox
+
+SEED = {
+    "features": [{"id": "messages", "name": "Messages"}],
+    "plans": [
+        {"id": "free", "name": "Free", "features": [{"feature_id": "messages", "included": 2}]},
+        {"id": "pro", "name": "Pro", "features": [{"feature_id": "messages", "included": 1000}]},
+    ],
+    "customers": [{"id": "user_1", "plans": ["free"]}, {"id": "user_pro", "plans": ["pro"]}],
+}
+pytestmark = pytest.mark.meterly_seed(SEED)
+
+
+def customer(request: HttpRequest) -> str:
+    return request.headers["x-customer"]
+
+
+async def async_customer(request: HttpRequest) -> str:
+    return request.headers["x-customer"]
+
+
+@require_feature("messages", customer=customer, send_event=True)
+def send_message(request: HttpRequest) -> HttpResponse:
+    check = request.meterly_check  # type: ignore[attr-defined]
+    return JsonResponse({"sent": True, "fallback": check.fallback_reason})
+
+
+@require_feature("messages", customer=async_customer, send_event=True)
+async def send_message_async(request: HttpRequest) -> HttpResponse:
+    check = request.meterly_check  # type: ignore[attr-defined]
+    return JsonResponse({"sent": True, "fallback": check.fallback_reason})
+
+
+@require_feature(
+    "messages",
+    customer=customer,
+    required_balance=5000,
+    status_code=403,
+    denied_body=lambda result: {"upgrade": result.preview.title if result.preview else None},
+)
+def big_job(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("done")
+
+
+urlpatterns = [
+    path("send", send_message),
+    path("send-async", send_message_async),
+    path("big-job", big_job),
+]
+
+
+@pytest.fixture
+def served(meterly_server: Sandbox) -> Iterator[Sandbox]:
+    """settings.METERLY pointed at the served sandbox (the clients are rebuilt for it)."""
+    config = {"SERVER_URL": meterly_server.url, "API_KEY": meterly_server.api_key}
+    with override_settings(METERLY=config):
+        yield meterly_server
+
+
+def test_a_sync_view_runs_while_allowed_then_answers_402_with_the_preview(served: Sandbox) -> None:
+    client = Client(headers={"x-customer": "user_1"})
+    answers = [client.post("/send") for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 402]
+    assert answers[0].json() == {"sent": True, "fallback": None}
+    denial = answers[2].json()
+    assert denial["code"] == "feature_not_allowed"
+    assert denial["preview"]["title"] == "Messages limit reached"
+    assert [product["id"] for product in denial["preview"]["products"]] == ["pro"]
+
+
+async def test_an_async_view_is_gated_by_the_async_client(served: Sandbox) -> None:
+    client = AsyncClient()
+    answers = [await client.post("/send-async", headers={"x-customer": "user_1"}) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 402]
+    assert answers[2].json()["preview"]["scenario"] == "usage_limit"
+    assert isinstance(get_async_client(), AsyncMeterly)
+
+
+def test_an_async_view_under_the_sync_test_client(served: Sandbox) -> None:
+    # Each request runs the async view in an event loop of its own: the client opens a pool per loop.
+    client = Client(headers={"x-customer": "user_pro"})
+    assert [client.post("/send-async").status_code for _ in range(3)] == [200, 200, 200]
+
+
+def test_the_denial_status_and_body_are_configurable(served: Sandbox) -> None:
+    answer = Client(headers={"x-customer": "user_1"}).post("/big-job")
+    assert (answer.status_code, answer.json()) == (403, {"upgrade": "Messages limit reached"})
+
+
+def test_service_errors_are_not_denials(served: Sandbox) -> None:
+    with pytest.raises(errors.NotFoundError):
+        Client(headers={"x-customer": "nobody"}).post("/send")
+
+
+def test_fail_open_answers_pass_through_marked(meterly_server: Sandbox) -> None:
+    meterly_server.engine.faults.outage = True
+    config = {"server_url": meterly_server.url, "api_key": meterly_server.api_key}
+    with override_settings(METERLY={**config, "fail_open": True, "retry_config": None}):
+        answer = Client(headers={"x-customer": "user_1"}).post("/send")
+        assert (answer.status_code, answer.json()) == (200, {"sent": True, "fallback": "server_error"})
+    with override_settings(
+        METERLY={**config, "fail_open": FailOpenPolicy(default="deny"), "retry_config": None}
+    ):
+        answer = Client(headers={"x-customer": "user_1"}).post("/send")
+        assert answer.status_code == 402
+        assert answer.json()["fallback_reason"] == "server_error"
+
+
+def test_one_client_per_process_shared_by_concurrent_threads(served: Sandbox) -> None:
+    start = threading.Barrier(8)
+
+    def first_use(_: int) -> int:
+        start.wait(timeout=10)
+        return id(get_client())
+
+    with ThreadPoolExecutor(8) as pool:
+        assert len(set(pool.map(first_use, range(8)))) == 1
+
+    served.engine.add_customer("user_busy", plans=["free"])
+    served.engine.grant("user_busy", "messages", 28)  # 30 messages in all
+
+    def send(_: int) -> int:
+        return Client(headers={"x-customer": "user_busy"}).post("/send").status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(send, range(40)))
+    assert (statuses.count(200), statuses.count(402)) == (30, 10)
+
+
+def test_changing_the_settings_replaces_the_clients(served: Sandbox) -> None:
+    before = get_client()
+    with override_settings(METERLY={"server_url": served.url, "api_key": served.api_key, "timeout_ms": 900}):
+        assert get_client() is not before
+    with pytest.raises(RuntimeError, match="closed"):
+        before.balances.check(customer_id="user_1", feature_id="messages")
+
+
+def test_the_settings_are_checked(served: Sandbox) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    with override_settings(METERLY={"api_kee": "x"}), pytest.raises(ImproperlyConfigured, match="api_kee"):
+        get_client()
+    with override_settings(METERLY=["api_key"]), pytest.raises(ImproperlyConfigured, match="dict"):
+        get_client()
+
+
+def test_http_backend_applies_to_the_async_client_only(served: Sandbox) -> None:
+    config: Dict[str, Any] = {"server_url": served.url, "api_key": served.api_key, "http_backend": "httpx"}
+    with override_settings(METERLY=config):
+        assert isinstance(get_client(), Meterly)
+        assert isinstance(get_async_client(), AsyncMeterly)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_worker_forked_from_a_preloaded_master_gets_its_own_pool(served: Sandbox) -> None:
+    # As gunicorn --preload does: the master builds the client and uses it, then forks its workers.
+    master_client = get_client()
+    Client(headers={"x-customer": "user_pro"}).post("/send")
+    master_pool = master_client._http()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        status = 1
+        try:
+            answer = Client(headers={"x-customer": "user_pro"}).post("/send")
+            same = get_client() is master_client
+            fresh_pool = master_client._http() is not master_pool
+            os.write(write, f"{answer.status_code} {same} {fresh_pool}".encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        report = pipe.read()
+    _, wait_status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(wait_status) == 0
+    assert report == "200 True True"
+    # The master's pool was untouched by the worker and still serves.
+    assert master_client._http() is master_pool
+    assert Client(headers={"x-customer": "user_pro"}).post("/send").status_code == 200
+    assert meterly_django._clients["sync"] is master_client
+
+
+def test_bad_decorator_arguments_fail_at_import_time() -> None:
+    with pytest.raises(errors.RequestValidationError, match="feature_id"):
+        require_feature("", customer=customer)
+    with pytest.raises(errors.RequestValidationError, match="status_code"):
+        require_feature("messages", customer=customer, status_code=99)
+    with pytest.raises(errors.RequestValidationError, match="customer"):
+        require_feature("messages", customer="user_1")  # type: ignore[arg-type]
