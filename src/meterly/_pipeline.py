@@ -410,7 +410,8 @@ class Pipeline:
             if not isinstance(outcome, BaseException):
                 if fail_open is not None:
                     fail_open.circuit(call.op.operation_id).succeeded()
-                    if fail_open.last_known is not None and not call.raw:
+                    # A 202 is the service's own fail-open guess, not an answer worth serving later.
+                    if fail_open.last_known is not None and not call.raw and not _is_degraded(outcome):
                         key = _last_known_key(call)
                         if key is not None:
                             fail_open.last_known.remember(key, outcome, self.clock())
@@ -590,6 +591,10 @@ def _fallback_reason(error: BaseException) -> Optional[FallbackReason]:
     if isinstance(error, errors.InternalServerError):
         return "server_error"
     return None
+
+
+def _is_degraded(result: Any) -> bool:
+    return getattr(result, "is_degraded", False) is True
 
 
 def _last_known_key(call: Call) -> Optional[LastKnownKey]:

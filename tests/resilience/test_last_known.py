@@ -97,6 +97,20 @@ def test_a_check_that_records_usage_never_stores_an_answer(make: Make) -> None:
     assert h.check(customer_id="cus_1").fallback_reason == "server_error"
 
 
+def test_a_degraded_answer_is_never_stored(make: Make) -> None:
+    answers = [json_response(200, DENIED), json_response(202, {**DENIED, "allowed": True})]
+    h = make(
+        lambda request: answers.pop(0) if answers else json_response(503, {}),
+        fail_open=POLICY,
+        retry_config=None,
+    )
+    assert h.check(customer_id="cus_1").allowed is False  # a real answer: stored
+    assert h.check(customer_id="cus_1").is_degraded  # the service's own fail-open guess
+    res = h.check(customer_id="cus_1")
+    # The outage is answered with the last real answer (denied), not the 202's guess (allowed).
+    assert (res.fallback_reason, res.allowed) == ("last_known", False)
+
+
 def test_a_check_that_records_usage_never_gets_a_stored_answer(make: Make) -> None:
     service = Service()
     h = make(service, fail_open=POLICY, retry_config=None)
