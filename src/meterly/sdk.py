@@ -241,7 +241,7 @@ class Meterly(_BaseClient[SyncPool]):
                 scheme it leaves unset falls back to `api_key`.
             server_url: The server calls go to; None reads `METERLY_SERVER_URL`, else `SERVERS[server_idx]`.
             server_idx: Which of `meterly.SERVERS` to use when no `server_url` is given.
-            timeout_ms: The timeout of each attempt, in milliseconds (default 5 s for an SDK-owned pool).
+            timeout_ms: The timeout of each attempt, in milliseconds (default 1 s for an SDK-owned pool).
             retry_config: The retry policy (`RetryConfig`); UNSET is the default policy, None never retries.
             max_retries: At most this many retries per call, on top of `retry_config`'s policy.
             client: An `httpx.Client` to send with; the SDK never closes a client it did not create.
@@ -370,7 +370,7 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
                 scheme it leaves unset falls back to `api_key`.
             server_url: The server calls go to; None reads `METERLY_SERVER_URL`, else `SERVERS[server_idx]`.
             server_idx: Which of `meterly.SERVERS` to use when no `server_url` is given.
-            timeout_ms: The timeout of each attempt, in milliseconds (default 5 s for an SDK-owned pool).
+            timeout_ms: The timeout of each attempt, in milliseconds (default 1 s for an SDK-owned pool).
             retry_config: The retry policy (`RetryConfig`); UNSET is the default policy, None never retries.
             max_retries: At most this many retries per call, on top of `retry_config`'s policy.
             client: An `httpx.AsyncClient` (or with `http_backend="aiohttp"` an `aiohttp.ClientSession`)
