@@ -53,72 +53,75 @@ def main() -> None:
     with Sandbox() as sandbox:  # the demo data, served on a free 127.0.0.1 port
         engine = sandbox.engine
         print(f"Meterly sandbox running at {sandbox.url}")
-        client = Meterly(api_key=sandbox.api_key, server_url=sandbox.url, retry_config=QUICK_RETRIES)
+        with Meterly(api_key=sandbox.api_key, server_url=sandbox.url, retry_config=QUICK_RETRIES) as client:
+            title("1. Sync and async checks")
+            show_check(
+                "cus_pro messages", client.balances.check(customer_id="cus_pro", feature_id="messages")
+            )
+            show_check(
+                "cus_free sso (not in plan)", client.balances.check(customer_id="cus_free", feature_id="sso")
+            )
+            asyncio.run(async_checks(sandbox.url, sandbox.api_key))
 
-        title("1. Sync and async checks")
-        show_check("cus_pro messages", client.balances.check(customer_id="cus_pro", feature_id="messages"))
-        show_check(
-            "cus_free sso (not in plan)", client.balances.check(customer_id="cus_free", feature_id="sso")
-        )
-        asyncio.run(async_checks(sandbox.url, sandbox.api_key))
+            title("2. send_event consumes usage until a denial with a preview")
+            for n in range(1, 5):
+                res = client.balances.check(
+                    customer_id="cus_free", feature_id="messages", send_event=True, with_preview=True
+                )
+                show_check(f"cus_free sends message #{n}", res)
+                if res.preview is not None:
+                    offers = ", ".join(p.name for p in res.preview.products)
+                    print(
+                        f"  -> paywall: {res.preview.title!r} ({res.preview.scenario}); upgrade to: {offers}"
+                    )
+                    break
 
-        title("2. send_event consumes usage until a denial with a preview")
-        for n in range(1, 5):
+            title("3. A lost answer is retried with the same Idempotency-Key and deducts once")
+            before = client.balances.check(customer_id="cus_pro", feature_id="messages").balance
+            mark = len(engine.history)
+            engine.faults.drop_next()  # the usage is recorded, then the connection drops before the answer
             res = client.balances.check(
-                customer_id="cus_free", feature_id="messages", send_event=True, with_preview=True
+                customer_id="cus_pro", feature_id="messages", required_balance=5, send_event=True
             )
-            show_check(f"cus_free sends message #{n}", res)
-            if res.preview is not None:
-                offers = ", ".join(p.name for p in res.preview.products)
-                print(f"  -> paywall: {res.preview.title!r} ({res.preview.scenario}); upgrade to: {offers}")
-                break
-
-        title("3. A lost answer is retried with the same Idempotency-Key and deducts once")
-        before = client.balances.check(customer_id="cus_pro", feature_id="messages").balance
-        mark = len(engine.history)
-        engine.faults.drop_next()  # the usage is recorded, then the connection drops before the answer
-        res = client.balances.check(
-            customer_id="cus_pro", feature_id="messages", required_balance=5, send_event=True
-        )
-        attempts = list(engine.history)[mark:]
-        for call in attempts:
-            what = (
-                "answer lost"
-                if call.dropped
-                else "replayed the first answer"
-                if call.replayed
-                else "answered"
-            )
-            print(f"  attempt with key {str(call.idempotency_key)[:8]}...: {what}")
-        assert before is not None
-        assert res.balance is not None
-        print(
-            f"  usage went {before.usage:g} -> {res.balance.usage:g}: "
-            f"5 deducted once over {len(attempts)} attempts"
-        )
-
-        title("4. usage.check for each consumption model")
-        show_usage(client.usage.check(customer_id="cus_pro", feature_code="api_calls", quantity=25))
-        show_usage(client.usage.check(customer_id="cus_free", feature_code="messages", quantity=1))
-        show_usage(client.usage.check(customer_id="cus_pro", feature_code="image", quantity=3))
-        show_usage(client.usage.check(customer_id="cus_wallet", feature_code="sms", quantity=10))
-        show_usage(client.usage.check(customer_id="cus_wallet", feature_code="sms", quantity=30))
-
-        title("5. An outage: fail_open keeps the app running")
-        engine.faults.outage = True
-        try:
-            client.balances.check(customer_id="cus_pro", feature_id="messages")
-        except errors.InternalServerError as exc:
+            attempts = list(engine.history)[mark:]
+            for call in attempts:
+                what = (
+                    "answer lost"
+                    if call.dropped
+                    else "replayed the first answer"
+                    if call.replayed
+                    else "answered"
+                )
+                print(f"  attempt with key {str(call.idempotency_key)[:8]}...: {what}")
+            assert before is not None
+            assert res.balance is not None
             print(
-                f"  fail_open=False: raised {type(exc).__name__} (status {exc.status_code}, code {exc.code})"
+                f"  usage went {before.usage:g} -> {res.balance.usage:g}: "
+                f"5 deducted once over {len(attempts)} attempts"
             )
-        with Meterly(
-            api_key=sandbox.api_key, server_url=sandbox.url, retry_config=QUICK_RETRIES, fail_open=True
-        ) as tolerant:
-            res = tolerant.balances.check(customer_id="cus_pro", feature_id="messages")
-            print(f"  fail_open=True:  allowed={res.allowed} is_fallback={res.is_fallback}")
-        engine.faults.outage = False
-        client.close()
+
+            title("4. usage.check for each consumption model")
+            show_usage(client.usage.check(customer_id="cus_pro", feature_code="api_calls", quantity=25))
+            show_usage(client.usage.check(customer_id="cus_free", feature_code="messages", quantity=1))
+            show_usage(client.usage.check(customer_id="cus_pro", feature_code="image", quantity=3))
+            show_usage(client.usage.check(customer_id="cus_wallet", feature_code="sms", quantity=10))
+            show_usage(client.usage.check(customer_id="cus_wallet", feature_code="sms", quantity=30))
+
+            title("5. An outage: fail_open keeps the app running")
+            engine.faults.outage = True
+            try:
+                client.balances.check(customer_id="cus_pro", feature_id="messages")
+            except errors.InternalServerError as exc:
+                print(
+                    f"  fail_open=False: raised {type(exc).__name__} "
+                    f"(status {exc.status_code}, code {exc.code})"
+                )
+            with Meterly(
+                api_key=sandbox.api_key, server_url=sandbox.url, retry_config=QUICK_RETRIES, fail_open=True
+            ) as tolerant:
+                res = tolerant.balances.check(customer_id="cus_pro", feature_id="messages")
+                print(f"  fail_open=True:  allowed={res.allowed} is_fallback={res.is_fallback}")
+            engine.faults.outage = False
     print("\nDone: everything above ran against the local sandbox.")
 
 

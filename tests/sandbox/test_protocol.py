@@ -244,6 +244,13 @@ def test_an_unknown_route_is_route_not_found_and_the_sdk_names_the_url(engine: S
     assert "route not found: POST http://127.0.0.1:1/v1/v1/balances.check answered 404" in info.value.message
 
 
+def test_a_wrong_route_is_route_not_found_even_during_an_outage(engine: SandboxEngine) -> None:
+    engine.faults.outage = True
+    wrong = post(engine, "/v1/v1/balances.check", {"customer_id": "cus_basic", "feature_id": "messages"})
+    assert (wrong.status, wrong.json()["code"]) == (404, "route_not_found")
+    assert post(engine, CHECK, CHECK_BODY).status == 503  # the right route still sees the outage
+
+
 def test_every_answer_carries_a_request_id(engine: SandboxEngine) -> None:
     answers = [
         post(engine, CHECK, CHECK_BODY),

@@ -402,6 +402,11 @@ class SandboxEngine:
         request_id: str,
         recorded: Dict[str, Any],
     ) -> SandboxResponse:
+        # A wrong path is diagnosed even during a simulated outage: the fault is the service's, the
+        # route the caller's.
+        handler = None if operation is None else self.HANDLERS.get(operation.operation_id)
+        if operation is None or handler is None:
+            raise ProtocolError(404, "route_not_found", "no such route: check the server URL")
         if self.faults.take_failure():
             status = self.faults.error_status
             raise ProtocolError(
@@ -409,9 +414,6 @@ class SandboxEngine:
                 "service_unavailable" if status == 503 else "internal_error",
                 "the sandbox is simulating a failure",
             )
-        handler = None if operation is None else self.HANDLERS.get(operation.operation_id)
-        if operation is None or handler is None:
-            raise ProtocolError(404, "route_not_found", "no such route: check the server URL")
         if method != operation.method:
             raise ProtocolError(
                 405, "method_not_allowed", f"{method} is not allowed here; use {operation.method}"
