@@ -412,6 +412,22 @@ def test_the_cli_help_uses_ids_of_the_demo_data(capsys: pytest.CaptureFixture[st
         assert shown_features <= features, argv
 
 
+@pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.operation_id)
+def test_each_option_s_help_is_its_sdk_argument_s_docstring_line(
+    op: Operation[object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from meterly.cli import _argument_docs, _resource_classes
+
+    method = getattr(_resource_classes()[op.resource], op.method_name)
+    described = _argument_docs(method.__doc__ or "")
+    code, out, _ = run(capsys, op.resource, op.method_name, "--help")
+    assert code == 0
+    flat = " ".join(out.split())  # argparse wraps the help text
+    for name in op.request_model.model_fields:
+        assert described.get(name), f"{op.operation_id}: no docstring line for {name}"
+        assert " ".join(described[name].split()) in flat, name
+
+
 def test_usage_track_records_an_event_and_exits_0(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

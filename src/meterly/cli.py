@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import os
 import sys
@@ -184,10 +185,14 @@ def _add_operation(commands: Any, op: Operation[Any], common: _Parser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     defaults: Dict[str, Any] = method.__kwdefaults__ or {}
+    described = _argument_docs(method.__doc__ or "")
     for name, field in op.request_model.model_fields.items():
         settings = _option_type(field.annotation)
-        shown = [f"e.g. {field.examples[0]}"] if field.examples and "action" not in settings else []
-        if defaults.get(name) is not None:
+        text = described.get(name, "")
+        shown = [text] if text else []
+        if field.examples and "action" not in settings and "e.g." not in text:
+            shown.append(f"e.g. {field.examples[0]}")
+        if defaults.get(name) is not None and "default" not in text:
             shown.append(f"default {defaults[name]}")
         if shown:
             settings["help"] = "; ".join(shown)
@@ -196,6 +201,27 @@ def _add_operation(commands: Any, op: Operation[Any], common: _Parser) -> None:
         else:
             command.add_argument(_flag(name), required=True, **settings)
     command.set_defaults(run=_operation_runner(op))
+
+
+def _argument_docs(doc: str) -> Dict[str, str]:
+    """The `Args:` section of a resource method's docstring, as {argument: its description in one line}."""
+    described: Dict[str, str] = {}
+    lines = iter(inspect.cleandoc(doc).splitlines())
+    for line in lines:
+        if line.strip() == "Args:":
+            break
+    name = None
+    for line in lines:
+        if not line.strip() or not line.startswith(" "):
+            break  # the end of the section
+        entry = line.strip()
+        head, colon, text = entry.partition(": ")
+        if line.startswith("    ") and not line.startswith("     ") and colon and head.isidentifier():
+            name = head
+            described[name] = text
+        elif name is not None:  # a continuation line
+            described[name] += " " + entry
+    return {key: text.rstrip(".") for key, text in described.items()}
 
 
 def _resource_classes() -> Dict[str, type]:
