@@ -8,7 +8,7 @@ refuses. Whatever a hook returns is checked, so a mistake is a `TypeError` namin
 from __future__ import annotations
 
 import inspect
-from typing import Any, Awaitable, Generator, Iterable, List, Optional, Tuple, cast
+from typing import Any, Awaitable, Generator, Iterable, List, Optional, Sequence, Tuple, TypeVar, cast
 
 import httpx
 
@@ -73,27 +73,13 @@ class SDKHooks:
 
     def before_request(self, ctx: HookContext, request: httpx.Request) -> Generator[Any, Any, httpx.Request]:
         """Every `before_request` in order, each given the request the one before returned."""
-        for hook in self.before_request_hooks:
-            result: Any = hook.before_request(ctx, request)
-            if inspect.isawaitable(result):
-                result = yield Awaiting(result, hook, "before_request")
-            if not isinstance(result, httpx.Request):
-                raise _wrong(hook, "before_request", "an httpx.Request", result)
-            request = result
-        return request
+        return _chain(self.before_request_hooks, "before_request", ctx, request, httpx.Request)
 
     def after_success(
         self, ctx: HookContext, response: httpx.Response
     ) -> Generator[Any, Any, httpx.Response]:
         """Every `after_success` in order, each given the response the one before returned."""
-        for hook in self.after_success_hooks:
-            result: Any = hook.after_success(ctx, response)
-            if inspect.isawaitable(result):
-                result = yield Awaiting(result, hook, "after_success")
-            if not isinstance(result, httpx.Response):
-                raise _wrong(hook, "after_success", "an httpx.Response", result)
-            response = result
-        return response
+        return _chain(self.after_success_hooks, "after_success", ctx, response, httpx.Response)
 
     def after_error(
         self, ctx: HookContext, response: Optional[httpx.Response], error: Optional[Exception]
@@ -105,6 +91,23 @@ class SDKHooks:
                 result = yield Awaiting(result, hook, "after_error")
             response, error = _error_pair(hook, result)
         return response, error
+
+
+M = TypeVar("M", httpx.Request, httpx.Response)
+
+
+def _chain(
+    hooks: Sequence[object], method: str, ctx: HookContext, message: M, kind: type[M]
+) -> Generator[Any, Any, M]:
+    """Passes `message` through each hook's `method` in order, checking that each returns its type."""
+    for hook in hooks:
+        result: Any = getattr(hook, method)(ctx, message)
+        if inspect.isawaitable(result):
+            result = yield Awaiting(result, hook, method)
+        if not isinstance(result, kind):
+            raise _wrong(hook, method, f"an httpx.{kind.__name__}", result)
+        message = result
+    return message
 
 
 def _error_pair(hook: object, result: Any) -> Tuple[Optional[httpx.Response], Optional[Exception]]:
