@@ -11,11 +11,25 @@ from __future__ import annotations
 
 # The instrument reads its clients' pipeline (hooks, fail-open state): internals of the same package.
 # pyright: reportPrivateUsage=false
+import contextlib
 import contextvars
 import threading
 import time
 import weakref
-from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, TypeVar
+from typing import (
+    Any,
+    Awaitable,
+    Callable,
+    Dict,
+    Generator,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Set,
+    Tuple,
+    TypeVar,
+)
 
 from meterly.integrations._extra import missing
 
@@ -208,32 +222,25 @@ class MeterlyInstrumentor:
 
     def call(self, client: Any, op: Operation[T], args: Mapping[str, Any], run: Callable[[], T]) -> T:
         """Runs one synchronous call inside its span, then records its metrics."""
-        if client not in self._clients:
-            self._track(client)
-        attempts = _Attempts()
-        token = _CURRENT.set(attempts)
-        started = time.perf_counter()
-        with self._tracer.start_as_current_span(
-            f"meterly {op.operation_id}",
-            kind=trace.SpanKind.INTERNAL,
-            # An error's message may name the customer: the span keeps only its type (see `_finish`).
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                result = run()
-            except BaseException as exc:
-                self._finish(span, client, op, args, attempts, started, None, exc)
-                raise
-            finally:
-                _CURRENT.reset(token)
-            self._finish(span, client, op, args, attempts, started, result, None)
-            return result
+        with self._observed(client, op, args) as outcome:
+            result = run()
+            outcome.append(result)
+        return result
 
     async def acall(
         self, client: Any, op: Operation[T], args: Mapping[str, Any], run: Callable[[], Awaitable[T]]
     ) -> T:
         """Runs one asyncio call inside its span, then records its metrics."""
+        with self._observed(client, op, args) as outcome:
+            result = await run()
+            outcome.append(result)
+        return result
+
+    @contextlib.contextmanager
+    def _observed(
+        self, client: Any, op: Operation[Any], args: Mapping[str, Any]
+    ) -> Generator[List[Any], None, None]:
+        """One call's span and attempt counter; the caller puts the call's result in the list given."""
         if client not in self._clients:
             self._track(client)
         attempts = _Attempts()
@@ -246,15 +253,15 @@ class MeterlyInstrumentor:
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
+            outcome: List[Any] = []
             try:
-                result = await run()
+                yield outcome
             except BaseException as exc:
                 self._finish(span, client, op, args, attempts, started, None, exc)
                 raise
             finally:
                 _CURRENT.reset(token)
-            self._finish(span, client, op, args, attempts, started, result, None)
-            return result
+            self._finish(span, client, op, args, attempts, started, outcome[0], None)
 
     def _finish(
         self,
