@@ -12,7 +12,7 @@ import pytest
 from meterly import AsyncMeterly, Meterly
 from meterly._operation import BEARER_AUTH
 from meterly.sandbox import DEFAULT_API_KEY, SandboxEngine, SandboxResponse, SandboxTransport
-from meterly.sandbox._protocol import ROUTES
+from meterly.sandbox._routes import ROUTES
 from meterly.utils import BackoffStrategy, RetryConfig
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z

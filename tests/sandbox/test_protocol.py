@@ -8,7 +8,7 @@ import pytest
 from meterly import Meterly, errors, models
 from meterly._operations import OPERATIONS
 from meterly.sandbox import DEFAULT_API_KEY, SandboxEngine, SandboxTransport
-from meterly.sandbox._protocol import ROUTES
+from meterly.sandbox._routes import ROUTES
 
 from .conftest import CHECK, USAGE, post
 
@@ -219,7 +219,7 @@ def test_the_routes_are_the_registry_s_and_commet_s_also_under_api() -> None:
 def test_an_operation_the_sandbox_does_not_answer_is_a_clear_404(
     engine: SandboxEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delitem(SandboxEngine.HANDLERS, "usageCheck")
+    monkeypatch.delitem(engine.handlers, "usageCheck")
     answer = post(engine, USAGE, USAGE_BODY)
     assert answer.status == 404
     assert answer.json()["error"]["code"] == "route_not_found"  # in the operation's own error shape

@@ -6,7 +6,7 @@ and never imported by `import meterly`."""
 from meterly.sandbox._clock import SandboxClock
 from meterly.sandbox._engine import COMMET_API_KEY, DEFAULT_API_KEY, SandboxCall, SandboxEngine
 from meterly.sandbox._faults import Faults
-from meterly.sandbox._protocol import SandboxResponse
+from meterly.sandbox._http import SandboxResponse
 from meterly.sandbox._seed import DEMO_SEED
 from meterly.sandbox._server import Sandbox
 from meterly.sandbox._state import PlanFeature, PriceRule, RolloverRule

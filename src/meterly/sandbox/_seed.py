@@ -17,17 +17,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union, cast
+from typing import Any, Dict, Mapping, Union, cast
 
-from meterly.sandbox._state import INTERVALS, PlanFeature, PriceRule, RolloverRule, dec
+from meterly.sandbox._state import checked_interval, known
+from meterly.sandbox._world import World
 
-if TYPE_CHECKING:
-    from meterly.sandbox._engine import SandboxEngine
-
-_PLAN_FEATURE_KEYS = {
-    "feature_id", "included", "prepaid", "unlimited", "interval", "interval_count", "overage_allowed",
-    "max_purchase", "price", "rollover", "per_entity",
-}  # fmt: skip
 _GRANT_KEYS = {
     "feature_id", "amount", "entity_id", "unlimited", "interval", "expires_at", "overage_allowed",
     "max_purchase",
@@ -44,107 +38,53 @@ def read_seed(data: Union[Mapping[str, Any], str, Path]) -> Dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ValueError("a seed is a JSON object")
     loaded = cast(Dict[str, Any], loaded)
-    _known(loaded, {"api_keys", "clock", "features", "plans", "customers"}, "seed")
+    known(loaded, {"api_keys", "clock", "features", "plans", "customers"}, "seed")
     return loaded
 
 
-def _known(item: Mapping[str, Any], keys: set[str], where: str) -> None:
-    unknown = sorted(set(item) - keys)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}")
-
-
-def _interval(value: Any, where: str) -> str:
-    if value not in INTERVALS:
-        raise ValueError(f"{where}: interval must be one of {', '.join(INTERVALS)}, got {value!r}")
-    return str(value)
-
-
-def plan_feature(item: Mapping[str, Any]) -> PlanFeature:
-    """A `PlanFeature` from its seed dict."""
-    where = f"plan feature {item.get('feature_id')!r}"
-    _known(item, _PLAN_FEATURE_KEYS, where)
-    if not isinstance(item.get("feature_id"), str):
-        raise ValueError("a plan feature needs a feature_id")
-    included = dec(item.get("included", 0))
-    unlimited = bool(item.get("unlimited", False))
-    default_interval = "month" if included > 0 or unlimited else "one_off"
-    price: Optional[PriceRule] = None
-    if item.get("price") is not None:
-        p = item["price"]
-        _known(p, {"amount", "billing_units", "billing_method"}, where + " price")
-        price = PriceRule(
-            dec(p["amount"]), dec(p.get("billing_units", 1)), p.get("billing_method", "usage_based")
-        )
-    rollover: Optional[RolloverRule] = None
-    if item.get("rollover") is not None:
-        r = item["rollover"]
-        _known(r, {"max", "duration", "length"}, where + " rollover")
-        duration = None if r.get("duration") is None else _interval(r["duration"], where + " rollover")
-        rollover = RolloverRule(
-            None if r.get("max") is None else dec(r["max"]), duration, int(r.get("length", 1))
-        )
-    interval_count = int(item.get("interval_count", 1))
-    if interval_count < 1:
-        raise ValueError(f"{where}: interval_count must be >= 1")
-    return PlanFeature(
-        feature_id=item["feature_id"],
-        included=included,
-        prepaid=dec(item.get("prepaid", 0)),
-        unlimited=unlimited,
-        interval=_interval(item.get("interval", default_interval), where),
-        interval_count=interval_count,
-        overage_allowed=bool(item.get("overage_allowed", False)),
-        max_purchase=None if item.get("max_purchase") is None else dec(item["max_purchase"]),
-        price=price,
-        rollover=rollover,
-        per_entity=bool(item.get("per_entity", False)),
-    )
-
-
-def apply_seed(engine: SandboxEngine, seed: Mapping[str, Any]) -> None:
-    """Add a seed's features, plans and customers to `engine` (keys and clock are set by `from_seed`)."""
+def apply_seed(world: World, seed: Mapping[str, Any]) -> None:
+    """Add a seed's features, plans and customers to `world` (keys and clock are read by the engine)."""
     for f in seed.get("features", []):
-        _known(f, {"id", "name", "type", "credit_schema", "currency"}, f"feature {f.get('id')!r}")
-        engine.add_feature(
+        known(f, {"id", "name", "type", "credit_schema", "currency"}, f"feature {f.get('id')!r}")
+        world.add_feature(
             f["id"], f.get("name"), type=f.get("type", "metered"), credit_schema=f.get("credit_schema"),
             currency=f.get("currency"),
         )  # fmt: skip
     for p in seed.get("plans", []):
-        _known(p, {"id", "name", "features", "add_on"}, f"plan {p.get('id')!r}")
-        engine.add_plan(p["id"], p.get("name"), features=p.get("features", []), add_on=bool(p.get("add_on")))
+        known(p, {"id", "name", "features", "add_on"}, f"plan {p.get('id')!r}")
+        world.add_plan(p["id"], p.get("name"), features=p.get("features", []), add_on=bool(p.get("add_on")))
     for c in seed.get("customers", []):
         where = f"customer {c.get('id')!r}"
-        _known(c, {"id", "name", "email", "plans", "entities", "grants", "usage", "entity_usage"}, where)
-        engine.add_customer(c["id"], c.get("name"), email=c.get("email"))
+        known(c, {"id", "name", "email", "plans", "entities", "grants", "usage", "entity_usage"}, where)
+        world.add_customer(c["id"], c.get("name"), email=c.get("email"))
         for entity in c.get("entities", []):
             if isinstance(entity, str):
-                engine.add_entity(c["id"], entity)
+                world.add_entity(c["id"], entity)
             else:
-                engine.add_entity(c["id"], entity["id"], entity.get("name"))
+                world.add_entity(c["id"], entity["id"], entity.get("name"))
         for plan in c.get("plans", []):
             if isinstance(plan, str):
-                engine.attach_plan(c["id"], plan)
+                world.attach_plan(c["id"], plan)
             else:
-                engine.attach_plan(c["id"], plan["id"], started_at_ms=plan.get("started_at_ms"))
+                world.attach_plan(c["id"], plan["id"], started_at_ms=plan.get("started_at_ms"))
         for g in c.get("grants", []):
-            _known(g, _GRANT_KEYS, where + " grant")
-            engine.grant(
+            known(g, _GRANT_KEYS, where + " grant")
+            world.grant(
                 c["id"],
                 g["feature_id"],
                 g.get("amount", 0),
                 entity_id=g.get("entity_id"),
                 unlimited=bool(g.get("unlimited", False)),
-                interval=_interval(g.get("interval", "one_off"), where),
+                interval=checked_interval(g.get("interval", "one_off"), where),
                 expires_at=g.get("expires_at"),
                 overage_allowed=bool(g.get("overage_allowed", False)),
                 max_purchase=g.get("max_purchase"),
             )
         for feature_id, amount in c.get("usage", {}).items():
-            engine.track(c["id"], feature_id, amount)
+            world.track(c["id"], feature_id, amount)
         for entity_id, usage in c.get("entity_usage", {}).items():
             for feature_id, amount in usage.items():
-                engine.track(c["id"], feature_id, amount, entity_id=entity_id)
+                world.track(c["id"], feature_id, amount, entity_id=entity_id)
 
 
 DEMO_SEED: Dict[str, Any] = {

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any, Callable, Optional, Type
 
 from meterly.sandbox._engine import DEFAULT_API_KEY, SandboxEngine, Seed
-from meterly.sandbox._protocol import SandboxResponse
+from meterly.sandbox._http import SandboxResponse
 
 MAX_BODY_BYTES = 1 << 20
 

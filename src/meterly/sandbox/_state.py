@@ -9,7 +9,7 @@ import calendar
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Dict, List, Literal, Optional, Union
+from typing import Any, Dict, List, Literal, Mapping, Optional, Union
 
 Number = Union[int, float, str, Decimal]
 FeatureType = Literal["boolean", "metered", "credit_system"]
@@ -290,3 +290,65 @@ class Customer:
     plans: List[str] = field(default_factory=list[str])
     entries: List[Entry] = field(default_factory=list[Entry])
     entities: Dict[str, Entity] = field(default_factory=dict[str, Entity])
+
+
+_PLAN_FEATURE_KEYS = {
+    "feature_id", "included", "prepaid", "unlimited", "interval", "interval_count", "overage_allowed",
+    "max_purchase", "price", "rollover", "per_entity",
+}  # fmt: skip
+
+
+def known(item: Mapping[str, Any], keys: set[str], where: str) -> None:
+    """Refuses a seed dict holding a key outside `keys`, so typos don't pass silently."""
+    unknown = sorted(set(item) - keys)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}")
+
+
+def checked_interval(value: Any, where: str) -> str:
+    """`value` when it is one of `INTERVALS`, else a ValueError naming `where`."""
+    if value not in INTERVALS:
+        raise ValueError(f"{where}: interval must be one of {', '.join(INTERVALS)}, got {value!r}")
+    return str(value)
+
+
+def plan_feature(item: Mapping[str, Any]) -> PlanFeature:
+    """A `PlanFeature` from its seed dict."""
+    where = f"plan feature {item.get('feature_id')!r}"
+    known(item, _PLAN_FEATURE_KEYS, where)
+    if not isinstance(item.get("feature_id"), str):
+        raise ValueError("a plan feature needs a feature_id")
+    included = dec(item.get("included", 0))
+    unlimited = bool(item.get("unlimited", False))
+    default_interval = "month" if included > 0 or unlimited else "one_off"
+    price: Optional[PriceRule] = None
+    if item.get("price") is not None:
+        p = item["price"]
+        known(p, {"amount", "billing_units", "billing_method"}, where + " price")
+        price = PriceRule(
+            dec(p["amount"]), dec(p.get("billing_units", 1)), p.get("billing_method", "usage_based")
+        )
+    rollover: Optional[RolloverRule] = None
+    if item.get("rollover") is not None:
+        r = item["rollover"]
+        known(r, {"max", "duration", "length"}, where + " rollover")
+        duration = None if r.get("duration") is None else checked_interval(r["duration"], where + " rollover")
+        rollover = RolloverRule(
+            None if r.get("max") is None else dec(r["max"]), duration, int(r.get("length", 1))
+        )
+    interval_count = int(item.get("interval_count", 1))
+    if interval_count < 1:
+        raise ValueError(f"{where}: interval_count must be >= 1")
+    return PlanFeature(
+        feature_id=item["feature_id"],
+        included=included,
+        prepaid=dec(item.get("prepaid", 0)),
+        unlimited=unlimited,
+        interval=checked_interval(item.get("interval", default_interval), where),
+        interval_count=interval_count,
+        overage_allowed=bool(item.get("overage_allowed", False)),
+        max_purchase=None if item.get("max_purchase") is None else dec(item["max_purchase"]),
+        price=price,
+        rollover=rollover,
+        per_entity=bool(item.get("per_entity", False)),
+    )

@@ -9,7 +9,7 @@ from typing import Dict, Optional
 import httpx
 
 from meterly.sandbox._engine import SandboxEngine
-from meterly.sandbox._protocol import SandboxResponse
+from meterly.sandbox._http import SandboxResponse
 
 
 def _read_timeout(request: httpx.Request) -> Optional[float]:

@@ -1,0 +1,49 @@
+"""`IdempotencyStore`: the answers a sandbox replays when a request comes again with its Idempotency-Key."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Optional, Tuple
+
+from meterly.sandbox._http import ProtocolError, SandboxResponse
+
+TTL_MS = 24 * 3600 * 1000
+MAX_KEYS = 10_000
+
+Slot = Tuple[str, str]
+"""(operation id, Idempotency-Key): a key is scoped to its operation."""
+
+
+class IdempotencyStore:
+    """First answers by slot, with the fingerprint of their body, for `TTL_MS`; the oldest of more than
+    `MAX_KEYS` are forgotten first."""
+
+    def __init__(self) -> None:
+        self._answers: OrderedDict[Slot, Tuple[str, SandboxResponse, int]] = OrderedDict()
+
+    def replay(self, slot: Slot, fingerprint: str, now_ms: int) -> Optional[SandboxResponse]:
+        """The first answer of `slot`, if any; a 409 when the slot was used with another body."""
+        self._expire(now_ms)
+        stored = self._answers.get(slot)
+        if stored is None:
+            return None
+        if stored[0] != fingerprint:
+            raise ProtocolError(
+                409,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request body",
+                "Idempotency-Key",
+            )
+        return stored[1]
+
+    def keep(self, slot: Slot, fingerprint: str, response: SandboxResponse, now_ms: int) -> None:
+        self._answers[slot] = (fingerprint, response, now_ms)
+        while len(self._answers) > MAX_KEYS:
+            self._answers.popitem(last=False)
+
+    def _expire(self, now_ms: int) -> None:
+        while self._answers:
+            slot, (_, _, stored_at) = next(iter(self._answers.items()))
+            if now_ms - stored_at < TTL_MS:
+                break
+            del self._answers[slot]
