@@ -1,4 +1,4 @@
-"""The HTTP contract: auth, errors in each operation's shape, idempotency, request ids, model conformance."""
+"""The engine's HTTP front: auth, routing, request ids, history, and answers the SDK models accept."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 from meterly import Meterly, errors, models
 from meterly._operations import OPERATIONS
 from meterly.sandbox import DEFAULT_API_KEY, SandboxEngine, SandboxTransport
-from meterly.sandbox._routes import ROUTES
 
 from .conftest import CHECK, USAGE, post
 
@@ -42,65 +41,6 @@ def test_usage_check_bodies_validate_with_the_sdk_model(engine: SandboxEngine) -
         assert envelope.data.feature_code == feature
 
 
-def test_same_idempotency_key_and_body_returns_the_first_answer_and_deducts_once(
-    engine: SandboxEngine,
-) -> None:
-    first = post(engine, CHECK, CHECK_BODY, idempotency_key="k1")
-    again = post(engine, CHECK, CHECK_BODY, idempotency_key="k1")
-    assert (first.status, again.status) == (200, 200)
-    assert again.body == first.body
-    assert again.headers["idempotent-replayed"] == "true"
-    assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
-
-
-def test_key_order_and_spacing_do_not_make_a_different_body(engine: SandboxEngine) -> None:
-    post(engine, CHECK, None, idempotency_key="k", raw=b'{"customer_id":"cus_basic","feature_id":"messages"}')
-    again = post(
-        engine,
-        CHECK,
-        None,
-        idempotency_key="k",
-        raw=b'{ "feature_id": "messages", "customer_id": "cus_basic" }',
-    )
-    assert again.status == 200
-
-
-def test_same_idempotency_key_with_a_different_body_is_a_409_in_each_shape(engine: SandboxEngine) -> None:
-    post(engine, CHECK, CHECK_BODY, idempotency_key="k2")
-    conflict = post(engine, CHECK, {**CHECK_BODY, "required_balance": 2}, idempotency_key="k2")
-    assert conflict.status == 409
-    assert conflict.json() == {
-        "message": conflict.json()["message"],
-        "code": "idempotency_key_reused",
-        "env": "sandbox",
-    }
-    post(engine, USAGE, USAGE_BODY, idempotency_key="k3")
-    enveloped = post(engine, USAGE, {**USAGE_BODY, "quantity": 2}, idempotency_key="k3")
-    assert enveloped.status == 409
-    assert enveloped.json()["success"] is False
-    assert enveloped.json()["error"]["code"] == "idempotency_key_reused"
-    assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
-
-
-def test_idempotency_keys_expire_after_a_day(engine: SandboxEngine) -> None:
-    post(engine, CHECK, CHECK_BODY, idempotency_key="k4")
-    engine.clock.advance(24 * 3600 + 1)
-    assert post(engine, CHECK, {**CHECK_BODY, "required_balance": 2}, idempotency_key="k4").status == 200
-
-
-def test_sdk_call_with_the_same_idempotency_key_is_answered_once(
-    client: Meterly, engine: SandboxEngine
-) -> None:
-    for _ in range(3):
-        client.balances.check(
-            customer_id="cus_basic", feature_id="messages", send_event=True, idempotency_key="once"
-        )
-    assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
-    with pytest.raises(errors.ConflictError) as caught:
-        client.balances.check(customer_id="cus_basic", feature_id="api_calls", idempotency_key="once")
-    assert caught.value.code == "idempotency_key_reused"
-
-
 @pytest.mark.parametrize("path", [CHECK, USAGE])
 def test_an_unknown_or_missing_key_is_401(engine: SandboxEngine, path: str) -> None:
     body = CHECK_BODY if path == CHECK else USAGE_BODY
@@ -132,70 +72,6 @@ def test_added_api_keys_are_accepted(engine: SandboxEngine) -> None:
     assert post(engine, CHECK, CHECK_BODY, key="sk_test_second").status == 200
 
 
-def test_unknown_customer_and_feature_are_404_in_the_flat_shape(client: Meterly) -> None:
-    with pytest.raises(errors.NotFoundError) as customer:
-        client.balances.check(customer_id="cus_nobody", feature_id="messages")
-    assert customer.value.code == "customer_not_found"
-    assert set(customer.value.raw_response.json()) == {"message", "code", "env"}
-    with pytest.raises(errors.NotFoundError) as feature:
-        client.balances.check(customer_id="cus_basic", feature_id="teleport")
-    assert feature.value.code == "feature_not_found"
-    with pytest.raises(errors.NotFoundError) as entity:
-        client.balances.check(customer_id="cus_team", feature_id="messages", entity_id="seat_z")
-    assert entity.value.code == "entity_not_found"
-
-
-def test_unknown_customer_and_feature_are_404_in_the_envelope_shape(client: Meterly) -> None:
-    with pytest.raises(errors.NotFoundError) as customer:
-        client.usage.check(customer_id="cus_nobody", feature_code="messages")
-    assert customer.value.code == "customer_not_found"
-    body = customer.value.raw_response.json()
-    assert body["success"] is False
-    assert set(body["error"]) == {"type", "code", "message", "param", "details", "doc_url"}
-    assert customer.value.param == "customerId"
-    with pytest.raises(errors.NotFoundError) as feature:
-        client.usage.check(customer_id="cus_basic", feature_code="teleport")
-    assert feature.value.code == "feature_not_found"
-
-
-@pytest.mark.parametrize(
-    ("path", "raw"),
-    [
-        (CHECK, b"{not json"),
-        (CHECK, b"[1, 2]"),
-        (CHECK, b'{"feature_id": "messages"}'),
-        (CHECK, b'{"customer_id": "", "feature_id": "messages"}'),
-        (CHECK, b'{"customer_id": "cus_basic", "feature_id": "messages", "required_balance": "3"}'),
-        (CHECK, b'{"customer_id": "cus_basic", "feature_id": "messages", "send_event": 1}'),
-        (CHECK, b'{"customer_id": "cus_basic", "feature_id": "messages", "entity_id": null}'),
-        (CHECK, b'{"customer_id": "cus_basic", "feature_id": "messages", "required_balance": NaN}'),
-        (USAGE, b""),
-        (USAGE, b'{"customerId": "cus_basic", "featureCode": "messages"}'),
-        (USAGE, b'{"customerId": "cus_basic", "featureCode": "messages", "quantity": 0}'),
-        (USAGE, b'{"customerId": "cus_basic", "featureCode": "messages", "quantity": 1.5}'),
-        (USAGE, b'{"customerId": "cus_basic", "featureCode": "messages", "quantity": true}'),
-        (USAGE, b'{"customerId": 7, "featureCode": "messages", "quantity": 1}'),
-    ],
-)
-def test_a_malformed_body_is_400(engine: SandboxEngine, path: str, raw: bytes) -> None:
-    answer = post(engine, path, None, raw=raw)
-    assert answer.status == 400
-    if path == USAGE:
-        error = answer.json()["error"]
-        if error["code"] == "invalid_json":
-            assert error["type"] == "invalid_request_error"
-        else:  # Commet's shape of a failed validation: one {field, message} per problem
-            assert (error["code"], error["type"]) == ("validation_error", "validation_error")
-            assert error["details"] == [{"field": error["param"] or "body", "message": error["message"]}]
-    else:
-        assert set(answer.json()) == {"message", "code", "env"}
-        assert answer.json()["code"] in ("invalid_json", "invalid_inputs")
-
-
-def test_an_idempotency_key_longer_than_255_characters_is_400(engine: SandboxEngine) -> None:
-    assert post(engine, CHECK, CHECK_BODY, idempotency_key="k" * 256).status == 400
-
-
 def test_bad_sdk_arguments_never_reach_the_sandbox(client: Meterly, engine: SandboxEngine) -> None:
     with pytest.raises(errors.RequestValidationError):
         client.usage.check(customer_id="cus_basic", feature_code="messages", quantity=0)
@@ -207,13 +83,6 @@ def test_other_methods_are_405_and_other_paths_404(engine: SandboxEngine) -> Non
     assert (get.status, get.headers["allow"]) == (405, "POST")
     nothing = post(engine, "/v1/nothing", {})
     assert (nothing.status, nothing.json()["code"]) == (404, "route_not_found")
-
-
-def test_the_routes_are_the_registry_s_and_commet_s_also_under_api() -> None:
-    expected = {op.path: op.operation_id for op in OPERATIONS}
-    expected.update({"/api" + op.path: op.operation_id for op in OPERATIONS if op.envelope is not None})
-    assert {path: op.operation_id for path, op in ROUTES.items()} == expected
-    assert ROUTES["/api/v1/usage/check"].operation_id == "usageCheck"
 
 
 def test_an_operation_the_sandbox_does_not_answer_is_a_clear_404(

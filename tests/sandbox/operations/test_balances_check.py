@@ -10,7 +10,7 @@ import pytest
 from meterly import AsyncMeterly, Meterly, errors
 from meterly.sandbox import SandboxEngine
 
-from .conftest import START_MS
+from ..conftest import START_MS
 
 DAY = 86_400
 

@@ -7,7 +7,7 @@ import pytest
 from meterly import AsyncMeterly, Meterly, errors, models
 from meterly.sandbox import SandboxEngine
 
-from .conftest import SEED, START_MS, post
+from ..conftest import SEED, START_MS, post
 
 EVENTS = "/v1/usage/events"
 BASIC = {"customerId": "cus_basic", "featureCode": "messages"}
