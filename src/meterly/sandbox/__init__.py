@@ -1,7 +1,16 @@
 """A stateful, in-memory Meterly for demos and for testing apps: `SandboxEngine` holds customers,
 features, plans and balances; `SandboxTransport` plugs it into httpx without sockets; `Sandbox` serves
 it on 127.0.0.1; `python -m meterly.sandbox` serves it from the shell. Standard library plus httpx only,
-and never imported by `import meterly`."""
+and never imported by `import meterly`.
+
+Inside, each layer imports only those before it:
+- `_clock`, `_state` (the data), `_ledger` (balance arithmetic), `_world` (what a sandbox holds), `_seed`:
+  nothing of HTTP;
+- `_http` (what every route shares), `services/` (one module per service: where it serves, its
+  envelope, its error shape), `operations/` (one module per operation of the registry: its handler, its
+  body read by a parser compiled from the request model), `_routes`, `_idempotency`;
+- `_engine` (a world behind those contracts), then its front ends `_transport`, `_server`, `__main__`.
+"""
 
 from meterly.sandbox._clock import SandboxClock
 from meterly.sandbox._engine import COMMET_API_KEY, DEFAULT_API_KEY, SandboxCall, SandboxEngine

@@ -1,4 +1,5 @@
-"""The sandbox's data: features, plans, customers and the balance entries plans give them.
+"""The sandbox's data: features, plans, customers and the balance entries plans give them; and a plan
+feature read from its seed dict (`plan_feature`).
 
 Amounts are `Decimal`, so money and credits add up exactly; times are epoch milliseconds.
 """

@@ -239,18 +239,21 @@ class World:
     # -- lookups ----------------------------------------------------------------------------------
 
     def customer(self, customer_id: str) -> Customer:
+        """The customer `customer_id`; `Missing` when there is none."""
         customer = self.customers.get(customer_id)
         if customer is None:
             raise Missing("customer", f"no customer {customer_id!r}")
         return customer
 
     def feature(self, feature_id: str) -> Feature:
+        """The feature `feature_id`; `Missing` when there is none."""
         feature = self.features.get(feature_id)
         if feature is None:
             raise Missing("feature", f"no feature {feature_id!r}")
         return feature
 
     def entity(self, customer: Customer, entity_id: str) -> Entity:
+        """The customer's entity `entity_id`; `Missing` when it has none."""
         entity = customer.entities.get(entity_id)
         if entity is None:
             raise Missing("entity", f"customer {customer.id!r} has no entity {entity_id!r}")
