@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Union,
 import httpx
 from typing_extensions import TypeGuard
 
+from meterly._validate import check_debug_logger
 from meterly._version import __version__
-from meterly.errors import RequestValidationError
+from meterly.errors import RequestValidationError, shown
 from meterly.types import Unset
 from meterly.utils.retries import DEFAULT_RETRY_CONFIG, RetryConfig
 
@@ -122,10 +123,19 @@ def exposed_host(url: httpx.URL) -> Optional[str]:
     return host
 
 
+MAX_TIMEOUT_MS = 86_400_000
+"""The longest timeout an attempt may be given (a day): longer ones overflow the clocks of sockets."""
+
+
 def timeout_from_ms(param: str, timeout_ms: object) -> httpx.Timeout:
     """An httpx timeout for one attempt; never None, so a timeout can't be switched off by accident."""
-    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
-        raise RequestValidationError(param, f"must be a whole number of milliseconds > 0, got {timeout_ms!r}")
+    if (
+        isinstance(timeout_ms, bool)
+        or not isinstance(timeout_ms, int)
+        or not 0 < timeout_ms <= MAX_TIMEOUT_MS
+    ):
+        problem = f"must be a whole number of milliseconds, 1 to {MAX_TIMEOUT_MS}, got {shown(timeout_ms)}"
+        raise RequestValidationError(param, problem)
     return httpx.Timeout(timeout_ms / 1000)
 
 
@@ -249,7 +259,7 @@ class SDKConfiguration:
             retry_config=retry_policy,
             timeout=None if timeout_ms is None else timeout_from_ms("timeout_ms", timeout_ms),
             fail_open=fail_open,
-            debug_logger=debug_logger,
+            debug_logger=check_debug_logger(debug_logger),
             api_key=api_key,
             security=security,
             fail_open_policy=policy,

@@ -25,7 +25,7 @@ from typing import (
 import pydantic
 
 from meterly._config import has_control_chars
-from meterly.errors import RequestValidationError
+from meterly.errors import RequestValidationError, shown
 
 T = TypeVar("T")
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -285,8 +285,12 @@ def check_id(name: str, value: Any) -> str:
 def check_number(name: str, value: Any) -> Union[int, float]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RequestValidationError(name, f"must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise RequestValidationError(name, f"must be a finite number, got {value!r}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float (10**400): no service reads it
+        finite = False
+    if not finite:
+        raise RequestValidationError(name, f"must be a finite number, got {shown(value)}")
     return value
 
 
