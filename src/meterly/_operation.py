@@ -304,7 +304,7 @@ def _number_check(low: Optional[float], high: Optional[float]) -> Check:
     def check(name: str, value: Any) -> Union[int, float]:
         check_number(name, value)
         if (low is not None and value < low) or (high is not None and value > high):
-            raise RequestValidationError(name, f"must be {_range_text(low, high)}, got {value!r}")
+            raise RequestValidationError(name, f"must be {_range_text(low, high)}, got {shown(value)}")
         return cast(Union[int, float], value)
 
     return check
@@ -315,7 +315,7 @@ def _int_check(low: Optional[float], high: Optional[float]) -> Check:
         if isinstance(value, bool) or not isinstance(value, int):
             raise RequestValidationError(name, f"must be an int, got {type(value).__name__}")
         if (low is not None and value < low) or (high is not None and value > high):
-            raise RequestValidationError(name, f"must be {_range_text(low, high)}, got {value}")
+            raise RequestValidationError(name, f"must be {_range_text(low, high)}, got {shown(value)}")
         return value
 
     return check

@@ -635,7 +635,7 @@ def _checked_headers(http_headers: Mapping[str, str]) -> Dict[str, str]:
     checked: Dict[str, str] = {}
     for name, value in http_headers.items():
         if not isinstance(name, str) or not name or not is_header_safe(name) or ":" in name or " " in name:
-            raise errors.RequestValidationError("http_headers", f"invalid header name {name!r}")
+            raise errors.RequestValidationError("http_headers", f"invalid header name {errors.shown(name)}")
         if not isinstance(value, str) or not is_header_safe(value):
             raise errors.RequestValidationError(
                 "http_headers", f"the value of {name!r} must be an ASCII str without control characters"

@@ -56,11 +56,12 @@ def shorten(text: str, limit: int) -> str:
 
 def shown(value: object, limit: int = 80) -> str:
     """`repr(value)` for an error message, cut to `limit` characters (and safe for an int too long for
-    `repr`): a message echoes what it was given, never a megabyte of it."""
+    `repr`, nested too deep, or whose `repr` fails): a message echoes what it was given, never a
+    megabyte of it."""
     try:
         text = repr(value)
-    except ValueError:  # an int past sys.get_int_max_str_digits()
-        return f"an {type(value).__name__} too large to show"
+    except Exception:  # an int past sys.get_int_max_str_digits(), a container nested too deep, a broken repr
+        return f"a {type(value).__name__} that cannot be shown"
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 

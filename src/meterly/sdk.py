@@ -41,7 +41,7 @@ from meterly._options import options_of
 from meterly._pipeline import Effect, Pause, Pipeline, httpx_request
 from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
 from meterly.balances import AsyncBalances, Balances
-from meterly.errors import RequestValidationError
+from meterly.errors import RequestValidationError, shown
 from meterly.types import UNSET, Unset
 from meterly.usage import AsyncUsage, Usage
 from meterly.utils.retries import RetryConfig
@@ -398,7 +398,7 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
             client_type = httpx.AsyncClient
         else:
             raise RequestValidationError(
-                "http_backend", f"must be 'httpx' or 'aiohttp', got {http_backend!r}"
+                "http_backend", f"must be 'httpx' or 'aiohttp', got {shown(http_backend)}"
             )
         super().__init__(
             api_key=api_key,
