@@ -40,6 +40,7 @@ from meterly._operation import Operation
 from meterly._options import options_of
 from meterly._pipeline import Effect, Pause, Pipeline, httpx_request
 from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
+from meterly._redaction import forget_locals
 from meterly.balances import AsyncBalances, Balances
 from meterly.errors import RequestValidationError, shown
 from meterly.types import UNSET, Unset
@@ -291,7 +292,11 @@ class Meterly(_BaseClient[SyncPool]):
         pool = self._pool
         pool.check_open()
         pipeline = self._pipeline
-        call = pipeline.prepare(op, arguments, options=options_of(arguments))
+        try:
+            call = pipeline.prepare(op, arguments, options=options_of(arguments))
+        except RequestValidationError as exc:
+            forget_locals(exc)  # `prepare` may have fetched the key before it found the bad argument
+            raise
         client = pool.get()
         steps: Generator[Effect, Any, T] = pipeline.run(call, pool.build_request)
         try:
@@ -440,7 +445,11 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
         pool = self._pool
         pool.check_open()
         pipeline = self._pipeline
-        call = pipeline.prepare(op, arguments, options=options_of(arguments))
+        try:
+            call = pipeline.prepare(op, arguments, options=options_of(arguments))
+        except RequestValidationError as exc:
+            forget_locals(exc)  # `prepare` may have fetched the key before it found the bad argument
+            raise
         sender = pool.sender()
         send = sender.send
         steps: Generator[Effect, Any, T] = pipeline.run(call, sender.build_request)

@@ -142,8 +142,9 @@ def test_a_timeout_leaves_no_key_in_any_frame(engine: str, operation: str) -> No
     assert_no_key_in_any_frame(error)
 
 
-def test_a_dropped_connection_leaves_no_key_in_any_frame(engine: str) -> None:
-    with fault_server(always(Fault.DROP_AFTER_READ)) as server:
+@pytest.mark.parametrize("fault", [Fault.DROP_BEFORE_READ, Fault.DROP_AFTER_READ, Fault.RESET_AFTER_READ])
+def test_a_dropped_connection_leaves_no_key_in_any_frame(engine: str, fault: Fault) -> None:
+    with fault_server(always(fault)) as server:
         error = failed_call(engine, server.url, "usage.check")
     assert isinstance(error, errors.APIConnectionError)
     assert_no_key_in_any_frame(error)
@@ -178,3 +179,35 @@ def test_an_exception_object_raised_on_every_attempt_keeps_the_calls_working() -
             sdk.usage.check(customer_id="c", feature_code="f")
         assert caught.value.attempts > 1
         assert locals_showing_a_key(caught.value) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"server_url": "ftp://nowhere"},
+        {"timeout_ms": 0},
+        {"http_headers": {"x-trace": "a\r\nb"}},
+        {"retries": "always"},
+    ],
+    ids=lambda bad: next(iter(bad)),
+)
+def test_a_bad_argument_found_after_the_key_was_fetched_leaves_no_key_in_any_frame(
+    engine: str, bad: dict[str, Any]
+) -> None:
+    settings: dict[str, Any] = {"security": models.Security(bearer_auth=BEARER, api_key_auth=HEADER)}
+
+    async def run() -> BaseException:
+        sdk = AsyncMeterly(http_backend=engine, **settings)  # type: ignore[arg-type]
+        try:
+            await sdk.usage.check(customer_id="c", feature_code="f", **bad)
+        except errors.RequestValidationError as exc:
+            return exc
+        raise AssertionError("the call did not fail")
+
+    if engine == "sync":
+        with pytest.raises(errors.RequestValidationError) as caught:
+            Meterly(**settings).usage.check(customer_id="c", feature_code="f", **bad)
+        error: BaseException = caught.value
+    else:
+        error = asyncio.run(run())
+    assert_no_key_in_any_frame(error)
