@@ -7,7 +7,7 @@ from typing import Callable
 import httpx
 import pytest
 
-from meterly import errors
+from meterly import Meterly, errors
 
 from .conftest import API_KEY, FakeClock, Harness, json_response, ok_check, sequence
 
@@ -222,3 +222,60 @@ def test_every_api_error_has_an_int_status_code(make: Make) -> None:
     status: int = info.value.status_code
     assert status == 500
     assert errors.APIConnectionError("x").status_code is None
+
+
+# -- bounded text -------------------------------------------------------------------------------------
+
+MEGABYTE_ID = "cus_" + "x" * 1_000_000
+BOUND = errors.MAX_MESSAGE_CHARS + 2 * errors.MAX_DETAIL_CHARS + 200  # message, details, separators
+
+
+def echo_not_found(request: httpx.Request) -> httpx.Response:
+    customer = request.read().decode().split('"customer_id":"')[1].split('"')[0]
+    return httpx.Response(
+        404,
+        json={"message": f"customer {customer} not found", "code": "customer_not_found_" + "c" * 5_000},
+        headers={"x-request-id": "req_" + "r" * 5_000},
+    )
+
+
+def test_an_error_echoing_a_megabyte_id_has_bounded_text_and_keeps_the_whole_body() -> None:
+    sdk = Meterly(api_key=API_KEY, client=httpx.Client(transport=httpx.MockTransport(echo_not_found)))
+    with pytest.raises(errors.NotFoundError) as caught:
+        sdk.balances.check(customer_id=MEGABYTE_ID, feature_id="f")
+    error = caught.value
+    assert len(str(error)) <= BOUND
+    assert len(repr(error)) <= BOUND
+    assert len(error.message) <= errors.MAX_MESSAGE_CHARS
+    assert error.message.startswith("balancesCheck: customer cus_xxx")  # the head...
+    assert error.message.endswith("xxx not found")  # ...and the tail survive
+    assert "characters cut" in error.message
+    assert MEGABYTE_ID in error.body  # the body is kept whole
+    assert error.code == "customer_not_found_" + "c" * 5_000
+    assert error.request_id == "req_" + "r" * 5_000
+
+
+def test_a_request_validation_error_echoing_a_huge_argument_is_bounded() -> None:
+    sdk = Meterly(api_key=API_KEY, client=httpx.Client(transport=httpx.MockTransport(ok_check)))
+    with pytest.raises(errors.RequestValidationError) as caught:
+        sdk.usage.track(customer_id="c", feature_code="f", timestamp="t" * 1_000_000)
+    assert caught.value.param == "timestamp"
+    assert len(str(caught.value)) <= errors.MAX_MESSAGE_CHARS
+    assert len(repr(caught.value)) <= BOUND
+    with pytest.raises(errors.RequestValidationError) as caught:
+        sdk.balances.check(customer_id="c", feature_id="f", required_balance=10**5000)  # past repr's limit
+    assert caught.value.param == "required_balance"
+
+
+@pytest.mark.parametrize("length", [0, 1, 59, 60, 61, 999, 1_000, 1_001, 10**6])
+def test_shorten_keeps_short_text_and_cuts_long_text_to_the_limit(length: int) -> None:
+    text = "".join(chr(ord("a") + i % 26) for i in range(length))
+    cut = errors.shorten(text, 1_000)
+    assert len(cut) <= 1_000
+    if length <= 1_000:
+        assert cut == text
+    else:
+        head, _, tail = cut.partition(" [... ")
+        assert text.startswith(head)
+        assert text.endswith(tail.split(" ...] ")[1])
+        assert f"{length - len(head) - len(tail.split(' ...] ')[1])} characters cut" in cut

@@ -124,8 +124,11 @@ def test_after_error_may_recover_with_a_response(make: Make) -> None:
 
 
 def test_an_object_defining_no_hook_is_rejected(make: Make) -> None:
-    with pytest.raises(TypeError, match="not a hook"):
+    with pytest.raises(
+        errors.RequestValidationError, match="hooks: an item of type object is not a hook"
+    ) as caught:
         make(ok_check, hooks=[object()])
+    assert caught.value.param == "hooks"
 
 
 def test_registered_hooks_run_before_the_callers(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -314,8 +317,10 @@ def test_an_async_hook_returning_the_wrong_type_is_a_type_error_naming_it() -> N
 
 
 def test_hooks_must_be_a_list_of_hook_objects() -> None:
-    with pytest.raises(TypeError, match="hooks must be a list"):
-        Meterly(api_key="k", hooks=Recorder())  # type: ignore[arg-type]
+    for not_a_list in (Recorder(), {"before_request": Recorder()}, "hook", 3):
+        with pytest.raises(errors.RequestValidationError, match="hooks: must be a list") as caught:
+            Meterly(api_key="k", hooks=not_a_list)  # type: ignore[arg-type]
+        assert caught.value.param == "hooks"
 
 
 def test_hook_protocols_and_context_are_public() -> None:

@@ -16,6 +16,7 @@ import httpx
 from yarl import URL
 
 from meterly._pipeline import TIME_LEFT, Call, Received
+from meterly._redaction import forget_locals
 
 # aiohttp hands back a decoded body, so the httpx view must not decode it again.
 _DECODED_AWAY = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
@@ -77,18 +78,21 @@ class AiohttpSender:
         return aiohttp.ClientTimeout(total=left)
 
     async def send(self, effect: Union[Call, httpx.Request]) -> Received:
-        """Send one attempt; transport failures are raised as `httpx.RequestError` subclasses."""
+        """Send one attempt; transport failures are raised as `httpx.RequestError` subclasses.
+
+        The headers (key included) are never bound to a local here, and aiohttp's frames are cleared of
+        theirs before its exception leaves (`forget_locals`): error trackers print frame locals. A
+        redirect is never followed: the 3xx is the answer.
+        """
         request: Optional[httpx.Request]
-        headers: Union[Dict[str, str], List[Tuple[str, str]]]
         if isinstance(effect, Call):
             request = None
-            method, url, headers, body = effect.op.method, self._url(effect.url), effect.headers, effect.body
+            method, url, body = effect.op.method, self._url(effect.url), effect.body
             timeout = self._timeout(effect.timeout)
             left = effect.time_left
         else:
             request = effect
             method, url = effect.method, URL(str(effect.url), encoded=True)
-            headers = effect.headers.multi_items()
             body = effect.read()
             timeout = self._timeout(effect.extensions.get("timeout"))
             left = effect.extensions.get(TIME_LEFT)
@@ -96,30 +100,21 @@ class AiohttpSender:
             timeout = self._cut(timeout, left)
         try:
             response = await self.client.request(
-                method, url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+                method, url, data=body, headers=_headers(effect), timeout=timeout, allow_redirects=False
             )
             try:
                 content = await response.read()  # reads to the end and hands the connection back
             finally:
                 response.release()
             return _Received(response.status, content, response.raw_headers, effect)
-        except aiohttp.ServerTimeoutError as exc:
-            connect = isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", ())) or "connect" in str(exc)
-            raise _httpx_error(httpx.ConnectTimeout if connect else httpx.ReadTimeout, exc, request) from exc
-        except asyncio.TimeoutError as exc:  # the attempt's `total` ran out
-            raise _httpx_error(httpx.ReadTimeout, exc, request) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise _httpx_error(httpx.ConnectError, exc, request) from exc
-        except (
-            aiohttp.ServerDisconnectedError,
-            aiohttp.ClientPayloadError,
-            aiohttp.ClientResponseError,
-        ) as exc:
-            raise _httpx_error(httpx.RemoteProtocolError, exc, request) from exc
-        except aiohttp.ClientOSError as exc:
-            raise _httpx_error(httpx.ReadError, exc, request) from exc
-        except aiohttp.ClientError as exc:
-            raise _httpx_error(httpx.TransportError, exc, request) from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            forget_locals(exc)
+            raise _httpx_error(exc, request) from exc
+
+
+def _headers(effect: Union[Call, httpx.Request]) -> Union[Dict[str, str], List[Tuple[str, str]]]:
+    """The headers to send, handed straight to aiohttp (so no frame of `send` holds them)."""
+    return effect.headers if isinstance(effect, Call) else effect.headers.multi_items()
 
 
 class _Received(Received):
@@ -132,8 +127,24 @@ class _Received(Received):
         return super().to_httpx()
 
 
-def _httpx_error(
-    cls: type[httpx.RequestError], exc: BaseException, request: Optional[httpx.Request]
-) -> httpx.RequestError:
+def _httpx_error(exc: BaseException, request: Optional[httpx.Request]) -> httpx.RequestError:
+    """The httpx exception the pipeline maps for an aiohttp one (a timeout as `httpx.ReadTimeout` or
+    `httpx.ConnectTimeout`, a refused connection as `httpx.ConnectError`, ...)."""
+    cls: type[httpx.RequestError]
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        connect = isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", ())) or "connect" in str(exc)
+        cls = httpx.ConnectTimeout if connect else httpx.ReadTimeout
+    elif isinstance(exc, asyncio.TimeoutError):  # the attempt's `total` ran out
+        cls = httpx.ReadTimeout
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        cls = httpx.ConnectError
+    elif isinstance(
+        exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, aiohttp.ClientResponseError)
+    ):
+        cls = httpx.RemoteProtocolError
+    elif isinstance(exc, aiohttp.ClientOSError):
+        cls = httpx.ReadError
+    else:
+        cls = httpx.TransportError
     message = str(exc) or type(exc).__name__
     return cls(message, request=request) if request is not None else cls(message)

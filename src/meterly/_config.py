@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Union,
 import httpx
 from typing_extensions import TypeGuard
 
+from meterly._validate import check_debug_logger
 from meterly._version import __version__
-from meterly.errors import RequestValidationError
+from meterly.errors import RequestValidationError, shown
 from meterly.types import Unset
 from meterly.utils.retries import DEFAULT_RETRY_CONFIG, RetryConfig
 
@@ -57,7 +58,9 @@ def is_header_safe(value: str) -> bool:
 
 def check_server_url(param: str, url: object) -> str:
     """The URL without a trailing slash, or a RequestValidationError naming `param`."""
-    problem = RequestValidationError(param, f"must be an http:// or https:// URL with a host, got {url!r}")
+    problem = RequestValidationError(
+        param, f"must be an http:// or https:// URL with a host, got {shown(url)}"
+    )
     if not isinstance(url, str) or not url.startswith(("http://", "https://")) or has_control_chars(url):
         raise problem
     try:
@@ -81,7 +84,9 @@ def _per_resource(param: str, value: object) -> Dict[str, Any]:
     mapping = cast("Mapping[object, object]", value)
     unknown = [key for key in mapping if key not in resources()]
     if unknown:
-        raise RequestValidationError(param, f"unknown resource {unknown[0]!r}; the resources are {names}")
+        raise RequestValidationError(
+            param, f"unknown resource {shown(unknown[0])}; the resources are {names}"
+        )
     return {str(key): item for key, item in mapping.items()}
 
 
@@ -101,7 +106,7 @@ def check_api_versions(api_versions: object) -> Dict[str, str]:
         if not isinstance(version, str) or not version or not is_header_safe(version):
             raise RequestValidationError(
                 f"api_versions[{resource!r}]",
-                f"must be a non-empty ASCII str without control characters, got {version!r}",
+                f"must be a non-empty ASCII str without control characters, got {shown(version)}",
             )
         checked[resource] = version
     return checked
@@ -122,10 +127,19 @@ def exposed_host(url: httpx.URL) -> Optional[str]:
     return host
 
 
+MAX_TIMEOUT_MS = 86_400_000
+"""The longest timeout an attempt may be given (a day): longer ones overflow the clocks of sockets."""
+
+
 def timeout_from_ms(param: str, timeout_ms: object) -> httpx.Timeout:
     """An httpx timeout for one attempt; never None, so a timeout can't be switched off by accident."""
-    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
-        raise RequestValidationError(param, f"must be a whole number of milliseconds > 0, got {timeout_ms!r}")
+    if (
+        isinstance(timeout_ms, bool)
+        or not isinstance(timeout_ms, int)
+        or not 0 < timeout_ms <= MAX_TIMEOUT_MS
+    ):
+        problem = f"must be a whole number of milliseconds, 1 to {MAX_TIMEOUT_MS}, got {shown(timeout_ms)}"
+        raise RequestValidationError(param, problem)
     return httpx.Timeout(timeout_ms / 1000)
 
 
@@ -236,7 +250,7 @@ class SDKConfiguration:
             server_url = os.environ.get(SERVER_URL_ENV) or None
         if server_url is None:
             if isinstance(server_idx, bool) or not isinstance(server_idx, int):
-                raise RequestValidationError("server_idx", f"must be an int, got {server_idx!r}")
+                raise RequestValidationError("server_idx", f"must be an int, got {shown(server_idx)}")
             if not 0 <= server_idx < len(SERVERS):
                 raise RequestValidationError(
                     "server_idx", f"must be in [0, {len(SERVERS)}), got {server_idx}"
@@ -249,7 +263,7 @@ class SDKConfiguration:
             retry_config=retry_policy,
             timeout=None if timeout_ms is None else timeout_from_ms("timeout_ms", timeout_ms),
             fail_open=fail_open,
-            debug_logger=debug_logger,
+            debug_logger=check_debug_logger(debug_logger),
             api_key=api_key,
             security=security,
             fail_open_policy=policy,
@@ -268,7 +282,7 @@ def fail_open_policy_of(fail_open: object) -> Optional[FailOpenPolicy]:
         from meterly._fail_open import FailOpenPolicy
 
         return FailOpenPolicy()
-    raise RequestValidationError("fail_open", f"must be a bool or a FailOpenPolicy, got {fail_open!r}")
+    raise RequestValidationError("fail_open", f"must be a bool or a FailOpenPolicy, got {shown(fail_open)}")
 
 
 def retry_policy_with(retry_config: object, max_retries: object) -> Optional[RetryConfig]:
@@ -279,7 +293,7 @@ def retry_policy_with(retry_config: object, max_retries: object) -> Optional[Ret
     if max_retries is None:
         return policy
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise RequestValidationError("max_retries", f"must be an int >= 0, got {max_retries!r}")
+        raise RequestValidationError("max_retries", f"must be an int >= 0, got {shown(max_retries)}")
     if policy is None:
         raise RequestValidationError("max_retries", "retry_config=None never retries: pass one or the other")
     return dataclasses.replace(policy, max_retries=max_retries)

@@ -17,6 +17,8 @@ from typing import AsyncIterator, Iterator, Optional
 
 import httpx
 
+from meterly._redaction import forget_locals
+
 __all__ = ["ATTEMPT_DEADLINE", "asend_within", "attempt_budget", "send_within"]
 
 ATTEMPT_DEADLINE: ContextVar[Optional[float]] = ContextVar("meterly_attempt_deadline", default=None)
@@ -77,44 +79,58 @@ class AsyncDeadlineStream(httpx.AsyncByteStream):
 
 
 def send_within(client: httpx.Client, request: httpx.Request) -> httpx.Response:
-    """`client.send(request)`, with the body read before the attempt's deadline or not at all."""
+    """`client.send(request)`, with the body read before the attempt's deadline or not at all.
+
+    A redirect is never followed, whatever the client's own `follow_redirects`: the 3xx comes back as
+    the answer (and becomes an `APIError`), so the key never reaches another address. An exception
+    leaves with the frames below this one cleared of their locals (`forget_locals`).
+    """
     budget = attempt_budget(request)
-    if budget is None:
-        return client.send(request)
-    deadline = time.monotonic() + budget
-    token = ATTEMPT_DEADLINE.set(deadline)
     try:
-        response = client.send(request, stream=True)
+        if budget is None:
+            return client.send(request, follow_redirects=False)
+        deadline = time.monotonic() + budget
+        token = ATTEMPT_DEADLINE.set(deadline)
         try:
-            stream = response.stream
-            if isinstance(stream, httpx.SyncByteStream):
-                response.stream = DeadlineStream(stream, request, deadline, budget)
-            response.read()
-        except BaseException:
-            response.close()
-            raise
-    finally:
-        ATTEMPT_DEADLINE.reset(token)
+            response = client.send(request, stream=True, follow_redirects=False)
+            try:
+                stream = response.stream
+                if isinstance(stream, httpx.SyncByteStream):
+                    response.stream = DeadlineStream(stream, request, deadline, budget)
+                response.read()
+            except BaseException:
+                response.close()
+                raise
+        finally:
+            ATTEMPT_DEADLINE.reset(token)
+    except Exception as exc:
+        forget_locals(exc)
+        raise
     return response
 
 
 async def asend_within(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
-    """`await client.send(request)`, with the body read before the attempt's deadline or not at all."""
+    """`await client.send(request)`, with the body read before the attempt's deadline or not at all;
+    redirects and exceptions as in `send_within`."""
     budget = attempt_budget(request)
-    if budget is None:
-        return await client.send(request)
-    deadline = time.monotonic() + budget
-    token = ATTEMPT_DEADLINE.set(deadline)
     try:
-        response = await client.send(request, stream=True)
+        if budget is None:
+            return await client.send(request, follow_redirects=False)
+        deadline = time.monotonic() + budget
+        token = ATTEMPT_DEADLINE.set(deadline)
         try:
-            stream = response.stream
-            if isinstance(stream, httpx.AsyncByteStream):
-                response.stream = AsyncDeadlineStream(stream, request, deadline, budget)
-            await response.aread()
-        except BaseException:
-            await response.aclose()
-            raise
-    finally:
-        ATTEMPT_DEADLINE.reset(token)
+            response = await client.send(request, stream=True, follow_redirects=False)
+            try:
+                stream = response.stream
+                if isinstance(stream, httpx.AsyncByteStream):
+                    response.stream = AsyncDeadlineStream(stream, request, deadline, budget)
+                await response.aread()
+            except BaseException:
+                await response.aclose()
+                raise
+        finally:
+            ATTEMPT_DEADLINE.reset(token)
+    except Exception as exc:
+        forget_locals(exc)
+        raise
     return response

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Mapping, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Literal, Mapping, Optional, Set, Tuple, cast
 
 if TYPE_CHECKING:  # the models (and pydantic) load on first use, not at import
     import asyncio
@@ -55,42 +55,69 @@ class FailOpenPolicy:
     last_known_entries: int = 1_000
 
     def __post_init__(self) -> None:
-        if self.default not in ("allow", "deny"):
-            raise ValueError(f"FailOpenPolicy.default must be 'allow' or 'deny', got {self.default!r}")
-        if not isinstance(self.features, Mapping):
-            raise ValueError("FailOpenPolicy.features must be a mapping of feature id to 'allow' or 'deny'")
-        for feature, decision in self.features.items():
-            if not isinstance(feature, str) or decision not in ("allow", "deny"):
-                raise ValueError(
-                    f"FailOpenPolicy.features[{feature!r}] must be 'allow' or 'deny', got {decision!r}"
-                )
-        # A private copy: a caller mutating their dict later cannot change a client's policy.
-        object.__setattr__(self, "features", dict(self.features))
-        threshold = self.failure_threshold
-        if threshold is not None and (
-            isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1
-        ):
-            raise ValueError(
-                f"FailOpenPolicy.failure_threshold must be an int >= 1 or None, got {threshold!r}"
-            )
-        cooldown = self.cooldown_ms
-        if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)) or not cooldown >= 0:
-            raise ValueError(f"FailOpenPolicy.cooldown_ms must be a number >= 0, got {cooldown!r}")
-        max_age = self.last_known_max_age_ms
-        if max_age is not None and (
-            isinstance(max_age, bool) or not isinstance(max_age, (int, float)) or not max_age > 0
-        ):
-            raise ValueError(
-                f"FailOpenPolicy.last_known_max_age_ms must be a number > 0 or None, got {max_age!r}"
-            )
-        entries = self.last_known_entries
-        if isinstance(entries, bool) or not isinstance(entries, int) or entries < 1:
-            raise ValueError(f"FailOpenPolicy.last_known_entries must be an int >= 1, got {entries!r}")
+        _check_policy(self)
 
     def allows(self, feature: Optional[str]) -> bool:
         """The fallback decision for `feature`: its own rule, else the default."""
         decision = self.features.get(feature, self.default) if feature is not None else self.default
         return decision == "allow"
+
+
+def _is_number(value: object, *, above: Optional[float] = None, at_least: Optional[float] = None) -> bool:
+    """True for an int or float (not a bool), finite as a float, and above `above` / at least `at_least`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        if not math.isfinite(value):
+            return False
+    except OverflowError:  # an int too large for a float
+        return False
+    return (above is None or value > above) and (at_least is None or value >= at_least)
+
+
+def _check_policy(policy: FailOpenPolicy) -> None:
+    """Raises `RequestValidationError` naming the first field of `policy` that is wrong; copies
+    `features`, so a caller mutating their dict later cannot change a client's policy."""
+    from meterly.errors import RequestValidationError, shown
+
+    if policy.default not in ("allow", "deny"):
+        raise RequestValidationError(
+            "FailOpenPolicy.default", f"must be 'allow' or 'deny', got {shown(policy.default)}"
+        )
+    features: object = policy.features
+    if not isinstance(features, Mapping):
+        raise RequestValidationError(
+            "FailOpenPolicy.features", "must be a mapping of feature id to 'allow' or 'deny'"
+        )
+    for feature, decision in cast("Mapping[object, object]", features).items():
+        if not isinstance(feature, str) or decision not in ("allow", "deny"):
+            raise RequestValidationError(
+                f"FailOpenPolicy.features[{shown(feature)}]",
+                f"must be 'allow' or 'deny', got {shown(decision)}",
+            )
+    object.__setattr__(policy, "features", dict(policy.features))
+    threshold = policy.failure_threshold
+    if threshold is not None and (
+        isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1
+    ):
+        raise RequestValidationError(
+            "FailOpenPolicy.failure_threshold", f"must be an int >= 1 or None, got {shown(threshold)}"
+        )
+    if not _is_number(policy.cooldown_ms, at_least=0):
+        raise RequestValidationError(
+            "FailOpenPolicy.cooldown_ms", f"must be a finite number >= 0, got {shown(policy.cooldown_ms)}"
+        )
+    max_age = policy.last_known_max_age_ms
+    if max_age is not None and not _is_number(max_age, above=0):
+        raise RequestValidationError(
+            "FailOpenPolicy.last_known_max_age_ms",
+            f"must be a finite number > 0 or None, got {shown(max_age)}",
+        )
+    entries = policy.last_known_entries
+    if isinstance(entries, bool) or not isinstance(entries, int) or entries < 1:
+        raise RequestValidationError(
+            "FailOpenPolicy.last_known_entries", f"must be an int >= 1, got {shown(entries)}"
+        )
 
 
 CLOSED, FAILING, OPEN, HALF_OPEN = "closed", "failing", "open", "half_open"

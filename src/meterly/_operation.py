@@ -25,7 +25,7 @@ from typing import (
 import pydantic
 
 from meterly._config import has_control_chars
-from meterly.errors import RequestValidationError
+from meterly.errors import RequestValidationError, shown
 
 T = TypeVar("T")
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -285,8 +285,12 @@ def check_id(name: str, value: Any) -> str:
 def check_number(name: str, value: Any) -> Union[int, float]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RequestValidationError(name, f"must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise RequestValidationError(name, f"must be a finite number, got {value!r}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int too large for a float (10**400): no service reads it
+        finite = False
+    if not finite:
+        raise RequestValidationError(name, f"must be a finite number, got {shown(value)}")
     return value
 
 
@@ -300,7 +304,7 @@ def _number_check(low: Optional[float], high: Optional[float]) -> Check:
     def check(name: str, value: Any) -> Union[int, float]:
         check_number(name, value)
         if (low is not None and value < low) or (high is not None and value > high):
-            raise RequestValidationError(name, f"must be {_range_text(low, high)}, got {value!r}")
+            raise RequestValidationError(name, f"must be {_range_text(low, high)}, got {shown(value)}")
         return cast(Union[int, float], value)
 
     return check
@@ -311,7 +315,7 @@ def _int_check(low: Optional[float], high: Optional[float]) -> Check:
         if isinstance(value, bool) or not isinstance(value, int):
             raise RequestValidationError(name, f"must be an int, got {type(value).__name__}")
         if (low is not None and value < low) or (high is not None and value > high):
-            raise RequestValidationError(name, f"must be {_range_text(low, high)}, got {value}")
+            raise RequestValidationError(name, f"must be {_range_text(low, high)}, got {shown(value)}")
         return value
 
     return check

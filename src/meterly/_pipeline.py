@@ -246,7 +246,7 @@ class Pipeline:
         else:
             try:
                 content = _encode_json(body).encode()
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
                 problem = f"must be JSON-serializable: {exc}"
                 raise errors.RequestValidationError("properties", problem) from None
 
@@ -275,7 +275,7 @@ class Pipeline:
             header, default = op.version_header
             headers[header] = config.api_versions.get(op.resource, default)
         http_headers = options.http_headers
-        if http_headers:
+        if http_headers is not None:
             headers.update(_checked_headers(http_headers))
 
         server_url = options.server_url
@@ -629,10 +629,13 @@ def _cut_to(call: Call, request: Union[httpx.Request, Call], left: float) -> boo
 
 
 def _checked_headers(http_headers: Mapping[str, str]) -> Dict[str, str]:
+    if not isinstance(http_headers, Mapping):
+        problem = f"must be a dict of header names to values, got {type(http_headers).__name__}"
+        raise errors.RequestValidationError("http_headers", problem)
     checked: Dict[str, str] = {}
     for name, value in http_headers.items():
         if not isinstance(name, str) or not name or not is_header_safe(name) or ":" in name or " " in name:
-            raise errors.RequestValidationError("http_headers", f"invalid header name {name!r}")
+            raise errors.RequestValidationError("http_headers", f"invalid header name {errors.shown(name)}")
         if not isinstance(value, str) or not is_header_safe(value):
             raise errors.RequestValidationError(
                 "http_headers", f"the value of {name!r} must be an ASCII str without control characters"

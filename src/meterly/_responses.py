@@ -63,6 +63,8 @@ def error_from_response(operation_id: str, response: httpx.Response, secret: str
     message = fields.pop("message", None) or f"{status} {response.reason_phrase}".strip()
     if status == 404 and fields.get("code") in (None, "route_not_found"):
         message = _route_not_found(response) or message
+    elif 300 <= status < 400:
+        message = _redirect_refused(response)
     if secret and secret in message:
         message = message.replace(secret, "[REDACTED]")
     message = f"{operation_id}: {message}"
@@ -93,6 +95,24 @@ def _route_not_found(response: httpx.Response) -> Optional[str]:
     if "/v1/v1/" in url.path:
         hint += ": it should not end with /v1, the SDK adds the path"
     return f"route not found: {request.method} {url} answered 404 ({hint})"
+
+
+def _redirect_refused(response: httpx.Response) -> str:
+    """The message of a 3xx: the SDK never follows a redirect (on any engine, whatever the injected
+    client's own setting), so no key ever reaches an address other than the one `server_url` names.
+    Names the target without its user, password or query."""
+    location = response.headers.get("location")
+    target = "another address"
+    if location:
+        try:
+            url = response.request.url.join(location)
+            target = str(url.copy_with(username=None, password=None, query=None, fragment=None))
+        except (httpx.InvalidURL, ValueError, RuntimeError):  # RuntimeError: built without its request
+            target = "an address that is not a valid URL"
+    return (
+        f"redirect ({response.status_code}) to {target} not followed: the SDK sends keys only to "
+        "server_url; point server_url at the final address"
+    )
 
 
 def parse_success(

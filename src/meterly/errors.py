@@ -1,4 +1,11 @@
-"""The exception tree: catch `MeterlyError` for everything, or a subclass for one kind of failure."""
+"""The exception tree: catch `MeterlyError` for everything, or a subclass for one kind of failure.
+
+An error's text is bounded, whatever it echoes (a service's message, an argument, a redirect target):
+its `message` (and so `str()` and `repr()`) keeps at most `MAX_MESSAGE_CHARS` characters, and the
+request id and code it shows at most `MAX_DETAIL_CHARS` each; the middle of a longer text is replaced by
+`[... N characters cut ...]`. `body` always keeps the whole body, and `code` and `request_id` their
+whole values.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ import httpx
 from meterly._redaction import hide_credentials
 
 __all__ = [
+    "MAX_DETAIL_CHARS",
+    "MAX_MESSAGE_CHARS",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
@@ -24,6 +33,36 @@ __all__ = [
     "ResponseValidationError",
     "UnprocessableEntityError",
 ]
+
+
+MAX_MESSAGE_CHARS = 1_000
+"""The most characters of an error's message that its `message`, `str()` and `repr()` keep."""
+
+MAX_DETAIL_CHARS = 100
+"""The most characters of a request id or error code that `str()` shows."""
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text`, or its head and tail with the middle replaced by a marker saying how much was cut, so that
+    the result is at most `limit` characters (for a `limit` of at least 60)."""
+    if len(text) <= limit:
+        return text
+    marker = " [... {} characters cut ...] "
+    room = limit - len(marker.format(len(text)))
+    head = room * 2 // 3
+    tail = room - head
+    return text[:head] + marker.format(len(text) - head - tail) + text[len(text) - tail :]
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """`repr(value)` for an error message, cut to `limit` characters (and safe for an int too long for
+    `repr`, nested too deep, or whose `repr` fails): a message echoes what it was given, never a
+    megabyte of it."""
+    try:
+        text = repr(value)
+    except Exception:  # an int past sys.get_int_max_str_digits(), a container nested too deep, a broken repr
+        return f"a {type(value).__name__} that cannot be shown"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 class MeterlyError(Exception):
@@ -46,6 +85,7 @@ class MeterlyError(Exception):
         raw_response: Optional[httpx.Response] = None,
         body: Optional[str] = None,
     ) -> None:
+        message = shorten(message, MAX_MESSAGE_CHARS)
         super().__init__(message)
         self.message = message
         self.raw_response = raw_response
@@ -79,7 +119,7 @@ class MeterlyError(Exception):
         if self.status_code is not None:
             parts.append(f"status={self.status_code}")
         if self.request_id:
-            parts.append(f"request_id={self.request_id}")
+            parts.append(f"request_id={shorten(self.request_id, MAX_DETAIL_CHARS)}")
         return parts
 
     def __repr__(self) -> str:
@@ -122,7 +162,7 @@ class APIError(MeterlyError):
 
     def _details(self) -> list[str]:
         parts = super()._details()
-        return [*parts, f"code={self.code}"] if self.code else parts
+        return [*parts, f"code={shorten(self.code, MAX_DETAIL_CHARS)}"] if self.code else parts
 
 
 class BadRequestError(APIError):

@@ -40,8 +40,9 @@ from meterly._operation import Operation
 from meterly._options import options_of
 from meterly._pipeline import Effect, Pause, Pipeline, httpx_request
 from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
+from meterly._redaction import forget_locals
 from meterly.balances import AsyncBalances, Balances
-from meterly.errors import RequestValidationError
+from meterly.errors import RequestValidationError, shown
 from meterly.types import UNSET, Unset
 from meterly.usage import AsyncUsage, Usage
 from meterly.utils.retries import RetryConfig
@@ -291,7 +292,11 @@ class Meterly(_BaseClient[SyncPool]):
         pool = self._pool
         pool.check_open()
         pipeline = self._pipeline
-        call = pipeline.prepare(op, arguments, options=options_of(arguments))
+        try:
+            call = pipeline.prepare(op, arguments, options=options_of(arguments))
+        except RequestValidationError as exc:
+            forget_locals(exc)  # `prepare` may have fetched the key before it found the bad argument
+            raise
         client = pool.get()
         steps: Generator[Effect, Any, T] = pipeline.run(call, pool.build_request)
         try:
@@ -398,7 +403,7 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
             client_type = httpx.AsyncClient
         else:
             raise RequestValidationError(
-                "http_backend", f"must be 'httpx' or 'aiohttp', got {http_backend!r}"
+                "http_backend", f"must be 'httpx' or 'aiohttp', got {shown(http_backend)}"
             )
         super().__init__(
             api_key=api_key,
@@ -440,7 +445,11 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
         pool = self._pool
         pool.check_open()
         pipeline = self._pipeline
-        call = pipeline.prepare(op, arguments, options=options_of(arguments))
+        try:
+            call = pipeline.prepare(op, arguments, options=options_of(arguments))
+        except RequestValidationError as exc:
+            forget_locals(exc)  # `prepare` may have fetched the key before it found the bad argument
+            raise
         sender = pool.sender()
         send = sender.send
         steps: Generator[Effect, Any, T] = pipeline.run(call, sender.build_request)

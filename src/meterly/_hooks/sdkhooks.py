@@ -8,9 +8,23 @@ refuses. Whatever a hook returns is checked, so a mistake is a `TypeError` namin
 from __future__ import annotations
 
 import inspect
-from typing import Any, Awaitable, Generator, Iterable, List, Optional, Sequence, Tuple, TypeVar, cast
+from typing import (
+    Any,
+    Awaitable,
+    Generator,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    cast,
+)
 
 import httpx
+
+from meterly.errors import RequestValidationError
 
 from .registration import registered_hooks
 from .types import AfterErrorHook, AfterSuccessHook, BeforeRequestHook, ErrorHookResult, HookContext
@@ -53,8 +67,9 @@ class SDKHooks:
         self.before_request_hooks: List[BeforeRequestHook] = []
         self.after_success_hooks: List[AfterSuccessHook] = []
         self.after_error_hooks: List[AfterErrorHook] = []
-        if isinstance(hooks, (str, bytes)) or not isinstance(hooks, Iterable):
-            raise TypeError(f"hooks must be a list of hook objects, got {type(hooks).__name__}")
+        kind = type(hooks).__name__
+        if isinstance(hooks, (str, bytes, Mapping)) or not isinstance(hooks, Iterable):
+            raise RequestValidationError("hooks", f"must be a list of hook objects, got {kind}")
         for hook in [*registered_hooks(), *hooks]:
             found = False
             if isinstance(hook, BeforeRequestHook):
@@ -67,8 +82,10 @@ class SDKHooks:
                 self.after_error_hooks.append(hook)
                 found = True
             if not found:
-                raise TypeError(
-                    f"{hook!r} is not a hook: define before_request, after_success or after_error"
+                raise RequestValidationError(
+                    "hooks",
+                    f"an item of type {type(hook).__name__} is not a hook: define before_request, "
+                    "after_success or after_error",
                 )
 
     def before_request(self, ctx: HookContext, request: httpx.Request) -> Generator[Any, Any, httpx.Request]:

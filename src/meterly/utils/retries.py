@@ -11,6 +11,8 @@ from typing import Callable, Literal, Optional
 
 import httpx
 
+from meterly.errors import RequestValidationError, shown
+
 __all__ = [
     "DEFAULT_RETRY_CONFIG",
     "RETRYABLE_STATUS_CODES",
@@ -23,6 +25,16 @@ __all__ = [
 
 RETRYABLE_STATUS_CODES = frozenset({408, 429, 500, 502, 503, 504})
 """Statuses worth another attempt; every other 4xx is the caller's to fix."""
+
+
+def _is_number_at_least(value: object, low: float) -> bool:
+    """True for an int or float (not a bool) that is finite (as a float too) and at least `low`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value) and value >= low
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 @dataclass(frozen=True)
@@ -41,15 +53,15 @@ class BackoffStrategy:
 
     def __post_init__(self) -> None:
         for name in ("initial_interval", "max_interval", "max_elapsed_time"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"BackoffStrategy.{name} must be a number >= 0, got {value!r}")
-        if (
-            isinstance(self.exponent, bool)
-            or not isinstance(self.exponent, (int, float))
-            or self.exponent < 1
-        ):
-            raise ValueError(f"BackoffStrategy.exponent must be a number >= 1, got {self.exponent!r}")
+            if not _is_number_at_least(getattr(self, name), 0):
+                raise RequestValidationError(
+                    f"BackoffStrategy.{name}",
+                    f"must be a finite number >= 0, got {shown(getattr(self, name))}",
+                )
+        if not _is_number_at_least(self.exponent, 1):
+            raise RequestValidationError(
+                "BackoffStrategy.exponent", f"must be a finite number >= 1, got {shown(self.exponent)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -70,10 +82,23 @@ class RetryConfig:
 
     def __post_init__(self) -> None:
         if self.strategy != "backoff":
-            raise ValueError(f"RetryConfig.strategy must be 'backoff', got {self.strategy!r}")
+            raise RequestValidationError(
+                "RetryConfig.strategy", f"must be 'backoff', got {shown(self.strategy)}"
+            )
+        if not isinstance(self.backoff, BackoffStrategy):
+            raise RequestValidationError(
+                "RetryConfig.backoff", f"must be a BackoffStrategy, got {type(self.backoff).__name__}"
+            )
+        if not isinstance(self.retry_connection_errors, bool):
+            raise RequestValidationError(
+                "RetryConfig.retry_connection_errors",
+                f"must be a bool, got {type(self.retry_connection_errors).__name__}",
+            )
         count = self.max_retries
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
-            raise ValueError(f"RetryConfig.max_retries must be an int >= 0 or None, got {self.max_retries!r}")
+            raise RequestValidationError(
+                "RetryConfig.max_retries", f"must be an int >= 0 or None, got {shown(count)}"
+            )
 
 
 DEFAULT_RETRY_CONFIG = RetryConfig()
@@ -83,7 +108,11 @@ DEFAULT_RETRY_CONFIG = RetryConfig()
 
 def backoff_delay(backoff: BackoffStrategy, attempt: int, rand: Callable[[], float] = random.random) -> float:
     """Seconds to wait after failed attempt number `attempt` (1-based): half fixed, half random."""
-    base_ms = min(float(backoff.max_interval), backoff.initial_interval * backoff.exponent ** (attempt - 1))
+    try:
+        grown = backoff.initial_interval * backoff.exponent ** (attempt - 1)
+    except OverflowError:  # a large exponent after many attempts: past any max_interval
+        grown = math.inf
+    base_ms = min(float(backoff.max_interval), grown)
     return (base_ms / 2 + rand() * base_ms / 2) / 1000
 
 
