@@ -73,7 +73,12 @@ def test_a_commet_key_is_remembered_until_24_hours_have_passed(engine: SandboxEn
 def test_a_commet_key_is_remembered_however_many_keys_come_after_it(engine: SandboxEngine) -> None:
     track(engine, "k-old")
     for n in range(10_001):
-        post(engine, USAGE_CHECK, {"customerId": "cus_bulk", "featureCode": "messages", "quantity": 1}, f"f-{n}")
+        post(
+            engine,
+            USAGE_CHECK,
+            {"customerId": "cus_bulk", "featureCode": "messages", "quantity": 1},
+            f"f-{n}",
+        )
     engine.clock.advance(3600)
     again = track(engine, "k-old")
     assert replayed(again)
