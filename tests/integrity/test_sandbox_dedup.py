@@ -28,10 +28,7 @@ def engine() -> SandboxEngine:
 
 
 def post(engine: SandboxEngine, path: str, body: dict[str, Any], key: str) -> SandboxResponse:
-    if path == CHECK:
-        auth = {"authorization": f"Bearer {DEFAULT_API_KEY}"}
-    else:
-        auth = {"x-api-key": COMMET_API_KEY}
+    auth = {"authorization": f"Bearer {DEFAULT_API_KEY}"} if path == CHECK else {"x-api-key": COMMET_API_KEY}
     headers = {"content-type": "application/json", "idempotency-key": key, **auth}
     return engine.handle("POST", path, headers, json.dumps(body).encode())
 
