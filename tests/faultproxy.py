@@ -120,10 +120,10 @@ def mix(seed: int, weights: Mapping[Fault, float]) -> Plan:
     """A seeded random plan: request number `n` gets the same fault for the same seed and weights,
     whatever the thread scheduling (only which call is request `n` can vary under concurrency)."""
     faults = list(weights)
-    cumulative = list(weights.values())
+    chances = list(weights.values())
 
     def plan(request: ProxiedRequest) -> Fault:
-        return random.Random(f"{seed}:{request.index}").choices(faults, cumulative)[0]
+        return random.Random(f"{seed}:{request.index}").choices(faults, chances)[0]
 
     return plan
 

@@ -43,7 +43,7 @@ def run_steps(engine: str, steps: Sequence[Step], **client_kwargs: Any) -> list[
 @pytest.mark.xfail(strict=True, reason="issue 19: last-known answers are not keyed by credential")
 @pytest.mark.parametrize("engine", ENGINES)
 def test_tenant_b_never_gets_tenant_a_last_known_answer(engine: str) -> None:
-    state = {"tenant": "a", "down": False}
+    state: dict[str, Any] = {"tenant": "a", "down": False}
 
     def check_as(tenant: str, down: bool) -> Step:
         def step(client: Any) -> Any:

@@ -81,10 +81,10 @@ def test_closing_with_writes_in_flight_says_their_outcome_is_unknown(engine: str
     ):
         outcomes = close_in_flight(engine, kind, proxy.url)
         recorded = ledger(sandbox).recorded()
-    assert sorted(recorded) == ["k0", "k1", "k2", "k3"]  # every write had reached the service
+    assert sorted(str(key) for key in recorded) == ["k0", "k1", "k2", "k3"]  # every write had arrived
     assert [type(o).__name__ for o in outcomes if not isinstance(o, errors.MeterlyError)] == []
     assert all(isinstance(o, write_outcome_unknown()) for o in outcomes)
-    assert sorted(getattr(o, "idempotency_key", None) for o in outcomes) == ["k0", "k1", "k2", "k3"]
+    assert sorted(str(getattr(o, "idempotency_key", None)) for o in outcomes) == ["k0", "k1", "k2", "k3"]
 
 
 FIRST_CALL = textwrap.dedent(
