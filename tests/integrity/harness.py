@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -87,12 +87,18 @@ class LedgerEngine(SandboxEngine):
         with self._ledger_lock:
             return Counter(w.idempotency_key for w in self.writes if not w.replayed)
 
+    def arrived(self) -> Counter[Optional[str]]:
+        """How many times each Idempotency-Key's write was answered, replays included: more than once
+        means it reached the service more than once (a double count where the service does not dedup)."""
+        with self._ledger_lock:
+            return Counter(w.idempotency_key for w in self.writes)
+
     def times_recorded(self, key: str) -> int:
         return self.recorded()[key]
 
 
 @contextmanager
-def served(seed: Optional[Mapping[str, Any]] = None, **engine_kwargs: Any) -> Iterator[Sandbox]:
+def served(seed: Optional[Mapping[str, Any]] = None, **engine_kwargs: Any) -> Generator[Sandbox, None, None]:
     """A fresh LedgerEngine on SEED (or `seed`), served on a free loopback port for the block."""
     engine = LedgerEngine.from_seed(seed or SEED, **engine_kwargs)
     with Sandbox(engine) as sandbox:

@@ -30,7 +30,7 @@ def run_steps(engine: str, steps: Sequence[Step], **client_kwargs: Any) -> list[
             return [step(client) for step in steps]
 
     async def main() -> list[Any]:
-        results = []
+        results: list[Any] = []
         async with make_client(engine, **client_kwargs) as client:
             for step in steps:
                 result = step(client)
