@@ -151,10 +151,10 @@ def storm(engine: str, writes: int, seed: int, concurrency: int) -> dict[str, An
         outcomes = run_calls(
             engine, calls(engine, writes), concurrency=concurrency, server_url=proxy.url, fail_open=True
         )
+        proxy.settle()
         engine_ledger = ledger(sandbox)
         recorded = engine_ledger.recorded()
-        with engine_ledger._ledger_lock:
-            arrived = Counter(w.idempotency_key for w in engine_ledger.writes)
+        arrived = engine_ledger.arrived()
     report = judge(outcomes, recorded, arrived)
     report["proxy"] = {k: v for k, v in sorted(proxy.counts.items()) if k not in {f.value for f in Fault}}
     report["seconds"] = round(time.monotonic() - started, 1)
@@ -169,7 +169,7 @@ def clean(report: dict[str, Any]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--writes", type=int, default=1_000, help="writes per engine")
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--concurrency", type=int, default=8)

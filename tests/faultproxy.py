@@ -249,8 +249,8 @@ class FaultProxy:
     trickle_delay_s: float = 0.03
     lifetime_s: float = 300.0
     max_connections: int = 256
-    counts: Counter[str] = field(default_factory=Counter)
-    events: list[Event] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter[str])
+    events: list[Event] = field(default_factory=list[Event])
     url: str = ""
 
     def __post_init__(self) -> None:
@@ -261,6 +261,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._next_index = 0
+        self._busy = 0  # requests read and not yet fully handled
         self._next_connection = 0
         self._sockets: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
@@ -313,6 +314,25 @@ class FaultProxy:
         self.stop()
 
     # -- what happened ----------------------------------------------------------------------------
+
+    def settle(self, quiet_s: float = 0.05, timeout_s: float = 5.0) -> None:
+        """Wait until no request has been in hand for `quiet_s` (each one read was forwarded and
+        answered, or faulted): a client can read a duplicated answer and move on before its own request
+        has reached the upstream, so a test reads the upstream's ledger only after this."""
+        deadline = time.monotonic() + timeout_s
+        quiet_since: Optional[float] = None
+        while time.monotonic() < deadline:
+            with self._lock:
+                busy = self._busy
+            now = time.monotonic()
+            if busy:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= quiet_s:
+                return
+            time.sleep(0.005)
+        raise TimeoutError("the fault proxy still has requests in flight")
 
     def faults_by_key(self) -> dict[str, list[Fault]]:
         """The faults each Idempotency-Key's attempts met, in order."""
@@ -384,47 +404,52 @@ class FaultProxy:
                 with self._lock:
                     index = self._next_index
                     self._next_index += 1
-                request = ProxiedRequest(index, number, method, rest.rsplit(" ", 1)[0], headers, body)
-                fault = self._plan(request)
-                self._count("requests", fault.value)
-                status: Optional[int] = None
-                answer = b""
-                if fault.forwards:
-                    if upstream is None:
-                        upstream = socket.create_connection(self._upstream_address, timeout=5)
-                        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                        self._track(upstream)
-                        upstream_reader = _Reader(upstream, self._stopping)
-                    assert upstream_reader is not None
-                    upstream.sendall(head + body)
-                    response_head, response_headers, response_body = upstream_reader.message()
-                    status = int(response_head.split(b" ", 2)[1])
-                    answer = response_head + response_body
-                    self._count("forwarded")
-                    if response_headers.get("connection", "").lower() == "close":
-                        self._untrack(upstream)
-                        _fin(upstream)
-                        upstream, upstream_reader = None, None
-                with self._lock:
-                    self.events.append(Event(request, fault, status))
-                if fault in (Fault.DROP_AFTER, Fault.DROP_BEFORE):
-                    self._count("dropped")
-                    return
-                if fault in (Fault.RESET_AFTER, Fault.RESET_BEFORE):
-                    self._count("reset")
-                    close_with = _rst
-                    return
-                if fault is Fault.OK:
-                    client.sendall(answer)
-                elif fault is Fault.DUPLICATE:
-                    client.sendall(answer + answer)
-                    self._count("duplicated")
-                elif fault is Fault.TRICKLE:
-                    self._trickle(client, answer)
-                    self._count("trickled")
-                else:
-                    client.sendall(_injected(fault, request))
-                    self._count("injected_429" if fault in RATE_LIMITS else "injected_5xx")
+                    self._busy += 1
+                try:
+                    request = ProxiedRequest(index, number, method, rest.rsplit(" ", 1)[0], headers, body)
+                    fault = self._plan(request)
+                    self._count("requests", fault.value)
+                    status: Optional[int] = None
+                    answer = b""
+                    if fault.forwards:
+                        if upstream is None:
+                            upstream = socket.create_connection(self._upstream_address, timeout=5)
+                            upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                            self._track(upstream)
+                            upstream_reader = _Reader(upstream, self._stopping)
+                        assert upstream_reader is not None
+                        upstream.sendall(head + body)
+                        response_head, response_headers, response_body = upstream_reader.message()
+                        status = int(response_head.split(b" ", 2)[1])
+                        answer = response_head + response_body
+                        self._count("forwarded")
+                        if response_headers.get("connection", "").lower() == "close":
+                            self._untrack(upstream)
+                            _fin(upstream)
+                            upstream, upstream_reader = None, None
+                    with self._lock:
+                        self.events.append(Event(request, fault, status))
+                    if fault in (Fault.DROP_AFTER, Fault.DROP_BEFORE):
+                        self._count("dropped")
+                        return
+                    if fault in (Fault.RESET_AFTER, Fault.RESET_BEFORE):
+                        self._count("reset")
+                        close_with = _rst
+                        return
+                    if fault is Fault.OK:
+                        client.sendall(answer)
+                    elif fault is Fault.DUPLICATE:
+                        client.sendall(answer + answer)
+                        self._count("duplicated")
+                    elif fault is Fault.TRICKLE:
+                        self._trickle(client, answer)
+                        self._count("trickled")
+                    else:
+                        client.sendall(_injected(fault, request))
+                        self._count("injected_429" if fault in RATE_LIMITS else "injected_5xx")
+                finally:
+                    with self._lock:
+                        self._busy -= 1
         except (_Closed, _Unsupported, OSError):
             pass
         finally:

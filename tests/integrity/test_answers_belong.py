@@ -81,6 +81,7 @@ def test_no_track_reports_success_for_an_event_that_was_never_recorded(engine: s
     ]
     with served() as sandbox, FaultProxy(sandbox.url, script=duplicate_then_never_forward()) as proxy:
         outcomes = run_calls(engine, calls, server_url=proxy.url)
+        proxy.settle()
         recorded = ledger(sandbox).recorded()
     assert escaped(outcomes) == []
     succeeded = [o for o in outcomes if o.result is not None]

@@ -35,6 +35,7 @@ def test_each_fault_reaches_the_upstream_or_not_and_answers_as_declared(fault: F
                 response: httpx.Response | None = track(client, proxy.url, "k-1")
             except httpx.TransportError:
                 response = None
+        proxy.settle()
         recorded = ledger(sandbox).times_recorded("k-1")
     assert recorded == (1 if fault in FORWARDED else 0)
     assert proxy.counts["forwarded"] == (1 if fault in FORWARDED else 0)
@@ -59,6 +60,7 @@ def test_a_duplicated_answer_waits_on_the_connection_for_the_next_request() -> N
         with httpx.Client(transport=httpx.HTTPTransport(retries=0), timeout=5) as client:
             first = track(client, proxy.url, "k-1")
             second = track(client, proxy.url, "k-2")  # same kept-alive connection: reads the extra copy
+        proxy.settle()
         recorded = ledger(sandbox).recorded()
     assert first.json() == second.json()
     assert (recorded["k-1"], recorded["k-2"]) == (1, 1)
@@ -82,6 +84,7 @@ def test_the_rate_limits_carry_odd_retry_after_values() -> None:
     with served() as sandbox, FaultProxy(sandbox.url, script=list(RATE_LIMITS)) as proxy:
         with httpx.Client(transport=httpx.HTTPTransport(retries=0), timeout=5) as client:
             answers = [track(client, proxy.url, f"k-{n}") for n in range(len(RATE_LIMITS))]
+        proxy.settle()
         recorded = ledger(sandbox).recorded()
     values = [(a.headers.get("retry-after"), a.headers.get("retry-after-ms")) for a in answers]
     assert values[:3] == [("0", None), ("-5", None), ("86400", None)]

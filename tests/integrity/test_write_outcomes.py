@@ -71,6 +71,7 @@ def send_event_check(key: str) -> tuple[str, dict[str, Any]]:
 def test_a_check_that_may_have_been_recorded_is_never_resent(engine: str, fault: Fault) -> None:
     with served() as sandbox, FaultProxy(sandbox.url, script=first_attempt(fault)) as proxy:
         [outcome] = run_calls(engine, [send_event_check("chk-lost")], server_url=proxy.url)
+        proxy.settle()
         recorded = ledger(sandbox).times_recorded("chk-lost")
     assert recorded == 1  # the sandbox did record it: the answer alone was lost
     assert len(proxy.faults_by_key()["chk-lost"]) == 1  # never resent
@@ -86,6 +87,7 @@ def test_a_check_that_may_have_been_recorded_is_never_resent(engine: str, fault:
 def test_a_check_refused_with_429_is_retried_and_recorded_once(engine: str, fault: Fault) -> None:
     with served() as sandbox, FaultProxy(sandbox.url, script=first_attempt(fault)) as proxy:
         [outcome] = run_calls(engine, [send_event_check("chk-429")], server_url=proxy.url)
+        proxy.settle()
         recorded = ledger(sandbox).times_recorded("chk-429")
     assert outcome.error is None
     assert (outcome.result.customer_id, outcome.result.allowed) == ("cus_bulk", True)
@@ -98,6 +100,7 @@ def test_a_check_refused_with_429_is_retried_and_recorded_once(engine: str, faul
 def test_a_retry_after_past_the_deadline_raises_at_once_without_recording(engine: str) -> None:
     with served() as sandbox, FaultProxy(sandbox.url, script=every_attempt(Fault.RATE_LIMIT_HUGE)) as proxy:
         [outcome] = run_calls(engine, [send_event_check("chk-huge")], server_url=proxy.url)
+        proxy.settle()
         recorded = ledger(sandbox).times_recorded("chk-huge")
     assert isinstance(outcome.error, errors.RateLimitError)
     assert outcome.error.retry_after == 86400
@@ -121,6 +124,7 @@ def test_a_fallback_for_a_check_that_may_have_been_recorded_does_not_deny_it(
 ) -> None:
     with served() as sandbox, FaultProxy(sandbox.url, script=every_attempt(fault)) as proxy:
         [outcome] = run_calls(engine, [send_event_check("chk-fo")], server_url=proxy.url, fail_open=True)
+        proxy.settle()
         recorded = ledger(sandbox).times_recorded("chk-fo")
     assert recorded == 1
     assert len(proxy.faults_by_key()["chk-fo"]) == 1  # never resent, fail-open or not
@@ -154,6 +158,7 @@ def test_commet_track_is_retried_with_the_same_key_and_counted_once(engine: str,
     )
     with served() as sandbox, FaultProxy(sandbox.url, script=first_attempt(fault)) as proxy:
         [outcome] = run_calls(engine, [call], server_url=proxy.url)
+        proxy.settle()
         engine_ledger = ledger(sandbox)
         recorded = engine_ledger.times_recorded("trk-1")
         answered = [w for w in engine_ledger.writes if w.idempotency_key == "trk-1"]
