@@ -3,9 +3,9 @@
 `python bench/storm.py --writes 1000` sends, per engine (sync httpx, async httpx, aiohttp), that many
 writes (alternately Commet's `usage.track` and Autumn's `balances.check(send_event=True)`, over eight
 customers, eight at a time, `fail_open=True`, default retries and timeouts) through a proxy that
-answers each request with a seeded random fault: dropped or reset after or before forwarding, answered
-twice, trickled, 5xx with and without forwarding, 429 with odd Retry-After values. It prints, per
-engine, what must be zero and the longest hold:
+answers a share of the requests (`--fault-share`, 0.25) with a seeded random fault: dropped or reset
+after or before forwarding, answered twice, trickled, 5xx with and without forwarding, 429 with odd
+Retry-After values. It prints, per engine, what must be zero and the longest hold:
 
 - lost: a real success for a write the sandbox never recorded;
 - doubled: a write the sandbox recorded twice (it deduplicates Commet's and, today, Autumn's routes);
@@ -53,8 +53,12 @@ STORM_SEED: dict[str, Any] = copy.deepcopy(SEED)
 STORM_SEED["customers"] += [{"id": c, "plans": ["bulk"]} for c in CUSTOMERS]
 HOLD_BUDGET_S = 2.0
 
-WEIGHTS: dict[Fault, float] = {fault: 1.0 for fault in Fault}
-WEIGHTS[Fault.OK] = 3.0 * (len(Fault) - 1)  # three requests in four go through untouched
+
+def weights(fault_share: float) -> dict[Fault, float]:
+    """Every fault equally likely; `fault_share` of the requests meet one, the rest go through."""
+    faults = [fault for fault in Fault if fault is not Fault.OK]
+    chances = {fault: fault_share / len(faults) for fault in faults}
+    return {Fault.OK: 1.0 - fault_share, **chances}
 
 
 def calls(engine: str, writes: int) -> list[tuple[str, dict[str, Any]]]:
@@ -142,11 +146,13 @@ def judge(outcomes: list[Outcome], recorded: Counter[Any], arrived: Counter[Any]
     }
 
 
-def storm(engine: str, writes: int, seed: int, concurrency: int) -> dict[str, Any]:
+def storm(engine: str, writes: int, seed: int, concurrency: int, fault_share: float = 0.25) -> dict[str, Any]:
     started = time.monotonic()
     with (
         served(STORM_SEED) as sandbox,
-        FaultProxy(sandbox.url, script=mix(seed, WEIGHTS), trickle_bytes=96, trickle_delay_s=0.02) as proxy,
+        FaultProxy(
+            sandbox.url, script=mix(seed, weights(fault_share)), trickle_bytes=96, trickle_delay_s=0.02
+        ) as proxy,
     ):
         outcomes = run_calls(
             engine, calls(engine, writes), concurrency=concurrency, server_url=proxy.url, fail_open=True
@@ -173,12 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writes", type=int, default=1_000, help="writes per engine")
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--fault-share", type=float, default=0.25, help="share of requests that meet a fault")
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: " + ", ".join(ENGINES))
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--check", action="store_true", help="exit 1 unless every engine is clean")
     args = parser.parse_args(argv)
     reports = {
-        engine: storm(engine, args.writes, args.seed, args.concurrency) for engine in args.engines.split(",")
+        engine: storm(engine, args.writes, args.seed, args.concurrency, args.fault_share)
+        for engine in args.engines.split(",")
     }
     if args.json:
         print(json.dumps(reports))
