@@ -57,8 +57,9 @@ HOLD_BUDGET_S = 2.0
 def weights(fault_share: float) -> dict[Fault, float]:
     """Every fault equally likely; `fault_share` of the requests meet one, the rest go through."""
     faults = [fault for fault in Fault if fault is not Fault.OK]
-    chances = {fault: fault_share / len(faults) for fault in faults}
-    return {Fault.OK: 1.0 - fault_share, **chances}
+    chances: dict[Fault, float] = {Fault.OK: 1.0 - fault_share}
+    chances.update((fault, fault_share / len(faults)) for fault in faults)
+    return chances
 
 
 def calls(engine: str, writes: int) -> list[tuple[str, dict[str, Any]]]:

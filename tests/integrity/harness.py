@@ -20,7 +20,6 @@ from typing import Any, Optional
 
 from meterly import AsyncMeterly, Meterly, errors
 from meterly.sandbox import DEMO_SEED, Sandbox, SandboxEngine, SandboxResponse
-from meterly.sandbox._protocol import ROUTES
 
 ENGINES = ("sync", "httpx-async", "aiohttp")
 API_KEY = "sk_test_sandbox"
@@ -36,6 +35,9 @@ SEED["customers"] += [
     {"id": "cus_rich", "name": "Rich Rita", "plans": ["pro"]},
     {"id": "cus_bulk", "name": "Bulk Bea", "plans": ["bulk"]},
 ]
+WRITE_PATHS = {"/v1/usage/events": "usageTrack", "/v1/balances.check": "balancesCheck"}
+"""The routes that may record usage (also served under `/api`, Commet's prefix), by operation id;
+balances.check only with `send_event`."""
 EXPECTED_ALLOWED = {"cus_poor": False, "cus_rich": True, "cus_free": True, "cus_pro": True}
 """What a read-only `balances.check(feature_id="messages")` answers for each customer of SEED."""
 
@@ -60,20 +62,19 @@ class LedgerEngine(SandboxEngine):
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> SandboxResponse:
         response = super().handle(method, path, headers, body)
-        operation = ROUTES.get(path.split("?", 1)[0].rstrip("/"))
-        if operation is None or not 200 <= response.status < 300:
+        route = path.split("?", 1)[0].rstrip("/").removeprefix("/api")
+        operation_id = WRITE_PATHS.get(route)
+        if operation_id is None or not 200 <= response.status < 300:
             return response
         try:
             parsed = json.loads(body)
         except ValueError:
             return response
-        if operation.operation_id == "balancesCheck" and not parsed.get("send_event"):
+        if operation_id == "balancesCheck" and not parsed.get("send_event"):
             return response  # a read
-        if operation.operation_id == "usageCheck":
-            return response
         lower = {k.lower(): v for k, v in headers.items()}
         write = Write(
-            operation.operation_id,
+            operation_id,
             lower.get("idempotency-key"),
             parsed,
             response.headers.get("idempotent-replayed") == "true",
