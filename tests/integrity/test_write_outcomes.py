@@ -73,7 +73,10 @@ def test_a_check_that_may_have_been_recorded_is_never_resent(engine: str, fault:
         [outcome] = run_calls(engine, [send_event_check("chk-lost")], server_url=proxy.url)
         proxy.settle()
         recorded = ledger(sandbox).times_recorded("chk-lost")
+        balance = sandbox.engine.balance("cus_bulk", "messages")
     assert recorded == 1  # the sandbox did record it: the answer alone was lost
+    assert balance is not None
+    assert balance["usage"] == 7
     assert len(proxy.faults_by_key()["chk-lost"]) == 1  # never resent
     error = outcome.error
     assert isinstance(error, write_outcome_unknown())
@@ -126,7 +129,10 @@ def test_a_fallback_for_a_check_that_may_have_been_recorded_does_not_deny_it(
         [outcome] = run_calls(engine, [send_event_check("chk-fo")], server_url=proxy.url, fail_open=True)
         proxy.settle()
         recorded = ledger(sandbox).times_recorded("chk-fo")
+        balance = sandbox.engine.balance("cus_bulk", "messages")
     assert recorded == 1
+    assert balance is not None
+    assert balance["usage"] == 7
     assert len(proxy.faults_by_key()["chk-fo"]) == 1  # never resent, fail-open or not
     assert outcome.error is None
     assert outcome.result.is_fallback is True
