@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import httpx
 
 from meterly._redaction import hide_credentials
 
 __all__ = [
+    "JSONValue",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
@@ -24,6 +25,10 @@ __all__ = [
     "ResponseValidationError",
     "UnprocessableEntityError",
 ]
+
+
+JSONValue = Union[None, bool, int, float, str, List["JSONValue"], Dict[str, "JSONValue"]]
+"""Any value a JSON document can hold, as `json.loads` gives it: what a service's error `details` are."""
 
 
 class MeterlyError(Exception):
@@ -92,7 +97,9 @@ class APIError(MeterlyError):
     code: Optional[str]
     type: Optional[str]
     param: Optional[str]
-    details: Any
+    details: JSONValue
+    """The error's structured details as the service sent them (JSON), e.g. Commet's list of
+    `{"field", "message"}` for a `validation_error`; None when it sent none."""
     doc_url: Optional[str]
 
     def __init__(
@@ -104,7 +111,7 @@ class APIError(MeterlyError):
         code: Optional[str] = None,
         type: Optional[str] = None,
         param: Optional[str] = None,
-        details: Any = None,
+        details: JSONValue = None,
         doc_url: Optional[str] = None,
     ) -> None:
         super().__init__(message, raw_response=raw_response, body=body)

@@ -200,3 +200,44 @@ def failure_report(block: CodeBlock, result: subprocess.CompletedProcess[str]) -
     output = (result.stdout + result.stderr).strip().split("\n")
     tail = "\n".join(output[-30:])
     return f"the example at {block.where} failed (exit {result.returncode}):\n{tail}"
+
+
+@dataclass(frozen=True)
+class TypeCheck:
+    """What one strict type checker said about a set of files."""
+
+    checker: str
+    returncode: int
+    output: str
+
+
+def strict_type_check(directory: Path, files: List[Path]) -> List[TypeCheck]:
+    """mypy --strict and pyright (strict) on `files` (in `directory`) as a user's project would run them:
+    the files alone, the SDK of this checkout on the path, in one run of each checker."""
+    src = str(ROOT / "src")
+    env = {**os.environ, "MYPYPATH": src}
+    names = [str(path) for path in files]
+    (directory / "mypy.ini").write_text("[mypy]\nstrict = True\npython_version = 3.10\n", encoding="utf-8")
+    cache = str(ROOT / ".mypy_cache" / "user-code")
+    mypy = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-error-summary", "--show-error-codes",
+         "--config-file", str(directory / "mypy.ini"), "--cache-dir", cache, *names],
+        cwd=directory, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    config = {
+        "typeCheckingMode": "strict",
+        "pythonVersion": "3.10",
+        "extraPaths": [src],
+        "venvPath": str(Path(sys.prefix).parent),
+        "venv": Path(sys.prefix).name,
+        "include": [path.name for path in files],
+    }
+    (directory / "pyrightconfig.json").write_text(json.dumps(config), encoding="utf-8")
+    pyright = subprocess.run(
+        [str(Path(sys.executable).parent / "pyright"), "-p", str(directory)],
+        cwd=directory, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    return [
+        TypeCheck("mypy", mypy.returncode, mypy.stdout + mypy.stderr),
+        TypeCheck("pyright", pyright.returncode, pyright.stdout + pyright.stderr),
+    ]
