@@ -64,10 +64,23 @@ def meterly_lifespan(
 
     Args:
         sdk: A client you own, used as it is and left open; None builds one from the keywords.
-        api_key, security, server_url, server_idx, timeout_ms, retry_config, max_retries, client,
-            debug_logger, fail_open, hooks, http_backend, server_urls, api_versions: `AsyncMeterly`'s
-            keywords, with its defaults (typed, so a misspelt one is a type error): the client is built
-            when the app starts, closed when it stops.
+        api_key: `AsyncMeterly`'s: the key, or a callable returning it; None reads `METERLY_API_KEY`.
+        security: `AsyncMeterly`'s: keys per security scheme.
+        server_url: `AsyncMeterly`'s: the server; None reads `METERLY_SERVER_URL`.
+        server_idx: `AsyncMeterly`'s: which of `meterly.SERVERS` when no `server_url` is given.
+        timeout_ms: `AsyncMeterly`'s: the timeout of each attempt, in milliseconds.
+        retry_config: `AsyncMeterly`'s: the retry policy; UNSET is the default, None never retries.
+        max_retries: `AsyncMeterly`'s: at most this many retries per call.
+        client: `AsyncMeterly`'s: an `httpx.AsyncClient` (or `aiohttp.ClientSession`) to send with.
+        debug_logger: `AsyncMeterly`'s: a logger that gets one DEBUG line per attempt.
+        fail_open: `AsyncMeterly`'s: `True` or a `FailOpenPolicy` to answer checks during an outage.
+        hooks: `AsyncMeterly`'s: objects that see every attempt.
+        http_backend: `AsyncMeterly`'s: `"httpx"` or `"aiohttp"`.
+        server_urls: `AsyncMeterly`'s: a server per resource.
+        api_versions: `AsyncMeterly`'s: the API version each resource pins.
+
+    The keywords are `AsyncMeterly`'s, typed and with its defaults (so a misspelt one is a type error);
+    the client is built when the app starts and closed when it stops.
 
     Inside a lifespan of your own: `async with meterly_lifespan(...)(app): yield`.
     """

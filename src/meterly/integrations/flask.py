@@ -81,6 +81,12 @@ class MeterlyFlask:
     """
 
     def __init__(self, app: Optional[Flask] = None, *, client: Optional[Meterly] = None) -> None:
+        """Set up the extension, and on `app` at once when given (else call `init_app` later).
+
+        Args:
+            app: The app to set up now; None for an app factory, which calls `init_app(app)`.
+            client: A `Meterly` of yours for every app; None builds one per app from its config.
+        """
         if client is not None and not isinstance(client, Meterly):
             raise RequestValidationError("client", "must be a meterly.Meterly (Flask views are sync)")
         self._client = client
