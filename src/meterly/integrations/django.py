@@ -37,17 +37,17 @@ __all__ = ["feature_check", "get_async_client", "get_client", "require_feature"]
 V = TypeVar("V", bound=Callable[..., Any])
 
 
-def _keywords_of(cls: type) -> FrozenSet[str]:
+def _keywords_of(constructor: Callable[..., None]) -> FrozenSet[str]:
     """The keywords a client's constructor takes, read from its signature so none is left out."""
     return frozenset(
         name
-        for name, parameter in inspect.signature(cls.__init__).parameters.items()
+        for name, parameter in inspect.signature(constructor).parameters.items()
         if parameter.kind is inspect.Parameter.KEYWORD_ONLY
     )
 
 
-_SYNC_KEYWORDS = _keywords_of(Meterly)
-_ASYNC_KEYWORDS = _keywords_of(AsyncMeterly)
+_SYNC_KEYWORDS = _keywords_of(Meterly.__init__)
+_ASYNC_KEYWORDS = _keywords_of(AsyncMeterly.__init__)
 _KEYWORDS = _SYNC_KEYWORDS | _ASYNC_KEYWORDS
 """What `settings.METERLY` may hold: every keyword of `Meterly` or `AsyncMeterly`. One only the async
 client takes (`http_backend`) is given to it alone."""
