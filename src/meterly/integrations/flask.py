@@ -11,8 +11,8 @@ builds one `Meterly` per app; a worker forked from a preloaded master (gunicorn 
 and the SDK gives it a connection pool of its own.
 
 A denial raises `FeatureDenied`, a werkzeug `HTTPException` (402 by default) whose response is the JSON
-denial body, so Flask answers it like an `abort(402)`, and `@app.errorhandler(FeatureDenied)` (or
-`errorhandler(402)`) can render a paywall of its own instead.
+denial body, so Flask answers it as it answers any `abort(...)`, and `@app.errorhandler(FeatureDenied)`
+can render a paywall of its own instead (Flask refuses `errorhandler(402)`: werkzeug has no 402 class).
 """
 
 from __future__ import annotations
@@ -139,6 +139,8 @@ class FeatureDenied(HTTPException):
     paywall (`@app.errorhandler(FeatureDenied)`).
     """
 
+    code = DENIED_STATUS
+    """The status of the denial: 402, or the gate's `status_code` (set on each instance)."""
     result: models.CheckResponse
     body: Any
     """The denial's JSON body: `denied_body(result)`, by default a dict with `code`, `message`, `preview`
