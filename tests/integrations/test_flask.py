@@ -267,3 +267,13 @@ def test_the_entity_is_read_per_request(meterly_server: Sandbox) -> None:
         assert http.post("/seat", headers={"x-customer": "user_pro"}).text == "ok"
     assert seen == [None]
     assert "entity_id" not in meterly_server.engine.history[-1].body
+
+
+def test_close_closes_the_clients_the_extension_built(meterly_server: Sandbox) -> None:
+    app = create_app(sandbox_config(meterly_server))
+    with app.app_context():
+        built = get_client()
+    assert built.balances.check(customer_id="user_pro", feature_id="messages").allowed
+    meterly_ext.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        built.balances.check(customer_id="user_pro", feature_id="messages")
