@@ -3,6 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The demo's own environment: the package and its three runtime dependencies (httpx, pydantic,
+# typing-extensions), none of the development tools. A plain (not editable) install, so it is rebuilt
+# when the package's files change.
+DEMO_VENV := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+PACKAGE_FILES := pyproject.toml $(shell find src/meterly -type f -not -name '*.pyc' 2>/dev/null)
 # Only the folders that exist yet, so a fresh branch lints cleanly.
 LINT_PATHS := $(wildcard src tests bench examples scripts)
 
@@ -22,8 +28,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pyright --version
 	touch $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/python examples/quickstart.py
+$(DEMO_STAMP): $(PACKAGE_FILES)
+	test -x $(DEMO_VENV)/bin/python || $(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check .
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	$(DEMO_VENV)/bin/python examples/quickstart.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
@@ -54,4 +65,4 @@ docs: $(STAMP)
 	$(BIN)/python -m scripts.gen_docs
 
 clean:
-	rm -rf $(VENV) $(TOOLS) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_VENV) $(TOOLS) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -5,6 +5,8 @@ echo a key back, stall); a test that only needs the service uses `meterly.sandbo
 from __future__ import annotations
 
 import json
+import logging
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +15,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 
 Answer = tuple[int, dict[str, str], bytes]
+
+DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+"""What a handler gets when the client went away before the answer was written: a test whose client timed
+out, or closed its pool, on purpose."""
+
+log = logging.getLogger("tests.loopback")
+
+
+class QuietDisconnects:
+    """A socketserver mixin: a client that hung up is logged at DEBUG, not printed as a traceback to stderr
+    (where a passing run would show "Exception occurred during processing of request"); any other
+    exception in a handler is still printed by socketserver's `handle_error`."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, DISCONNECTS):
+            log.debug("client %s hung up before the answer was written: %r", client_address, error)
+            return
+        super().handle_error(request, client_address)  # type: ignore[misc]
 
 
 @dataclass
@@ -66,7 +87,7 @@ def serve(respond: Callable[[Received], Optional[Answer]]) -> Iterator[LoopbackS
             self.end_headers()
             self.wfile.write(body)
 
-    class Server(ThreadingHTTPServer):
+    class Server(QuietDisconnects, ThreadingHTTPServer):
         request_queue_size = 128  # socketserver's 5 drops SYNs when dozens of connections open at once
 
     httpd = Server(("127.0.0.1", 0), Handler)

@@ -28,3 +28,34 @@ def test_the_demo_runs_against_the_sandbox_and_prints_real_results() -> None:
     assert "fail_open=True:  allowed=True is_fallback=True" in out
     assert out.rstrip().endswith("Done: everything above ran against the local sandbox.")
     assert "ResourceWarning" not in done.stderr
+
+
+def test_make_demo_installs_only_the_package_into_an_environment_of_its_own() -> None:
+    import shutil
+
+    import pytest
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    plan = subprocess.run(
+        ["make", "-n", "-B", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.splitlines()
+    installs = [line for line in plan if "pip install" in line]
+    assert installs == [".venv-demo/bin/python -m pip install --quiet --disable-pip-version-check ."]
+    assert plan[0] == "test -x .venv-demo/bin/python || python3 -m venv .venv-demo"
+    assert plan[-1] == ".venv-demo/bin/python examples/quickstart.py"
+    assert not [line for line in plan if ".venv/" in line or "[dev]" in line or "pyright" in line]
+    assert ".venv-demo/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+
+
+def test_the_demo_needs_nothing_but_the_package_and_the_standard_library() -> None:
+    import ast
+
+    tree = ast.parse((ROOT / "examples" / "quickstart.py").read_text(encoding="utf-8"))
+    imported = {
+        (node.module or "").split(".")[0] if isinstance(node, ast.ImportFrom) else alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    assert imported - set(sys.stdlib_module_names) == {"meterly"}

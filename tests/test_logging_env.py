@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
@@ -17,6 +18,7 @@ import pytest
 import meterly._logging
 import meterly._pipeline
 from meterly import Meterly, errors
+from meterly._logging import MeterlyLogWarning
 
 from .conftest import API_KEY, CHECK_BODY, json_response, sequence
 
@@ -28,6 +30,7 @@ def fresh_env_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """As in a new process: no handler attached from METERLY_LOG yet; undone after the test."""
     level = LIBRARY.level
     monkeypatch.setattr(meterly._logging, "_env_handler", None)
+    monkeypatch.setattr(meterly._logging, "_reported", None)
     yield
     handler = meterly._logging._env_handler
     if handler is not None:
@@ -115,12 +118,31 @@ def test_meterly_log_info_shows_fail_open_warnings_but_not_attempt_lines(
 
 
 @pytest.mark.usefixtures("fresh_env_logging")
-@pytest.mark.parametrize("value", ["", "verbose", "0"])
-def test_an_unset_or_unknown_meterly_log_changes_nothing(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+def test_an_empty_meterly_log_changes_nothing_and_says_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METERLY_LOG", "")
+    handlers_before = list(LIBRARY.handlers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        client_for(json_response(200, CHECK_BODY))
+    assert LIBRARY.handlers == handlers_before
+
+
+@pytest.mark.usefixtures("fresh_env_logging")
+@pytest.mark.parametrize("value", ["verbose", "0", "degub"])
+def test_an_unknown_meterly_log_changes_nothing_and_is_reported_once(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
     monkeypatch.setenv("METERLY_LOG", value)
     handlers_before = list(LIBRARY.handlers)
-    client_for(json_response(200, CHECK_BODY))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        client_for(json_response(200, CHECK_BODY))
+        client_for(json_response(200, CHECK_BODY))  # a second client does not warn again
     assert LIBRARY.handlers == handlers_before
+    assert [type(warning.message) for warning in caught] == [MeterlyLogWarning]
+    message = str(caught[0].message)
+    assert f"METERLY_LOG={value!r}" in message
+    assert "debug, info" in message
 
 
 @pytest.mark.usefixtures("fresh_env_logging")

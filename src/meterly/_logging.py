@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import threading
+import warnings
 from typing import Optional
 
 LOG_ENV = "METERLY_LOG"
@@ -16,11 +17,33 @@ logger = logging.getLogger("meterly")
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
 _lock = threading.Lock()
 _env_handler: Optional[logging.Handler] = None
+_reported: Optional[str] = None
+"""The unknown `METERLY_LOG` value already warned about, so a process warns once, not per client."""
+
+
+class MeterlyLogWarning(UserWarning):
+    """`METERLY_LOG` names no level this SDK knows, so it switches nothing on."""
 
 
 def level_from_env() -> Optional[int]:
-    """The level `METERLY_LOG` asks for, or None when it is unset or names no level this SDK knows."""
-    return _LEVELS.get(os.environ.get(LOG_ENV, "").strip().lower())
+    """The level `METERLY_LOG` asks for, or None when it is unset or names no level this SDK knows.
+
+    An unknown value is reported once per process with a `MeterlyLogWarning` naming the valid ones: a
+    typo such as `METERLY_LOG=degub` would otherwise look like a logger that never logs.
+    """
+    global _reported
+    raw = os.environ.get(LOG_ENV, "")
+    value = raw.strip().lower()
+    level = _LEVELS.get(value)
+    if level is None and value and raw != _reported:
+        _reported = raw
+        warnings.warn(
+            f"{LOG_ENV}={raw!r} is not a level this SDK knows, so it is ignored; "
+            f"use one of: {', '.join(sorted(_LEVELS))}",
+            MeterlyLogWarning,
+            stacklevel=2,
+        )
+    return level
 
 
 def configure_from_env() -> None:

@@ -9,7 +9,7 @@ whole values.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import httpx
 
@@ -18,6 +18,7 @@ from meterly._redaction import hide_credentials
 __all__ = [
     "MAX_DETAIL_CHARS",
     "MAX_MESSAGE_CHARS",
+    "JSONValue",
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
@@ -63,6 +64,10 @@ def shown(value: object, limit: int = 80) -> str:
     except Exception:  # an int past sys.get_int_max_str_digits(), a container nested too deep, a broken repr
         return f"a {type(value).__name__} that cannot be shown"
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+JSONValue = Union[None, bool, int, float, str, List["JSONValue"], Dict[str, "JSONValue"]]
+"""Any value a JSON document can hold, as `json.loads` gives it: what a service's error `details` are."""
 
 
 class MeterlyError(Exception):
@@ -132,7 +137,9 @@ class APIError(MeterlyError):
     code: Optional[str]
     type: Optional[str]
     param: Optional[str]
-    details: Any
+    details: JSONValue
+    """The error's structured details as the service sent them (JSON), e.g. Commet's list of
+    `{"field", "message"}` for a `validation_error`; None when it sent none."""
     doc_url: Optional[str]
 
     def __init__(
@@ -144,7 +151,7 @@ class APIError(MeterlyError):
         code: Optional[str] = None,
         type: Optional[str] = None,
         param: Optional[str] = None,
-        details: Any = None,
+        details: JSONValue = None,
         doc_url: Optional[str] = None,
     ) -> None:
         super().__init__(message, raw_response=raw_response, body=body)

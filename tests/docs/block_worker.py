@@ -2,7 +2,8 @@
 its own process without paying for Python and the SDK's imports again.
 
 Protocol, one JSON object per line: the parent writes {"script", "shown", "cwd", "env", "stdout",
-"stderr", "timeout"}; the worker answers {"returncode"} when the child has exited.
+"stderr", "timeout", "pytest"}; the worker answers {"returncode"} when the child has exited. With
+"pytest" (a list of arguments), the child runs `pytest.main` on them instead of the script.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import traceback
 
 import httpx  # noqa: F401 - imported once here, inherited by every forked child
 import pydantic  # noqa: F401
+import pytest
 
 import meterly  # noqa: F401
 
@@ -35,6 +37,10 @@ def _run_child(job: dict[str, object]) -> None:
         os.environ.update(job["env"])  # type: ignore[arg-type]
         script = str(job["script"])
         sys.argv = [script]
+        arguments = job.get("pytest")
+        if isinstance(arguments, list):
+            status = int(pytest.main([str(argument) for argument in arguments]))
+            return
         with open(script, encoding="utf-8") as file:
             code = compile(file.read(), str(job["shown"]), "exec")
         exec(code, {"__name__": "__main__", "__file__": script})

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SERVER = "https://api.meterly.dev"
-REAL_SERVERS = ("https://api.useautumn.com", "https://commet.co")
-"""The real services' hosts the docs show; examples reach the fake on loopback instead (tests never touch
-the internet). Commet's `/api` prefix stays, so the fake serves Commet's own path layout."""
+REAL_SERVERS = ("https://api.meterly.dev", "https://api.useautumn.com", "https://commet.co")
+"""The real services' hosts. A block that talks to one needs a real account, says so in the line right
+above it, and is not run (tests never touch the internet); no block is pointed elsewhere behind the
+reader's back."""
+NEEDS_ACCOUNT = re.compile(r"^Needs a real (Autumn|Commet|Meterly)( and a real (Autumn|Commet))? account\b")
+"""The line right above a block that cannot run against the sandbox, and why."""
 BLOCK_TIMEOUT_S = 60
 
 _BOOT = (
@@ -38,6 +40,10 @@ class CodeBlock:
     line: int
     language: str
     code: str
+    above: str = ""
+    """The last non-blank line before the opening fence."""
+    closed: bool = True
+    """False when the page ends before the block's closing fence."""
 
     @property
     def where(self) -> str:
@@ -47,6 +53,12 @@ class CodeBlock:
         except ValueError:
             shown = self.path
         return f"{shown}:{self.line}"
+
+    @property
+    def needs_account(self) -> Optional[str]:
+        """Why the block cannot run against the sandbox ("Needs a real Autumn account"), or None."""
+        match = NEEDS_ACCOUNT.match(self.above.strip().strip("*_").strip())
+        return match[0] if match else None
 
     @property
     def is_pytest_file(self) -> bool:
@@ -77,13 +89,15 @@ def code_blocks(path: Path, text: Optional[str] = None) -> List[CodeBlock]:
             index += 1
             continue
         fence, indent = match["fence"], len(match["indent"])
+        above = next((line for line in reversed(lines[:index]) if line.strip()), "")
         body: List[str] = []
         start = index + 2
         index += 1
         while index < len(lines) and not lines[index].strip().startswith(fence):
             body.append(lines[index][indent:] if lines[index][:indent].strip() == "" else lines[index])
             index += 1
-        blocks.append(CodeBlock(path, start, match["info"].lower(), "\n".join(body) + "\n"))
+        closed = index < len(lines)
+        blocks.append(CodeBlock(path, start, match["info"].lower(), "\n".join(body) + "\n", above, closed))
         index += 1
     return blocks
 
@@ -106,8 +120,8 @@ def block_env(server_url: str, api_key: str) -> Dict[str, str]:
 
 
 class BlockRunner:
-    """Runs blocks, each in its own process: forked from a worker that imported the SDK once (fast), or,
-    for pytest blocks and where fork is missing, a fresh interpreter."""
+    """Runs blocks, each in its own process: forked from a worker that imported the SDK and pytest once
+    (fast), or, where fork is missing, a fresh interpreter."""
 
     def __init__(self, server_url: str, api_key: str) -> None:
         self.server_url = server_url
@@ -140,15 +154,12 @@ class BlockRunner:
         self.close()
 
     def run(self, block: CodeBlock) -> subprocess.CompletedProcess[str]:
-        """Run one block against the sandbox.
+        """Run one block, as written, against the sandbox the environment names.
 
-        The default server's URL in the code is pointed at the sandbox; the code is padded and compiled under
-        the page's name so a traceback reads `File "README.md", line 42`.
+        The code is padded and compiled under the page's name, so a traceback reads
+        `File "README.md", line 42`.
         """
-        code = block.code.replace(DEFAULT_SERVER, self.server_url)
-        for real in REAL_SERVERS:
-            code = code.replace(real, self.server_url)
-        padded = "\n" * (block.line - 1) + code
+        padded = "\n" * (block.line - 1) + block.code
         shown = block.where.rsplit(":", 1)[0]
         env = block_env(self.server_url, self.api_key)
         with tempfile.TemporaryDirectory(prefix="docblock-") as tmp:
@@ -156,14 +167,20 @@ class BlockRunner:
             script = Path(tmp) / (f"test_{stem}.py" if block.is_pytest_file else f"{stem}.py")
             script.write_text(padded, encoding="utf-8")
             if block.is_pytest_file:
-                command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", tmp]
-                return _run([*command, str(script)], tmp, env)
+                # As in a user's project: the meterly plugin is the only one (the development environment
+                # has many more, whose loading would also make each block take seconds).
+                env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+                arguments = ["-q", "-p", "no:cacheprovider", "-p", "meterly.testing.plugin", "--rootdir", tmp]
+                arguments.append(str(script))
+                if self._worker is None:
+                    return _run([sys.executable, "-m", "pytest", *arguments], tmp, env)
+                return self._run_forked(script, shown, tmp, env, pytest=arguments)
             if self._worker is None:
                 return _run([sys.executable, "-c", _BOOT, str(script), shown], tmp, env)
             return self._run_forked(script, shown, tmp, env)
 
     def _run_forked(
-        self, script: Path, shown: str, cwd: str, env: Dict[str, str]
+        self, script: Path, shown: str, cwd: str, env: Dict[str, str], pytest: Optional[List[str]] = None
     ) -> subprocess.CompletedProcess[str]:
         out, err = Path(cwd) / "stdout.txt", Path(cwd) / "stderr.txt"
         job = {
@@ -174,6 +191,7 @@ class BlockRunner:
             "stdout": str(out),
             "stderr": str(err),
             "timeout": BLOCK_TIMEOUT_S,
+            "pytest": pytest,
         }
         with self._lock:
             assert self._worker is not None
@@ -200,3 +218,44 @@ def failure_report(block: CodeBlock, result: subprocess.CompletedProcess[str]) -
     output = (result.stdout + result.stderr).strip().split("\n")
     tail = "\n".join(output[-30:])
     return f"the example at {block.where} failed (exit {result.returncode}):\n{tail}"
+
+
+@dataclass(frozen=True)
+class TypeCheck:
+    """What one strict type checker said about a set of files."""
+
+    checker: str
+    returncode: int
+    output: str
+
+
+def strict_type_check(directory: Path, files: List[Path]) -> List[TypeCheck]:
+    """mypy --strict and pyright (strict) on `files` (in `directory`) as a user's project would run them:
+    the files alone, the SDK of this checkout on the path, in one run of each checker."""
+    src = str(ROOT / "src")
+    env = {**os.environ, "MYPYPATH": src}
+    names = [str(path) for path in files]
+    (directory / "mypy.ini").write_text("[mypy]\nstrict = True\npython_version = 3.10\n", encoding="utf-8")
+    cache = str(ROOT / ".mypy_cache" / "user-code")
+    mypy = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-error-summary", "--show-error-codes",
+         "--config-file", str(directory / "mypy.ini"), "--cache-dir", cache, *names],
+        cwd=directory, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    config = {
+        "typeCheckingMode": "strict",
+        "pythonVersion": "3.10",
+        "extraPaths": [src],
+        "venvPath": str(Path(sys.prefix).parent),
+        "venv": Path(sys.prefix).name,
+        "include": [path.name for path in files],
+    }
+    (directory / "pyrightconfig.json").write_text(json.dumps(config), encoding="utf-8")
+    pyright = subprocess.run(
+        [str(Path(sys.executable).parent / "pyright"), "-p", str(directory)],
+        cwd=directory, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    return [
+        TypeCheck("mypy", mypy.returncode, mypy.stdout + mypy.stderr),
+        TypeCheck("pyright", pyright.returncode, pyright.stdout + pyright.stderr),
+    ]

@@ -225,3 +225,77 @@ def test_bad_decorator_arguments_fail_at_import_time() -> None:
         require_feature("messages", customer=customer, status_code=99)
     with pytest.raises(errors.RequestValidationError, match="customer"):
         require_feature("messages", customer="user_1")  # type: ignore[arg-type]
+
+
+def test_the_settings_take_every_keyword_of_the_clients_constructors() -> None:
+    import inspect
+
+    def keywords(cls: type) -> set[str]:
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+    accepted = meterly_django._KEYWORDS
+    assert accepted == keywords(Meterly) | keywords(AsyncMeterly)
+    assert {"server_urls", "api_versions", "max_retries", "http_backend", "client"} <= accepted
+
+
+def test_both_services_from_the_settings(meterly_server: Sandbox) -> None:
+    # server_urls, api_versions and max_retries: what an app that uses both services sets.
+    engine = meterly_server.engine
+    config = {
+        "SERVER_URLS": {"balances": meterly_server.url, "usage": meterly_server.url + "/api"},
+        "API_VERSIONS": {"balances": "2.1", "usage": "2026-08-27"},
+        "MAX_RETRIES": 0,
+        "api_key": meterly_server.api_key,
+    }
+    with override_settings(METERLY=config):
+        engine.faults.fail_next(1)
+        with pytest.raises(errors.InternalServerError):
+            Client(headers={"x-customer": "user_pro"}).post("/send")  # max_retries=0: no retry
+        assert Client(headers={"x-customer": "user_pro"}).post("/send").status_code == 200
+        usage = get_client().usage.check(customer_id="user_pro", feature_code="messages")
+        assert usage.allowed
+        paths = [call.path for call in engine.history]
+        assert paths[-1] == "/api/v1/usage/check"
+
+
+def test_an_unknown_setting_is_named_with_the_valid_ones() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    config = {"server_url": "http://127.0.0.1:9", "retries": 2}
+    with override_settings(METERLY=config), pytest.raises(ImproperlyConfigured) as caught:
+        get_client()
+    message = str(caught.value)
+    assert "'retries'" in message
+    assert "valid keys: " in message
+    for key in ("api_versions", "max_retries", "server_urls", "retry_config"):
+        assert key in message
+
+
+def test_a_client_in_the_settings_goes_to_the_client_of_its_kind(served: Sandbox) -> None:
+    import httpx
+
+    with httpx.Client() as http:
+        config = {"server_url": served.url, "api_key": served.api_key, "client": http}
+        with override_settings(METERLY=config):
+            assert Client(headers={"x-customer": "user_pro"}).post("/send").status_code == 200
+            assert isinstance(get_async_client(), AsyncMeterly)  # not handed the sync httpx.Client
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"required_balance": "5"}, "required_balance"),
+        ({"required_balance": float("nan")}, "required_balance"),
+        ({"send_event": "yes"}, "send_event"),
+        ({"with_preview": 1}, "with_preview"),
+        ({"properties": ["plan", "pro"]}, "properties"),
+        ({"entity": "seat_1"}, "entity"),
+        ({"feature_id": "mess\nages"}, "feature_id"),
+    ],
+)
+def test_bad_check_arguments_fail_when_the_view_is_decorated(kwargs: Dict[str, Any], param: str) -> None:
+    arguments: Dict[str, Any] = {"feature_id": "messages", "customer": customer, **kwargs}
+    with pytest.raises(errors.RequestValidationError) as caught:
+        require_feature(arguments.pop("feature_id"), **arguments)
+    assert caught.value.param == param

@@ -8,6 +8,8 @@ import pytest
 
 from meterly.integrations.django import require_feature
 from meterly.integrations.fastapi import RequireFeature, meterly_lifespan
+from meterly.integrations.flask import MeterlyFlask
+from meterly.integrations.flask import require_feature as flask_require_feature
 from meterly.integrations.otel import MeterlyInstrumentor
 from tests.test_docstrings import test_every_argument_has_a_docstring_line as check_docstring
 
@@ -15,7 +17,9 @@ CALLABLES: list[Callable[..., Any]] = [
     RequireFeature.__init__,
     meterly_lifespan,
     require_feature,
+    flask_require_feature,
     MeterlyInstrumentor.__init__,
+    MeterlyFlask.__init__,
 ]
 
 

@@ -212,6 +212,14 @@ async def test_over_httpx_asgi_transport_inside_the_apps_lifespan(meterly_server
         ({"status_code": True}, "status_code"),
         ({"customer": "user_1"}, "customer"),
         ({"denied_body": {"a": 1}}, "denied_body"),
+        ({"required_balance": "5"}, "required_balance"),
+        ({"required_balance": float("inf")}, "required_balance"),
+        ({"send_event": "yes"}, "send_event"),
+        ({"with_preview": "no"}, "with_preview"),
+        ({"properties": ["plan", "pro"]}, "properties"),
+        ({"properties": {1: "pro"}}, "properties"),
+        ({"entity": "seat_1"}, "entity"),
+        ({"feature_id": "mess\nages"}, "feature_id"),
     ],
 )
 def test_bad_gate_arguments_fail_when_the_app_is_defined(kwargs: Dict[str, Any], param: str) -> None:
@@ -226,3 +234,24 @@ def test_the_lifespan_takes_a_client_or_keywords_not_both(meterly_async_client: 
         meterly_lifespan(meterly_async_client, fail_open=True)
     with pytest.raises(TypeError):
         meterly_lifespan("not a client")  # type: ignore[arg-type]
+
+
+def test_the_lifespan_takes_asyncmeterlys_keywords_with_its_defaults() -> None:
+    import inspect
+
+    def keywords(function: Any) -> Dict[str, Any]:
+        parameters = inspect.signature(function).parameters.values()
+        return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+    assert keywords(meterly_lifespan) == keywords(AsyncMeterly.__init__)
+
+
+async def test_the_lifespan_builds_its_client_from_the_keywords(meterly_server: Sandbox) -> None:
+    app = make_app(
+        meterly_lifespan(server_url=meterly_server.url, api_key=meterly_server.api_key, max_retries=0)
+    )
+    async with app.router.lifespan_context(app):
+        client = app.state.meterly
+        assert isinstance(client, AsyncMeterly)
+        assert client.server_url == meterly_server.url
+    assert not hasattr(app.state, "meterly")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -156,6 +157,7 @@ def test_a_clean_venv_installs_the_wheel_and_checks_against_the_sandbox(wheel: P
     for module, extra in [
         ("meterly.integrations.fastapi", "fastapi"),
         ("meterly.integrations.django", "django"),
+        ("meterly.integrations.flask", "flask"),
         ("meterly.integrations.otel", "otel"),
         ("meterly.testing.plugin", "pytest"),
     ]:
@@ -184,6 +186,40 @@ def test_a_clean_venv_installs_the_wheel_and_checks_against_the_sandbox(wheel: P
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def readme_install_commands() -> list[str]:
+    """The commands of the README's SDK Installation section, comments left out."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## SDK Installation\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    return [line.split("#", 1)[0].strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_the_readmes_install_commands_work_from_a_checkout(dist: Path, tmp_path: Path) -> None:
+    commands = readme_install_commands()
+    assert commands == [
+        "python -m pip install .",
+        "python -m pip install build",
+        "python -m build",
+        "python -m pip install dist/meterly-*.whl",
+    ]
+    # `python -m build` is the `dist` fixture (without isolation: tests fetch no build backend), its one
+    # tool is in the dev environment, and the glob names exactly the wheel it writes.
+    assert sh(sys.executable, "-m", "build", "--version").returncode == 0
+    assert len(list(dist.glob("meterly-*.whl"))) == 1
+    # `python -m pip install .` in the checkout, into a fresh environment: pip builds the wheel in an
+    # isolated environment of its own, with the build backend pyproject.toml names.
+    venv = tmp_path / "venv"
+    sh(sys.executable, "-m", "venv", "--without-pip", venv)
+    sh(sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "--quiet", ".", cwd=ROOT)
+    code = "import meterly; assert 'site-packages' in meterly.__file__; print(meterly.__version__)"
+    assert sh(venv / "bin" / "python", "-c", code, cwd=tmp_path).stdout.strip() == dist_version(dist)
+
+
+def dist_version(dist: Path) -> str:
+    (wheel,) = dist.glob("meterly-*.whl")
+    return wheel.name.split("-")[1]
 
 
 def test_the_lowest_supported_versions_pass_the_core_tests(wheel: Path, tmp_path: Path) -> None:

@@ -232,3 +232,26 @@ def test_the_plugin_loads_by_name_when_autoloading_is_off(
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(errors=1)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "meterly.testing.plugin")
     result.assert_outcomes(passed=1)
+
+
+def test_the_fixture_types_are_exported_by_meterly_testing_without_loading_the_sandbox() -> None:
+    import subprocess
+    import sys
+
+    import meterly.sandbox
+    import meterly.testing
+    from meterly.testing import plugin
+
+    assert meterly.testing.Sandbox is meterly.sandbox.Sandbox
+    assert meterly.testing.SandboxEngine is meterly.sandbox.SandboxEngine
+    assert {"Sandbox", "SandboxEngine"} <= set(meterly.testing.__all__)
+    annotations = {
+        name: getattr(plugin, name).__wrapped__.__annotations__["return"]
+        for name in ("meterly_engine", "meterly_server")
+    }
+    assert annotations == {"meterly_engine": "SandboxEngine", "meterly_server": "Iterator[Sandbox]"}
+    code = "import sys, meterly.testing; print('meterly.sandbox' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == "False\n"

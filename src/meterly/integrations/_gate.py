@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from meterly import models
+from meterly._operations import BY_ID
 from meterly.errors import RequestValidationError
 
 DENIED_STATUS = 402
@@ -28,13 +29,33 @@ def default_denied_body(result: models.CheckResponse) -> Dict[str, Any]:
     }
 
 
-def check_gate(feature_id: Any, status: Any, body: Optional[Callable[..., Any]], customer: Any) -> None:
-    """Raises RequestValidationError at decoration time for arguments a gate cannot work with."""
-    if not isinstance(feature_id, str) or not feature_id:
-        raise RequestValidationError("feature_id", "must be a non-empty str")
+def check_gate(
+    feature_id: Any,
+    options: Mapping[str, Any],
+    *,
+    status: Any,
+    body: Optional[Callable[..., Any]],
+    customer: Any,
+    entity: Any = None,
+) -> Dict[str, Any]:
+    """Checks a gate's arguments when it is defined; gives the `balances.check` keywords it sends.
+
+    `feature_id` and `options` (`required_balance`, `send_event`, `with_preview`, `properties`; None
+    leaves one out) go through `balances.check`'s own compiled body checks, so a gate refuses exactly
+    what the call would, but at definition instead of on every request. Bad arguments raise
+    RequestValidationError naming the argument.
+    """
+    params = {param.name: param for param in BY_ID["balancesCheck"].params}
+    params["feature_id"].check("feature_id", feature_id)
+    for name, value in options.items():
+        if value is not None:
+            params[name].check(name, value)
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise RequestValidationError("status_code", f"must be an HTTP status code, got {status!r}")
     if body is not None and not callable(body):
         raise RequestValidationError("denied_body", "must be a callable taking the CheckResponse")
     if not callable(customer):
         raise RequestValidationError("customer", "must be a callable that gives the customer id")
+    if entity is not None and not callable(entity):
+        raise RequestValidationError("entity", "must be a callable that gives the entity id, or None")
+    return {"feature_id": feature_id, **options}

@@ -1,7 +1,8 @@
 """Django gates: `@require_feature(...)` checks a feature before a view runs, for sync and async views.
 
 `pip install 'meterly[django]'`. The clients come from `settings.METERLY`, a dict of `Meterly` /
-`AsyncMeterly` keywords (`{"api_key": ..., "fail_open": True}`; upper-case keys work too). Each process
+`AsyncMeterly` keywords (`{"api_key": ..., "fail_open": True, "server_urls": {...}}`; upper-case keys work
+too): every keyword of their constructors, read from their signatures. Each process
 creates one `Meterly` (sync views) and one `AsyncMeterly` (async views) on first use and keeps them;
 a worker forked from a preloaded master (gunicorn `--preload`) keeps the instance and the SDK gives it
 a connection pool of its own. Changing `settings.METERLY` (as `override_settings` does) replaces them.
@@ -13,7 +14,9 @@ import functools
 import inspect
 import os
 import threading
-from typing import Any, Awaitable, Callable, Dict, Optional, TypeVar, Union, cast
+from typing import Any, Awaitable, Callable, Dict, FrozenSet, Optional, TypeVar, Union, cast
+
+import httpx
 
 from meterly.integrations._extra import missing
 
@@ -33,20 +36,21 @@ __all__ = ["feature_check", "get_async_client", "get_client", "require_feature"]
 
 V = TypeVar("V", bound=Callable[..., Any])
 
-_KEYWORDS = frozenset(
-    {
-        "api_key",
-        "security",
-        "server_url",
-        "server_idx",
-        "timeout_ms",
-        "retry_config",
-        "debug_logger",
-        "fail_open",
-        "hooks",
-        "http_backend",
-    }
-)
+
+def _keywords_of(constructor: Callable[..., None]) -> FrozenSet[str]:
+    """The keywords a client's constructor takes, read from its signature so none is left out."""
+    return frozenset(
+        name
+        for name, parameter in inspect.signature(constructor).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    )
+
+
+_SYNC_KEYWORDS = _keywords_of(Meterly.__init__)
+_ASYNC_KEYWORDS = _keywords_of(AsyncMeterly.__init__)
+_KEYWORDS = _SYNC_KEYWORDS | _ASYNC_KEYWORDS
+"""What `settings.METERLY` may hold: every keyword of `Meterly` or `AsyncMeterly`. One only the async
+client takes (`http_backend`) is given to it alone."""
 
 _lock = threading.Lock()
 _clients: Dict[str, Union[Meterly, AsyncMeterly]] = {}
@@ -65,15 +69,18 @@ def _keywords(for_async: bool) -> Dict[str, Any]:
     configured: Any = getattr(settings, "METERLY", None) or {}
     if not isinstance(configured, dict):
         raise ImproperlyConfigured("settings.METERLY must be a dict of Meterly keywords")
+    accepted = _ASYNC_KEYWORDS if for_async else _SYNC_KEYWORDS
     keywords: Dict[str, Any] = {}
     for key, value in cast(Dict[object, object], configured).items():
         name = str(key).lower()
         if name not in _KEYWORDS:
             raise ImproperlyConfigured(
-                f"settings.METERLY has an unknown key {key!r}; known: {', '.join(sorted(_KEYWORDS))}"
+                f"settings.METERLY has an unknown key {key!r}; valid keys: {', '.join(sorted(_KEYWORDS))}"
             )
-        if name == "http_backend" and not for_async:
-            continue  # the backend is a choice of the async client only
+        if name not in accepted:
+            continue
+        if name == "client" and isinstance(value, httpx.Client) == for_async:
+            continue  # an httpx.Client serves the sync views, any other client the async ones
         keywords[name] = value
     return keywords
 
@@ -155,17 +162,20 @@ def require_feature(
     fail-open answer too, marked by `is_fallback`); when denied the view does not run and the answer is a
     `JsonResponse` with `status_code` (402) and `denied_body(result)` (the preview by default).
     """
-    check_gate(feature_id, status_code, denied_body, customer)
-    if entity is not None and not callable(entity):
-        raise TypeError("entity must be a callable taking the request")
+    options = check_gate(
+        feature_id,
+        {
+            "required_balance": required_balance,
+            "send_event": send_event,
+            "with_preview": with_preview,
+            "properties": properties,
+        },
+        status=status_code,
+        body=denied_body,
+        customer=customer,
+        entity=entity,
+    )
     build = denied_body or default_denied_body
-    options: Dict[str, Any] = {
-        "feature_id": feature_id,
-        "required_balance": required_balance,
-        "send_event": send_event,
-        "with_preview": with_preview,
-        "properties": properties,
-    }
 
     def denied(result: models.CheckResponse) -> JsonResponse:
         return JsonResponse(build(result), status=status_code, safe=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -75,6 +76,13 @@ class _Server(ThreadingHTTPServer):
     # socketserver's backlog is 5: a test suite opening dozens of connections at once would see SYNs
     # dropped and retried a second later.
     request_queue_size = 1024
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (its own timeout, a pool closing a kept-alive connection) is normal
+        # for a test server; any other handler error is still printed.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class Sandbox:
