@@ -22,6 +22,8 @@ from tests.conftest import API_KEY
 
 from .faultserver import Fault, FaultServer, always, fault_server
 
+pytestmark = pytest.mark.xdist_group("hot_path")  # one worker times all its calls (see `outcomes`)
+
 LIMIT = 2.0
 """The promise: seconds a call may take with the defaults, whatever the server does."""
 
