@@ -48,9 +48,9 @@ $(TOOLS_STAMP):
 
 tools: $(TOOLS_STAMP)
 
-# Tests run on every core (pytest-xdist); `--dist loadgroup` keeps a group's tests on one worker.
+# Tests run on every core (pytest-xdist); each test starts its own servers on free ports.
 unit: $(STAMP) $(TOOLS_STAMP)
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup
+	$(BIN)/python -m pytest -q -n auto
 
 quick: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)

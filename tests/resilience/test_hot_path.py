@@ -13,6 +13,7 @@ import concurrent.futures
 import functools
 import socket
 import time
+from collections.abc import Iterator
 from typing import Any, Callable, Optional
 
 import pytest
@@ -21,8 +22,6 @@ from meterly import AsyncMeterly, Meterly, errors
 from tests.conftest import API_KEY
 
 from .faultserver import Fault, FaultServer, always, fault_server
-
-pytestmark = pytest.mark.xdist_group("hot_path")  # one worker times all its calls (see `outcomes`)
 
 LIMIT = 2.0
 """The promise: seconds a call may take with the defaults, whatever the server does."""
@@ -106,7 +105,10 @@ def injected_client_with_trickled_headers() -> tuple[float, Any, FaultServer]:
     return took, outcome, server
 
 
-Scenario = Callable[[], "tuple[float, Any, Optional[FaultServer]]"]
+Timed = tuple[float, Any, Optional[FaultServer]]
+"""Seconds a call took, its result or MeterlyError, and the server it talked to (None: no server)."""
+
+Scenario = Callable[[], Timed]
 
 SCENARIOS: dict[tuple[str, str], Scenario] = {
     **{("refused", b): functools.partial(refused, b) for b in BACKENDS},
@@ -127,22 +129,41 @@ SCENARIOS: dict[tuple[str, str], Scenario] = {
     ("long_first_timeout", "sync"): stalled_with_a_long_first_timeout,
     ("injected_client", "sync"): injected_client_with_trickled_headers,
 }
-"""Every call the tests below time, each with its own server and client. Each mostly waits on a socket,
-so `CONCURRENT` of them run at once (in threads) the first time one is needed."""
+"""Every call the tests below time, each with its own server and client, in the tests' order."""
 
 CONCURRENT = 6
 """Calls timed at once: enough to wait on sockets together, few enough that their CPU work (parsing,
 the first call's imports and model compiling) stays well inside the half second `LIMIT` leaves."""
 
 
+class Timings:
+    """The scenarios' results, timed `CONCURRENT` at a time in threads: each call mostly waits on a
+    socket. The first test to ask starts them all, its own first and then those after it, so a
+    pytest-xdist worker that runs only some of these tests waits for little else."""
+
+    def __init__(self) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=CONCURRENT)
+        self._futures: dict[tuple[str, str], concurrent.futures.Future[Timed]] = {}
+
+    def __getitem__(self, key: tuple[str, str]) -> Timed:
+        if key not in self._futures:
+            keys = list(SCENARIOS)
+            at = keys.index(key)
+            for next_key in keys[at:] + keys[:at]:
+                if next_key not in self._futures:
+                    self._futures[next_key] = self._pool.submit(SCENARIOS[next_key])
+        return self._futures[key].result()
+
+    def close(self) -> None:
+        """Waits for the calls under way; those not started (another worker runs their tests) never are."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 @pytest.fixture(scope="module")
-def outcomes() -> dict[tuple[str, str], tuple[float, Any, Optional[FaultServer]]]:
-    with concurrent.futures.ThreadPoolExecutor(max_workers=CONCURRENT) as pool:
-        futures = {key: pool.submit(scenario) for key, scenario in SCENARIOS.items()}
-        return {key: future.result() for key, future in futures.items()}
-
-
-Outcomes = dict[tuple[str, str], tuple[float, Any, Optional[FaultServer]]]
+def outcomes() -> Iterator[Timings]:
+    timings = Timings()
+    yield timings
+    timings.close()
 
 
 def received(server: Optional[FaultServer]) -> int:
@@ -151,14 +172,14 @@ def received(server: Optional[FaultServer]) -> int:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_refused_connection_ends_within_the_limit(outcomes: Outcomes, backend: str) -> None:
+def test_a_refused_connection_ends_within_the_limit(outcomes: Timings, backend: str) -> None:
     took, outcome, _ = outcomes["refused", backend]
     assert isinstance(outcome, errors.APIConnectionError)
     assert took <= LIMIT
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_reset_connections_end_within_the_limit(outcomes: Outcomes, backend: str) -> None:
+def test_reset_connections_end_within_the_limit(outcomes: Timings, backend: str) -> None:
     took, outcome, server = outcomes["reset", backend]
     assert isinstance(outcome, errors.APIConnectionError)
     assert received(server) >= 2  # retried
@@ -166,7 +187,7 @@ def test_reset_connections_end_within_the_limit(outcomes: Outcomes, backend: str
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_server_that_never_answers_ends_within_the_limit(outcomes: Outcomes, backend: str) -> None:
+def test_a_server_that_never_answers_ends_within_the_limit(outcomes: Timings, backend: str) -> None:
     took, outcome, server = outcomes["stall", backend]
     assert isinstance(outcome, errors.APITimeoutError)
     assert received(server) >= 2  # the second attempt was cut to what was left
@@ -174,7 +195,7 @@ def test_a_server_that_never_answers_ends_within_the_limit(outcomes: Outcomes, b
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_trickled_headers_end_within_the_limit(outcomes: Outcomes, backend: str) -> None:
+def test_trickled_headers_end_within_the_limit(outcomes: Timings, backend: str) -> None:
     # One byte every 50 ms: each read is well inside the 1 s read timeout; the headers take ~5 s.
     took, outcome, _ = outcomes["slow_headers", backend]
     assert isinstance(outcome, errors.APITimeoutError)
@@ -182,14 +203,14 @@ def test_trickled_headers_end_within_the_limit(outcomes: Outcomes, backend: str)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_trickled_body_ends_within_the_limit(outcomes: Outcomes, backend: str) -> None:
+def test_a_trickled_body_ends_within_the_limit(outcomes: Timings, backend: str) -> None:
     took, outcome, _ = outcomes["slow_body", backend]
     assert isinstance(outcome, errors.APITimeoutError)
     assert took <= LIMIT
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_503_storm_ends_within_the_limit(outcomes: Outcomes, backend: str) -> None:
+def test_a_503_storm_ends_within_the_limit(outcomes: Timings, backend: str) -> None:
     took, outcome, server = outcomes["503_storm", backend]
     assert isinstance(outcome, errors.InternalServerError)
     assert received(server) >= 3
@@ -197,7 +218,7 @@ def test_a_503_storm_ends_within_the_limit(outcomes: Outcomes, backend: str) -> 
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_429_storm_ends_within_the_limit(outcomes: Outcomes, backend: str) -> None:
+def test_a_429_storm_ends_within_the_limit(outcomes: Timings, backend: str) -> None:
     took, outcome, server = outcomes["429_storm", backend]
     assert isinstance(outcome, errors.RateLimitError)
     assert received(server) >= 3
@@ -205,7 +226,7 @@ def test_a_429_storm_ends_within_the_limit(outcomes: Outcomes, backend: str) -> 
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_retry_after_longer_than_the_deadline_raises_at_once(outcomes: Outcomes, backend: str) -> None:
+def test_a_retry_after_longer_than_the_deadline_raises_at_once(outcomes: Timings, backend: str) -> None:
     took, outcome, server = outcomes["retry_later", backend]
     assert isinstance(outcome, errors.InternalServerError)
     assert received(server) == 1
@@ -213,20 +234,20 @@ def test_a_retry_after_longer_than_the_deadline_raises_at_once(outcomes: Outcome
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_fail_open_answers_a_stalled_server_within_the_limit(outcomes: Outcomes, backend: str) -> None:
+def test_fail_open_answers_a_stalled_server_within_the_limit(outcomes: Timings, backend: str) -> None:
     took, outcome, _ = outcomes["stall_fail_open", backend]
     assert (outcome.is_fallback, outcome.fallback_reason) == (True, "timeout")
     assert took <= LIMIT
 
 
-def test_a_timeout_longer_than_the_deadline_is_kept_for_the_first_attempt_only(outcomes: Outcomes) -> None:
+def test_a_timeout_longer_than_the_deadline_is_kept_for_the_first_attempt_only(outcomes: Timings) -> None:
     took, outcome, server = outcomes["long_first_timeout", "sync"]
     assert isinstance(outcome, errors.APITimeoutError)
     assert received(server) == 1
     assert 1.7 <= took <= 1.8 + 0.5
 
 
-def test_a_client_passed_in_bounds_a_trickled_body_but_its_headers_only_per_read(outcomes: Outcomes) -> None:
+def test_a_client_passed_in_bounds_a_trickled_body_but_its_headers_only_per_read(outcomes: Timings) -> None:
     took, outcome, _ = outcomes["injected_client", "sync"]
     assert isinstance(outcome, errors.APITimeoutError)
     # About 70 header bytes at 20 ms each: read in full past the 1 s timeout; the body is then cut off.
