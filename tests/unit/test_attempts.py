@@ -148,6 +148,18 @@ def test_fail_open_never_masks_json_in_the_wrong_shape() -> None:
         run(attempts, clock, received(200, {"allowed": "maybe"}))
 
 
+def test_a_body_that_fits_the_model_is_the_answer_whatever_its_content_type() -> None:
+    attempts, clock = loop(fail_open=FailOpen(FailOpenPolicy()))
+    result, _ = run(attempts, clock, received(200, headers={"content-type": "text/plain"}))
+    assert (result.allowed, result.is_fallback) == (True, False)
+
+
+def test_json_in_the_wrong_shape_declared_as_html_is_not_the_services() -> None:
+    attempts, clock = loop(fail_open=FailOpen(FailOpenPolicy()))
+    result, _ = run(attempts, clock, received(200, {"status": "ok"}, {"content-type": "text/html"}))
+    assert result.fallback_reason == "not_json"
+
+
 def test_fail_open_never_answers_a_write() -> None:
     attempts, clock = loop(fail_open=FailOpen(FailOpenPolicy()))
     call = prepare(USAGE_TRACK, customer_id="cus_123", feature_code="api_calls", value=1)
