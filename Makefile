@@ -18,7 +18,14 @@ PRISM_VERSION := 5.16.0
 TOOLS := .tools
 TOOLS_STAMP := $(TOOLS)/.installed-prism-$(PRISM_VERSION)
 
-.PHONY: demo test lint typecheck unit bench docs clean tools
+# The inner loop (`make quick`): the unit tests of the core and the tests of its behaviour through the
+# clients on a mock transport; no subprocess, no wheel, no timed socket scenario.
+QUICK_TESTS := tests/unit tests/test_requests.py tests/test_retries.py tests/test_retry_policy.py \
+	tests/test_fail_open.py tests/test_hooks.py tests/test_errors.py tests/test_models.py tests/test_config.py \
+	tests/test_with_options.py tests/test_raw_response.py tests/test_services.py tests/test_usage_track.py \
+	tests/test_operations.py tests/test_docstrings.py tests/test_logging.py
+
+.PHONY: demo test quick lint typecheck unit bench docs clean tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,8 +59,13 @@ $(TOOLS_STAMP):
 
 tools: $(TOOLS_STAMP)
 
+# Tests run on every core (pytest-xdist); each test starts its own servers on free ports.
 unit: $(STAMP) $(TOOLS_STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
+
+quick: $(STAMP)
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/python -m pytest -q -n auto $(QUICK_TESTS)
 
 test: lint typecheck unit
 

@@ -59,10 +59,33 @@ def test_client_errors_are_never_masked(make: Make, status: int) -> None:
         h.check()
 
 
-def test_response_validation_errors_are_never_masked(make: Make) -> None:
-    h = make(sequence(httpx.Response(200, content=b"<html>")), fail_open=True)
-    with pytest.raises(errors.ResponseValidationError):
+def test_json_in_the_wrong_shape_is_never_masked(make: Make) -> None:
+    h = make(sequence(json_response(200, {"allowed": "maybe"})), fail_open=True)
+    with pytest.raises(errors.ResponseValidationError) as caught:
         h.check()
+    assert caught.value.body == '{"allowed": "maybe"}'
+    assert len(h.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(
+            200, content=b"<html>Sign in to the Wi-Fi</html>", headers={"content-type": "text/html"}
+        ),
+        httpx.Response(200, content=b"<html>"),  # no content type: judged by the body
+        httpx.Response(200, content=b"", headers={"content-type": "application/json"}),
+        httpx.Response(200, content=b'{"status": "ok"}', headers={"content-type": "text/plain"}),
+    ],
+    ids=["html", "unparsable-without-content-type", "empty-json", "json-declared-as-text"],
+)
+def test_a_2xx_that_is_not_the_services_json_answers_the_fallback(make: Make, answer: httpx.Response) -> None:
+    h = make(sequence(answer), fail_open=True)
+    res = h.check(customer_id="cus_9")
+    assert isinstance(res, models.CheckResponse)
+    assert (res.allowed, res.is_fallback, res.fallback_reason) == (True, True, "not_json")
+    assert res.customer_id == "cus_9"
+    assert len(h.requests) == 1  # not retried: a captive portal answers the same way again
 
 
 def test_request_validation_errors_are_never_masked(make: Make) -> None:

@@ -15,8 +15,8 @@ from unittest import mock
 import httpx
 import pytest
 
+import meterly._attempts
 import meterly._logging
-import meterly._pipeline
 from meterly import Meterly, errors
 from meterly._logging import MeterlyLogWarning
 
@@ -68,7 +68,7 @@ def test_attempt_lines_go_to_the_meterly_logger_when_it_is_enabled_for_debug(
 def test_nothing_is_formatted_when_no_logger_wants_attempt_lines(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="meterly")
     with mock.patch.object(
-        meterly._pipeline, "redact_headers", wraps=meterly._pipeline.redact_headers
+        meterly._attempts, "redact_headers", wraps=meterly._attempts.redact_headers
     ) as spy:
         check(client_for(json_response(200, CHECK_BODY)))
     assert spy.call_count == 0

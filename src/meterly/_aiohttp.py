@@ -15,8 +15,8 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from meterly._pipeline import TIME_LEFT, Call, Received
 from meterly._redaction import forget_locals
+from meterly._wire import TIME_LEFT, Call, Received
 
 # aiohttp hands back a decoded body, so the httpx view must not decode it again.
 _DECODED_AWAY = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})

@@ -31,7 +31,7 @@ Decision = Literal["allow", "deny"]
 
 @dataclass(frozen=True)
 class FailOpenPolicy:
-    """How to answer when the service fails (5xx, connection error, timeout) after retries.
+    """How to answer when the service fails (5xx, connection error, timeout, a 2xx that is not JSON).
 
     `default` answers every feature not named in `features` (keyed by `feature_id` for balances.check
     and `feature_code` for usage.check). After `failure_threshold` consecutive failed attempts of an

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, AsyncGenerator, Awaitable, Callable, List
 import httpx
 
 from meterly._config import DEFAULT_TIMEOUT_MS
-from meterly._pipeline import Call, httpx_request
+from meterly._wire import Call, httpx_request
 
 if TYPE_CHECKING:
     import asyncio

@@ -115,6 +115,21 @@ def _redirect_refused(response: httpx.Response) -> str:
     )
 
 
+def is_the_services_json(error: errors.ResponseValidationError) -> bool:
+    """Whether the 2xx body `error` was raised for is JSON, as the service sends: False when the body
+    does not parse as JSON, or when its content type says it is something else (a captive portal's or a
+    misrouted proxy's page). A response without a content type is judged by its body alone."""
+    content_type = error.headers.get("content-type")
+    if content_type is not None:
+        media_type = content_type.partition(";")[0].strip().lower()
+        if media_type != "application/json" and not media_type.endswith("+json"):
+            return False
+    cause = error.cause
+    if isinstance(cause, pydantic.ValidationError):
+        return not any(problem["type"] == "json_invalid" for problem in cause.errors())
+    return True
+
+
 def parse_success(
     operation_id: str, parse: Callable[[bytes], T], response: httpx.Response
 ) -> T | errors.ResponseValidationError:

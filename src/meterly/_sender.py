@@ -12,7 +12,7 @@ import httpx
 from typing_extensions import Protocol
 
 from meterly._deadline import asend_within
-from meterly._pipeline import Call, Received, httpx_request
+from meterly._wire import Call, Received, httpx_request
 
 
 class AsyncSender(Protocol):

@@ -25,6 +25,7 @@ from typing import (
 
 import httpx
 
+from meterly._attempts import Effect, Pause
 from meterly._config import (
     ApiKey,
     SDKConfiguration,
@@ -38,9 +39,10 @@ from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
 from meterly._operation import Operation
 from meterly._options import options_of
-from meterly._pipeline import Effect, Pause, Pipeline, httpx_request
+from meterly._pipeline import Pipeline
 from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
 from meterly._redaction import forget_locals
+from meterly._wire import httpx_request
 from meterly.balances import AsyncBalances, Balances
 from meterly.errors import RequestValidationError, shown
 from meterly.types import UNSET, Unset

@@ -6,9 +6,11 @@ Each environment is a fresh `python -m venv --without-pip`, filled by this inter
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -76,15 +78,27 @@ def new_venv(path: Path, *requirements: str | Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`python -m build`: the sdist and the wheel of this checkout."""
-    out = tmp_path_factory.mktemp("dist")
-    sh(sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", out, ROOT)
+    """`python -m build`: the sdist and the wheel of this checkout, built once per test run.
+
+    Under pytest-xdist every worker that runs a test of this module needs them: the first one builds
+    into the run's shared temporary folder, under a file lock, and the others reuse its build.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # this run's folder, shared by its workers (each has its own below it)
+    out = base / "meterly-dist"
+    with (base / "meterly-dist.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "BUILT").exists():
+            shutil.rmtree(out, ignore_errors=True)
+            sh(sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", out, ROOT)
+            (out / "BUILT").touch()
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def wheel(dist: Path) -> Path:
     (found,) = dist.glob("meterly-*.whl")
     return found

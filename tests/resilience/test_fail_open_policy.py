@@ -174,10 +174,20 @@ def test_client_errors_raise_and_reset_the_failure_count(make: Make, status: int
     assert h.check().fallback_reason == "circuit_open"
 
 
-def test_response_validation_errors_are_never_masked_by_the_policy(make: Make) -> None:
-    h = make(sequence(httpx.Response(200, content=b"not json")), fail_open=FailOpenPolicy(default="deny"))
+def test_json_in_the_wrong_shape_is_never_masked_by_the_policy(make: Make) -> None:
+    h = make(sequence(json_response(200, [1, 2])), fail_open=FailOpenPolicy(default="deny"))
     with pytest.raises(errors.ResponseValidationError):
         h.check()
+
+
+def test_a_2xx_that_is_not_json_is_answered_by_the_policy_and_counts_toward_the_circuit(make: Make) -> None:
+    portal = httpx.Response(200, content=b"not json", headers={"content-type": "text/html"})
+    h = make(sequence(portal, portal), fail_open=FailOpenPolicy(default="deny", failure_threshold=2))
+    first = h.check()
+    assert (first.allowed, first.fallback_reason) == (False, "not_json")
+    assert h.check().fallback_reason == "not_json"
+    assert h.check().fallback_reason == "circuit_open"
+    assert len(h.requests) == 2
 
 
 def test_request_validation_errors_raise_even_while_the_circuit_is_open(make: Make) -> None:

@@ -9,9 +9,12 @@ and more, and without the SDK-owned clients' socket deadline the trickled header
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import socket
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Callable, Optional
 
 import pytest
 
@@ -65,86 +68,25 @@ def served(fault: Fault, backend: str, **options: float) -> tuple[float, Any, Fa
     return took, outcome, server
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_refused_connection_ends_within_the_limit(backend: str) -> None:
+def refused(backend: str) -> tuple[float, Any, None]:
     took, outcome = timed_default_call(backend, f"http://127.0.0.1:{closed_port()}")
-    assert isinstance(outcome, errors.APIConnectionError)
-    assert took <= LIMIT
+    return took, outcome, None
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_reset_connections_end_within_the_limit(backend: str) -> None:
-    took, outcome, server = served(Fault.RESET_AFTER_READ, backend)
-    assert isinstance(outcome, errors.APIConnectionError)
-    assert len(server.received) >= 2  # retried
-    assert took <= LIMIT
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_server_that_never_answers_ends_within_the_limit(backend: str) -> None:
-    took, outcome, server = served(Fault.STALL, backend, stall_seconds=10)
-    assert isinstance(outcome, errors.APITimeoutError)
-    assert len(server.received) >= 2  # the second attempt was cut to what was left
-    assert took <= LIMIT
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_trickled_headers_end_within_the_limit(backend: str) -> None:
-    # One byte every 50 ms: each read is well inside the 1 s read timeout; the headers take ~5 s.
-    took, outcome, _ = served(Fault.SLOW_HEADERS, backend, trickle_seconds=0.05)
-    assert isinstance(outcome, errors.APITimeoutError)
-    assert took <= LIMIT
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_trickled_body_ends_within_the_limit(backend: str) -> None:
-    took, outcome, _ = served(Fault.SLOW_BODY, backend, trickle_seconds=0.05)
-    assert isinstance(outcome, errors.APITimeoutError)
-    assert took <= LIMIT
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_503_storm_ends_within_the_limit(backend: str) -> None:
-    took, outcome, server = served(Fault.PLAIN_503, backend)
-    assert isinstance(outcome, errors.InternalServerError)
-    assert len(server.received) >= 3
-    assert took <= LIMIT
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_429_storm_ends_within_the_limit(backend: str) -> None:
-    took, outcome, server = served(Fault.RATE_LIMITED_429, backend)
-    assert isinstance(outcome, errors.RateLimitError)
-    assert len(server.received) >= 3
-    assert took <= LIMIT
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_retry_after_longer_than_the_deadline_raises_at_once(backend: str) -> None:
-    took, outcome, server = served(Fault.RETRY_LATER_503, backend)
-    assert isinstance(outcome, errors.InternalServerError)
-    assert len(server.received) == 1
-    assert took <= 0.5
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_fail_open_answers_a_stalled_server_within_the_limit(backend: str) -> None:
+def stalled_with_fail_open(backend: str) -> tuple[float, Any, FaultServer]:
     with fault_server(always(Fault.STALL), stall_seconds=10) as server:
         took, outcome = timed_default_call(backend, server.url, fail_open=True)
-    assert (outcome.is_fallback, outcome.fallback_reason) == (True, "timeout")
-    assert took <= LIMIT
+    return took, outcome, server
 
 
-def test_a_timeout_longer_than_the_deadline_is_kept_for_the_first_attempt_only() -> None:
+def stalled_with_a_long_first_timeout() -> tuple[float, Any, FaultServer]:
     # timeout_ms 1.8 s, deadline 1.5 s: the first attempt may use its 1.8 s, and nothing runs after it.
     with fault_server(always(Fault.STALL), stall_seconds=10) as server:
         took, outcome = timed_default_call("sync", server.url, timeout_ms=1_800)
-    assert isinstance(outcome, errors.APITimeoutError)
-    assert len(server.received) == 1
-    assert 1.7 <= took <= 1.8 + 0.5
+    return took, outcome, server
 
 
-def test_a_client_passed_in_bounds_a_trickled_body_but_its_headers_only_per_read() -> None:
+def injected_client_with_trickled_headers() -> tuple[float, Any, FaultServer]:
     # The documented limit: the SDK does not change the transport of an httpx client it was given.
     import httpx
 
@@ -154,8 +96,159 @@ def test_a_client_passed_in_bounds_a_trickled_body_but_its_headers_only_per_read
     ):
         sdk = Meterly(api_key=API_KEY, server_url=server.url, client=http, retry_config=None)
         started = time.monotonic()
-        with pytest.raises(errors.APITimeoutError):
-            sdk.balances.check(customer_id="cus_1", feature_id="messages")
+        outcome: Any
+        try:
+            outcome = sdk.balances.check(customer_id="cus_1", feature_id="messages")
+        except errors.MeterlyError as exc:
+            outcome = exc
         took = time.monotonic() - started
+    return took, outcome, server
+
+
+Timed = tuple[float, Any, Optional[FaultServer]]
+"""Seconds a call took, its result or MeterlyError, and the server it talked to (None: no server)."""
+
+Scenario = Callable[[], Timed]
+
+SCENARIOS: dict[tuple[str, str], Scenario] = {
+    **{("refused", b): functools.partial(refused, b) for b in BACKENDS},
+    **{("reset", b): functools.partial(served, Fault.RESET_AFTER_READ, b) for b in BACKENDS},
+    **{("stall", b): functools.partial(served, Fault.STALL, b, stall_seconds=10) for b in BACKENDS},
+    **{
+        ("slow_headers", b): functools.partial(served, Fault.SLOW_HEADERS, b, trickle_seconds=0.05)
+        for b in BACKENDS
+    },
+    **{
+        ("slow_body", b): functools.partial(served, Fault.SLOW_BODY, b, trickle_seconds=0.05)
+        for b in BACKENDS
+    },
+    **{("503_storm", b): functools.partial(served, Fault.PLAIN_503, b) for b in BACKENDS},
+    **{("429_storm", b): functools.partial(served, Fault.RATE_LIMITED_429, b) for b in BACKENDS},
+    **{("retry_later", b): functools.partial(served, Fault.RETRY_LATER_503, b) for b in BACKENDS},
+    **{("stall_fail_open", b): functools.partial(stalled_with_fail_open, b) for b in BACKENDS},
+    ("long_first_timeout", "sync"): stalled_with_a_long_first_timeout,
+    ("injected_client", "sync"): injected_client_with_trickled_headers,
+}
+"""Every call the tests below time, each with its own server and client, in the tests' order."""
+
+CONCURRENT = 6
+"""Calls timed at once: enough to wait on sockets together, few enough that their CPU work (parsing,
+the first call's imports and model compiling) stays well inside the half second `LIMIT` leaves."""
+
+
+class Timings:
+    """The scenarios' results, timed `CONCURRENT` at a time in threads: each call mostly waits on a
+    socket. The first test to ask starts them all, its own first and then those after it, so a
+    pytest-xdist worker that runs only some of these tests waits for little else."""
+
+    def __init__(self) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=CONCURRENT)
+        self._futures: dict[tuple[str, str], concurrent.futures.Future[Timed]] = {}
+
+    def __getitem__(self, key: tuple[str, str]) -> Timed:
+        if key not in self._futures:
+            keys = list(SCENARIOS)
+            at = keys.index(key)
+            for next_key in keys[at:] + keys[:at]:
+                if next_key not in self._futures:
+                    self._futures[next_key] = self._pool.submit(SCENARIOS[next_key])
+        return self._futures[key].result()
+
+    def close(self) -> None:
+        """Waits for the calls under way; those not started (another worker runs their tests) never are."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> Iterator[Timings]:
+    timings = Timings()
+    yield timings
+    timings.close()
+
+
+def received(server: Optional[FaultServer]) -> int:
+    assert server is not None
+    return len(server.received)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_refused_connection_ends_within_the_limit(outcomes: Timings, backend: str) -> None:
+    took, outcome, _ = outcomes["refused", backend]
+    assert isinstance(outcome, errors.APIConnectionError)
+    assert took <= LIMIT
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reset_connections_end_within_the_limit(outcomes: Timings, backend: str) -> None:
+    took, outcome, server = outcomes["reset", backend]
+    assert isinstance(outcome, errors.APIConnectionError)
+    assert received(server) >= 2  # retried
+    assert took <= LIMIT
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_server_that_never_answers_ends_within_the_limit(outcomes: Timings, backend: str) -> None:
+    took, outcome, server = outcomes["stall", backend]
+    assert isinstance(outcome, errors.APITimeoutError)
+    assert received(server) >= 2  # the second attempt was cut to what was left
+    assert took <= LIMIT
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_trickled_headers_end_within_the_limit(outcomes: Timings, backend: str) -> None:
+    # One byte every 50 ms: each read is well inside the 1 s read timeout; the headers take ~5 s.
+    took, outcome, _ = outcomes["slow_headers", backend]
+    assert isinstance(outcome, errors.APITimeoutError)
+    assert took <= LIMIT
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_trickled_body_ends_within_the_limit(outcomes: Timings, backend: str) -> None:
+    took, outcome, _ = outcomes["slow_body", backend]
+    assert isinstance(outcome, errors.APITimeoutError)
+    assert took <= LIMIT
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_503_storm_ends_within_the_limit(outcomes: Timings, backend: str) -> None:
+    took, outcome, server = outcomes["503_storm", backend]
+    assert isinstance(outcome, errors.InternalServerError)
+    assert received(server) >= 3
+    assert took <= LIMIT
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_429_storm_ends_within_the_limit(outcomes: Timings, backend: str) -> None:
+    took, outcome, server = outcomes["429_storm", backend]
+    assert isinstance(outcome, errors.RateLimitError)
+    assert received(server) >= 3
+    assert took <= LIMIT
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_retry_after_longer_than_the_deadline_raises_at_once(outcomes: Timings, backend: str) -> None:
+    took, outcome, server = outcomes["retry_later", backend]
+    assert isinstance(outcome, errors.InternalServerError)
+    assert received(server) == 1
+    assert took <= 0.5
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fail_open_answers_a_stalled_server_within_the_limit(outcomes: Timings, backend: str) -> None:
+    took, outcome, _ = outcomes["stall_fail_open", backend]
+    assert (outcome.is_fallback, outcome.fallback_reason) == (True, "timeout")
+    assert took <= LIMIT
+
+
+def test_a_timeout_longer_than_the_deadline_is_kept_for_the_first_attempt_only(outcomes: Timings) -> None:
+    took, outcome, server = outcomes["long_first_timeout", "sync"]
+    assert isinstance(outcome, errors.APITimeoutError)
+    assert received(server) == 1
+    assert 1.7 <= took <= 1.8 + 0.5
+
+
+def test_a_client_passed_in_bounds_a_trickled_body_but_its_headers_only_per_read(outcomes: Timings) -> None:
+    took, outcome, _ = outcomes["injected_client", "sync"]
+    assert isinstance(outcome, errors.APITimeoutError)
     # About 70 header bytes at 20 ms each: read in full past the 1 s timeout; the body is then cut off.
     assert took >= 1.3

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from meterly import AsyncMeterly, FailOpenPolicy, Meterly, errors, models
-from meterly._pipeline import new_idempotency_key
+from meterly._idempotency import new_idempotency_key
 from meterly.utils import BackoffStrategy, RetryConfig
 from tests.conftest import API_KEY, CHECK_BODY, USAGE_BODY
 
@@ -155,12 +155,12 @@ def test_a_forked_child_never_sends_an_idempotency_key_its_parent_sends() -> Non
 def test_the_fork_hooks_keep_no_module_alive_at_interpreter_exit() -> None:
     # A hook holding a module's globals keeps that module, and all it imports, alive through shutdown's
     # module cleanup: about 20 ms more at every process exit (bench/run.py's cold start shows it).
-    from meterly import _pipeline, _pools
+    from meterly import _idempotency, _pools
 
     hook = _pools._AFTER_FORK_IN_CHILD
     assert hook.__code__ is _pools._reset_clients_after_fork.__code__
     assert set(hook.__globals__) == {"_LIVE_CLIENTS", "__builtins__"}
-    assert type(_pipeline._random_blocks.clear).__name__ == "builtin_function_or_method"
+    assert type(_idempotency._random_blocks.clear).__name__ == "builtin_function_or_method"
 
 
 def test_threads_drawing_idempotency_keys_at_once_never_get_the_same_key() -> None:

@@ -119,7 +119,6 @@ def sdk_objects(api_key: Any) -> list[object]:
     sync = Meterly(api_key=api_key, security=security)
     async_ = AsyncMeterly(api_key=api_key)
     pipeline = sync._pipeline
-    ctx = pipeline._target("balancesCheck", sync.server_url, "/v1/balances.check")[1]
     op = meterly.balances.BALANCES_CHECK
     call = pipeline.prepare(
         op,
@@ -130,6 +129,7 @@ def sdk_objects(api_key: Any) -> list[object]:
         },
         options=CallOptions(),
     )
+    ctx = call.ctx  # the hook context of balances.check on the client's server
     return [
         sync,
         async_,

@@ -100,7 +100,7 @@ def balances_check(client: Meterly) -> Optional[float]:
     assert_type(res.is_fallback, bool)
     assert_type(
         res.fallback_reason,
-        Optional[Literal["timeout", "connection", "server_error", "circuit_open", "last_known"]],
+        Optional[Literal["timeout", "connection", "server_error", "not_json", "circuit_open", "last_known"]],
     )
     assert_type(res.required_balance, Optional[float])
     assert_type(res.preview, Optional[models.Preview])

@@ -6,10 +6,11 @@ from typing import Any, Dict, Iterator, Literal, Optional, Tuple
 
 from meterly.types import BaseModel
 
-FallbackReason = Literal["timeout", "connection", "server_error", "circuit_open", "last_known"]
-"""Why an answer was made up: the last attempt timed out, got no response, got a 5xx, or was never
-made because the operation's circuit breaker is open; or, `last_known`, the call failed and this is
-the last real answer seen for the same customer, feature and entity
+FallbackReason = Literal["timeout", "connection", "server_error", "not_json", "circuit_open", "last_known"]
+"""Why an answer was made up: the last attempt timed out, got no response, got a 5xx, got a 2xx that is
+not JSON (its content type says otherwise, or it does not parse: a captive portal or a misrouted proxy,
+not the service), or was never made because the operation's circuit breaker is open; or, `last_known`,
+the call failed and this is the last real answer seen for the same customer, feature and entity
 (`FailOpenPolicy.last_known_max_age_ms`)."""
 
 _REASON = "_fallback_reason"
@@ -38,8 +39,9 @@ class FallbackAware(BaseModel):
 
     @property
     def fallback_reason(self) -> Optional[FallbackReason]:
-        """Why the SDK answered on its own: `timeout`, `connection`, `server_error`, `circuit_open`, or
-        `last_known` (a copy of the last real answer for the same customer, feature and entity).
+        """Why the SDK answered on its own: `timeout`, `connection`, `server_error`, `not_json` (a 2xx
+        that was not the service's JSON), `circuit_open`, or `last_known` (a copy of the last real
+        answer for the same customer, feature and entity).
 
         None for a real answer.
         """
