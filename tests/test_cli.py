@@ -17,8 +17,8 @@ from typing import Optional
 import pytest
 
 import meterly
-from meterly._operation import Operation
-from meterly._operations import OPERATIONS
+from meterly._declaration import Operation
+from meterly._registry import OPERATIONS
 from meterly.cli import main
 
 from .conftest import API_KEY, CHECK_BODY, USAGE_BODY

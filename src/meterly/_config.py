@@ -6,13 +6,15 @@ import dataclasses
 import ipaddress
 import logging
 import os
-import re
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Union, cast
 
 import httpx
 from typing_extensions import TypeGuard
 
+# is_header_safe is re-exported for the pipeline, which checks header values with it.
+from meterly._text import has_control_chars
+from meterly._text import is_header_safe as is_header_safe
 from meterly._version import __version__
 from meterly.errors import RequestValidationError
 from meterly.types import Unset
@@ -39,21 +41,6 @@ USER_AGENT = "meterly-python/{} python/{}.{}.{} httpx/{}".format(
 ApiKey = Union[str, Callable[[], str]]
 SecuritySource = Union["Security", Callable[[], "Security"]]
 
-_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def has_control_chars(value: str) -> bool:
-    """True when `value` holds CR, LF or another control character (header injection, log forging).
-
-    C1 controls (U+0080 to U+009F) and lone surrogates (which no encoder accepts) count too.
-    """
-    return _CONTROL_CHARS.search(value) is not None
-
-
-def is_header_safe(value: str) -> bool:
-    """True when `value` can go in an HTTP header as is: ASCII, without control characters."""
-    return value.isascii() and not has_control_chars(value)
-
 
 def check_server_url(param: str, url: object) -> str:
     """The URL without a trailing slash, or a RequestValidationError naming `param`."""
@@ -69,35 +56,33 @@ def check_server_url(param: str, url: object) -> str:
     return url.rstrip("/")
 
 
-def _per_resource(param: str, value: object) -> Dict[str, Any]:
-    """`value` as a dict of known resource names, or a RequestValidationError naming `param`."""
+def _per_resource(param: str, value: object, resources: Sequence[str]) -> Dict[str, Any]:
+    """`value` as a dict keyed by the client's resource names, or a RequestValidationError naming `param`."""
     if value is None:
         return {}
-    from meterly._operations import resources  # the registry imports this module: read it when needed
-
-    names = ", ".join(resources())
+    names = ", ".join(resources)
     if not isinstance(value, Mapping):
         raise RequestValidationError(param, f"must be a dict keyed by resource ({names})")
     mapping = cast("Mapping[object, object]", value)
-    unknown = [key for key in mapping if key not in resources()]
+    unknown = [key for key in mapping if key not in resources]
     if unknown:
         raise RequestValidationError(param, f"unknown resource {unknown[0]!r}; the resources are {names}")
     return {str(key): item for key, item in mapping.items()}
 
 
-def check_server_urls(server_urls: object) -> Dict[str, str]:
+def check_server_urls(server_urls: object, resources: Sequence[str]) -> Dict[str, str]:
     """`server_urls` as {resource: URL without a trailing slash}; raises RequestValidationError."""
     return {
         resource: check_server_url(f"server_urls[{resource!r}]", url)
-        for resource, url in _per_resource("server_urls", server_urls).items()
+        for resource, url in _per_resource("server_urls", server_urls, resources).items()
     }
 
 
-def check_api_versions(api_versions: object) -> Dict[str, str]:
+def check_api_versions(api_versions: object, resources: Sequence[str]) -> Dict[str, str]:
     """`api_versions` as {resource: version}; a version is a non-empty ASCII str without control
     characters (it goes in a header as is)."""
     checked: Dict[str, str] = {}
-    for resource, version in _per_resource("api_versions", api_versions).items():
+    for resource, version in _per_resource("api_versions", api_versions, resources).items():
         if not isinstance(version, str) or not version or not is_header_safe(version):
             raise RequestValidationError(
                 f"api_versions[{resource!r}]",
@@ -225,7 +210,10 @@ class SDKConfiguration:
         max_retries: Optional[int] = None,
         server_urls: Optional[Mapping[str, str]] = None,
         api_versions: Optional[Mapping[str, str]] = None,
+        resources: Sequence[str] = (),
     ) -> SDKConfiguration:
+        """The configuration of a client with these constructor arguments; `resources` are the names
+        `server_urls` and `api_versions` may be keyed by (the registry's, passed down by the client)."""
         if api_key is None and security is None:
             api_key = os.environ.get(API_KEY_ENV) or None
         if api_key is not None and not (isinstance(api_key, str) or callable(api_key)):
@@ -253,8 +241,8 @@ class SDKConfiguration:
             api_key=api_key,
             security=security,
             fail_open_policy=policy,
-            server_urls=check_server_urls(server_urls),
-            api_versions=check_api_versions(api_versions),
+            server_urls=check_server_urls(server_urls, resources),
+            api_versions=check_api_versions(api_versions, resources),
         )
 
 

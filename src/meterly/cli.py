@@ -19,8 +19,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast, get_
 
 from meterly import errors
 from meterly._config import API_KEY_ENV, SERVER_URL_ENV
-from meterly._operation import Operation
-from meterly._operations import resources
+from meterly._declaration import Operation
+from meterly._registry import resources
 from meterly._version import __version__
 from meterly.sdk import Meterly
 from meterly.types import UNSET

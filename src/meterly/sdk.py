@@ -34,12 +34,13 @@ from meterly._config import (
     timeout_from_ms,
 )
 from meterly._deadline import send_within
+from meterly._declaration import Operation
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
-from meterly._operation import Operation
 from meterly._options import options_of
 from meterly._pipeline import Effect, Pause, Pipeline, httpx_request
 from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
+from meterly._registry import resources
 from meterly.balances import AsyncBalances, Balances
 from meterly.errors import RequestValidationError
 from meterly.types import UNSET, Unset
@@ -59,6 +60,9 @@ P = TypeVar("P", SyncPool, AsyncPool)
 
 __all__ = ["AsyncMeterly", "HttpBackend", "Meterly"]
 
+
+RESOURCE_NAMES = tuple(resources())
+"""The clients' resources (`client.balances`, ...), by which `server_urls` and `api_versions` are keyed."""
 
 _CLOSED_LOOP = (
     "the httpx.AsyncClient given to AsyncMeterly holds connections of an event loop that is now closed; "
@@ -129,6 +133,7 @@ class _BaseClient(Generic[P]):
             max_retries=max_retries,
             server_urls=server_urls,
             api_versions=api_versions,
+            resources=RESOURCE_NAMES,
         )
         self._pipeline = Pipeline(self._config, SDKHooks(hooks))
         self._pool: P

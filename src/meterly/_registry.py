@@ -1,19 +1,20 @@
-"""The registry of operations: every endpoint of the API, each declared once beside its resource methods
-(`meterly/balances.py`, `meterly/usage.py`).
+"""The registry of operations: every endpoint of the API, each declared once in its own module of
+`meterly._endpoints`.
 
-The clients' resources, the sandbox's routes and auth, `scripts/gen_docs.py`, the contract test against
-`openapi.yaml` and the `meterly` command all read `OPERATIONS`; nothing else lists the operations.
+`scripts/gen.py` (`make gen`) writes the resource modules (`meterly/balances.py`, `meterly/usage.py`) and
+`meterly._endpoints.ALL` from these declarations; the sandbox's routes and auth, the docs, the contract
+test against `openapi.yaml` and the `meterly` command read `OPERATIONS` at run time. Nothing else lists
+the operations.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-from meterly._operation import Operation
-from meterly.balances import BALANCES_CHECK
-from meterly.usage import USAGE_CHECK, USAGE_TRACK
+from meterly._declaration import Operation
+from meterly._endpoints import ALL
 
-OPERATIONS: Tuple[Operation[Any], ...] = (BALANCES_CHECK, USAGE_CHECK, USAGE_TRACK)
+OPERATIONS: Tuple[Operation[Any], ...] = ALL
 """Every operation, grouped by resource in the order the docs and the CLI show them."""
 
 BY_ID: Dict[str, Operation[Any]] = {op.operation_id: op for op in OPERATIONS}
