@@ -12,7 +12,7 @@ PRISM_VERSION := 5.16.0
 TOOLS := .tools
 TOOLS_STAMP := $(TOOLS)/.installed-prism-$(PRISM_VERSION)
 
-.PHONY: demo test lint typecheck unit bench docs clean tools
+.PHONY: demo test lint typecheck unit bench gen docs clean tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src tests/typing
@@ -49,9 +50,13 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Regenerates docs/models, docs/sdks and .speakeasy/gen.lock from the models, operations and openapi.yaml.
-docs: $(STAMP)
-	$(BIN)/python -m scripts.gen_docs
+# Regenerates every generated file: the resource modules, _endpoints/__init__.py and models/requestdicts.py
+# from the operation declarations (src/meterly/_endpoints/) and their models; docs/models, docs/sdks,
+# models/__init__.py and .speakeasy/gen.lock from the models, the registry and openapi.yaml.
+gen: $(STAMP)
+	$(BIN)/python -m scripts.gen
+
+docs: gen
 
 clean:
 	rm -rf $(VENV) $(TOOLS) build dist .pytest_cache .mypy_cache .ruff_cache
