@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the Meterly API on 127.0.0.1 (port 8787) with the demo data "
         "(customers cus_free, cus_pro, cus_team, cus_wallet; key sk_test_sandbox) or a seed file.",
     )
-    serve.add_argument("--port", type=int, help="the port to listen on")
+    serve.add_argument("--port", type=_port, help="the port to listen on (0: any free port)")
     serve.add_argument("--seed", metavar="FILE", help="a JSON file of customers and balances")
     serve.set_defaults(run=_sandbox_serve)
     return parser
@@ -254,6 +254,17 @@ def _client(ns: argparse.Namespace) -> Meterly:
     )
 
 
+def _port(text: str) -> int:
+    """A TCP port number, for argparse (which reports the error as a usage error)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {port}")
+    return port
+
+
 def _sandbox_serve(ns: argparse.Namespace) -> int:
     try:  # imported only here: the sandbox is never loaded by a balance or usage check
         module = importlib.import_module("meterly.sandbox.__main__")
@@ -265,7 +276,11 @@ def _sandbox_serve(ns: argparse.Namespace) -> int:
         argv += ["--port", str(ns.port)]
     if ns.seed is not None:
         argv += ["--seed", ns.seed]
-    return sandbox_main(argv)
+    try:
+        return sandbox_main(argv)
+    except OSError as exc:  # the port is taken, or not ours to bind
+        where = f"port {ns.port}" if ns.port is not None else "the default port"
+        raise _UsageError(f"{PROG}: cannot serve on {where}: {exc.strerror or exc}") from None
 
 
 def _flatten(value: Any, prefix: str, rows: List[Tuple[str, str]]) -> None:
