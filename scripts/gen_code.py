@@ -4,7 +4,9 @@ request models:
 - `src/meterly/_endpoints/__init__.py`: `ALL`, every declaration in module order (the registry reads it);
 - `src/meterly/<resource>.py`: the sync and async resource classes and their `with_raw_response` twins,
   one method per operation with a full keyword-only signature and an `Args:` docstring;
-- `src/meterly/models/requestdicts.py`: each request model as a TypedDict the methods accept (`**params`).
+- `src/meterly/models/requestdicts.py`: each request model as a TypedDict the methods accept (`**params`);
+- `src/meterly/_constructors.py`: the clients' constructors and `with_options`, from
+  `meterly._client_options.OPTIONS`.
 
 `scripts/gen.py` (`make gen`) writes them with the docs; `tests/docs/test_generated_code.py` fails when a
 file on disk differs.
@@ -21,11 +23,12 @@ import textwrap
 import typing
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Union, get_args, get_origin
+from typing import Any, Dict, List, NamedTuple, Tuple, Union, get_args, get_origin
 
 import pydantic
 
 from meterly._arg import NO_DEFAULT, Arg
+from meterly._client_options import ASYNC_DOC, OPTIONS, SYNC_DOC, VIEW_DOC
 from meterly._declaration import Operation
 from meterly._endpoints._services import RESOURCES
 from meterly._options import CallOptions
@@ -340,7 +343,8 @@ def render_request_dicts(declared: List[Declared]) -> str:
     typing_names = sorted(
         w for w in ("Any", "Dict", "List", "Mapping", "Union") if re.search(rf"\b{w}\b", body)
     )
-    imports: List[str] = []  # no `from __future__ import annotations`: TypedDict reads NotRequired at run time
+    # no `from __future__ import annotations`: TypedDict reads NotRequired at run time
+    imports: List[str] = []
     if "datetime" in body:
         imports.append("from datetime import datetime")
     if typing_names:
@@ -388,4 +392,123 @@ def render_code() -> Dict[Path, str]:
     for resource, members in group(declared).items():
         files[Path("src/meterly") / f"{resource}.py"] = render_resource(resource, members)
     files[REQUEST_DICTS] = render_request_dicts(declared)
+    files[CONSTRUCTORS] = render_constructors()
     return {path: formatted(text, path) for path, text in files.items()}
+
+
+# ---------------------------------------------------------------- client constructors
+
+CONSTRUCTORS = Path("src/meterly/_constructors.py")
+
+
+def _args_section(rows: List[Tuple[str, str]]) -> List[str]:
+    lines = ["Args:"]
+    for name, doc in rows:
+        wrapped = textwrap.wrap(f"{name}: {doc}", width=WIDTH - 8 - 4, subsequent_indent="    ")
+        lines.extend(f"    {line}" for line in wrapped)
+    return lines
+
+
+def _docstring_text(summary: str, rows: List[Tuple[str, str]], after: str = "") -> str:
+    body = [summary, "", *_args_section(rows)]
+    if after:
+        body += ["", after]
+    text = textwrap.indent("\n".join(body), " " * 8).lstrip(" ")
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return f'        """{text}\n        """'
+
+
+def _view_annotation(annotation: str) -> str:
+    """The option's type in `with_options`, where None means "keep the client's"."""
+    if annotation.startswith("Optional[") or "None" in annotation:
+        return annotation
+    if annotation.startswith("Union["):
+        return annotation[:-1] + ", None]"
+    return f"Optional[{annotation}]"
+
+
+def render_constructors() -> str:
+    """`src/meterly/_constructors.py`: the clients' constructors and `with_options`, from `OPTIONS`."""
+
+    def init(is_async: bool) -> str:
+        options = [o for o in OPTIONS if is_async or not o.only_async]
+        params = [
+            f"        {o.name}: {(o.async_annotation if is_async else '') or o.annotation} = {o.default},"
+            for o in options
+        ]
+        rows = [(o.name, (o.async_doc if is_async else "") or o.doc) for o in options]
+        return "\n".join(
+            [
+                "    def __init__(",
+                "        self,",
+                "        *,",
+                *params,
+                "    ) -> None:",
+                _docstring_text(ASYNC_DOC if is_async else SYNC_DOC, rows),
+                "        self._configure(locals())",
+            ]
+        )
+
+    view = [o for o in OPTIONS if o.view_default]
+    summary, _, after = VIEW_DOC.partition("\n\n")
+    with_options = "\n".join(
+        [
+            "    def with_options(",
+            "        self: _Client,",
+            "        *,",
+            *(f"        {o.name}: {_view_annotation(o.annotation)} = {o.view_default}," for o in view),
+            "    ) -> _Client:",
+            _docstring_text(summary, [(o.name, o.view_doc) for o in view], after),
+            "        view: _Client = self._view(locals())",
+            "        return view",
+        ]
+    )
+    doc = '''"""The clients' constructors and `with_options`, with full explicit signatures (IDE hover, and
+the settings readers of `meterly.integrations` read `inspect.signature(Meterly.__init__)`).
+`meterly.sdk` does the work, in `_configure` and `_view`."""'''
+    return f'''{header("meterly._client_options.OPTIONS")}{doc}
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, TypeVar, Union
+
+import httpx
+
+from meterly._config import ApiKey, SecuritySource
+from meterly._pools import HttpBackend
+from meterly.types import UNSET, Unset
+from meterly.utils.retries import RetryConfig
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from meterly._fail_open import FailOpenPolicy
+    from meterly.hooks import AsyncHook, Hook
+
+_Client = TypeVar("_Client", bound="ClientOptions")
+
+
+class ClientOptions:
+    """What both clients take: `with_options`; `_configure` and `_view` are `meterly.sdk`'s."""
+
+    def _configure(self, arguments: Dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _view(self, arguments: Mapping[str, Any]) -> Any:
+        raise NotImplementedError
+
+{with_options}
+
+
+class MeterlyOptions(ClientOptions):
+    """`Meterly`'s constructor."""
+
+{init(False)}
+
+
+class AsyncMeterlyOptions(ClientOptions):
+    """`AsyncMeterly`'s constructor."""
+
+{init(True)}
+'''

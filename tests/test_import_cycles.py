@@ -83,7 +83,7 @@ def cycles(edges: Dict[str, Set[str]]) -> List[List[str]]:
             elif target in on_stack:
                 low[node] = min(low[node], index[target])
         if low[node] == index[node]:
-            component = []
+            component: List[str] = []
             while True:
                 member = stack.pop()
                 on_stack.discard(member)

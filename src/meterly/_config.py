@@ -195,25 +195,25 @@ class SDKConfiguration:
             f"timeout={self.timeout!r}, fail_open={self.fail_open!r}, debug_logger={self.debug_logger!r})"
         )
 
+    def replace(self, **changes: Any) -> SDKConfiguration:
+        """A copy with some fields changed (`with_options`); every other field is shared."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise TypeError(f"SDKConfiguration has no field {sorted(unknown)[0]!r}")
+        return SDKConfiguration(**{**fields, **changes})
+
     @classmethod
-    def create(
-        cls,
-        *,
-        api_key: Optional[ApiKey],
-        security: Optional[SecuritySource],
-        server_url: Optional[str],
-        server_idx: int,
-        timeout_ms: Optional[int],
-        retry_config: Union[RetryConfig, Unset, None],
-        fail_open: Union[bool, FailOpenPolicy],
-        debug_logger: Optional[logging.Logger],
-        max_retries: Optional[int] = None,
-        server_urls: Optional[Mapping[str, str]] = None,
-        api_versions: Optional[Mapping[str, str]] = None,
-        resources: Sequence[str] = (),
-    ) -> SDKConfiguration:
-        """The configuration of a client with these constructor arguments; `resources` are the names
+    def create(cls, options: Mapping[str, Any], resources: Sequence[str] = ()) -> SDKConfiguration:
+        """The configuration of a client built with `options` (its constructor's arguments by name; every
+        name of `meterly._client_options.CONFIG_OPTIONS`), each validated here. `resources` are the names
         `server_urls` and `api_versions` may be keyed by (the registry's, passed down by the client)."""
+        api_key = options["api_key"]
+        security = options["security"]
+        server_url = options["server_url"]
+        server_idx = options["server_idx"]
+        timeout_ms = options["timeout_ms"]
+        fail_open = options["fail_open"]
         if api_key is None and security is None:
             api_key = os.environ.get(API_KEY_ENV) or None
         if api_key is not None and not (isinstance(api_key, str) or callable(api_key)):
@@ -230,19 +230,19 @@ class SDKConfiguration:
                     "server_idx", f"must be in [0, {len(SERVERS)}), got {server_idx}"
                 )
             server_url = SERVERS[server_idx]
-        retry_policy = retry_policy_with(retry_config, max_retries)
-        policy = fail_open_policy_of(fail_open)
+        retry_policy = retry_policy_with(options["retry_config"], options["max_retries"])
+        fail_open_policy = fail_open_policy_of(fail_open)
         return cls(
             server_url=check_server_url("server_url", server_url),
             retry_config=retry_policy,
             timeout=None if timeout_ms is None else timeout_from_ms("timeout_ms", timeout_ms),
             fail_open=fail_open,
-            debug_logger=debug_logger,
-            api_key=api_key,
-            security=security,
-            fail_open_policy=policy,
-            server_urls=check_server_urls(server_urls, resources),
-            api_versions=check_api_versions(api_versions, resources),
+            debug_logger=options["debug_logger"],
+            api_key=cast("Optional[ApiKey]", api_key),
+            security=cast("Optional[SecuritySource]", security),
+            fail_open_policy=fail_open_policy,
+            server_urls=check_server_urls(options["server_urls"], resources),
+            api_versions=check_api_versions(options["api_versions"], resources),
         )
 
 
