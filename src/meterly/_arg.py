@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-NO_DEFAULT: Any = type("NoDefault", (), {"__repr__": lambda self: "NO_DEFAULT"})()
+
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
 """`Arg.default` when the method keeps the field's own default (or none, for a required field)."""
 
 
