@@ -5,7 +5,6 @@ from __future__ import annotations
 
 # The configuration a client was built with is read from its private `_config`.
 # pyright: reportPrivateUsage=false
-
 import inspect
 from typing import Any
 
