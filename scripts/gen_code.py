@@ -428,7 +428,27 @@ def _view_annotation(annotation: str) -> str:
 
 
 def render_constructors() -> str:
-    """`src/meterly/_constructors.py`: the clients' constructors and `with_options`, from `OPTIONS`."""
+    """`src/meterly/_constructors.py`: the clients' constructors and `with_options`, from `OPTIONS`, and
+    their resource attributes, from the registry's resources."""
+
+    resources = list(group(declarations()))
+
+    def bind(is_async: bool) -> str:
+        prefix = "Async" if is_async else ""
+        return "\n".join(
+            [
+                "    def _bind_resources(self) -> None:",
+                "        # the client's own `_request` serves them (see meterly._requester)",
+                *(
+                    f"        self.{r} = {prefix}{_class_name(r)}(cast({prefix}Requester, self))"
+                    for r in resources
+                ),
+            ]
+        )
+
+    def attributes(is_async: bool) -> str:
+        prefix = "Async" if is_async else ""
+        return "\n".join(f"    {r}: {prefix}{_class_name(r)}" for r in resources)
 
     def init(is_async: bool) -> str:
         options = [o for o in OPTIONS if is_async or not o.only_async]
@@ -449,6 +469,17 @@ def render_constructors() -> str:
             ]
         )
 
+    internal = {
+        "meterly._config": "ApiKey, SecuritySource",
+        "meterly._pools": "HttpBackend",
+        "meterly._requester": "AsyncRequester, Requester",
+        "meterly.types": "UNSET, Unset",
+        "meterly.utils.retries": "RetryConfig",
+        **{f"meterly.{r}": f"Async{_class_name(r)}, {_class_name(r)}" for r in resources},
+    }
+    internal_imports = "\n".join(
+        f"from {module} import {names}" for module, names in sorted(internal.items())
+    )
     view = [o for o in OPTIONS if o.view_default]
     summary, _, after = VIEW_DOC.partition("\n\n")
     with_options = "\n".join(
@@ -466,19 +497,16 @@ def render_constructors() -> str:
     doc = '''"""The clients' constructors and `with_options`, with full explicit signatures (IDE hover, and
 the settings readers of `meterly.integrations` read `inspect.signature(Meterly.__init__)`).
 `meterly.sdk` does the work, in `_configure` and `_view`."""'''
-    return f'''{header("meterly._client_options.OPTIONS")}{doc}
+    return f'''{header("meterly._client_options.OPTIONS and the registry")}{doc}
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, TypeVar, Union, cast
 
 import httpx
 
-from meterly._config import ApiKey, SecuritySource
-from meterly._pools import HttpBackend
-from meterly.types import UNSET, Unset
-from meterly.utils.retries import RetryConfig
+{internal_imports}
 
 if TYPE_CHECKING:
     import aiohttp
@@ -502,13 +530,21 @@ class ClientOptions:
 
 
 class MeterlyOptions(ClientOptions):
-    """`Meterly`'s constructor."""
+    """`Meterly`'s constructor, and its resources: one per resource of the registry."""
+
+{attributes(False)}
 
 {init(False)}
 
+{bind(False)}
+
 
 class AsyncMeterlyOptions(ClientOptions):
-    """`AsyncMeterly`'s constructor."""
+    """`AsyncMeterly`'s constructor, and its resources: one per resource of the registry."""
+
+{attributes(True)}
 
 {init(True)}
+
+{bind(True)}
 '''

@@ -1,10 +1,11 @@
 """The registry of operations: every endpoint of the API, each declared once in its own module of
 `meterly._endpoints`.
 
-`scripts/gen.py` (`make gen`) writes the resource modules (`meterly/balances.py`, `meterly/usage.py`) and
-`meterly._endpoints.ALL` from these declarations; the sandbox's routes and auth, the docs, the contract
-test against `openapi.yaml` and the `meterly` command read `OPERATIONS` at run time. Nothing else lists
-the operations.
+`scripts/gen.py` (`make gen`) writes from these declarations the resource modules (`meterly/balances.py`,
+`meterly/usage.py`), the clients' resource attributes (`meterly._constructors`) and
+`meterly._endpoints.ALL`; the sandbox's routes and auth, the docs, the contract test against
+`openapi.yaml` and the `meterly` command read `OPERATIONS` at run time. Nothing else lists the
+operations.
 """
 
 from __future__ import annotations

@@ -38,10 +38,8 @@ from meterly._options import options_of
 from meterly._pipeline import Effect, Pause, Pipeline, httpx_request
 from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
 from meterly._registry import resources
-from meterly.balances import AsyncBalances, Balances
 from meterly.errors import RequestValidationError
 from meterly.types import Unset
-from meterly.usage import AsyncUsage, Usage
 
 if TYPE_CHECKING:
     from meterly._instrument import Instrument
@@ -136,8 +134,9 @@ class _BaseClient(Generic[P]):
         reset_after_fork(view)
         return view
 
-    def _bind_resources(self) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # written by `make gen` in meterly._constructors, from the registry
+
+        def _bind_resources(self) -> None: ...
 
     def _after_fork_in_child(self) -> None:
         """Fresh state in a forked child: the pool's lock and SDK-owned pool, the fail-open state."""
@@ -161,9 +160,6 @@ class _BaseClient(Generic[P]):
 class Meterly(_BaseClient[SyncPool], MeterlyOptions):
     """The synchronous client; safe to share across threads, and across `os.fork()`."""
 
-    balances: Balances
-    usage: Usage
-
     def _configure(self, arguments: Dict[str, Any]) -> None:
         """The work of `__init__` (whose signature `meterly._client_options` declares)."""
         self._setup(arguments, httpx.Client)
@@ -171,10 +167,6 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
         self._pool = SyncPool(client, type(self).__name__)
         self._sleep: Callable[[float], None] = _sleep
         self._bind_resources()
-
-    def _bind_resources(self) -> None:
-        self.balances = Balances(self)
-        self.usage = Usage(self)
 
     def _http(self) -> httpx.Client:
         """The httpx.Client calls use."""
@@ -239,9 +231,6 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
     errors, retries, timeouts and fail-open behave the same: hooks and errors still get httpx objects.
     """
 
-    balances: AsyncBalances
-    usage: AsyncUsage
-
     def _configure(self, arguments: Dict[str, Any]) -> None:
         """The work of `__init__` (whose signature `meterly._client_options` declares)."""
         http_backend = arguments["http_backend"]
@@ -265,10 +254,6 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
 
         self._sleep: Callable[[float], Awaitable[None]] = _asleep
         self._bind_resources()
-
-    def _bind_resources(self) -> None:
-        self.balances = AsyncBalances(self)
-        self.usage = AsyncUsage(self)
 
     def _http(self) -> Any:
         """The httpx.AsyncClient (or aiohttp.ClientSession) calls from the running loop use."""
