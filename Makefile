@@ -25,7 +25,7 @@ QUICK_TESTS := tests/unit tests/test_requests.py tests/test_retries.py tests/tes
 	tests/test_with_options.py tests/test_raw_response.py tests/test_services.py tests/test_usage_track.py \
 	tests/test_operations.py tests/test_docstrings.py tests/test_logging.py
 
-.PHONY: demo test quick lint typecheck unit bench docs clean tools
+.PHONY: demo test quick lint typecheck unit bench gen docs clean tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,7 @@ demo: $(DEMO_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
+	PYTHONPATH=src $(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src tests/typing
@@ -72,9 +73,13 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Regenerates docs/models, docs/sdks and .speakeasy/gen.lock from the models, operations and openapi.yaml.
-docs: $(STAMP)
-	$(BIN)/python -m scripts.gen_docs
+# Regenerates every generated file: the resource modules, _endpoints/__init__.py and models/requestdicts.py
+# from the operation declarations (src/meterly/_endpoints/) and their models; docs/models, docs/sdks,
+# models/__init__.py and .speakeasy/gen.lock from the models, the registry and openapi.yaml.
+gen: $(STAMP)
+	$(BIN)/python -m scripts.gen
+
+docs: gen
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) $(TOOLS) build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,15 +1,13 @@
 """Renders docs/models/*.md, docs/sdks/*/README.md, src/meterly/models/__init__.py and .speakeasy/gen.lock
-from the models, the registry of operations and openapi.yaml. `make docs` writes them; `--check` only
-reports stale files."""
+from the models, the registry of operations and openapi.yaml; `render_all` adds the code of
+`scripts/gen_code.py`. `make gen` (scripts/gen.py) writes them all."""
 
 from __future__ import annotations
 
-import argparse
 import ast
 import hashlib
 import inspect
 import json
-import sys
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +17,13 @@ import pydantic
 import yaml
 
 from meterly import errors
-from meterly._operation import Operation
-from meterly._operations import resources
+from meterly._declaration import Operation
+from meterly._registry import resources
 from meterly._responses import _ERRORS_BY_STATUS
 from meterly._version import __version__
 from meterly.sdk import Meterly
 from meterly.types import Unset
+from scripts.gen_code import formatted, render_code
 from scripts.modelinfo import (
     FieldInfo,
     TypeInfo,
@@ -394,7 +393,7 @@ def render_models_init() -> str:
     return f'''"""Every request and response model of the Meterly API, one module each.
 
 A model's module is imported on first access (`models.CheckResponse`), so `import meterly` builds none.
-Written by `make docs` (scripts/gen_docs.py) from the model modules: a new module is exported by it.
+Written by `make gen` (scripts/gen.py) from the model modules: a new module is exported by it.
 """
 
 from __future__ import annotations
@@ -440,11 +439,11 @@ def render_lock(pages: Dict[Path, str]) -> str:
             "docVersion": spec["info"]["version"],
             "releaseVersion": __version__,
             "configChecksum": _checksum(Path(".speakeasy/gen.yaml")),
-            "generator": "scripts/gen_docs.py (the SDK is hand-written in Speakeasy's layout)",
+            "generator": "scripts/gen.py (`make gen`): the SDK is not written by Speakeasy",
         },
         "generatedFiles": sorted(str(path) for path in pages),
     }
-    header = "# Written by `make docs` (scripts/gen_docs.py); do not edit.\n"
+    header = "# Written by `make gen` (scripts/gen.py); do not edit.\n"
     return header + yaml.safe_dump(lock, sort_keys=False)
 
 
@@ -457,10 +456,12 @@ def _export_models(init: str) -> None:
 
 
 def render_all() -> Dict[Path, str]:
-    """Every generated file by its path relative to the repository root."""
+    """Every generated file by its path relative to the repository root: the code first (its modules
+    are what the pages describe), then the pages."""
+    code = render_code()
     init = render_models_init()
     _export_models(init)
-    pages = {**render_pages(), MODELS_INIT: init}
+    pages = {**code, **render_pages(), MODELS_INIT: formatted(init, MODELS_INIT)}
     return {**pages, GEN_LOCK: render_lock(pages)}
 
 
@@ -474,28 +475,3 @@ def stale_files(rendered: Dict[Path, str]) -> List[str]:
     on_disk = {path.relative_to(ROOT) for path in (ROOT / MODELS_DIR).glob("*.md")}
     stale.extend(f"{path} (no model)" for path in sorted(on_disk - set(rendered)))
     return sorted(stale)
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """Write every generated file, or with --check report the stale ones and fail."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="only report stale files")
-    args = parser.parse_args(argv)
-    rendered = render_all()
-    stale = stale_files(rendered)
-    if args.check:
-        for path in stale:
-            print(f"stale: {path}", file=sys.stderr)
-        return 1 if stale else 0
-    for path in (ROOT / MODELS_DIR).glob("*.md"):
-        if path.relative_to(ROOT) not in rendered:
-            path.unlink()
-    for path, text in rendered.items():
-        (ROOT / path).parent.mkdir(parents=True, exist_ok=True)
-        (ROOT / path).write_text(text, encoding="utf-8")
-    print(f"wrote {len(rendered)} files ({len(stale)} changed)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

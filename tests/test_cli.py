@@ -17,8 +17,8 @@ from typing import Optional
 import pytest
 
 import meterly
-from meterly._operation import Operation
-from meterly._operations import OPERATIONS
+from meterly._declaration import Operation
+from meterly._registry import OPERATIONS
 from meterly.cli import main
 
 from .conftest import API_KEY, CHECK_BODY, USAGE_BODY
@@ -461,3 +461,25 @@ def test_usage_track_records_an_event_and_exits_0(
         bad, out, err = run(capsys, *image, "--timestamp", "soon")
         assert (bad, out) == (2, "")
         assert "timestamp" in err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_bad_sandbox_port_is_a_usage_error_not_a_traceback(
+    port: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["sandbox", "serve", "--port", port]) == 2
+    err = capsys.readouterr().err
+    assert "--port" in err
+    assert "port number" in err
+    assert "Traceback" not in err
+
+
+def test_a_taken_sandbox_port_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["sandbox", "serve", "--port", str(port)]) != 0
+    err = capsys.readouterr().err
+    assert f"cannot serve on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import pytest
 
 from meterly import AsyncMeterly, Meterly
-from meterly._operations import OPERATIONS
+from meterly._registry import OPERATIONS
 from meterly.balances import Balances
 
 CALLABLES: list[Callable[..., Any]] = [

@@ -12,8 +12,8 @@ from pydantic import Field
 from typing_extensions import Annotated
 
 from meterly import AsyncMeterly, Meterly, errors, models
-from meterly._operation import BEARER_AUTH, Operation, body_params
-from meterly._operations import BY_ID, OPERATIONS, resources
+from meterly._declaration import BEARER_AUTH, Operation, body_params
+from meterly._registry import BY_ID, OPERATIONS, resources
 from meterly.types import UNSET, BaseModel
 from meterly.usage import USAGE_CHECK
 

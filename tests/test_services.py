@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from meterly import AsyncMeterly, Meterly, errors
-from meterly.balances import AUTUMN_API_VERSION
-from meterly.usage import COMMET_API_VERSION
+from meterly._endpoints._services import AUTUMN_API_VERSION, COMMET_API_VERSION
 from tests.loopback import LoopbackServer, Received, serve
 
 from .conftest import API_KEY, CHECK_BODY, Harness, json_response, ok_any

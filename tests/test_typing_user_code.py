@@ -35,6 +35,7 @@ def test_the_typed_user_code_runs_on_both_clients() -> None:
     client, aclient = user_code.make_clients(httpx.MockTransport(answer))
     assert user_code.usage_check(client) == 3
     assert user_code.usage_track(client) == 15
+    assert user_code.usage_track_from_a_dict(client) == EVENT["value"]
     assert isinstance(user_code.raw_responses(client), models.CheckResponse)
     assert user_code.error_attributes(client) == {
         "status": 404,

@@ -111,6 +111,33 @@ def test_bad_arguments_are_refused_before_any_request(make: Make, kwargs: dict[s
     assert h.requests == []
 
 
+def test_a_bad_property_value_names_its_key(make: Make) -> None:
+    h = make(ok_track)
+    with pytest.raises(errors.RequestValidationError) as caught:
+        track(h, properties={"plan": "pro", "seats": 5})
+    assert caught.value.param == "properties"
+    assert str(caught.value) == "properties['seats']: Input should be a valid string"
+    assert h.requests == []
+
+
+def test_the_ai_token_fields_go_on_the_wire_in_camel_case(make: Make) -> None:
+    h = make(ok_track)
+    track(h, model="gpt-4o", input_tokens=120, output_tokens=30, cache_read_tokens=100, cache_write_tokens=0)
+    body = json.loads(h.requests[0].content)
+    assert body["model"] == "gpt-4o"
+    assert (body["inputTokens"], body["outputTokens"]) == (120, 30)
+    assert (body["cacheReadTokens"], body["cacheWriteTokens"]) == (100, 0)
+
+
+@pytest.mark.parametrize("kwargs", [{"input_tokens": -1}, {"output_tokens": 1.5}, {"model": ""}])
+def test_bad_token_fields_are_refused_before_any_request(make: Make, kwargs: dict[str, Any]) -> None:
+    h = make(ok_track)
+    with pytest.raises(errors.RequestValidationError) as caught:
+        track(h, **kwargs)
+    assert caught.value.param == next(iter(kwargs))
+    assert h.requests == []
+
+
 def test_retries_send_the_same_idempotency_key_so_the_event_is_recorded_once(make: Make) -> None:
     recorded = json_response(200, {"success": True, "data": EVENT})
     h = make(sequence(json_response(503, {"success": False}), httpx.ConnectError("reset"), recorded))

@@ -6,13 +6,15 @@ import dataclasses
 import ipaddress
 import logging
 import os
-import re
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Union, cast
 
 import httpx
 from typing_extensions import TypeGuard
 
+# is_header_safe is re-exported for the pipeline, which checks header values with it.
+from meterly._text import has_control_chars
+from meterly._text import is_header_safe as is_header_safe
 from meterly._validate import check_debug_logger
 from meterly._version import __version__
 from meterly.errors import RequestValidationError, shown
@@ -40,21 +42,6 @@ USER_AGENT = "meterly-python/{} python/{}.{}.{} httpx/{}".format(
 ApiKey = Union[str, Callable[[], str]]
 SecuritySource = Union["Security", Callable[[], "Security"]]
 
-_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def has_control_chars(value: str) -> bool:
-    """True when `value` holds CR, LF or another control character (header injection, log forging).
-
-    C1 controls (U+0080 to U+009F) and lone surrogates (which no encoder accepts) count too.
-    """
-    return _CONTROL_CHARS.search(value) is not None
-
-
-def is_header_safe(value: str) -> bool:
-    """True when `value` can go in an HTTP header as is: ASCII, without control characters."""
-    return value.isascii() and not has_control_chars(value)
-
 
 def check_server_url(param: str, url: object) -> str:
     """The URL without a trailing slash, or a RequestValidationError naming `param`."""
@@ -72,17 +59,15 @@ def check_server_url(param: str, url: object) -> str:
     return url.rstrip("/")
 
 
-def _per_resource(param: str, value: object) -> Dict[str, Any]:
-    """`value` as a dict of known resource names, or a RequestValidationError naming `param`."""
+def _per_resource(param: str, value: object, resources: Sequence[str]) -> Dict[str, Any]:
+    """`value` as a dict keyed by the client's resource names, or a RequestValidationError naming `param`."""
     if value is None:
         return {}
-    from meterly._operations import resources  # the registry imports this module: read it when needed
-
-    names = ", ".join(resources())
+    names = ", ".join(resources)
     if not isinstance(value, Mapping):
         raise RequestValidationError(param, f"must be a dict keyed by resource ({names})")
     mapping = cast("Mapping[object, object]", value)
-    unknown = [key for key in mapping if key not in resources()]
+    unknown = [key for key in mapping if key not in resources]
     if unknown:
         raise RequestValidationError(
             param, f"unknown resource {shown(unknown[0])}; the resources are {names}"
@@ -90,19 +75,19 @@ def _per_resource(param: str, value: object) -> Dict[str, Any]:
     return {str(key): item for key, item in mapping.items()}
 
 
-def check_server_urls(server_urls: object) -> Dict[str, str]:
+def check_server_urls(server_urls: object, resources: Sequence[str]) -> Dict[str, str]:
     """`server_urls` as {resource: URL without a trailing slash}; raises RequestValidationError."""
     return {
         resource: check_server_url(f"server_urls[{resource!r}]", url)
-        for resource, url in _per_resource("server_urls", server_urls).items()
+        for resource, url in _per_resource("server_urls", server_urls, resources).items()
     }
 
 
-def check_api_versions(api_versions: object) -> Dict[str, str]:
+def check_api_versions(api_versions: object, resources: Sequence[str]) -> Dict[str, str]:
     """`api_versions` as {resource: version}; a version is a non-empty ASCII str without control
     characters (it goes in a header as is)."""
     checked: Dict[str, str] = {}
-    for resource, version in _per_resource("api_versions", api_versions).items():
+    for resource, version in _per_resource("api_versions", api_versions, resources).items():
         if not isinstance(version, str) or not version or not is_header_safe(version):
             raise RequestValidationError(
                 f"api_versions[{resource!r}]",
@@ -224,22 +209,25 @@ class SDKConfiguration:
             f"timeout={self.timeout!r}, fail_open={self.fail_open!r}, debug_logger={self.debug_logger!r})"
         )
 
+    def replace(self, **changes: Any) -> SDKConfiguration:
+        """A copy with some fields changed (`with_options`); every other field is shared."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise TypeError(f"SDKConfiguration has no field {sorted(unknown)[0]!r}")
+        return SDKConfiguration(**{**fields, **changes})
+
     @classmethod
-    def create(
-        cls,
-        *,
-        api_key: Optional[ApiKey],
-        security: Optional[SecuritySource],
-        server_url: Optional[str],
-        server_idx: int,
-        timeout_ms: Optional[int],
-        retry_config: Union[RetryConfig, Unset, None],
-        fail_open: Union[bool, FailOpenPolicy],
-        debug_logger: Optional[logging.Logger],
-        max_retries: Optional[int] = None,
-        server_urls: Optional[Mapping[str, str]] = None,
-        api_versions: Optional[Mapping[str, str]] = None,
-    ) -> SDKConfiguration:
+    def create(cls, options: Mapping[str, Any], resources: Sequence[str] = ()) -> SDKConfiguration:
+        """The configuration of a client built with `options` (its constructor's arguments by name; every
+        name of `meterly._client_options.CONFIG_OPTIONS`), each validated here. `resources` are the names
+        `server_urls` and `api_versions` may be keyed by (the registry's, passed down by the client)."""
+        api_key = options["api_key"]
+        security = options["security"]
+        server_url = options["server_url"]
+        server_idx = options["server_idx"]
+        timeout_ms = options["timeout_ms"]
+        fail_open = options["fail_open"]
         if api_key is None and security is None:
             api_key = os.environ.get(API_KEY_ENV) or None
         if api_key is not None and not (isinstance(api_key, str) or callable(api_key)):
@@ -256,19 +244,19 @@ class SDKConfiguration:
                     "server_idx", f"must be in [0, {len(SERVERS)}), got {server_idx}"
                 )
             server_url = SERVERS[server_idx]
-        retry_policy = retry_policy_with(retry_config, max_retries)
-        policy = fail_open_policy_of(fail_open)
+        retry_policy = retry_policy_with(options["retry_config"], options["max_retries"])
+        fail_open_policy = fail_open_policy_of(fail_open)
         return cls(
             server_url=check_server_url("server_url", server_url),
             retry_config=retry_policy,
             timeout=None if timeout_ms is None else timeout_from_ms("timeout_ms", timeout_ms),
             fail_open=fail_open,
-            debug_logger=check_debug_logger(debug_logger),
-            api_key=api_key,
-            security=security,
-            fail_open_policy=policy,
-            server_urls=check_server_urls(server_urls),
-            api_versions=check_api_versions(api_versions),
+            debug_logger=check_debug_logger(options["debug_logger"]),
+            api_key=cast("Optional[ApiKey]", api_key),
+            security=cast("Optional[SecuritySource]", security),
+            fail_open_policy=fail_open_policy,
+            server_urls=check_server_urls(options["server_urls"], resources),
+            api_versions=check_api_versions(options["api_versions"], resources),
         )
 
 

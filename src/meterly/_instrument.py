@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Mapping, Protocol, TypeVar
 
-from meterly._operation import Operation
+from meterly._declaration import Operation
 
 T = TypeVar("T")
 

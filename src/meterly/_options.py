@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Union
+from typing import Any, ClassVar, Dict, Mapping, Optional, Union
 
 from meterly.types import UNSET, Unset
 from meterly.utils.retries import RetryConfig
@@ -20,6 +20,15 @@ class CallOptions:
 
     NAMES = frozenset(__slots__)
     """The names of the options, as the resource methods take them."""
+
+    DOCS: ClassVar[Dict[str, str]] = {
+        "idempotency_key": "Sent as `Idempotency-Key`, the same on every retry (default: a new UUID4).",
+        "retries": "This call's retry policy; UNSET uses the client's, None never retries.",
+        "server_url": "This call's server, instead of the client's.",
+        "timeout_ms": "This call's per-attempt timeout, in milliseconds.",
+        "http_headers": "Headers to add or replace on this call.",
+    }
+    """The `Args:` line of each option in the resource methods' docstrings (`scripts/gen_code.py`)."""
 
     def __init__(
         self,

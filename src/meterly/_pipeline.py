@@ -7,8 +7,8 @@ from typing import Any, Mapping, TypeVar
 
 from meterly._attempts import AttemptLoop
 from meterly._config import SDKConfiguration
+from meterly._declaration import Operation
 from meterly._hooks import SDKHooks
-from meterly._operation import Operation
 from meterly._options import CallOptions
 from meterly._prepare import Preparer
 from meterly._wire import Call

@@ -22,10 +22,10 @@ from meterly._config import (
     is_header_safe,
     timeout_from_ms,
 )
+from meterly._declaration import Operation, SecurityScheme
 from meterly._hooks import HookContext
 from meterly._idempotency import new_idempotency_key
 from meterly._logging import logger
-from meterly._operation import Operation, SecurityScheme
 from meterly._options import CallOptions
 from meterly._wire import Call
 from meterly.types import UNSET

@@ -11,8 +11,8 @@ from typing import Any, Dict, Mapping, Optional, Union
 
 import httpx
 
+from meterly._declaration import Operation
 from meterly._hooks import HookContext
-from meterly._operation import Operation
 from meterly._raw import raw_mode
 from meterly.utils.retries import RetryConfig
 

@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast, get_args, get_origin
 
 from meterly import errors
-from meterly._config import API_KEY_ENV, SERVER_URL_ENV
-from meterly._operation import Operation
-from meterly._operations import resources
+from meterly._client_options import OPTIONS
+from meterly._config import API_KEY_ENV
+from meterly._declaration import Operation
+from meterly._registry import resources
 from meterly._version import __version__
 from meterly.sdk import Meterly
 from meterly.types import UNSET
@@ -88,15 +89,10 @@ def _connection_options() -> _Parser:
     """Options every call takes, accepted before or after the subcommand."""
     common = _Parser(add_help=False)
     group = common.add_argument_group("connection and output")
-    group.add_argument("--api-key", default=argparse.SUPPRESS, help=f"the API key (default: ${API_KEY_ENV})")
-    group.add_argument(
-        "--server-url",
-        default=argparse.SUPPRESS,
-        help=f"the API server (default: ${SERVER_URL_ENV}, else https://api.meterly.dev)",
-    )
-    group.add_argument(
-        "--timeout-ms", type=int, default=argparse.SUPPRESS, help="timeout of each attempt, in ms"
-    )
+    for option in OPTIONS:  # the client options that have a flag, with their docstring line as help
+        if option.cli:
+            kind = int if option.annotation in ("int", "Optional[int]") else str
+            group.add_argument(option.cli, type=kind, default=argparse.SUPPRESS, help=_help(option.doc))
     group.add_argument(
         "--no-retries",
         action="store_true",
@@ -138,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the Meterly API on 127.0.0.1 (port 8787) with the demo data "
         "(customers cus_free, cus_pro, cus_team, cus_wallet; key sk_test_sandbox) or a seed file.",
     )
-    serve.add_argument("--port", type=int, help="the port to listen on")
+    serve.add_argument("--port", type=_port, help="the port to listen on (0: any free port)")
     serve.add_argument("--seed", metavar="FILE", help="a JSON file of customers and balances")
     serve.set_defaults(run=_sandbox_serve)
     return parser
@@ -246,12 +242,25 @@ def _client(ns: argparse.Namespace) -> Meterly:
     api_key = getattr(ns, "api_key", None) or os.environ.get(API_KEY_ENV) or None
     if api_key is None:
         raise _UsageError(f"{PROG}: no API key: pass --api-key or set {API_KEY_ENV}")
-    return Meterly(
-        api_key=api_key,
-        server_url=getattr(ns, "server_url", None),
-        timeout_ms=getattr(ns, "timeout_ms", None),
-        retry_config=None if getattr(ns, "no_retries", False) else UNSET,
-    )
+    flags: Dict[str, Any] = {option.name: getattr(ns, option.name, None) for option in OPTIONS if option.cli}
+    flags["api_key"] = api_key
+    return Meterly(**flags, retry_config=None if getattr(ns, "no_retries", False) else UNSET)
+
+
+def _help(doc: str) -> str:
+    """A docstring line as argparse help: lower-case start, no final period, `%` escaped."""
+    return (doc[:1].lower() + doc[1:]).rstrip(".").replace("%", "%%")
+
+
+def _port(text: str) -> int:
+    """A TCP port number, for argparse (which reports the error as a usage error)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, got {port}")
+    return port
 
 
 def _sandbox_serve(ns: argparse.Namespace) -> int:
@@ -265,7 +274,11 @@ def _sandbox_serve(ns: argparse.Namespace) -> int:
         argv += ["--port", str(ns.port)]
     if ns.seed is not None:
         argv += ["--seed", ns.seed]
-    return sandbox_main(argv)
+    try:
+        return sandbox_main(argv)
+    except OSError as exc:  # the port is taken, or not ours to bind
+        where = f"port {ns.port}" if ns.port is not None else "the default port"
+        raise _UsageError(f"{PROG}: cannot serve on {where}: {exc.strerror or exc}") from None
 
 
 def _flatten(value: Any, prefix: str, rows: List[Tuple[str, str]]) -> None:

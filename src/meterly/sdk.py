@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import logging
 import time
 from types import TracebackType
 from typing import (
@@ -13,48 +12,40 @@ from typing import (
     Any,
     Awaitable,
     Callable,
+    Dict,
     Generator,
     Generic,
-    Iterable,
     Mapping,
     Optional,
     Type,
     TypeVar,
-    Union,
 )
 
 import httpx
 
 from meterly._attempts import Effect, Pause
 from meterly._config import (
-    ApiKey,
     SDKConfiguration,
-    SecuritySource,
     fail_open_policy_of,
     retry_policy_with,
     timeout_from_ms,
 )
+from meterly._constructors import AsyncMeterlyOptions, MeterlyOptions
 from meterly._deadline import send_within
+from meterly._declaration import Operation
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
-from meterly._operation import Operation
 from meterly._options import options_of
 from meterly._pipeline import Pipeline
 from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
 from meterly._redaction import forget_locals
+from meterly._registry import resources
 from meterly._wire import httpx_request
-from meterly.balances import AsyncBalances, Balances
 from meterly.errors import RequestValidationError, shown
-from meterly.types import UNSET, Unset
-from meterly.usage import AsyncUsage, Usage
-from meterly.utils.retries import RetryConfig
+from meterly.types import Unset
 
 if TYPE_CHECKING:
-    import aiohttp
-
-    from meterly._fail_open import FailOpenPolicy
     from meterly._instrument import Instrument
-    from meterly.hooks import AsyncHook, Hook
 
 T = TypeVar("T")
 _Self = TypeVar("_Self", bound="_BaseClient[Any]")
@@ -62,6 +53,9 @@ P = TypeVar("P", SyncPool, AsyncPool)
 
 __all__ = ["AsyncMeterly", "HttpBackend", "Meterly"]
 
+
+RESOURCE_NAMES = tuple(resources())
+"""The clients' resources (`client.balances`, ...), by which `server_urls` and `api_versions` are keyed."""
 
 _CLOSED_LOOP = (
     "the httpx.AsyncClient given to AsyncMeterly holds connections of an event loop that is now closed; "
@@ -97,66 +91,25 @@ class _BaseClient(Generic[P]):
     """Wraps each whole call when set (on a client, or on this class for every client); see
     `meterly._instrument`. None costs one attribute check per call."""
 
-    def __init__(
-        self,
-        *,
-        api_key: Optional[ApiKey],
-        security: Optional[SecuritySource],
-        server_url: Optional[str],
-        server_idx: int,
-        timeout_ms: Optional[int],
-        retry_config: Union[RetryConfig, Unset, None],
-        max_retries: Optional[int],
-        debug_logger: Optional[logging.Logger],
-        fail_open: Union[bool, FailOpenPolicy],
-        hooks: Iterable[object],
-        client: Any,
-        client_type: type,
-        server_urls: Optional[Mapping[str, str]] = None,
-        api_versions: Optional[Mapping[str, str]] = None,
-    ) -> None:
+    def _setup(self, arguments: Mapping[str, Any], client_type: type) -> None:
+        """Checks and keeps a constructor's arguments (by name; see `meterly._constructors`)."""
+        client = arguments["client"]
         if client is not None and not isinstance(client, client_type):
             raise RequestValidationError(
                 "client", f"must be an {client_type.__module__}.{client_type.__name__}"
             )
         configure_from_env()
-        self._config = SDKConfiguration.create(
-            api_key=api_key,
-            security=security,
-            server_url=server_url,
-            server_idx=server_idx,
-            timeout_ms=timeout_ms,
-            retry_config=retry_config,
-            fail_open=fail_open,
-            debug_logger=debug_logger,
-            max_retries=max_retries,
-            server_urls=server_urls,
-            api_versions=api_versions,
-        )
-        self._pipeline = Pipeline(self._config, SDKHooks(hooks))
+        self._config = SDKConfiguration.create(arguments, RESOURCE_NAMES)
+        self._pipeline = Pipeline(self._config, SDKHooks(arguments["hooks"]))
         self._pool: P
         reset_after_fork(self)
 
-    def with_options(
-        self: _Self,
-        *,
-        timeout_ms: Optional[int] = None,
-        retry_config: Union[RetryConfig, Unset, None] = UNSET,
-        max_retries: Optional[int] = None,
-        fail_open: Union[bool, FailOpenPolicy, None] = None,
-    ) -> _Self:
-        """A view of this client with some options changed; it shares this client's connection pool.
-
-        Args:
-            timeout_ms: The per-attempt timeout of the view's calls, in milliseconds.
-            retry_config: The view's retry policy (`None`: never retry); UNSET keeps this client's.
-            max_retries: At most this many retries per call, on the view's retry policy.
-            fail_open: The view's fail-open setting (`True`, `False` or a `FailOpenPolicy`); None keeps
-                this client's, and its circuit breakers.
-
-        Closing the view (or leaving its `with` block) closes only the view: the pool stays open until
-        this client is closed, and a view of a closed client raises like the closed client.
-        """
+    def _view(self: _Self, arguments: Mapping[str, Any]) -> _Self:
+        """`with_options` (declared in `meterly._client_options`): a copy sharing this client's pool."""
+        timeout_ms = arguments["timeout_ms"]
+        retry_config = arguments["retry_config"]
+        max_retries = arguments["max_retries"]
+        fail_open = arguments["fail_open"]
         config = self._config
         policy = config.retry_config if isinstance(retry_config, Unset) else retry_config
         if not isinstance(retry_config, Unset) or max_retries is not None:
@@ -167,17 +120,11 @@ class _BaseClient(Generic[P]):
         else:
             fail_open_policy = fail_open_policy_of(fail_open)
         view = copy.copy(self)
-        view._config = SDKConfiguration(
-            server_url=config.server_url,
+        view._config = config.replace(
             retry_config=policy,
             timeout=config.timeout if timeout_ms is None else timeout_from_ms("timeout_ms", timeout_ms),
             fail_open=fail_open,
-            debug_logger=config.debug_logger,
-            api_key=config.api_key,
-            security=config.security,
             fail_open_policy=fail_open_policy,
-            server_urls=config.server_urls,
-            api_versions=config.api_versions,
         )
         pipeline = self._pipeline
         view._pipeline = Pipeline(view._config, pipeline.hooks)
@@ -190,8 +137,9 @@ class _BaseClient(Generic[P]):
         reset_after_fork(view)
         return view
 
-    def _bind_resources(self) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # written by `make gen` in meterly._constructors, from the registry
+
+        def _bind_resources(self) -> None: ...
 
     def _after_fork_in_child(self) -> None:
         """Fresh state in a forked child: the pool's lock and SDK-owned pool, the fail-open state."""
@@ -212,73 +160,16 @@ class _BaseClient(Generic[P]):
         self._pool.check_open()
 
 
-class Meterly(_BaseClient[SyncPool]):
+class Meterly(_BaseClient[SyncPool], MeterlyOptions):
     """The synchronous client; safe to share across threads, and across `os.fork()`."""
 
-    balances: Balances
-    usage: Usage
-
-    def __init__(
-        self,
-        *,
-        api_key: Optional[ApiKey] = None,
-        security: Optional[SecuritySource] = None,
-        server_url: Optional[str] = None,
-        server_idx: int = 0,
-        timeout_ms: Optional[int] = None,
-        retry_config: Union[RetryConfig, Unset, None] = UNSET,
-        max_retries: Optional[int] = None,
-        client: Optional[httpx.Client] = None,
-        debug_logger: Optional[logging.Logger] = None,
-        fail_open: Union[bool, FailOpenPolicy] = False,
-        hooks: Iterable[Hook] = (),
-        server_urls: Optional[Mapping[str, str]] = None,
-        api_versions: Optional[Mapping[str, str]] = None,
-    ) -> None:
-        """Create a client; it opens its connection pool at the first call.
-
-        Args:
-            api_key: The key for every operation, or a callable returning it (called once per call);
-                None reads `METERLY_API_KEY`.
-            security: Keys per security scheme (`models.Security`, or a callable returning one); a
-                scheme it leaves unset falls back to `api_key`.
-            server_url: The server calls go to; None reads `METERLY_SERVER_URL`, else `SERVERS[server_idx]`.
-            server_idx: Which of `meterly.SERVERS` to use when no `server_url` is given.
-            timeout_ms: The timeout of each attempt, in milliseconds (default 1 s for an SDK-owned pool).
-            retry_config: The retry policy (`RetryConfig`); UNSET is the default policy, None never retries.
-            max_retries: At most this many retries per call, on top of `retry_config`'s policy.
-            client: An `httpx.Client` to send with; the SDK never closes a client it did not create.
-            debug_logger: A logger that gets one DEBUG line per attempt, keys redacted.
-            fail_open: `True` or a `FailOpenPolicy` to answer checks on their own during an outage.
-            hooks: Objects whose `before_request`, `after_success` and `after_error` see every attempt.
-            server_urls: A server per resource (`{"balances": ..., "usage": ...}`), for an app that uses
-                both services; a resource left out uses `server_url`.
-            api_versions: The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}`
-                are the defaults): `x-api-version` for balances, `Commet-Version` for usage.
-        """
-        super().__init__(
-            api_key=api_key,
-            security=security,
-            server_url=server_url,
-            server_idx=server_idx,
-            timeout_ms=timeout_ms,
-            retry_config=retry_config,
-            max_retries=max_retries,
-            debug_logger=debug_logger,
-            fail_open=fail_open,
-            hooks=hooks,
-            client=client,
-            client_type=httpx.Client,
-            server_urls=server_urls,
-            api_versions=api_versions,
-        )
+    def _configure(self, arguments: Dict[str, Any]) -> None:
+        """The work of `__init__` (whose signature `meterly._client_options` declares)."""
+        self._setup(arguments, httpx.Client)
+        client = arguments["client"]
         self._pool = SyncPool(client, type(self).__name__)
         self._sleep: Callable[[float], None] = _sleep
         self._bind_resources()
-
-    def _bind_resources(self) -> None:
-        self.balances = Balances(self)
-        self.usage = Usage(self)
 
     def _http(self) -> httpx.Client:
         """The httpx.Client calls use."""
@@ -339,7 +230,7 @@ class Meterly(_BaseClient[SyncPool]):
         self.close()
 
 
-class AsyncMeterly(_BaseClient[AsyncPool]):
+class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
     """The asyncio client; one instance may serve successive event loops.
 
     `http_backend="aiohttp"` (with `pip install meterly[aiohttp]`) sends over aiohttp instead of httpx,
@@ -347,52 +238,10 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
     errors, retries, timeouts and fail-open behave the same: hooks and errors still get httpx objects.
     """
 
-    balances: AsyncBalances
-    usage: AsyncUsage
-
-    def __init__(
-        self,
-        *,
-        api_key: Optional[ApiKey] = None,
-        security: Optional[SecuritySource] = None,
-        server_url: Optional[str] = None,
-        server_idx: int = 0,
-        timeout_ms: Optional[int] = None,
-        retry_config: Union[RetryConfig, Unset, None] = UNSET,
-        max_retries: Optional[int] = None,
-        client: Union[httpx.AsyncClient, aiohttp.ClientSession, None] = None,
-        debug_logger: Optional[logging.Logger] = None,
-        fail_open: Union[bool, FailOpenPolicy] = False,
-        hooks: Iterable[AsyncHook] = (),
-        http_backend: HttpBackend = "httpx",
-        server_urls: Optional[Mapping[str, str]] = None,
-        api_versions: Optional[Mapping[str, str]] = None,
-    ) -> None:
-        """Create a client; it opens a connection pool per event loop, at the loop's first call.
-
-        Args:
-            api_key: The key for every operation, or a callable returning it (called once per call);
-                None reads `METERLY_API_KEY`.
-            security: Keys per security scheme (`models.Security`, or a callable returning one); a
-                scheme it leaves unset falls back to `api_key`.
-            server_url: The server calls go to; None reads `METERLY_SERVER_URL`, else `SERVERS[server_idx]`.
-            server_idx: Which of `meterly.SERVERS` to use when no `server_url` is given.
-            timeout_ms: The timeout of each attempt, in milliseconds (default 1 s for an SDK-owned pool).
-            retry_config: The retry policy (`RetryConfig`); UNSET is the default policy, None never retries.
-            max_retries: At most this many retries per call, on top of `retry_config`'s policy.
-            client: An `httpx.AsyncClient` (or with `http_backend="aiohttp"` an `aiohttp.ClientSession`)
-                to send with; the SDK never closes a client it did not create.
-            debug_logger: A logger that gets one DEBUG line per attempt, keys redacted.
-            fail_open: `True` or a `FailOpenPolicy` to answer checks on their own during an outage.
-            hooks: Objects whose `before_request`, `after_success` and `after_error` (plain or
-                `async def`) see every attempt.
-            http_backend: `"httpx"`, or `"aiohttp"` (`pip install 'meterly[aiohttp]'`) for more
-                throughput under concurrency.
-            server_urls: A server per resource (`{"balances": ..., "usage": ...}`), for an app that uses
-                both services; a resource left out uses `server_url`.
-            api_versions: The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}`
-                are the defaults): `x-api-version` for balances, `Commet-Version` for usage.
-        """
+    def _configure(self, arguments: Dict[str, Any]) -> None:
+        """The work of `__init__` (whose signature `meterly._client_options` declares)."""
+        http_backend = arguments["http_backend"]
+        client = arguments["client"]
         if http_backend == "aiohttp":
             try:
                 import aiohttp
@@ -407,30 +256,11 @@ class AsyncMeterly(_BaseClient[AsyncPool]):
             raise RequestValidationError(
                 "http_backend", f"must be 'httpx' or 'aiohttp', got {shown(http_backend)}"
             )
-        super().__init__(
-            api_key=api_key,
-            security=security,
-            server_url=server_url,
-            server_idx=server_idx,
-            timeout_ms=timeout_ms,
-            retry_config=retry_config,
-            max_retries=max_retries,
-            debug_logger=debug_logger,
-            fail_open=fail_open,
-            hooks=hooks,
-            client=client,
-            client_type=client_type,
-            server_urls=server_urls,
-            api_versions=api_versions,
-        )
+        self._setup(arguments, client_type)
         self._pool = AsyncPool(client, type(self).__name__, http_backend)
 
         self._sleep: Callable[[float], Awaitable[None]] = _asleep
         self._bind_resources()
-
-    def _bind_resources(self) -> None:
-        self.balances = AsyncBalances(self)
-        self.usage = AsyncUsage(self)
 
     def _http(self) -> Any:
         """The httpx.AsyncClient (or aiohttp.ClientSession) calls from the running loop use."""

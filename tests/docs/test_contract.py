@@ -11,9 +11,9 @@ import pytest
 from scripts.modelinfo import model_classes, model_fields
 
 from meterly import SERVERS, Meterly, models
-from meterly._operation import Operation, SecurityScheme
-from meterly._operations import BY_ID, OPERATIONS, resources
+from meterly._declaration import Operation, SecurityScheme
 from meterly._options import CallOptions
+from meterly._registry import BY_ID, OPERATIONS, resources
 from meterly._responses import _ERRORS_BY_STATUS
 from meterly.types import UNSET, OptionalNullable
 from meterly.utils.retries import DEFAULT_RETRY_CONFIG, RETRYABLE_STATUS_CODES

@@ -92,6 +92,23 @@ def test_workflow_points_at_openapi_and_the_python_target() -> None:
     assert [(ROOT / entry["location"]).resolve() for entry in source["inputs"]] == [ROOT / "openapi.yaml"]
 
 
+def test_the_workflow_cannot_overwrite_the_sdk() -> None:
+    """Speakeasy writes its whole target folder: it must be a scratch folder, never the repository."""
+    for target in _yaml("workflow.yaml")["targets"].values():
+        output = (ROOT / target["output"]).resolve()
+        assert output.is_relative_to(ROOT / ".speakeasy"), output
+        assert output != (ROOT / ".speakeasy").resolve()
+        assert "publish" not in target
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert ".speakeasy/out/" in ignored
+
+
+def test_the_lock_says_who_writes_it() -> None:
+    text = (ROOT / ".speakeasy" / "gen.lock").read_text(encoding="utf-8")
+    assert text.startswith("# Written by `make gen` (scripts/gen.py); do not edit.\n")
+    assert "scripts/gen.py" in _yaml("gen.lock")["management"]["generator"]
+
+
 def test_lock_records_the_versions_it_was_generated_for() -> None:
     lock = _yaml("gen.lock")
     assert lock["management"]["releaseVersion"] == meterly.__version__

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meterly import AsyncMeterly, FailOpenPolicy, Meterly, errors, models
-from meterly._operation import Operation
-from meterly._operations import OPERATIONS
+from meterly._declaration import Operation
 from meterly._options import CallOptions
+from meterly._registry import OPERATIONS
 from meterly.sandbox import COMMET_API_KEY, DEFAULT_API_KEY, SandboxTransport
 from meterly.types import UNSET
 from meterly.utils import BackoffStrategy, RetryConfig

@@ -323,7 +323,7 @@ class _Answer:
     ],
 )
 def test_outcome_of_an_answer_follows_the_registry(op_id: str, answer: Any, outcome: str) -> None:
-    from meterly._operations import BY_ID
+    from meterly._registry import BY_ID
 
     assert outcome_of(BY_ID[op_id], answer) == outcome
 

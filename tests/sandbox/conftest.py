@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from meterly import AsyncMeterly, Meterly
-from meterly._operation import BEARER_AUTH
+from meterly._declaration import BEARER_AUTH
 from meterly.sandbox import DEFAULT_API_KEY, SandboxEngine, SandboxResponse, SandboxTransport
 from meterly.sandbox._routes import ROUTES
 from meterly.utils import BackoffStrategy, RetryConfig

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from meterly import Meterly, errors, models
-from meterly._operations import OPERATIONS
+from meterly._registry import OPERATIONS
 from meterly.sandbox import DEFAULT_API_KEY, SandboxEngine, SandboxTransport
 
 from .conftest import CHECK, USAGE, post

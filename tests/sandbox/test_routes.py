@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meterly._operations import OPERATIONS
+from meterly._registry import OPERATIONS
 from meterly.sandbox._routes import ROUTES, service_of
 from meterly.sandbox.services import autumn, commet
 

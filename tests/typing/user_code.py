@@ -184,6 +184,21 @@ def usage_track(client: Meterly) -> float:
     return event.consumption.deducted if event.consumption is not None else 0.0
 
 
+def usage_track_from_a_dict(client: Meterly) -> float:
+    """The request TypedDicts are a method's arguments: a dict built elsewhere is checked where it is."""
+    params: models.UsageTrackRequestTypedDict = {
+        "customer_id": "cus_pro",
+        "feature_code": "image",
+        "timestamp": "2026-12-01T00:00:00Z",
+        "properties": {"model": "image-v2"},
+        "input_tokens": 120,
+    }
+    event = client.usage.track(**params)
+    check: models.BalancesCheckRequestTypedDict = {"customer_id": "cus_pro", "feature_id": "messages"}
+    assert_type(client.balances.check(**check), models.CheckResponse)
+    return event.value
+
+
 def raw_responses(client: Meterly) -> models.CheckResponse:
     """with_raw_response: the HTTP exchange, then the typed result."""
     raw = client.balances.with_raw_response.check(customer_id="cus_pro", feature_id="messages")

@@ -13,12 +13,13 @@ import httpx
 
 from meterly._attempts import AttemptLoop, Effect
 from meterly._config import SDKConfiguration
+from meterly._declaration import Operation
 from meterly._hooks import Awaiting, SDKHooks
-from meterly._operation import Operation
 from meterly._options import CallOptions
 from meterly._prepare import Preparer
 from meterly._wire import TIME_LEFT, Call, Received
 from meterly.balances import BALANCES_CHECK
+from meterly.sdk import Meterly
 from meterly.types import UNSET
 from meterly.utils.retries import RetryConfig
 from tests.conftest import API_KEY, CHECK_BODY
@@ -38,19 +39,11 @@ class FakeClock:
 
 
 def config(**options: Any) -> SDKConfiguration:
-    """A client configuration as `Meterly(**options)` would build it."""
-    settings: Dict[str, Any] = {
-        "api_key": API_KEY,
-        "security": None,
-        "server_url": SERVER,
-        "server_idx": 0,
-        "timeout_ms": None,
-        "retry_config": UNSET,
-        "fail_open": False,
-        "debug_logger": None,
-    }
-    settings.update(options)
-    return SDKConfiguration.create(**settings)
+    """A client configuration as `Meterly(**options)` builds it (no connection is opened)."""
+    settings: Dict[str, Any] = {"api_key": API_KEY, "server_url": SERVER, **options}
+    client = Meterly(**settings)
+    client.close()
+    return client._config  # pyright: ignore[reportPrivateUsage]
 
 
 def prepare(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Mapping, Optional
 
 from meterly import models
-from meterly._operations import BY_ID
+from meterly._registry import BY_ID
 from meterly.errors import RequestValidationError
 
 DENIED_STATUS = 402

@@ -40,8 +40,8 @@ except ImportError:  # pragma: no cover - exercised by the plain-install wheel t
 
 import httpx
 
+from meterly._declaration import Operation
 from meterly._hooks import HookContext
-from meterly._operation import Operation
 from meterly._raw import RawResponse
 from meterly._version import __version__
 from meterly.sdk import AsyncMeterly, Meterly, _BaseClient

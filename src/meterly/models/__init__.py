@@ -1,7 +1,7 @@
 """Every request and response model of the Meterly API, one module each.
 
 A model's module is imported on first access (`models.CheckResponse`), so `import meterly` builds none.
-Written by `make docs` (scripts/gen_docs.py) from the model modules: a new module is exported by it.
+Written by `make gen` (scripts/gen.py) from the model modules: a new module is exported by it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .balance import Balance
-    from .balancescheckrequest import BalancesCheckRequest, BalancesCheckRequestTypedDict
+    from .balancescheckrequest import BalancesCheckRequest
     from .breakdown import Breakdown
     from .checkresponse import CheckResponse
     from .customerrollover import CustomerRollover
@@ -21,15 +21,20 @@ if TYPE_CHECKING:
     from .preview import Preview, PreviewScenario
     from .previewproduct import PreviewProduct
     from .price import BillingMethod, Price
+    from .requestdicts import (
+        BalancesCheckRequestTypedDict,
+        UsageCheckRequestTypedDict,
+        UsageTrackRequestTypedDict,
+    )
     from .reset import Reset, ResetInterval
     from .security import Security
     from .usagecheck import ConsumptionModel, UsageCheck, UsageDenyReason
-    from .usagecheckrequest import UsageCheckRequest, UsageCheckRequestTypedDict
+    from .usagecheckrequest import UsageCheckRequest
     from .usagecheckresponse import UsageCheckResponse
     from .usageevent import UsageEvent
     from .usageeventconsumption import UsageEventConsumption, UsageEventConsumptionModel
     from .usageeventproperty import UsageEventProperty
-    from .usagetrackrequest import UsageTrackRequest, UsageTrackRequestTypedDict
+    from .usagetrackrequest import UsageTrackRequest
     from .usagetrackresponse import UsageTrackResponse
 
 __all__ = [
@@ -69,7 +74,7 @@ __all__ = [
 _MODULES = {
     "Balance": "balance",
     "BalancesCheckRequest": "balancescheckrequest",
-    "BalancesCheckRequestTypedDict": "balancescheckrequest",
+    "BalancesCheckRequestTypedDict": "requestdicts",
     "BillingMethod": "price",
     "Breakdown": "breakdown",
     "CheckResponse": "checkresponse",
@@ -88,7 +93,7 @@ _MODULES = {
     "Security": "security",
     "UsageCheck": "usagecheck",
     "UsageCheckRequest": "usagecheckrequest",
-    "UsageCheckRequestTypedDict": "usagecheckrequest",
+    "UsageCheckRequestTypedDict": "requestdicts",
     "UsageCheckResponse": "usagecheckresponse",
     "UsageDenyReason": "usagecheck",
     "UsageEvent": "usageevent",
@@ -96,7 +101,7 @@ _MODULES = {
     "UsageEventConsumptionModel": "usageeventconsumption",
     "UsageEventProperty": "usageeventproperty",
     "UsageTrackRequest": "usagetrackrequest",
-    "UsageTrackRequestTypedDict": "usagetrackrequest",
+    "UsageTrackRequestTypedDict": "requestdicts",
     "UsageTrackResponse": "usagetrackresponse",
 }
 

@@ -5,21 +5,9 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from pydantic import Field
-from typing_extensions import Annotated, NotRequired, TypedDict
+from typing_extensions import Annotated
 
 from meterly.types import BaseModel
-
-
-class BalancesCheckRequestTypedDict(TypedDict):
-    """The body of `balances.check` as a plain dict."""
-
-    customer_id: str
-    feature_id: str
-    entity_id: NotRequired[str]
-    required_balance: NotRequired[float]
-    properties: NotRequired[Dict[str, Any]]
-    send_event: NotRequired[bool]
-    with_preview: NotRequired[bool]
 
 
 class BalancesCheckRequest(BaseModel):

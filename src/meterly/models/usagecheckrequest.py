@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from pydantic import Field
-from typing_extensions import Annotated, TypedDict
+from typing_extensions import Annotated
 
+from meterly._arg import Arg
 from meterly.types import BaseModel
 
 MAX_SAFE_INTEGER = 2**53 - 1
 """The largest integer every JSON parser reads exactly."""
-
-
-class UsageCheckRequestTypedDict(TypedDict):
-    """The body of `usage.check` as a plain dict, with Python names."""
-
-    customer_id: str
-    feature_code: str
-    quantity: int
 
 
 class UsageCheckRequest(BaseModel):
@@ -28,5 +21,5 @@ class UsageCheckRequest(BaseModel):
     feature_code: Annotated[str, Field(alias="featureCode", min_length=1, examples=["api_calls"])]
     """The feature to be consumed."""
 
-    quantity: Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER, examples=[3])]
+    quantity: Annotated[int, Field(ge=1, le=MAX_SAFE_INTEGER, examples=[3]), Arg(default=1)]
     """How many units would be consumed."""

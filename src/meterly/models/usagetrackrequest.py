@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 from pydantic import BeforeValidator, Field
-from typing_extensions import Annotated, NotRequired, TypedDict
+from typing_extensions import Annotated
 
+from meterly._arg import Arg
 from meterly.types import BaseModel
 
+from .usagecheckrequest import MAX_SAFE_INTEGER
 from .usageeventproperty import UsageEventProperty
 
 
@@ -18,17 +20,6 @@ def _as_pairs(value: Any) -> Any:
     if isinstance(value, Mapping):
         return [{"property": key, "value": item} for key, item in value.items()]  # pyright: ignore[reportUnknownVariableType]
     return value
-
-
-class UsageTrackRequestTypedDict(TypedDict):
-    """The body of `usage.track` as a plain dict, with Python names."""
-
-    customer_id: str
-    feature_code: str
-    value: NotRequired[float]
-    event_id: NotRequired[str]
-    timestamp: NotRequired[str]
-    properties: NotRequired[List[Dict[str, str]]]
 
 
 class UsageTrackRequest(BaseModel):
@@ -40,7 +31,7 @@ class UsageTrackRequest(BaseModel):
     feature_code: Annotated[str, Field(alias="featureCode", min_length=1, examples=["api_calls"])]
     """The feature that was consumed."""
 
-    value: Optional[float] = Field(default=None, examples=[3])
+    value: Annotated[Optional[float], Field(examples=[3]), Arg(default=1)] = None
     """How much was consumed."""
 
     event_id: Annotated[Optional[str], Field(alias="eventId", min_length=1)] = None
@@ -49,5 +40,28 @@ class UsageTrackRequest(BaseModel):
     timestamp: Optional[datetime] = None
     """When the usage happened (ISO 8601); default: when the service receives it."""
 
-    properties: Annotated[Optional[List[UsageEventProperty]], BeforeValidator(_as_pairs)] = None
+    properties: Annotated[
+        Optional[List[UsageEventProperty]],
+        BeforeValidator(_as_pairs),
+        Arg(annotation="Optional[Mapping[str, str]]"),
+    ] = None
     """Properties attached to the event; the SDK takes a mapping of names to values."""
+
+    model: Optional[str] = Field(default=None, min_length=1)
+    """For AI token billing: the model that consumed the tokens."""
+
+    input_tokens: Annotated[Optional[int], Field(alias="inputTokens", ge=0, le=MAX_SAFE_INTEGER)] = None
+    """For AI token billing: the input (prompt) tokens consumed."""
+
+    output_tokens: Annotated[Optional[int], Field(alias="outputTokens", ge=0, le=MAX_SAFE_INTEGER)] = None
+    """For AI token billing: the output (completion) tokens produced."""
+
+    cache_read_tokens: Annotated[Optional[int], Field(alias="cacheReadTokens", ge=0, le=MAX_SAFE_INTEGER)] = (
+        None
+    )
+    """For AI token billing: the input tokens read from the provider's prompt cache."""
+
+    cache_write_tokens: Annotated[
+        Optional[int], Field(alias="cacheWriteTokens", ge=0, le=MAX_SAFE_INTEGER)
+    ] = None
+    """For AI token billing: the input tokens written to the provider's prompt cache."""

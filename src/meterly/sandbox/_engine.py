@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Union
 
-from meterly._operation import Operation
-from meterly._operations import OPERATIONS
+from meterly._declaration import Operation
+from meterly._registry import OPERATIONS
 from meterly.sandbox._clock import SandboxClock
 from meterly.sandbox._faults import Faults
 from meterly.sandbox._http import (

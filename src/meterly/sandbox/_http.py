@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Dict, Optional, Tuple, cast
 
-from meterly._operation import SecurityScheme
+from meterly._declaration import SecurityScheme
 
 MAX_IDEMPOTENCY_KEY = 255
 

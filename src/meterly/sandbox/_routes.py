@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from meterly._operation import Operation
-from meterly._operations import OPERATIONS
+from meterly._declaration import Operation
+from meterly._registry import OPERATIONS
 from meterly.sandbox._http import Service
 from meterly.sandbox.services import autumn, commet
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, Field
 from typing_extensions import Annotated
 
-from meterly._operations import BY_ID
+from meterly._registry import BY_ID
 from meterly.sandbox._http import ProtocolError
 from meterly.sandbox.operations import handler
 from meterly.sandbox.operations._body import body_parser

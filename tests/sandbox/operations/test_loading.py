@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from meterly._operations import OPERATIONS
+from meterly._registry import OPERATIONS
 from meterly.sandbox import SandboxEngine
 from meterly.sandbox import _engine as engine_module
 from meterly.sandbox.operations import module_name

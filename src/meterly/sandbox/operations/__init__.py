@@ -15,7 +15,7 @@ import functools
 import importlib
 from typing import Any, Callable, Dict, Mapping, NamedTuple, cast
 
-from meterly._operation import Operation
+from meterly._declaration import Operation
 from meterly.sandbox._world import World
 from meterly.sandbox.operations._body import Body, body_parser
 

@@ -1,5 +1,8 @@
 """How an operation is declared (`Operation`), and how its body parameters are compiled from its request
-model: the aliases give the JSON keys, the annotations and field constraints give the checks."""
+model: the aliases give the JSON keys, the annotations and field constraints give the checks.
+
+The declarations themselves live one per module in `meterly._endpoints`; `meterly._registry` lists them.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from typing import (
     Dict,
     Generic,
     List,
+    Literal,
     Mapping,
     NamedTuple,
     Optional,
@@ -24,7 +28,7 @@ from typing import (
 
 import pydantic
 
-from meterly._config import has_control_chars
+from meterly._text import has_control_chars
 from meterly.errors import RequestValidationError, shown
 
 T = TypeVar("T")
@@ -54,6 +58,15 @@ class VersionHeader(NamedTuple):
     default: str
 
 
+Dedup = Literal["header", "body_key", "none"]
+"""How the service deduplicates a repeated request: `"header"` it honours `Idempotency-Key` (Commet, 24 h);
+`"body_key"` each item of the body carries its own key (Autumn's batch_track items); `"none"` it does
+not, so a resent write may be counted twice (Autumn's check with `send_event`, track)."""
+
+Echo = Tuple[str, str]
+"""(request parameter, response attribute): the answer repeats what the request sent there."""
+
+
 class Param(NamedTuple):
     """One body parameter: its Python name, JSON key, check, and whether it must be given.
 
@@ -80,7 +93,11 @@ class Operation(Generic[T]):
         "_request",
         "_response",
         "allowed",
+        "arg_docs",
         "compiled",
+        "dedup",
+        "doc",
+        "echoes",
         "envelope",
         "fallback",
         "feature_param",
@@ -111,6 +128,10 @@ class Operation(Generic[T]):
         allowed: Optional[Callable[[T], bool]] = None,
         version_header: Optional[VersionHeader] = None,
         method: str = "POST",
+        dedup: Dedup = "none",
+        echoes: Tuple[Echo, ...] = (),
+        doc: str = "",
+        arg_docs: Optional[Mapping[str, str]] = None,
     ) -> None:
         self.operation_id = operation_id
         self.resource, _, self.method_name = sdk_call.partition(".")
@@ -137,6 +158,16 @@ class Operation(Generic[T]):
         """The header pinning the API version every request sends (unless the client's `api_versions`
         names another for the resource), so the service answers in the shape the models were written
         for."""
+        self.dedup = dedup
+        """How the service deduplicates this request when it is sent again (`Dedup`)."""
+        self.echoes = echoes
+        """Which request fields the answer echoes, as (parameter, response attribute) pairs; a parameter
+        left at None is not echoed. A reply that echoes other values answers another request."""
+        self.doc = doc
+        """The resource method's docstring without its `Args:` (summary, description and `Returns:`)."""
+        self.arg_docs: Mapping[str, str] = arg_docs or {}
+        """The `Args:` line of a body parameter where the method says more than the request model's field
+        docstring (which follows the service's reference)."""
         self.compiled: Optional[Tuple[Param, ...]] = None
         """The body parameters once compiled (`params`); the pipeline reads this slot directly. No
         `__getattr__` here: one would slow every attribute read of every operation."""
@@ -370,7 +401,21 @@ def _adapter_check(info: Any) -> Check:
             return adapter.dump_python(adapter.validate_python(value), mode="json", by_alias=True)
         except pydantic.ValidationError as exc:
             (first, *_) = exc.errors(include_url=False, include_input=False)
-            where = ".".join(str(part) for part in first["loc"])
+            loc = first["loc"]
+            if isinstance(value, Mapping) and loc and isinstance(loc[0], int):
+                # a mapping the model turned into a list (Commet's property pairs): name the key
+                keys = list(cast("Mapping[object, object]", value))
+                if loc[0] < len(keys):
+                    raise _named_key(name, keys[loc[0]], first["msg"]) from None
+            where = ".".join(str(part) for part in loc)
             raise RequestValidationError(name, f"{where + ': ' if where else ''}{first['msg']}") from None
 
     return check
+
+
+def _named_key(name: str, key: object, problem: str) -> RequestValidationError:
+    """The error of one entry of a mapping argument: `param` is the argument, the message names the key."""
+    error = RequestValidationError(name, problem)
+    error.message = f"{name}[{key!r}]: {problem}"
+    error.args = (error.message,)
+    return error
