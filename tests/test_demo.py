@@ -38,7 +38,12 @@ def test_make_demo_installs_only_the_package_into_an_environment_of_its_own() ->
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     plan = subprocess.run(
-        ["make", "-n", "-B", "demo"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+        ["make", "--no-print-directory", "-n", "-B", "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout.splitlines()
     installs = [line for line in plan if "pip install" in line]
     assert installs == [".venv-demo/bin/python -m pip install --quiet --disable-pip-version-check ."]
