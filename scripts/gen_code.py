@@ -427,6 +427,15 @@ def _view_annotation(annotation: str) -> str:
     return f"Optional[{annotation}]"
 
 
+def _wrapped_docstring(text: str, indent: str) -> List[str]:
+    """`text` as a docstring of lines that fit the project's line length."""
+    width = 110 - len(indent) - 6
+    lines = textwrap.wrap(text, width) or [""]
+    if len(lines) == 1:
+        return [f'{indent}"""{lines[0]}"""']
+    return [f'{indent}"""{lines[0]}', *(f"{indent}{line}" for line in lines[1:-1]), f'{indent}{lines[-1]}"""']
+
+
 def render_constructors() -> str:
     """`src/meterly/_constructors.py`: the clients' constructors and `with_options`, from `OPTIONS`, and
     their resource attributes, from the registry's resources."""
@@ -469,6 +478,20 @@ def render_constructors() -> str:
             ]
         )
 
+    def keywords(is_async: bool) -> str:
+        prefix = "Async" if is_async else ""
+        options = [o for o in OPTIONS if is_async or not o.only_async]
+        lines = [
+            f"class {prefix}MeterlyKeywords(TypedDict, total=False):",
+            f'    """`{prefix}Meterly`\'s keywords, for a function that takes them on to the constructor as',
+            f'    `**options: Unpack[{prefix}MeterlyKeywords]` (a misspelt one is then a type error)."""',
+        ]
+        for o in options:
+            annotation = (o.async_annotation if is_async else "") or o.annotation
+            doc = (o.async_doc if is_async else "") or o.doc
+            lines += ["", f"    {o.name}: {annotation}", *_wrapped_docstring(doc, "    ")]
+        return "\n".join(lines)
+
     internal = {
         "meterly._config": "ApiKey, SecuritySource",
         "meterly._pools": "HttpBackend",
@@ -505,6 +528,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, TypeVar, Union, cast
 
 import httpx
+from typing_extensions import TypedDict
 
 {internal_imports}
 
@@ -547,4 +571,10 @@ class AsyncMeterlyOptions(ClientOptions):
 {init(True)}
 
 {bind(True)}
+
+
+{keywords(False)}
+
+
+{keywords(True)}
 '''

@@ -30,7 +30,7 @@ CALLABLES: list[Callable[..., Any]] = [
 def test_every_argument_has_a_docstring_line(function: Callable[..., Any]) -> None:
     doc = inspect.getdoc(function) or ""
     args = doc.split("Args:", 1)[1] if "Args:" in doc else ""
-    documented = set(re.findall(r"^    (\w+): \S", args, flags=re.MULTILINE))
+    documented = set(re.findall(r"^    (?:\*\*)?(\w+): \S", args, flags=re.MULTILINE))
     parameters = {name for name in inspect.signature(function).parameters if name != "self"}
     assert parameters - documented == set()
     assert documented - parameters == set()

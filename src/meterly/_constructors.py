@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, TypeVar, Union, cast
 
 import httpx
+from typing_extensions import TypedDict
 
 from meterly._config import ApiKey, SecuritySource
 from meterly._pools import HttpBackend
@@ -167,3 +168,104 @@ class AsyncMeterlyOptions(ClientOptions):
         # the client's own `_request` serves them (see meterly._requester)
         self.balances = AsyncBalances(cast(AsyncRequester, self))
         self.usage = AsyncUsage(cast(AsyncRequester, self))
+
+
+class MeterlyKeywords(TypedDict, total=False):
+    """`Meterly`'s keywords, for a function that takes them on to the constructor as
+    `**options: Unpack[MeterlyKeywords]` (a misspelt one is then a type error)."""
+
+    api_key: Optional[ApiKey]
+    """The key for every operation, or a callable returning it (called once per call); None reads
+    `METERLY_API_KEY`."""
+
+    security: Optional[SecuritySource]
+    """Keys per security scheme (`models.Security`, or a callable returning one); a scheme it leaves unset
+    falls back to `api_key`."""
+
+    server_url: Optional[str]
+    """The server calls go to; None reads `METERLY_SERVER_URL`, else `SERVERS[server_idx]`."""
+
+    server_idx: int
+    """Which of `meterly.SERVERS` to use when no `server_url` is given."""
+
+    timeout_ms: Optional[int]
+    """The timeout of each attempt, in milliseconds (default 1 s for an SDK-owned pool)."""
+
+    retry_config: Union[RetryConfig, Unset, None]
+    """The retry policy (`RetryConfig`); UNSET is the default policy, None never retries."""
+
+    max_retries: Optional[int]
+    """At most this many retries per call, on top of `retry_config`'s policy."""
+
+    client: Optional[httpx.Client]
+    """An `httpx.Client` to send with; the SDK never closes a client it did not create."""
+
+    debug_logger: Optional[logging.Logger]
+    """A logger that gets one DEBUG line per attempt, keys redacted."""
+
+    fail_open: Union[bool, FailOpenPolicy]
+    """`True` or a `FailOpenPolicy` to answer checks on their own during an outage."""
+
+    hooks: Iterable[Hook]
+    """Objects whose `before_request`, `after_success` and `after_error` see every attempt."""
+
+    server_urls: Optional[Mapping[str, str]]
+    """A server per resource (`{"balances": ..., "usage": ...}`), for an app that uses both services; a
+    resource left out uses `server_url`."""
+
+    api_versions: Optional[Mapping[str, str]]
+    """The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}` are the defaults):
+    `x-api-version` for balances, `Commet-Version` for usage."""
+
+
+class AsyncMeterlyKeywords(TypedDict, total=False):
+    """`AsyncMeterly`'s keywords, for a function that takes them on to the constructor as
+    `**options: Unpack[AsyncMeterlyKeywords]` (a misspelt one is then a type error)."""
+
+    api_key: Optional[ApiKey]
+    """The key for every operation, or a callable returning it (called once per call); None reads
+    `METERLY_API_KEY`."""
+
+    security: Optional[SecuritySource]
+    """Keys per security scheme (`models.Security`, or a callable returning one); a scheme it leaves unset
+    falls back to `api_key`."""
+
+    server_url: Optional[str]
+    """The server calls go to; None reads `METERLY_SERVER_URL`, else `SERVERS[server_idx]`."""
+
+    server_idx: int
+    """Which of `meterly.SERVERS` to use when no `server_url` is given."""
+
+    timeout_ms: Optional[int]
+    """The timeout of each attempt, in milliseconds (default 1 s for an SDK-owned pool)."""
+
+    retry_config: Union[RetryConfig, Unset, None]
+    """The retry policy (`RetryConfig`); UNSET is the default policy, None never retries."""
+
+    max_retries: Optional[int]
+    """At most this many retries per call, on top of `retry_config`'s policy."""
+
+    client: Union[httpx.AsyncClient, aiohttp.ClientSession, None]
+    """An `httpx.AsyncClient` (or with `http_backend="aiohttp"` an `aiohttp.ClientSession`) to send with;
+    the SDK never closes a client it did not create."""
+
+    debug_logger: Optional[logging.Logger]
+    """A logger that gets one DEBUG line per attempt, keys redacted."""
+
+    fail_open: Union[bool, FailOpenPolicy]
+    """`True` or a `FailOpenPolicy` to answer checks on their own during an outage."""
+
+    hooks: Iterable[AsyncHook]
+    """Objects whose `before_request`, `after_success` and `after_error` (plain or `async def`) see every
+    attempt."""
+
+    http_backend: HttpBackend
+    """`"httpx"`, or `"aiohttp"` (`pip install 'meterly[aiohttp]'`) for more throughput under concurrency."""
+
+    server_urls: Optional[Mapping[str, str]]
+    """A server per resource (`{"balances": ..., "usage": ...}`), for an app that uses both services; a
+    resource left out uses `server_url`."""
+
+    api_versions: Optional[Mapping[str, str]]
+    """The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}` are the defaults):
+    `x-api-version` for balances, `Commet-Version` for usage."""

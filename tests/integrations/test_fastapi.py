@@ -236,14 +236,19 @@ def test_the_lifespan_takes_a_client_or_keywords_not_both(meterly_async_client: 
         meterly_lifespan("not a client")  # type: ignore[arg-type]
 
 
-def test_the_lifespan_takes_asyncmeterlys_keywords_with_its_defaults() -> None:
+def test_the_lifespan_takes_exactly_asyncmeterlys_keywords() -> None:
     import inspect
 
-    def keywords(function: Any) -> Dict[str, Any]:
-        parameters = inspect.signature(function).parameters.values()
-        return {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    from meterly._constructors import AsyncMeterlyKeywords
 
-    assert keywords(meterly_lifespan) == keywords(AsyncMeterly.__init__)
+    parameters = inspect.signature(AsyncMeterly.__init__).parameters.values()
+    constructor = {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert set(AsyncMeterlyKeywords.__annotations__) == constructor
+
+
+def test_a_misspelt_lifespan_keyword_is_refused_when_the_app_is_defined() -> None:
+    with pytest.raises(TypeError, match="fail_opne"):
+        meterly_lifespan(fail_opne=True)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
 
 
 async def test_the_lifespan_builds_its_client_from_the_keywords(meterly_server: Sandbox) -> None:

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import logging
-from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Dict, Iterable, Mapping, Optional, Union
-
-import httpx
+from typing import Any, AsyncGenerator, Callable, Dict, Optional
 
 from meterly.integrations._extra import missing
 
@@ -22,19 +19,12 @@ try:
 except ImportError:  # pragma: no cover - exercised by the plain-install wheel test
     raise missing(__name__, "fastapi", "fastapi") from None
 
+from typing_extensions import Unpack
+
 from meterly import models
-from meterly._config import ApiKey, SecuritySource
-from meterly._pools import HttpBackend
+from meterly._constructors import AsyncMeterlyKeywords
 from meterly.integrations._gate import DENIED_STATUS, DeniedBody, check_gate, default_denied_body
 from meterly.sdk import AsyncMeterly
-from meterly.types import UNSET, Unset
-from meterly.utils.retries import RetryConfig
-
-if TYPE_CHECKING:
-    import aiohttp
-
-    from meterly._fail_open import FailOpenPolicy
-    from meterly.hooks import AsyncHook
 
 __all__ = ["FeatureDenied", "RequireFeature", "get_meterly", "meterly_lifespan"]
 
@@ -42,56 +32,27 @@ _STATE = "meterly"
 
 
 def meterly_lifespan(
-    sdk: Optional[AsyncMeterly] = None,
-    /,
-    *,
-    api_key: Optional[ApiKey] = None,
-    security: Optional[SecuritySource] = None,
-    server_url: Optional[str] = None,
-    server_idx: int = 0,
-    timeout_ms: Optional[int] = None,
-    retry_config: Union[RetryConfig, Unset, None] = UNSET,
-    max_retries: Optional[int] = None,
-    client: Union[httpx.AsyncClient, aiohttp.ClientSession, None] = None,
-    debug_logger: Optional[logging.Logger] = None,
-    fail_open: Union[bool, FailOpenPolicy] = False,
-    hooks: Iterable[AsyncHook] = (),
-    http_backend: HttpBackend = "httpx",
-    server_urls: Optional[Mapping[str, str]] = None,
-    api_versions: Optional[Mapping[str, str]] = None,
+    sdk: Optional[AsyncMeterly] = None, /, **options: Unpack[AsyncMeterlyKeywords]
 ) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
     """A lifespan for `FastAPI(lifespan=...)` holding one `AsyncMeterly` for the app's whole life.
 
     Args:
         sdk: A client you own, used as it is and left open; None builds one from the keywords.
-        api_key: `AsyncMeterly`'s: the key, or a callable returning it; None reads `METERLY_API_KEY`.
-        security: `AsyncMeterly`'s: keys per security scheme.
-        server_url: `AsyncMeterly`'s: the server; None reads `METERLY_SERVER_URL`.
-        server_idx: `AsyncMeterly`'s: which of `meterly.SERVERS` when no `server_url` is given.
-        timeout_ms: `AsyncMeterly`'s: the timeout of each attempt, in milliseconds.
-        retry_config: `AsyncMeterly`'s: the retry policy; UNSET is the default, None never retries.
-        max_retries: `AsyncMeterly`'s: at most this many retries per call.
-        client: `AsyncMeterly`'s: an `httpx.AsyncClient` (or `aiohttp.ClientSession`) to send with.
-        debug_logger: `AsyncMeterly`'s: a logger that gets one DEBUG line per attempt.
-        fail_open: `AsyncMeterly`'s: `True` or a `FailOpenPolicy` to answer checks during an outage.
-        hooks: `AsyncMeterly`'s: objects that see every attempt.
-        http_backend: `AsyncMeterly`'s: `"httpx"` or `"aiohttp"`.
-        server_urls: `AsyncMeterly`'s: a server per resource.
-        api_versions: `AsyncMeterly`'s: the API version each resource pins.
+        **options: `AsyncMeterly`'s keywords (`AsyncMeterlyKeywords`, generated from the one declaration
+            of the client options, so a misspelt one is a type error); the client is built with them.
 
-    The keywords are `AsyncMeterly`'s, typed and with its defaults (so a misspelt one is a type error);
-    the client is built when the app starts and closed when it stops.
+    The client is built when the app starts and closed when it stops.
 
     Inside a lifespan of your own: `async with meterly_lifespan(...)(app): yield`.
     """
-    given = dict(locals())
-    del given["sdk"]
-    defaults = _LIFESPAN_DEFAULTS
-    client_kwargs = {name: value for name, value in given.items() if value is not defaults[name]}
     if sdk is not None and not isinstance(sdk, AsyncMeterly):
         raise TypeError("meterly_lifespan takes an AsyncMeterly (or AsyncMeterly keywords)")
-    if sdk is not None and client_kwargs:
+    if sdk is not None and options:
         raise TypeError("give meterly_lifespan a client or AsyncMeterly keywords, not both")
+    unknown = sorted(set(options) - _KEYWORDS)
+    if unknown:  # callers that do not type-check get the constructor's own message, before the app starts
+        raise TypeError(f"meterly_lifespan got unexpected keyword argument {unknown[0]!r}")
+    client_kwargs: Dict[str, Any] = dict(options)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncGenerator[None, None]:
@@ -107,12 +68,8 @@ def meterly_lifespan(
     return lifespan
 
 
-_LIFESPAN_DEFAULTS: Dict[str, Any] = {
-    name: parameter.default
-    for name, parameter in inspect.signature(meterly_lifespan).parameters.items()
-    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-}
-"""The keywords' defaults: a keyword left at its default is not passed on, so AsyncMeterly's own applies."""
+_KEYWORDS = frozenset(AsyncMeterlyKeywords.__annotations__)
+"""The keywords `meterly_lifespan` takes on to `AsyncMeterly`."""
 
 
 def get_meterly(request: Request) -> AsyncMeterly:
