@@ -1,0 +1,148 @@
+"""The behaviour every operation shares, tested once over the registry so a new operation is covered
+without a new test: what it sends, the key that makes retries safe, validation before any I/O, and its
+raw response. Both clients, each answered by an httpx MockTransport (no socket)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Callable, Dict
+
+import httpx
+import pytest
+
+from meterly import errors
+from meterly._declaration import Operation
+from meterly._registry import OPERATIONS
+from tests.conftest import API_KEY, BASE, Harness, json_response, sequence
+
+Make = Callable[..., Harness]
+IDS = [op.operation_id for op in OPERATIONS]
+CANDIDATES = ("cus_1", 1, True, {"key": "value"})
+REFUSED = json_response(400, {"message": "refused", "code": "bad_request"})
+
+
+def valid_arguments(op: Operation[Any]) -> Dict[str, Any]:
+    """A value each required body parameter accepts (the first candidate its check lets through)."""
+    arguments: Dict[str, Any] = {}
+    for param in op.params:
+        if not param.required:
+            continue
+        for candidate in CANDIDATES:
+            try:
+                param.check(param.name, candidate)
+            except errors.RequestValidationError:
+                continue
+            arguments[param.name] = candidate
+            break
+        else:
+            pytest.fail(f"no candidate value passes {op.operation_id}'s check of {param.name}")
+    return arguments
+
+
+def refused_call(h: Harness, op: Operation[Any], **kwargs: Any) -> None:
+    """Calls `op` on a server that answers 400, so the request is seen whatever the operation returns."""
+    with pytest.raises(errors.BadRequestError):
+        h.call(f"{op.resource}.{op.method_name}", **valid_arguments(op), **kwargs)
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_the_request_goes_to_the_declared_method_and_path(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(REFUSED))
+    refused_call(h, op)
+    (request,) = h.requests
+    assert request.method == op.method
+    assert str(request.url) == BASE + op.path
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_the_key_goes_in_the_declared_security_header(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(REFUSED))
+    refused_call(h, op)
+    (request,) = h.requests
+    assert request.headers[op.security.header] == op.security.prefix + API_KEY
+
+
+@pytest.mark.parametrize("op", [op for op in OPERATIONS if op.version_header], ids=lambda op: op.operation_id)
+def test_the_declared_api_version_is_sent_by_default(make: Make, op: Operation[Any]) -> None:
+    assert op.version_header is not None
+    h = make(sequence(REFUSED))
+    refused_call(h, op)
+    (request,) = h.requests
+    assert request.headers[op.version_header.name] == op.version_header.default
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_the_required_arguments_are_sent_under_their_json_keys(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(REFUSED))
+    refused_call(h, op)
+    (request,) = h.requests
+    body = json.loads(request.content)
+    keys = {param.name: param.key for param in op.params}
+    for name, value in valid_arguments(op).items():
+        assert body[keys[name]] == value
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_each_call_sends_a_fresh_uuid4_idempotency_key(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(REFUSED))
+    refused_call(h, op)
+    refused_call(h, op)
+    first, second = (request.headers["idempotency-key"] for request in h.requests)
+    assert uuid.UUID(first).version == 4
+    assert first != second
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_a_retry_resends_the_same_idempotency_key(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(json_response(503, {}), REFUSED))
+    refused_call(h, op)
+    keys = {request.headers["idempotency-key"] for request in h.requests}
+    assert len(h.requests) == 2
+    assert len(keys) == 1
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_the_callers_idempotency_key_is_sent(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(REFUSED))
+    refused_call(h, op, idempotency_key="order-42")
+    (request,) = h.requests
+    assert request.headers["idempotency-key"] == "order-42"
+
+
+PARAMS = [(op, param.name) for op in OPERATIONS for param in op.params]
+
+
+@pytest.mark.parametrize(("op", "name"), PARAMS, ids=[f"{op.operation_id}-{name}" for op, name in PARAMS])
+def test_a_value_of_the_wrong_type_is_refused_naming_its_argument_before_any_io(
+    make: Make, op: Operation[Any], name: str
+) -> None:
+    h = make(sequence(REFUSED))
+    arguments = {**valid_arguments(op), name: object()}
+    with pytest.raises(errors.RequestValidationError) as caught:
+        h.call(f"{op.resource}.{op.method_name}", **arguments)
+    assert caught.value.param == name
+    assert h.requests == []
+
+
+@pytest.mark.parametrize(("op", "name"), [(op, p.name) for op in OPERATIONS for p in op.params if p.required])
+def test_a_missing_required_argument_is_refused_naming_it_before_any_io(
+    make: Make, op: Operation[Any], name: str
+) -> None:
+    h = make(sequence(REFUSED))
+    arguments = {**valid_arguments(op), name: None}
+    with pytest.raises(errors.RequestValidationError) as caught:
+        h.call(f"{op.resource}.{op.method_name}", **arguments)
+    assert caught.value.param == name
+    assert h.requests == []
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_with_raw_response_gives_the_http_response_without_parsing_it(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(httpx.Response(200, content=b"not json", headers={"x-request-id": "req_1"})))
+    raw = h.call(f"{op.resource}.with_raw_response.{op.method_name}", **valid_arguments(op))
+    assert raw.status_code == 200
+    assert raw.request_id == "req_1"
+    assert raw.http_response.request.url.path == op.path
+    with pytest.raises(errors.ResponseValidationError):
+        raw.parse()
