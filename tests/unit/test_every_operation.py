@@ -146,3 +146,109 @@ def test_with_raw_response_gives_the_http_response_without_parsing_it(make: Make
     assert raw.http_response.request.url.path == op.path
     with pytest.raises(errors.ResponseValidationError):
         raw.parse()
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_optional_arguments_left_at_none_are_omitted_not_sent_as_null(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(REFUSED))
+    optional = {param.name: None for param in op.params if not param.required}
+    refused_call(h, op, **optional)
+    (request,) = h.requests
+    keys = {param.key for param in op.params if param.required}
+    assert set(json.loads(request.content)) == keys
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_a_per_call_server_url_overrides_the_clients(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(REFUSED), server_url="https://eu.meterly.dev/")
+    refused_call(h, op)
+    refused_call(h, op, server_url="http://127.0.0.1:8787")
+    assert [str(r.url) for r in h.requests] == [
+        "https://eu.meterly.dev" + op.path,
+        "http://127.0.0.1:8787" + op.path,
+    ]
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_a_server_url_per_resource_applies_to_its_operations(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(REFUSED), server_urls={op.resource: "http://127.0.0.1:8788"})
+    refused_call(h, op)
+    (request,) = h.requests
+    assert str(request.url) == "http://127.0.0.1:8788" + op.path
+
+
+@pytest.mark.parametrize("op", [op for op in OPERATIONS if op.version_header], ids=lambda op: op.operation_id)
+def test_an_api_version_per_resource_replaces_the_declared_one(make: Make, op: Operation[Any]) -> None:
+    assert op.version_header is not None
+    h = make(sequence(REFUSED), api_versions={op.resource: "9.9"})
+    refused_call(h, op)
+    (request,) = h.requests
+    assert request.headers[op.version_header.name] == "9.9"
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_http_headers_add_and_replace_headers_for_one_call(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(REFUSED))
+    refused_call(h, op, http_headers={"X-Trace": "abc", "Accept": "application/vnd.meterly+json"})
+    refused_call(h, op)
+    first, second = h.requests
+    assert (first.headers["x-trace"], first.headers["accept"]) == ("abc", "application/vnd.meterly+json")
+    assert "x-trace" not in second.headers
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_a_per_call_timeout_ms_sets_the_attempt_timeout(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(REFUSED), timeout_ms=2500)
+    refused_call(h, op, timeout_ms=300)
+    (request,) = h.requests
+    assert request.extensions["timeout"] == {"connect": 0.3, "read": 0.3, "write": 0.3, "pool": 0.3}
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_an_error_status_is_its_typed_error_naming_the_operation(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(json_response(404, {"message": "no such customer", "code": "customer_not_found"})))
+    with pytest.raises(errors.NotFoundError) as caught:
+        h.call(f"{op.resource}.{op.method_name}", **valid_arguments(op))
+    assert str(caught.value).startswith(f"{op.operation_id}: no such customer")
+    assert caught.value.code == "customer_not_found"
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_a_success_body_that_does_not_fit_is_a_response_validation_error(
+    make: Make, op: Operation[Any]
+) -> None:
+    h = make(sequence(json_response(200, ["not", "an", "object"])))
+    with pytest.raises(errors.ResponseValidationError) as caught:
+        h.call(f"{op.resource}.{op.method_name}", **valid_arguments(op))
+    assert str(caught.value).startswith(f"{op.operation_id}: the 200 response does not fit")
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_hooks_see_the_operation_id_of_each_attempt(make: Make, op: Operation[Any]) -> None:
+    seen: list[str] = []
+
+    class Recorder:
+        def before_request(self, ctx: Any, request: httpx.Request) -> httpx.Request:
+            seen.append(ctx.operation_id)
+            return request
+
+    h = make(sequence(json_response(503, {}), REFUSED), hooks=[Recorder()])
+    refused_call(h, op)
+    assert seen == [op.operation_id, op.operation_id]
+
+
+@pytest.mark.parametrize("op", [op for op in OPERATIONS if op.fallback], ids=lambda op: op.operation_id)
+def test_an_operation_with_a_fallback_is_answered_by_fail_open_when_the_service_is_down(
+    make: Make, op: Operation[Any]
+) -> None:
+    h = make(sequence(json_response(503, {})), fail_open=True, retry_config=None)
+    answer = h.call(f"{op.resource}.{op.method_name}", **valid_arguments(op))
+    assert isinstance(answer, op.response_model)
+    assert answer.is_fallback
+
+
+@pytest.mark.parametrize("op", [op for op in OPERATIONS if not op.fallback], ids=lambda op: op.operation_id)
+def test_an_operation_without_a_fallback_raises_under_fail_open(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(json_response(503, {})), fail_open=True, retry_config=None)
+    with pytest.raises(errors.InternalServerError):
+        h.call(f"{op.resource}.{op.method_name}", **valid_arguments(op))
