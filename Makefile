@@ -20,10 +20,10 @@ TOOLS_STAMP := $(TOOLS)/.installed-prism-$(PRISM_VERSION)
 
 # The inner loop (`make quick`): the unit tests of the core and the tests of its behaviour through the
 # clients on a mock transport; no subprocess, no wheel, no timed socket scenario.
-QUICK_TESTS := tests/unit tests/test_requests.py tests/test_retries.py tests/test_retry_policy.py \
+QUICK_TESTS := tests/unit tests/test_requests.py tests/test_retries.py tests/test_layout.py \
 	tests/test_fail_open.py tests/test_hooks.py tests/test_errors.py tests/test_models.py tests/test_config.py \
-	tests/test_with_options.py tests/test_raw_response.py tests/test_services.py tests/test_usage_track.py \
-	tests/test_operations.py tests/test_docstrings.py tests/test_logging.py
+	tests/test_with_options.py tests/test_raw.py tests/test_services.py tests/test_usage_track.py \
+	tests/test_registry.py tests/test_declaration.py tests/test_docstrings.py tests/test_logging.py
 
 .PHONY: demo test quick lint typecheck unit bench gen docs clean tools
 
