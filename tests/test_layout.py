@@ -24,7 +24,7 @@ NOT_CORE: Dict[str, str] = {
     "sandbox": "the emulator: its own suite under tests/sandbox",
     "integrations": "framework adapters: their own suite under tests/integrations",
     "testing": "the public test helpers: their own suite under tests/testing",
-    "models": "one module per model: tests/test_models.py is parametrized over every model",
+    "models": "one module per model: tests/unit/test_every_model.py runs over every model, test_models.py",
     "cli.py": "the `meterly` command: tests/test_cli.py",
 }
 """Top-level parts of `src/meterly` that are not core modules, each with where it is tested."""

@@ -28,5 +28,8 @@ def test_running_the_package_exits_with_the_commands_status(monkeypatch: pytest.
 
 
 def test_importing_the_module_runs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(meterly.cli, "main", lambda argv=None: pytest.fail("ran the command"))
-    runpy.run_path(MAIN, run_name="meterly.__main__")
+    calls: List[Optional[List[str]]] = []
+    monkeypatch.setattr(meterly.cli, "main", calls.append)
+    namespace = runpy.run_path(MAIN, run_name="meterly.__main__")
+    assert namespace["main"] is calls.append
+    assert calls == []
