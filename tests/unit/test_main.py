@@ -31,5 +31,5 @@ def test_importing_the_module_runs_nothing(monkeypatch: pytest.MonkeyPatch) -> N
     calls: List[Optional[List[str]]] = []
     monkeypatch.setattr(meterly.cli, "main", calls.append)
     namespace = runpy.run_path(MAIN, run_name="meterly.__main__")
-    assert namespace["main"] is calls.append
+    assert namespace["main"] == calls.append
     assert calls == []
