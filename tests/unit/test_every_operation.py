@@ -5,6 +5,7 @@ raw response. Both clients, each answered by an httpx MockTransport (no socket).
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any, Callable, Dict
 
@@ -252,3 +253,34 @@ def test_an_operation_without_a_fallback_raises_under_fail_open(make: Make, op: 
     h = make(sequence(json_response(503, {})), fail_open=True, retry_config=None)
     with pytest.raises(errors.InternalServerError):
         h.call(f"{op.resource}.{op.method_name}", **valid_arguments(op))
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_the_debug_logger_gets_one_line_per_attempt_naming_the_operations_url(
+    make: Make, op: Operation[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="tests.meterly.every_operation")
+    logger = logging.getLogger("tests.meterly.every_operation")
+    h = make(sequence(json_response(503, {}), REFUSED), debug_logger=logger)
+    refused_call(h, op)
+    lines = [record.getMessage() for record in caplog.records if record.name == logger.name]
+    assert [line.split(" status=")[0] for line in lines] == [
+        f"{op.method} {BASE}{op.path} attempt=1",
+        f"{op.method} {BASE}{op.path} attempt=2",
+    ]
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_the_key_never_reaches_the_log_or_the_error(
+    make: Make, op: Operation[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    h = make(
+        sequence(json_response(401, {"message": "bad key"})), debug_logger=logging.getLogger("tests.key")
+    )
+    with pytest.raises(errors.AuthenticationError) as caught:
+        h.call(f"{op.resource}.{op.method_name}", **valid_arguments(op))
+    assert API_KEY not in caplog.text
+    assert API_KEY not in repr(caught.value)
+    assert API_KEY not in str(caught.value)
+    assert API_KEY not in repr(caught.value.raw_response.request.headers)
