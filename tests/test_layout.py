@@ -15,10 +15,9 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-import meterly
-
-SRC = Path(meterly.__file__).parent
 TESTS = Path(__file__).parent
+SRC = TESTS.parent / "src" / "meterly"
+"""This checkout's source, whichever `meterly` is imported."""
 
 NOT_CORE: Dict[str, str] = {
     "sandbox": "the emulator: its own suite under tests/sandbox",
