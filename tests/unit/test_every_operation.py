@@ -284,3 +284,25 @@ def test_the_key_never_reaches_the_log_or_the_error(
     assert API_KEY not in repr(caught.value)
     assert API_KEY not in str(caught.value)
     assert API_KEY not in repr(caught.value.raw_response.request.headers)
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_a_raw_call_retries_before_giving_the_final_response(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(json_response(503, {}), httpx.Response(200, content=b"{}")))
+    raw = h.call(f"{op.resource}.with_raw_response.{op.method_name}", **valid_arguments(op))
+    assert raw.status_code == 200
+    assert len(h.requests) == 2
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_a_raw_call_still_raises_on_an_error_status(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(REFUSED))
+    with pytest.raises(errors.BadRequestError):
+        h.call(f"{op.resource}.with_raw_response.{op.method_name}", **valid_arguments(op))
+
+
+@pytest.mark.parametrize("op", [op for op in OPERATIONS if op.fallback], ids=lambda op: op.operation_id)
+def test_a_raw_call_is_never_answered_by_fail_open(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(json_response(503, {})), fail_open=True, retry_config=None)
+    with pytest.raises(errors.InternalServerError):
+        h.call(f"{op.resource}.with_raw_response.{op.method_name}", **valid_arguments(op))
