@@ -149,12 +149,28 @@ def make(mode: str, clock: FakeClock) -> Iterator[Callable[..., Harness]]:
         harness.close()
 
 
+def _sent(request: httpx.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(request.content)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def ok_check(request: httpx.Request) -> httpx.Response:
-    return json_response(200, CHECK_BODY)
+    """The canned check answer, echoing the request's customer and entity as the service does (the SDK
+    refuses an answer that echoes another request's: API.md "Answers belong to their requests")."""
+    sent = _sent(request)
+    echoed = {key: sent[key] for key in ("customer_id", "entity_id") if isinstance(sent.get(key), str)}
+    return json_response(200, {**CHECK_BODY, **echoed})
 
 
 def ok_usage(request: httpx.Request) -> httpx.Response:
-    return json_response(200, USAGE_BODY)
+    """The canned usage.check answer, echoing the request's feature code as the service does."""
+    code = _sent(request).get("featureCode")
+    if not isinstance(code, str):
+        return json_response(200, USAGE_BODY)
+    return json_response(200, {**USAGE_BODY, "data": {**USAGE_DATA, "featureCode": code}})
 
 
 def sequence(*responses: httpx.Response | Exception) -> Handler:
