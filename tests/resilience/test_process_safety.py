@@ -263,7 +263,10 @@ class InProcessClient(httpx.Client):
                 404, content=b'{"message":"no","code":"customer_not_found"}', request=request
             )
         # The check answer echoes its customer, as the service does (the SDK refuses another's answer).
-        body = USAGE if request.url.path.endswith("/usage/check") else CHECKS[json.loads(request.content)["customer_id"]]
+        if request.url.path.endswith("/usage/check"):
+            body = USAGE
+        else:
+            body = CHECKS[json.loads(request.content)["customer_id"]]
         return httpx.Response(200, content=body, headers={"x-request-id": "req"}, request=request)
 
 
