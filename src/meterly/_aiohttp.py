@@ -115,7 +115,6 @@ class AiohttpSender:
             forget_locals(exc)
             raise _httpx_error(exc, request) from exc
 
-
     async def discard(self, response: Union[httpx.Response, Received]) -> None:
         """Closes the connection that carried `response`: the pool drops a closed one instead of reusing
         it. The loop asks for this right after the answer is read, with no await in between, so the

@@ -30,10 +30,10 @@ from meterly._declaration import Echo
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import is_library_logger, logger
 from meterly._raw import RawResponse
-from meterly.errors import shown
 from meterly._redaction import hide_credentials, redact_headers
 from meterly._responses import error_from_response, is_the_services_json, parse_success
 from meterly._wire import TIME_LEFT, Call, ClientClosed, Discard, Received, never_sent
+from meterly.errors import shown
 from meterly.utils.retries import RETRYABLE_STATUS_CODES, retry_after_seconds, retry_delay
 
 if TYPE_CHECKING:  # fail-open's state loads only for clients that fail open
@@ -145,8 +145,10 @@ class AttemptLoop:
                     outcome = yield from self._on_response_with_hooks(call, response, elapsed)
                 else:
                     outcome = self._on_response(call, response, elapsed)
-                if isinstance(outcome, errors.ResponseMismatchError):
-                    yield Discard(response)  # its own answer may still be on that connection
+                if isinstance(outcome, (errors.ResponseMismatchError, errors.ResponseValidationError)):
+                    # Another request's answer (or one that fits no model of this operation): its own
+                    # answer may still be on that connection, and would answer the next request.
+                    yield Discard(response)
             if log_attempt:
                 assert isinstance(request, httpx.Request)  # built above whenever an attempt is logged
                 self._log_attempt(request, response, outcome, attempt, elapsed)
@@ -365,7 +367,9 @@ def fallback_reason(error: BaseException) -> Optional[FallbackReason]:
     that is not the service's JSON (a captive portal's or a misrouted proxy's page). The service's own
     answers are not: a 4xx, or its JSON in a shape the models do not expect.
     """
-    if isinstance(error, errors.WriteOutcomeUnknownError) and isinstance(error.__cause__, errors.MeterlyError):
+    if isinstance(error, errors.WriteOutcomeUnknownError) and isinstance(
+        error.__cause__, errors.MeterlyError
+    ):
         error = error.__cause__  # what hid the write's outcome
     if isinstance(error, errors.APITimeoutError):
         return "timeout"
@@ -408,8 +412,10 @@ def _lost_after_arrival(error: BaseException) -> bool:
     answer, a timeout, or a status that does not say the request was refused unread (408, 5xx)."""
     if isinstance(error, errors.APIConnectionError):
         return True
-    return isinstance(error, errors.APIError) and error.status_code in RETRYABLE_STATUS_CODES and (
-        error.status_code != 429
+    return (
+        isinstance(error, errors.APIError)
+        and error.status_code in RETRYABLE_STATUS_CODES
+        and (error.status_code != 429)
     )
 
 

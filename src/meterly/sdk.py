@@ -322,7 +322,11 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
                         effect = steps.throw(ClosedWhileSending("the client was closed while sending"))
                     elif isinstance(exc, httpx.RequestError):
                         effect = steps.throw(exc)
-                    elif isinstance(exc, RuntimeError) and not pool.owned and "Event loop is closed" in str(exc):
+                    elif (
+                        isinstance(exc, RuntimeError)
+                        and not pool.owned
+                        and "Event loop is closed" in str(exc)
+                    ):
                         raise RuntimeError(_CLOSED_LOOP) from exc
                     else:
                         raise

@@ -66,7 +66,9 @@ def _marker_names(cls: type) -> Tuple[str, ...]:
     return names
 
 
-def mark_fallback(answer: FallbackAware, reason: FallbackReason, usage_recorded: Optional[bool] = False) -> None:
+def mark_fallback(
+    answer: FallbackAware, reason: FallbackReason, usage_recorded: Optional[bool] = False
+) -> None:
     """Marks `answer` as made up by the SDK for `reason`; `usage_recorded` is False when the call
     certainly recorded nothing, None when a write of it may have reached the service."""
     object.__setattr__(answer, "__pydantic_private__", {_REASON: reason, _USAGE_RECORDED: usage_recorded})
