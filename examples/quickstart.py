@@ -105,7 +105,8 @@ def main() -> None:
                     f"  send_event check: raised {type(exc).__name__} (key {str(exc.idempotency_key)[:8]}...)"
                 )
             after = client.balances.check(customer_id="cus_pro", feature_id="messages").balance
-            assert before is not None and after is not None
+            assert before is not None
+            assert after is not None
             print(f"  usage went {before.usage:g} -> {after.usage:g}: 5 deducted once, never resent")
 
             title("4. usage.check for each consumption model")

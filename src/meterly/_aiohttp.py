@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union, cast
 
 import aiohttp
 import httpx
+from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
 from meterly._redaction import forget_locals
@@ -134,7 +135,7 @@ class _Received(Received):
 
     __slots__ = ("protocol",)
 
-    protocol: Optional[aiohttp.client_proto.ResponseHandler]
+    protocol: Optional[ResponseHandler]
     """The connection it arrived on (closed by `AiohttpSender.discard`)."""
 
     def to_httpx(self) -> httpx.Response:
