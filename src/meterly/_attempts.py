@@ -91,7 +91,7 @@ class AttemptLoop:
         retry's cut timeouts need one; otherwise the driver gets the `Call` to send as it likes.
         """
         hooks, logs = self.hooks, self.debug_logger is not None
-        started = self.clock()
+        started = self.clock() if call.started is None else call.started
         op = call.op
         # From the declaration alone: whether this call records something, and whether the service would
         # count it twice if it were sent twice (then it is never resent once it may have arrived).

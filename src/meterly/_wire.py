@@ -45,6 +45,7 @@ class Call:
         "raw",
         "retry_config",
         "secret",
+        "started",
         "time_left",
         "timeout",
         "url",
@@ -77,6 +78,9 @@ class Call:
         self.raw = raw_mode.get()
         self.time_left: Optional[float] = None
         """Seconds left of the call's deadline as the current attempt starts; None: no deadline."""
+        self.started: Optional[float] = None
+        """When the call started, on the attempt loop's clock, if before the loop ran (the driver sets it,
+        so that setup, such as opening a pool or compiling a model, counts against the deadline)."""
 
     def to_request(self) -> httpx.Request:
         """This call as an `httpx.Request`, for a backend that has no httpx client to build one."""

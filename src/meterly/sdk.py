@@ -185,11 +185,13 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
         pool = self._pool
         pool.check_open()
         pipeline = self._pipeline
+        started = pipeline.clock()  # setup (compiling models, opening the pool) counts too
         try:
             call = pipeline.prepare(op, arguments, options=options_of(arguments))
         except RequestValidationError as exc:
             forget_locals(exc)  # `prepare` may have fetched the key before it found the bad argument
             raise
+        call.started = started
         client = pool.get()
         steps: Generator[Effect, Any, T] = pipeline.run(call, pool.build_request)
         try:
@@ -290,11 +292,13 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
         pool = self._pool
         pool.check_open()
         pipeline = self._pipeline
+        started = pipeline.clock()  # setup (compiling models, opening the pool) counts too
         try:
             call = pipeline.prepare(op, arguments, options=options_of(arguments))
         except RequestValidationError as exc:
             forget_locals(exc)  # `prepare` may have fetched the key before it found the bad argument
             raise
+        call.started = started
         sender = pool.sender()
         send = sender.send
         steps: Generator[Effect, Any, T] = pipeline.run(call, sender.build_request)
