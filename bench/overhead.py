@@ -96,11 +96,36 @@ def measure_seam(calls: int = 2000, rounds: int = 15) -> dict[str, list[float]]:
     return samples
 
 
+def measure_echo_check(calls: int = 2000, rounds: int = 15) -> tuple[float, float]:
+    """Median seconds per SDK call with the answer compared with its request (the operation's declared
+    `echoes`, API.md "Answers belong to their requests") and with the comparison switched off, over
+    interleaved rounds: the difference is what the comparison costs."""
+    from meterly.balances import BALANCES_CHECK
+
+    declared = BALANCES_CHECK.echoes
+    sdk = Meterly(api_key="sk_bench", client=httpx.Client(transport=httpx.MockTransport(handler)))
+
+    def call() -> object:
+        return sdk.balances.check(customer_id="cus_123", feature_id="messages")
+
+    time_per_call(call, 200)
+    checked, unchecked = [], []
+    try:
+        for i in range(rounds):
+            for compare in (True, False) if i % 2 == 0 else (False, True):
+                BALANCES_CHECK.echoes = declared if compare else ()
+                (checked if compare else unchecked).append(time_per_call(call, calls))
+    finally:
+        BALANCES_CHECK.echoes = declared
+    return statistics.median(checked), statistics.median(unchecked)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=2000, help="calls per round")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds; the median is kept")
     parser.add_argument("--limit", type=float, default=1.15, help="exit 1 when the ratio is above this")
+    parser.add_argument("--echo", action="store_true", help="also time the answer-to-request comparison")
     args = parser.parse_args()
     raw, sdk = measure(args.calls, args.rounds)
     raw_us, sdk_us = raw * 1e6, sdk * 1e6
@@ -108,6 +133,11 @@ def main() -> int:
     print(f"raw httpx post().json()   {raw_us:8.1f} us/call")
     print(f"meterly balances.check    {sdk_us:8.1f} us/call")
     print(f"ratio                     {ratio:8.3f}x  (limit {args.limit}x)")
+    if args.echo:
+        checked, unchecked = measure_echo_check(args.calls, args.rounds)
+        print(f"answer compared           {checked * 1e6:8.1f} us/call")
+        print(f"answer not compared       {unchecked * 1e6:8.1f} us/call")
+        print(f"comparison costs          {(checked - unchecked) * 1e6:8.2f} us/call")
     return 0 if ratio <= args.limit else 1
 
 

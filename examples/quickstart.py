@@ -1,4 +1,4 @@
-"""The Meterly SDK against the built-in sandbox: checks, usage running out, a safe retry, usage models,
+"""The Meterly SDK against the built-in sandbox: checks, usage running out, honest retries, usage models,
 and fail-open during an outage. Uses only the public SDK; runs in a few seconds with no network."""
 
 from __future__ import annotations
@@ -76,13 +76,10 @@ def main() -> None:
                     )
                     break
 
-            title("3. A lost answer is retried with the same Idempotency-Key and deducts once")
-            before = client.balances.check(customer_id="cus_pro", feature_id="messages").balance
+            title("3. A lost answer: Commet's track is retried with its key, Autumn's check is not resent")
             mark = len(engine.history)
-            engine.faults.drop_next()  # the usage is recorded, then the connection drops before the answer
-            res = client.balances.check(
-                customer_id="cus_pro", feature_id="messages", required_balance=5, send_event=True
-            )
+            engine.faults.drop_next()  # the event is recorded, then the connection drops before the answer
+            event = client.usage.track(customer_id="cus_pro", feature_code="api_calls", event_id="evt-demo")
             attempts = list(engine.history)[mark:]
             for call in attempts:
                 what = (
@@ -92,13 +89,25 @@ def main() -> None:
                     if call.replayed
                     else "answered"
                 )
-                print(f"  attempt with key {str(call.idempotency_key)[:8]}...: {what}")
-            assert before is not None
-            assert res.balance is not None
+                print(f"  track attempt with key {str(call.idempotency_key)[:8]}...: {what}")
+            recorded = sum(1 for call in attempts if not call.replayed)
             print(
-                f"  usage went {before.usage:g} -> {res.balance.usage:g}: "
-                f"5 deducted once over {len(attempts)} attempts"
+                f"  event {event.event_id} recorded once over {len(attempts)} attempts ({recorded} recorded)"
             )
+            before = client.balances.check(customer_id="cus_pro", feature_id="messages").balance
+            engine.faults.drop_next()  # Autumn records the usage, then the answer is lost
+            try:
+                client.balances.check(
+                    customer_id="cus_pro", feature_id="messages", required_balance=5, send_event=True
+                )
+            except errors.WriteOutcomeUnknownError as exc:
+                print(
+                    f"  send_event check: raised {type(exc).__name__} (key {str(exc.idempotency_key)[:8]}...)"
+                )
+            after = client.balances.check(customer_id="cus_pro", feature_id="messages").balance
+            assert before is not None
+            assert after is not None
+            print(f"  usage went {before.usage:g} -> {after.usage:g}: 5 deducted once, never resent")
 
             title("4. usage.check for each consumption model")
             show_usage(client.usage.check(customer_id="cus_pro", feature_code="api_calls", quantity=25))

@@ -282,6 +282,7 @@ def render_operation(resource: Resource, operation: Operation[Any], spec: Dict[s
         error_rows.append([f"errors.{cls.__name__}", status, "application/json"])
     error_rows.append(["errors.APIError", "4XX", "\\*/\\*"])
 
+    integrity = _integrity_note(operation)
     return f"""## {method_name}
 
 {" ".join(spec_operation["description"].split())}
@@ -309,9 +310,28 @@ def render_operation(resource: Resource, operation: Operation[Any], spec: Dict[s
 
 Without a response: `errors.APIConnectionError` (refused, reset, DNS) and its subclass
 `errors.APITimeoutError`, after retries. Before any I/O: `errors.RequestValidationError` for a bad
-argument. A 2xx body that does not fit the model: `errors.ResponseValidationError`. Every one is a
-`errors.MeterlyError`.
+argument. A 2xx body that does not fit the model: `errors.ResponseValidationError`.{integrity} Every
+one is a `errors.MeterlyError`.
 """
+
+
+def _integrity_note(operation: Operation[Any]) -> str:
+    """What the errors section says about answers for other requests and lost writes, read from the
+    operation's declaration (`echoes`, `writes`, `dedup`)."""
+    note = ""
+    if operation.echoes:
+        echoed = ", ".join(f"`{param}`" for param, _ in operation.echoes)
+        retried = "a read is asked again, a write raises" if operation.writes is not True else "raises"
+        note += f" An answer echoing another request's {echoed}: {retried} `errors.ResponseMismatchError`."
+    if operation.writes and operation.dedup == "none":
+        switch = f" with `{operation.writes}`" if isinstance(operation.writes, str) else ""
+        note += (
+            f" A write{switch} that may have reached the service while its answer was lost (a timeout"
+            " after sending, a reset, a 5xx) is never resent: `errors.WriteOutcomeUnknownError`."
+        )
+    elif operation.writes and operation.dedup == "header":
+        note += " Its retries send the same `Idempotency-Key`, which the service deduplicates."
+    return note
 
 
 def render_resource_page(resource: Resource, spec: Dict[str, Any]) -> str:

@@ -149,12 +149,32 @@ def make(mode: str, clock: FakeClock) -> Iterator[Callable[..., Harness]]:
         harness.close()
 
 
+def canned_answer(path: str, content: bytes) -> dict[str, Any]:
+    """The canned success body for a request to `path` with body `content`, echoing the request's ids
+    as the service does: the SDK refuses an answer that echoes another request's (API.md "Answers
+    belong to their requests")."""
+    try:
+        sent = json.loads(content)
+    except ValueError:
+        sent = None
+    sent = sent if isinstance(sent, dict) else {}
+    if path.endswith("/usage/check"):
+        code = sent.get("featureCode")
+        if not isinstance(code, str):
+            return USAGE_BODY
+        return {**USAGE_BODY, "data": {**USAGE_DATA, "featureCode": code}}
+    echoed = {key: sent[key] for key in ("customer_id", "entity_id") if isinstance(sent.get(key), str)}
+    return {**CHECK_BODY, **echoed}
+
+
 def ok_check(request: httpx.Request) -> httpx.Response:
-    return json_response(200, CHECK_BODY)
+    """The canned check answer, echoing the request's customer and entity."""
+    return json_response(200, canned_answer("/v1/balances.check", request.content))
 
 
 def ok_usage(request: httpx.Request) -> httpx.Response:
-    return json_response(200, USAGE_BODY)
+    """The canned usage.check answer, echoing the request's feature code."""
+    return json_response(200, canned_answer("/v1/usage/check", request.content))
 
 
 def sequence(*responses: httpx.Response | Exception) -> Handler:

@@ -22,7 +22,9 @@ def test_the_demo_runs_against_the_sandbox_and_prints_real_results() -> None:
     assert "Meterly sandbox running at http://127.0.0.1:" in out
     assert "cus_free sends message #3          allowed=False" in out
     assert "-> paywall: 'Messages limit reached' (usage_limit)" in out
-    assert "5 deducted once over 2 attempts" in out
+    assert "event evt-demo recorded once over 2 attempts (1 recorded)" in out
+    assert "send_event check: raised WriteOutcomeUnknownError" in out
+    assert "5 deducted once, never resent" in out
     assert "reason=insufficient_balance" in out
     assert "fail_open=False: raised InternalServerError (status 503" in out
     assert "fail_open=True:  allowed=True is_fallback=True" in out

@@ -226,7 +226,7 @@ async def test_an_async_after_error_hook_may_recover() -> None:
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(sequence(httpx.ConnectError("down"))))
     async with http, AsyncMeterly(api_key="k", client=http, hooks=[Recover()], retry_config=None) as client:
-        assert (await client.balances.check(customer_id="c", feature_id="f")).allowed is True
+        assert (await client.balances.check(customer_id="cus_123", feature_id="f")).allowed is True
 
 
 async def test_an_error_raised_by_an_async_hook_reaches_the_caller() -> None:

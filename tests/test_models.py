@@ -166,11 +166,13 @@ def test_the_repr_of_a_fallback_shows_that_it_was_made_up(model: Any) -> None:
 
     body = CHECK_BODY if model is models.CheckResponse else USAGE_BODY["data"]
     real = model.model_validate(body)
-    degraded = ", is_degraded=False" if model is models.CheckResponse else ""
+    # CheckResponse also shows is_degraded and usage_recorded (None on a real answer).
+    degraded = ", is_degraded=False, usage_recorded=None" if model is models.CheckResponse else ""
     assert repr(real).endswith(f"is_fallback=False, fallback_reason=None{degraded})")
     made_up = real.model_copy()
     mark_fallback(made_up, "circuit_open")
-    assert repr(made_up).endswith(f"is_fallback=True, fallback_reason='circuit_open'{degraded})")
+    made_up_degraded = degraded.replace("usage_recorded=None", "usage_recorded=False")
+    assert repr(made_up).endswith(f"is_fallback=True, fallback_reason='circuit_open'{made_up_degraded})")
     assert "is_fallback=True" in str(made_up)
 
 
@@ -181,7 +183,7 @@ def test_the_repr_shows_every_marker_property_a_subclass_adds() -> None:
             return True
 
     shown = repr(Marked.model_validate(CHECK_BODY))
-    assert shown.endswith("is_fallback=False, fallback_reason=None, is_degraded=True)")
+    assert shown.endswith("is_fallback=False, fallback_reason=None, is_degraded=True, usage_recorded=None)")
 
 
 def test_request_models_mirror_the_body() -> None:

@@ -21,7 +21,7 @@ import pytest
 from meterly import AsyncMeterly, BackoffStrategy, Meterly, RetryConfig, errors
 from meterly._hooks import HookContext
 
-from .conftest import API_KEY, CHECK_BODY
+from .conftest import API_KEY, CHECK_BODY, canned_answer
 from .loopback import Answer, LoopbackServer, Received, serve
 
 BACKENDS = ["httpx", "aiohttp"]
@@ -29,7 +29,8 @@ FAST_RETRIES = RetryConfig("backoff", BackoffStrategy(10, 40, 2.0, 2_000), True)
 
 
 def ok(received: Received) -> Answer:
-    return 200, {"content-type": "application/json", "x-request-id": "req_t"}, json.dumps(CHECK_BODY).encode()
+    body = canned_answer(received.path, received.body)
+    return 200, {"content-type": "application/json", "x-request-id": "req_t"}, json.dumps(body).encode()
 
 
 def free_port() -> int:

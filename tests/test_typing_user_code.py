@@ -23,10 +23,20 @@ def answer(request: httpx.Request) -> httpx.Response:
     if request.url.path == "/v1/usage/check":
         return httpx.Response(200, json=USAGE_BODY, headers=headers)
     if request.url.path == "/v1/usage/events":
-        return httpx.Response(200, json={"success": True, "data": EVENT}, headers=headers)
+        sent = json.loads(request.content)
+        echoed = {
+            "customerId": sent["customerId"],
+            "featureCode": sent["featureCode"],
+            "eventId": sent.get("eventId"),
+        }
+        return httpx.Response(200, json={"success": True, "data": {**EVENT, **echoed}}, headers=headers)
     if json.loads(request.content)["customer_id"] == "cus_404":
         return httpx.Response(404, json={"message": "no such customer", "code": "not_found"}, headers=headers)
-    return httpx.Response(200, json={**CHECK_BODY, "entity_id": None}, headers=headers)
+    # The answer echoes its customer, as the service does (the SDK refuses another request's answer).
+    customer = json.loads(request.content)["customer_id"]
+    return httpx.Response(
+        200, json={**CHECK_BODY, "customer_id": customer, "entity_id": None}, headers=headers
+    )
 
 
 def test_the_typed_user_code_runs_on_both_clients() -> None:

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union, cast
 
 import aiohttp
 import httpx
+from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
 from meterly._redaction import forget_locals
@@ -102,14 +103,26 @@ class AiohttpSender:
             response = await self.client.request(
                 method, url, data=body, headers=_headers(effect), timeout=timeout, allow_redirects=False
             )
+            connection = response.connection
+            protocol = connection.protocol if connection is not None else None
             try:
                 content = await response.read()  # reads to the end and hands the connection back
             finally:
                 response.release()
-            return _Received(response.status, content, response.raw_headers, effect)
+            received = _Received(response.status, content, response.raw_headers, effect)
+            received.protocol = protocol
+            return received
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             forget_locals(exc)
             raise _httpx_error(exc, request) from exc
+
+    async def discard(self, response: Union[httpx.Response, Received]) -> None:
+        """Closes the connection that carried `response`: the pool drops a closed one instead of reusing
+        it. The loop asks for this right after the answer is read, with no await in between, so the
+        connection handed back to the pool is still idle."""
+        protocol = getattr(response, "protocol", None)
+        if protocol is not None:
+            protocol.close()
 
 
 def _headers(effect: Union[Call, httpx.Request]) -> Union[Dict[str, str], List[Tuple[str, str]]]:
@@ -120,7 +133,10 @@ def _headers(effect: Union[Call, httpx.Request]) -> Union[Dict[str, str], List[T
 class _Received(Received):
     """A response read by aiohttp: its body is already decoded, so the httpx view drops the encoding."""
 
-    __slots__ = ()
+    __slots__ = ("protocol",)
+
+    protocol: Optional[ResponseHandler]
+    """The connection it arrived on (closed by `AiohttpSender.discard`)."""
 
     def to_httpx(self) -> httpx.Response:
         self.headers = [item for item in self.headers if item[0].lower() not in _DECODED_AWAY]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import logging
 import random
 import time
@@ -25,12 +26,14 @@ import httpx
 import pydantic
 
 from meterly import errors
+from meterly._declaration import Echo
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import is_library_logger, logger
 from meterly._raw import RawResponse
 from meterly._redaction import hide_credentials, redact_headers
 from meterly._responses import error_from_response, is_the_services_json, parse_success
-from meterly._wire import TIME_LEFT, Call, Received
+from meterly._wire import TIME_LEFT, Call, ClientClosed, Discard, Received, never_sent
+from meterly.errors import shown
 from meterly.utils.retries import RETRYABLE_STATUS_CODES, retry_after_seconds, retry_delay
 
 if TYPE_CHECKING:  # fail-open's state loads only for clients that fail open
@@ -39,9 +42,10 @@ if TYPE_CHECKING:  # fail-open's state loads only for clients that fail open
 
 __all__ = ["AttemptLoop", "Effect", "Pause", "fallback_reason"]
 
-Effect = Union[httpx.Request, Call, float, Awaiting]
+Effect = Union[httpx.Request, Call, float, Awaiting, Discard]
 """What the loop asks its driver for: send this request (or prepared call), sleep this long (a `Pause`
-when the circuit breaker may cut the sleep short), or await what an async hook returned."""
+when the circuit breaker may cut the sleep short), await what an async hook returned, or discard the
+connection of a response that answered another request (`Discard`)."""
 
 _MIN_ATTEMPT = 0.001
 """The shortest timeout an attempt is given (a zero or negative one would not mean "no time left")."""
@@ -87,7 +91,13 @@ class AttemptLoop:
         retry's cut timeouts need one; otherwise the driver gets the `Call` to send as it likes.
         """
         hooks, logs = self.hooks, self.debug_logger is not None
-        started = self.clock()
+        started = self.clock() if call.started is None else call.started
+        op = call.op
+        # From the declaration alone: whether this call records something, and whether the service would
+        # count it twice if it were sent twice (then it is never resent once it may have arrived).
+        writes = op.writes_with(call.args)
+        undeduplicated = writes and op.dedup == "none"
+        may_have_arrived = False  # whether a failed attempt of this write may have reached the service
         # An operation without a fallback (a write) is never answered by fail-open, nor counted by it.
         fail_open = self.fail_open if call.op.fallback is not None else None
         circuit: Optional[Circuit] = None  # the circuit that may answer for this call
@@ -115,11 +125,14 @@ class AttemptLoop:
             if attempt > 1 and deadline is not None:
                 cut = _cut_to(call, request, deadline - self.clock())
             sent_at = self.clock()
+            arrived = False  # whether this attempt's request may have reached the service
+            closed = False
             try:
                 response: Union[httpx.Response, Received] = yield request
             except httpx.RequestError as exc:
                 response = None  # type: ignore[assignment]
                 elapsed = self.clock() - sent_at
+                arrived, closed = not never_sent(exc), isinstance(exc, ClientClosed)
                 error = self._on_transport_error(call, exc)
                 if hooks.after_error_hooks:
                     outcome = yield from self._after_error(call, None, error, 0.0)
@@ -127,10 +140,15 @@ class AttemptLoop:
                     outcome = error
             else:
                 elapsed = self.clock() - sent_at
+                arrived = True
                 if hooks.after_success_hooks or hooks.after_error_hooks:
                     outcome = yield from self._on_response_with_hooks(call, response, elapsed)
                 else:
                     outcome = self._on_response(call, response, elapsed)
+                if isinstance(outcome, (errors.ResponseMismatchError, errors.ResponseValidationError)):
+                    # Another request's answer (or one that fits no model of this operation): its own
+                    # answer may still be on that connection, and would answer the next request.
+                    yield Discard(response)
             if log_attempt:
                 assert isinstance(request, httpx.Request)  # built above whenever an attempt is logged
                 self._log_attempt(request, response, outcome, attempt, elapsed)
@@ -145,6 +163,9 @@ class AttemptLoop:
                 return outcome
             if cut and previous is not None and isinstance(outcome, errors.APITimeoutError):
                 outcome = previous  # the call's deadline, not the service, ended this attempt
+            elif writes and arrived and (closed or (undeduplicated and _lost_after_arrival(outcome))):
+                may_have_arrived = True
+                outcome = _outcome_unknown(call, outcome)
             previous = outcome
             reason: Optional[FallbackReason] = None
             if fail_open is not None:
@@ -157,18 +178,18 @@ class AttemptLoop:
                         self.clock(), reason, outcome, fail_open.answers
                     )
                     if circuit is not None and circuit.is_open:
-                        return self._fallback(call, reason, outcome)
-            delay = self._retry_delay(call, attempt, outcome, self.clock() - started)
+                        return self._fallback(call, reason, outcome, may_have_arrived)
+            delay = None if closed else self._retry_delay(call, attempt, outcome, self.clock() - started)
             if delay is None:
                 if isinstance(outcome, errors.MeterlyError):  # what the error says about its call
                     outcome.attempts, outcome.elapsed = attempt, self.clock() - started
-                return self._give_up(call, outcome, reason)
+                return self._give_up(call, outcome, reason, may_have_arrived)
             if circuit is None or reason is None:
                 yield delay
                 continue
             yield Pause(delay, circuit)  # woken early when the circuit opens
             if not circuit.admit(self.clock()):
-                return self._fallback(call, reason, outcome)
+                return self._fallback(call, reason, outcome, may_have_arrived)
 
     def _on_response(self, call: Call, response: Union[httpx.Response, Received], elapsed: float) -> Any:
         op = call.op
@@ -176,9 +197,13 @@ class AttemptLoop:
             # Only a 200 takes the short path: a 202 (degraded) is marked by parse_success below.
             if response.status_code == 200 and not call.raw:
                 try:
-                    return op.parse(response.content)
+                    result = op.parse(response.content)
                 except pydantic.ValidationError:
                     pass  # the path below builds the ResponseValidationError around an httpx.Response
+                else:
+                    if op.echoes and _mismatched(call, result) is not None:
+                        return _mismatch(call, response.to_httpx(), result)
+                    return result
             response = response.to_httpx()
         if 200 <= response.status_code < 300:
             return self._success(call, response, elapsed)
@@ -203,15 +228,27 @@ class AttemptLoop:
     def _success(call: Call, response: httpx.Response, elapsed: float) -> Any:
         op = call.op
         if call.raw:
+            if op.echoes:  # a raw answer is checked too: parsed here only to compare what it echoes
+                try:
+                    parsed = op.parse(response.content)
+                except (pydantic.ValidationError, ValueError):
+                    parsed = None
+                if parsed is not None and _mismatched(call, parsed) is not None:
+                    return _mismatch(call, response, parsed)
             return RawResponse(op.operation_id, response, op.parse, datetime.timedelta(seconds=elapsed))
-        return parse_success(op.operation_id, op.parse, response)
+        result = parse_success(op.operation_id, op.parse, response)
+        if op.echoes and not isinstance(result, BaseException) and _mismatched(call, result) is not None:
+            return _mismatch(call, response, result)
+        return result
 
     def _on_transport_error(self, call: Call, exc: httpx.RequestError) -> Any:
         op_id = call.op.operation_id
         with contextlib.suppress(RuntimeError):  # RuntimeError: an exception raised without a request
             hide_credentials(exc.request)  # the error's __cause__ carries the request
         error: errors.APIConnectionError
-        if isinstance(exc, httpx.TimeoutException):
+        if isinstance(exc, ClientClosed):
+            error = errors.APIConnectionError(f"{op_id}: the client was closed while the call ran")
+        elif isinstance(exc, httpx.TimeoutException):
             error = errors.APITimeoutError(f"{op_id}: the attempt timed out ({type(exc).__name__})")
         else:
             error = errors.APIConnectionError(f"{op_id}: no response: {type(exc).__name__}: {exc}")
@@ -236,7 +273,11 @@ class AttemptLoop:
         if config is None:
             return None
         requested = None
-        if isinstance(error, errors.APIConnectionError):
+        if isinstance(error, errors.WriteOutcomeUnknownError):
+            return None  # never resent: the service may have recorded it
+        if isinstance(error, errors.ResponseMismatchError):
+            retryable = not call.op.writes_with(call.args)  # a read is asked again, on a fresh connection
+        elif isinstance(error, errors.APIConnectionError):
             retryable = config.retry_connection_errors
         elif isinstance(error, errors.APIError):
             retryable = error.status_code in RETRYABLE_STATUS_CODES
@@ -247,18 +288,28 @@ class AttemptLoop:
             config, attempt, elapsed, retryable=retryable, requested=requested, rand=self.random
         )
 
-    def _give_up(self, call: Call, error: BaseException, reason: Optional[FallbackReason]) -> Any:
+    def _give_up(
+        self, call: Call, error: BaseException, reason: Optional[FallbackReason], may_have_arrived: bool
+    ) -> Any:
         """Raise the final error, or answer the fallback when fail-open covers it (`reason` set).
 
         A 4xx or the service's own JSON in the wrong shape is never masked; a raw-response call asked
         for the HTTP exchange itself, so it is never answered by a fallback either."""
         if reason is None or call.raw:
             raise error
-        return self._fallback(call, reason, error)
+        return self._fallback(call, reason, error, may_have_arrived)
 
-    def _fallback(self, call: Call, reason: FallbackReason, error: Optional[BaseException] = None) -> Any:
+    def _fallback(
+        self,
+        call: Call,
+        reason: FallbackReason,
+        error: Optional[BaseException] = None,
+        may_have_arrived: bool = False,
+    ) -> Any:
         """The fail-open answer for `call`: its last-known answer when the policy keeps them, else
-        allowed or denied by the policy for its feature. `error` is the failure it answers for."""
+        allowed or denied by the policy for its feature. `error` is the failure it answers for;
+        `may_have_arrived` whether a write of this call may have reached the service (the answer then
+        says `usage_recorded=None`, else False)."""
         fail_open = self.fail_open
         op = call.op
         assert fail_open is not None
@@ -268,7 +319,8 @@ class AttemptLoop:
             fail_open.circuit(op.operation_id).answered_fallback(now, reason, error, fail_open.answers)
         key = _last_known_key(call) if fail_open.last_known is not None else None
         feature = call.args.get(op.feature_param)
-        return fail_open.fallback(op.fallback, call.args, feature, reason, key, now)
+        recorded = None if may_have_arrived else False
+        return fail_open.fallback(op.fallback, call.args, feature, reason, key, now, recorded)
 
     def _log_attempt(
         self,
@@ -315,6 +367,10 @@ def fallback_reason(error: BaseException) -> Optional[FallbackReason]:
     that is not the service's JSON (a captive portal's or a misrouted proxy's page). The service's own
     answers are not: a 4xx, or its JSON in a shape the models do not expect.
     """
+    if isinstance(error, errors.WriteOutcomeUnknownError) and isinstance(
+        error.__cause__, errors.MeterlyError
+    ):
+        error = error.__cause__  # what hid the write's outcome
     if isinstance(error, errors.APITimeoutError):
         return "timeout"
     if isinstance(error, errors.APIConnectionError):
@@ -331,11 +387,76 @@ def _is_degraded(result: Any) -> bool:
 
 
 def _last_known_key(call: Call) -> Optional[LastKnownKey]:
-    """Where a check's real answer is kept for fail-open; None for a call that records usage."""
+    """Where a check's real answer is kept for fail-open; None for a call that records usage.
+
+    Keyed by server and credential too, so an answer never crosses servers or API keys (a callable
+    `api_key` may serve several tenants); the credential only as a digest, never the key itself."""
     op, args = call.op, call.args
     if op.writes_with(args):
         return None
-    return (op.operation_id, args.get("customer_id"), args.get(op.feature_param), args.get("entity_id"))
+    url = call.url
+    server = (url.scheme, url.host, url.port)
+    credential = hashlib.blake2b(call.secret.encode(), digest_size=16).digest()
+    return (
+        op.operation_id,
+        server,
+        credential,
+        args.get("customer_id"),
+        args.get(op.feature_param),
+        args.get("entity_id"),
+    )
+
+
+def _lost_after_arrival(error: BaseException) -> bool:
+    """Whether a failed attempt that reached the service may have been acted on, its answer lost: no
+    answer, a timeout, or a status that does not say the request was refused unread (408, 5xx)."""
+    if isinstance(error, errors.APIConnectionError):
+        return True
+    return (
+        isinstance(error, errors.APIError)
+        and error.status_code in RETRYABLE_STATUS_CODES
+        and (error.status_code != 429)
+    )
+
+
+def _outcome_unknown(call: Call, error: BaseException) -> errors.WriteOutcomeUnknownError:
+    """The error of a write that may have been recorded; `error` (what hid its outcome) is its cause."""
+    op_id = call.op.operation_id
+    unknown = errors.WriteOutcomeUnknownError(
+        f"{op_id}: the write may have been recorded, and is not resent "
+        f"({type(error).__name__}: {getattr(error, 'message', error)})",
+        idempotency_key=call.headers.get("idempotency-key"),
+        operation=op_id,
+        raw_response=getattr(error, "raw_response", None),
+    )
+    unknown.__cause__ = error
+    return unknown
+
+
+def _mismatched(call: Call, result: Any) -> Optional[Echo]:
+    """The first (parameter, attribute) the answer echoes with another value than the request sent;
+    None when the answer belongs to its request. A parameter the call left at None, or an echo the
+    answer leaves out, proves nothing either way."""
+    args = call.args
+    for echo in call.op.echoes:
+        sent = args.get(echo[0])
+        if sent is None:
+            continue
+        echoed = getattr(result, echo[1], None)
+        if echoed and echoed != sent:
+            return echo
+    return None
+
+
+def _mismatch(call: Call, response: httpx.Response, result: Any) -> errors.ResponseMismatchError:
+    param, attribute = _mismatched(call, result) or ("", "")
+    return errors.ResponseMismatchError(
+        f"{call.op.operation_id}: the answer echoes another request's {param} "
+        f"(sent {shown(call.args.get(param))}, answered {shown(getattr(result, attribute, None))}); "
+        "the connection that carried it was discarded",
+        field=param,
+        raw_response=response,
+    )
 
 
 def _cut_to(call: Call, request: Union[httpx.Request, Call], left: float) -> bool:

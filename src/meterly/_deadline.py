@@ -11,6 +11,7 @@ caller keeps its own transport, so there the body is read through `DeadlineStrea
 
 from __future__ import annotations
 
+import contextlib
 import time
 from contextvars import ContextVar
 from typing import AsyncIterator, Iterator, Optional
@@ -19,7 +20,14 @@ import httpx
 
 from meterly._redaction import forget_locals
 
-__all__ = ["ATTEMPT_DEADLINE", "asend_within", "attempt_budget", "send_within"]
+__all__ = [
+    "ATTEMPT_DEADLINE",
+    "adiscard_connection",
+    "asend_within",
+    "attempt_budget",
+    "discard_connection",
+    "send_within",
+]
 
 ATTEMPT_DEADLINE: ContextVar[Optional[float]] = ContextVar("meterly_attempt_deadline", default=None)
 """The `time.monotonic()` by which the attempt running in this thread or task must be done."""
@@ -134,3 +142,24 @@ async def asend_within(client: httpx.AsyncClient, request: httpx.Request) -> htt
         forget_locals(exc)
         raise
     return response
+
+
+def discard_connection(response: httpx.Response) -> None:
+    """Closes the connection that carried `response`, so the pool never hands it out again (more bytes,
+    such as another copy of an answer, may be waiting on it). httpcore closes an idle connection whose
+    socket is closed instead of reusing it. A transport that exposes no `network_stream` (a mock) keeps
+    no connection to discard."""
+    stream = response.extensions.get("network_stream")
+    close = getattr(stream, "close", None)
+    if close is not None:
+        with contextlib.suppress(Exception):  # already closed, or closing failed: either way it is gone
+            close()
+
+
+async def adiscard_connection(response: httpx.Response) -> None:
+    """`discard_connection` for a response of an `httpx.AsyncClient`."""
+    stream = response.extensions.get("network_stream")
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()

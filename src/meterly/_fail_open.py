@@ -299,8 +299,9 @@ class Circuit:
                 self._waiters.discard(waiter)
 
 
-LastKnownKey = Tuple[str, Any, Any, Any]
-"""(operation id, customer, feature, entity)."""
+LastKnownKey = Tuple[str, Any, bytes, Any, Any, Any]
+"""(operation id, server (scheme, host, port), digest of the credential, customer, feature, entity): an
+answer is only ever served again to the same key asking the same server."""
 
 
 class LastKnown:
@@ -385,16 +386,18 @@ class FailOpen:
         reason: FallbackReason,
         last_known: Optional[LastKnownKey] = None,
         now: float = 0.0,
+        usage_recorded: Optional[bool] = False,
     ) -> Any:
         """The made-up answer for a call: the last real one for `last_known` when the policy keeps
-        them and one is recent enough, else allowed or denied by the policy, marked with its reason."""
+        them and one is recent enough, else allowed or denied by the policy, marked with its reason and
+        `usage_recorded` (False: the call certainly recorded nothing; None: a write may have)."""
         from meterly.models._fallback import mark_fallback
 
         if last_known is not None and self.last_known is not None:
             answer = self.last_known.recall(last_known, now)
             if answer is not None:
-                mark_fallback(answer, "last_known")
+                mark_fallback(answer, "last_known", usage_recorded)
                 return answer
         answer = build(args, self.policy.allows(feature))
-        mark_fallback(answer, reason)
+        mark_fallback(answer, reason, usage_recorded)
         return answer

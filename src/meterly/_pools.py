@@ -119,6 +119,10 @@ class _Pool:
         self.lock = threading.Lock()
         self._owner = owner
 
+    def is_closed(self) -> bool:
+        """True once this pool, or the pool it views, was closed."""
+        return self.closed or (self.parent is not None and self.parent.is_closed())
+
     def check_open(self) -> None:
         if self.closed:
             raise RuntimeError(f"this {self._owner} is closed; create a new one")

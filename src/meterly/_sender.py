@@ -11,7 +11,7 @@ from typing import Any, Union
 import httpx
 from typing_extensions import Protocol
 
-from meterly._deadline import asend_within
+from meterly._deadline import adiscard_connection, asend_within
 from meterly._wire import Call, Received, httpx_request
 
 
@@ -31,6 +31,10 @@ class AsyncSender(Protocol):
         """Send one attempt and read its whole response."""
         ...
 
+    async def discard(self, response: Union[httpx.Response, Received]) -> None:
+        """Close the connection that carried `response` (it answered another request)."""
+        ...
+
 
 class HttpxSender:
     """Sends over an `httpx.AsyncClient`, the body read within the attempt's deadline."""
@@ -46,3 +50,7 @@ class HttpxSender:
     async def send(self, effect: Union[Call, httpx.Request]) -> httpx.Response:
         request = effect if isinstance(effect, httpx.Request) else httpx_request(self.client, effect)
         return await asend_within(self.client, request)
+
+    async def discard(self, response: Union[httpx.Response, Received]) -> None:
+        if isinstance(response, httpx.Response):
+            await adiscard_connection(response)

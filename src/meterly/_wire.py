@@ -16,7 +16,17 @@ from meterly._hooks import HookContext
 from meterly._raw import raw_mode
 from meterly.utils.retries import RetryConfig
 
-__all__ = ["TIME_LEFT", "Call", "Received", "httpx_request"]
+__all__ = [
+    "TIME_LEFT",
+    "Call",
+    "ClientClosed",
+    "ClosedBeforeSending",
+    "ClosedWhileSending",
+    "Discard",
+    "Received",
+    "httpx_request",
+    "never_sent",
+]
 
 TIME_LEFT = "meterly.time_left"
 """The request extension that tells a non-httpx sender how many seconds are left of the call's deadline
@@ -35,6 +45,7 @@ class Call:
         "raw",
         "retry_config",
         "secret",
+        "started",
         "time_left",
         "timeout",
         "url",
@@ -67,6 +78,9 @@ class Call:
         self.raw = raw_mode.get()
         self.time_left: Optional[float] = None
         """Seconds left of the call's deadline as the current attempt starts; None: no deadline."""
+        self.started: Optional[float] = None
+        """When the call started, on the attempt loop's clock, if before the loop ran (the driver sets it,
+        so that setup, such as opening a pool or compiling a model, counts against the deadline)."""
 
     def to_request(self) -> httpx.Request:
         """This call as an `httpx.Request`, for a backend that has no httpx client to build one."""
@@ -104,3 +118,37 @@ class Received:
         """The same response as an `httpx.Response` (what hooks, errors and RawResponse hold)."""
         request = self.request if isinstance(self.request, httpx.Request) else self.request.to_request()
         return httpx.Response(self.status_code, headers=self.headers, content=self.content, request=request)
+
+
+class Discard:
+    """What the attempt loop yields when `response` answered another request: the driver closes the
+    connection that carried it (so the pool never hands it out again) and resumes the loop with None."""
+
+    __slots__ = ("response",)
+
+    def __init__(self, response: Union[httpx.Response, Received]) -> None:
+        self.response = response
+
+
+class ClientClosed(httpx.TransportError):
+    """The client was closed while this call ran: its attempt ends here and is never retried."""
+
+
+class ClosedBeforeSending(ClientClosed, httpx.ConnectError):
+    """The client was closed before this attempt was sent (so it never reached the service)."""
+
+
+class ClosedWhileSending(ClientClosed, httpx.ReadError):
+    """The client was closed while this attempt was out: the request may have reached the service."""
+
+
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+"""The transport failures that happen before a request's first byte leaves: no connection was made (DNS,
+refused, TLS, connect timeout) or none was free. Every engine raises these httpx classes for its own
+connect-phase failures (`meterly._aiohttp` maps aiohttp's connector errors to them)."""
+
+
+def never_sent(exc: httpx.RequestError) -> bool:
+    """True when the request of a failed attempt certainly never reached the service; False when it may
+    have (a reset, a read timeout, a connection closed after sending: the service may have acted)."""
+    return isinstance(exc, NEVER_SENT)

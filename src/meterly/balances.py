@@ -62,7 +62,13 @@ class Balances:
 
         Returns:
             The service's answer: `allowed`, the `balance` after any recorded usage, and more. Under
-            `fail_open` it may be made up (`is_fallback`); such an answer recorded no usage.
+            `fail_open` it may be made up (`is_fallback`); with `send_event`, its `usage_recorded` is
+            False when the request never reached the service, None when it may have recorded the usage.
+
+        Raises:
+            errors.WriteOutcomeUnknownError: with `send_event`, when the request may have reached the
+                service and its answer was lost (Autumn does not deduplicate it, so it is never resent).
+            errors.ResponseMismatchError: with `send_event`, when the answer belongs to another request.
         """
         return self._sdk._request(BALANCES_CHECK, locals())
 
@@ -114,7 +120,13 @@ class AsyncBalances:
 
         Returns:
             The service's answer: `allowed`, the `balance` after any recorded usage, and more. Under
-            `fail_open` it may be made up (`is_fallback`); such an answer recorded no usage.
+            `fail_open` it may be made up (`is_fallback`); with `send_event`, its `usage_recorded` is
+            False when the request never reached the service, None when it may have recorded the usage.
+
+        Raises:
+            errors.WriteOutcomeUnknownError: with `send_event`, when the request may have reached the
+                service and its answer was lost (Autumn does not deduplicate it, so it is never resent).
+            errors.ResponseMismatchError: with `send_event`, when the answer belongs to another request.
         """
         return await self._sdk._request(BALANCES_CHECK, locals())
 

@@ -31,8 +31,10 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestValidationError",
+    "ResponseMismatchError",
     "ResponseValidationError",
     "UnprocessableEntityError",
+    "WriteOutcomeUnknownError",
 ]
 
 
@@ -216,6 +218,33 @@ class APIConnectionError(MeterlyError):
 
 class APITimeoutError(APIConnectionError):
     """An attempt did not finish within its timeout."""
+
+
+class WriteOutcomeUnknownError(APIConnectionError):
+    """A write that may have been recorded: its request may have reached the service, and the answer was
+    lost (a timeout after sending, a reset, a 5xx, the client closed while it ran). The SDK never resends
+    a write the service does not deduplicate once it may have arrived: counting usage twice is worse than
+    raising. `idempotency_key` and `operation` (the operation id) say which write; `__cause__` is the
+    failure that hid the outcome."""
+
+    def __init__(self, message: str, *, idempotency_key: Optional[str], operation: str, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.idempotency_key = idempotency_key
+        self.operation = operation
+
+    def _details(self) -> list[str]:
+        return [*super()._details(), f"operation={self.operation}"]
+
+
+class ResponseMismatchError(MeterlyError):
+    """A 2xx answer that echoes another request (another customer, feature or event id): a proxy or a
+    kept-alive connection handed over someone else's answer. It is never returned; the connection that
+    carried it is discarded. `body` and `raw_response` keep what arrived; `field` names the first
+    echoed parameter that differed."""
+
+    def __init__(self, message: str, *, field: str, raw_response: httpx.Response) -> None:
+        super().__init__(message, raw_response=raw_response)
+        self.field = field
 
 
 class ResponseValidationError(MeterlyError):

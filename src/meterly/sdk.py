@@ -31,7 +31,7 @@ from meterly._config import (
     timeout_from_ms,
 )
 from meterly._constructors import AsyncMeterlyOptions, MeterlyOptions
-from meterly._deadline import send_within
+from meterly._deadline import discard_connection, send_within
 from meterly._declaration import Operation
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
@@ -40,7 +40,7 @@ from meterly._pipeline import Pipeline
 from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
 from meterly._redaction import forget_locals
 from meterly._registry import resources
-from meterly._wire import httpx_request
+from meterly._wire import ClosedBeforeSending, ClosedWhileSending, Discard, httpx_request
 from meterly.errors import RequestValidationError, shown
 from meterly.types import Unset
 
@@ -185,11 +185,13 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
         pool = self._pool
         pool.check_open()
         pipeline = self._pipeline
+        started = pipeline.clock()  # setup (compiling models, opening the pool) counts too
         try:
             call = pipeline.prepare(op, arguments, options=options_of(arguments))
         except RequestValidationError as exc:
             forget_locals(exc)  # `prepare` may have fetched the key before it found the bad argument
             raise
+        call.started = started
         client = pool.get()
         steps: Generator[Effect, Any, T] = pipeline.run(call, pool.build_request)
         try:
@@ -202,11 +204,24 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
                 if isinstance(effect, Awaiting):
                     effect = steps.throw(effect.refuse())
                     continue
+                if isinstance(effect, Discard):
+                    if isinstance(effect.response, httpx.Response):
+                        discard_connection(effect.response)
+                    effect = next(steps)
+                    continue
+                if pool.is_closed():
+                    effect = steps.throw(ClosedBeforeSending("the client was closed"))
+                    continue
                 request = effect if isinstance(effect, httpx.Request) else httpx_request(client, effect)
                 try:
                     response = send_within(client, request)
-                except httpx.RequestError as exc:
-                    effect = steps.throw(exc)
+                except Exception as exc:
+                    if pool.is_closed():  # closed by another thread while this attempt was out
+                        effect = steps.throw(ClosedWhileSending("the client was closed while sending"))
+                    elif isinstance(exc, httpx.RequestError):
+                        effect = steps.throw(exc)
+                    else:
+                        raise
                 else:
                     effect = steps.send(response)
         except StopIteration as done:
@@ -277,11 +292,13 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
         pool = self._pool
         pool.check_open()
         pipeline = self._pipeline
+        started = pipeline.clock()  # setup (compiling models, opening the pool) counts too
         try:
             call = pipeline.prepare(op, arguments, options=options_of(arguments))
         except RequestValidationError as exc:
             forget_locals(exc)  # `prepare` may have fetched the key before it found the bad argument
             raise
+        call.started = started
         sender = pool.sender()
         send = sender.send
         steps: Generator[Effect, Any, T] = pipeline.run(call, sender.build_request)
@@ -295,14 +312,28 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
                 if isinstance(effect, Awaiting):
                     effect = steps.send(await effect.awaitable)
                     continue
+                if isinstance(effect, Discard):
+                    await sender.discard(effect.response)
+                    effect = next(steps)
+                    continue
+                if pool.is_closed():
+                    effect = steps.throw(ClosedBeforeSending("the client was closed"))
+                    continue
                 try:
                     response = await send(effect)
-                except httpx.RequestError as exc:
-                    effect = steps.throw(exc)
-                except RuntimeError as exc:
-                    if pool.owned or "Event loop is closed" not in str(exc):
+                except Exception as exc:
+                    if pool.is_closed():  # closed by another task while this attempt was out
+                        effect = steps.throw(ClosedWhileSending("the client was closed while sending"))
+                    elif isinstance(exc, httpx.RequestError):
+                        effect = steps.throw(exc)
+                    elif (
+                        isinstance(exc, RuntimeError)
+                        and not pool.owned
+                        and "Event loop is closed" in str(exc)
+                    ):
+                        raise RuntimeError(_CLOSED_LOOP) from exc
+                    else:
                         raise
-                    raise RuntimeError(_CLOSED_LOOP) from exc
                 else:
                     effect = steps.send(response)
         except StopIteration as done:

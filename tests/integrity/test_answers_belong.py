@@ -14,13 +14,7 @@ from tests.faultproxy import Fault, FaultProxy, ProxiedRequest
 
 from .harness import ENGINES, EXPECTED_ALLOWED, escaped, ledger, run_calls, served
 
-XFAIL_MISMATCH = pytest.mark.xfail(
-    strict=True, reason="issue 19: answers are not compared with their requests (echoed ids)"
-)
-# aiohttp already refuses the extra bytes on a kept-alive connection: its case guards that it stays so.
-BY_ENGINE = [
-    pytest.param(engine, marks=() if engine == "aiohttp" else XFAIL_MISMATCH, id=engine) for engine in ENGINES
-]
+BY_ENGINE = ENGINES
 
 
 def every_third_duplicated(request: ProxiedRequest) -> Fault:

@@ -40,7 +40,6 @@ def run_steps(engine: str, steps: Sequence[Step], **client_kwargs: Any) -> list[
     return asyncio.run(main())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: last-known answers are not keyed by credential")
 @pytest.mark.parametrize("engine", ENGINES)
 def test_tenant_b_never_gets_tenant_a_last_known_answer(engine: str) -> None:
     state: dict[str, Any] = {"tenant": "a", "down": False}
@@ -76,7 +75,6 @@ def test_tenant_b_never_gets_tenant_a_last_known_answer(engine: str) -> None:
     assert (a_fallback.fallback_reason, a_fallback.allowed) == ("last_known", True)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: last-known answers are not keyed by server")
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_down_server_never_gets_another_servers_last_known_answer(engine: str) -> None:
     state = {"down": False}

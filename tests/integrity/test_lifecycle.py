@@ -66,10 +66,6 @@ def close_in_flight(engine: str, kind: str, url: str, calls: int = 4) -> list[An
     return asyncio.run(main())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 19: closing with calls in flight raises httpx's/aiohttp's/the SDK's RuntimeError",
-)
 @pytest.mark.parametrize("kind", ["usage.track", "balances.check"])
 @pytest.mark.parametrize("engine", ENGINES)
 def test_closing_with_writes_in_flight_says_their_outcome_is_unknown(engine: str, kind: str) -> None:

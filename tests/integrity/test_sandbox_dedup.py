@@ -66,7 +66,6 @@ def test_a_commet_key_is_remembered_until_24_hours_have_passed(engine: SandboxEn
     assert usage(engine) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="issue 19: the sandbox forgets Commet keys after 10,000 newer ones")
 def test_a_commet_key_is_remembered_however_many_keys_come_after_it(engine: SandboxEngine) -> None:
     track(engine, "k-old")
     for n in range(10_001):
@@ -92,9 +91,6 @@ def send_event_check(engine: SandboxEngine, key: str, required_balance: int = 7)
     return post(engine, CHECK, body, key)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 19: the sandbox deduplicates Autumn's send_event checks by Idempotency-Key"
-)
 def test_an_autumn_send_event_check_resent_with_the_same_key_is_counted_twice(engine: SandboxEngine) -> None:
     first, second = send_event_check(engine, "k-autumn"), send_event_check(engine, "k-autumn")
     assert (first.status, second.status) == (200, 200)
@@ -102,9 +98,6 @@ def test_an_autumn_send_event_check_resent_with_the_same_key_is_counted_twice(en
     assert usage(engine) == 14  # what Autumn does: the header is not honoured, both are counted
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 19: the sandbox answers 409 for an Autumn check reusing an Idempotency-Key"
-)
 def test_an_autumn_check_reusing_a_key_with_another_body_is_answered(engine: SandboxEngine) -> None:
     first, second = send_event_check(engine, "k-reused", 7), send_event_check(engine, "k-reused", 3)
     assert (first.status, second.status) == (200, 200)

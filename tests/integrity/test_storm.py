@@ -42,11 +42,6 @@ def run_storm(engine: str, writes: int) -> dict[str, object]:
 
 
 @pytest.mark.storm
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 19: Autumn writes are resent after they may have arrived, answers are not matched to "
-    "their requests, fallbacks carry no usage_recorded",
-)
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_small_storm_loses_doubles_and_misreports_nothing(engine: str) -> None:
     report = run_storm(engine, 200)

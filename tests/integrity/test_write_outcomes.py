@@ -16,14 +16,6 @@ from tests.faultproxy import LOST_AFTER_FORWARDING, Fault, FaultProxy, Plan, Pro
 
 from .harness import ENGINES, escaped, free_port_url, ledger, run_calls, served, write_outcome_unknown
 
-XFAIL_RESENT = pytest.mark.xfail(
-    strict=True,
-    reason="issue 19: a send_event check that may have arrived is resent instead of raising "
-    "WriteOutcomeUnknownError",
-)
-XFAIL_USAGE_RECORDED = pytest.mark.xfail(
-    strict=True, reason="issue 19: fallback answers to send_event checks carry no usage_recorded"
-)
 LOST = [pytest.param(fault, id=fault.value) for fault in LOST_AFTER_FORWARDING]
 RETRIED_429 = [
     pytest.param(fault, id=fault.value)
@@ -65,7 +57,6 @@ def send_event_check(key: str) -> tuple[str, dict[str, Any]]:
     )
 
 
-@XFAIL_RESENT
 @pytest.mark.parametrize("fault", LOST)
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_check_that_may_have_been_recorded_is_never_resent(engine: str, fault: Fault) -> None:
@@ -119,7 +110,6 @@ def test_a_check_to_a_refused_port_is_a_connection_error_not_an_unknown_outcome(
     assert outcome.seconds < 2.0
 
 
-@XFAIL_USAGE_RECORDED
 @pytest.mark.parametrize("fault", LOST)
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_fallback_for_a_check_that_may_have_been_recorded_does_not_deny_it(
@@ -139,7 +129,6 @@ def test_a_fallback_for_a_check_that_may_have_been_recorded_does_not_deny_it(
     assert getattr(outcome.result, "usage_recorded", "absent") is None
 
 
-@XFAIL_USAGE_RECORDED
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_fallback_for_a_check_that_never_arrived_says_nothing_was_recorded(engine: str) -> None:
     [outcome] = run_calls(

@@ -78,6 +78,21 @@ class RawRequest:
         return str(self.json.get("customer_id") or self.json.get("customerId"))
 
 
+def _event(request: RawRequest, key: str) -> dict[str, object]:
+    """The recorded usage event a track answers with, echoing what the request sent."""
+    sent = request.json
+    return {
+        "id": f"evt_{key}",
+        "featureCode": sent.get("featureCode"),
+        "value": sent.get("value", 1),
+        "customerId": request.customer,
+        "eventId": sent.get("eventId"),
+        "ts": "2026-01-01T00:00:00Z",
+        "createdAt": "2026-01-01T00:00:00Z",
+        "properties": [],
+    }
+
+
 @dataclass
 class Ledger:
     """A backend that dedupes by Idempotency-Key: a key seen before gets its first answer back."""
@@ -95,6 +110,8 @@ class Ledger:
                 self.events[request.customer] += 1
                 if request.path.endswith("/usage/check"):
                     answer = json.dumps(USAGE_BODY).encode()
+                elif request.path.endswith("/usage/events"):  # Commet's track, in its envelope
+                    answer = json.dumps({"success": True, "data": _event(request, key)}).encode()
                 else:
                     answer = json.dumps({**CHECK_BODY, "customer_id": request.customer}).encode()
                 self.answers[key] = answer

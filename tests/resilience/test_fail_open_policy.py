@@ -113,7 +113,7 @@ def test_a_failed_probe_opens_the_circuit_for_another_cooldown(make: Make, clock
 def test_one_warning_per_state_change_not_per_call(
     make: Make, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    answers = [DOWN] * 4 + [json_response(200, {"allowed": True, "customer_id": "c", "balance": None})]
+    answers = [DOWN] * 4 + [json_response(200, {"allowed": True, "customer_id": "cus_123", "balance": None})]
     h = make(
         sequence(*answers),
         fail_open=FailOpenPolicy(failure_threshold=3, cooldown_ms=1_000),
@@ -143,7 +143,7 @@ def test_one_warning_per_state_change_not_per_call(
 def test_a_flapping_service_gets_at_most_one_failing_warning_per_cooldown(
     make: Make, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ok = json_response(200, {"allowed": True, "customer_id": "c", "balance": None})
+    ok = json_response(200, {"allowed": True, "customer_id": "cus_123", "balance": None})
     h = make(
         sequence(*[DOWN, ok] * 20, DOWN), fail_open=FailOpenPolicy(cooldown_ms=10_000), retry_config=None
     )

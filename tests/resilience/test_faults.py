@@ -1,6 +1,8 @@
-"""Fault injection over real sockets: whatever the network does, a send_event check returns a real
-answer or raises a `MeterlyError`, every attempt of a call carries the same Idempotency-Key, and a
-backend that dedupes by that key never counts an event twice (sync and async)."""
+"""Fault injection over real sockets: whatever the network does, a Commet `usage.track` (a write its
+service deduplicates by Idempotency-Key, so the SDK retries it) returns a real answer or raises a
+`MeterlyError`, every attempt of a call carries the same Idempotency-Key, and a backend that dedupes by
+that key never counts an event twice (sync and async). Autumn's writes, which are not deduplicated and
+so never resent once they may have arrived, are covered by tests/integrity/test_write_outcomes.py."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ RETRIED_FAULTS = [
 def call_all(
     mode: str, server: FaultServer, customers: list[str], concurrency: int = 8, retries: RetryConfig = RETRIES
 ) -> dict[str, Any]:
-    """balances.check(send_event=True) once per customer; maps each to its result or MeterlyError."""
+    """usage.track once per customer; maps each to its result or MeterlyError."""
     options: dict[str, Any] = {
         "api_key": API_KEY,
         "server_url": server.url,
@@ -47,9 +49,7 @@ def call_all(
         with Meterly(client=httpx.Client(verify=TLS), **options) as sdk:
             for customer in customers:
                 try:
-                    outcomes[customer] = sdk.balances.check(
-                        customer_id=customer, feature_id="messages", send_event=True
-                    )
+                    outcomes[customer] = sdk.usage.track(customer_id=customer, feature_code="messages")
                 except errors.MeterlyError as exc:
                     outcomes[customer] = exc
         return outcomes
@@ -61,8 +61,8 @@ def call_all(
             async def one(customer: str) -> None:
                 async with gate:
                     try:
-                        outcomes[customer] = await sdk.balances.check(
-                            customer_id=customer, feature_id="messages", send_event=True
+                        outcomes[customer] = await sdk.usage.track(
+                            customer_id=customer, feature_code="messages"
                         )
                     except errors.MeterlyError as exc:
                         outcomes[customer] = exc
@@ -78,11 +78,11 @@ def assert_no_event_lost_or_doubled(server: FaultServer, outcomes: dict[str, Any
     attempts = server.attempts_by_customer()
     keys_by_customer = {c: {r.headers["idempotency-key"] for r in reqs} for c, reqs in attempts.items()}
     for customer, outcome in outcomes.items():
-        assert isinstance(outcome, (models.CheckResponse, errors.MeterlyError)), (customer, outcome)
+        assert isinstance(outcome, (models.UsageEvent, errors.MeterlyError)), (customer, outcome)
         assert len(keys_by_customer.get(customer, set())) <= 1, f"{customer}: attempts used different keys"
         assert server.ledger.events[customer] <= 1, f"{customer}: counted twice"
-        if isinstance(outcome, models.CheckResponse):
-            assert outcome.is_fallback is False
+        if isinstance(outcome, models.UsageEvent):
+            assert getattr(outcome, "is_fallback", False) is False
             assert outcome.customer_id == customer
             assert server.ledger.events[customer] == 1, f"{customer}: answered but never counted"
     all_keys = [key for keys in keys_by_customer.values() for key in keys]
@@ -96,7 +96,7 @@ def test_a_fault_before_success_is_retried_with_the_same_key_and_counted_once(
 ) -> None:
     with fault_server(script(fault, fault), stall_seconds=2, trickle_seconds=0.02) as server:
         outcomes = call_all(mode, server, ["cus_1"])
-    assert isinstance(outcomes["cus_1"], models.CheckResponse), outcomes["cus_1"]
+    assert isinstance(outcomes["cus_1"], models.UsageEvent), outcomes["cus_1"]
     assert_no_event_lost_or_doubled(server, outcomes)
     served = [f for f, _ in server.received]
     assert served[-1] is Fault.OK
@@ -131,7 +131,7 @@ def test_a_random_storm_of_faults_never_loses_or_doubles_an_event(mode: str) -> 
         outcomes = call_all(mode, server, customers)
     assert set(outcomes) == set(customers)
     assert_no_event_lost_or_doubled(server, outcomes)
-    answered = [c for c, o in outcomes.items() if isinstance(o, models.CheckResponse)]
+    answered = [c for c, o in outcomes.items() if isinstance(o, models.UsageEvent)]
     assert len(answered) >= len(customers) // 2
     assert sum(server.faults[f] for f in faults) >= 10  # the storm really happened
     retried = [c for c, reqs in server.attempts_by_customer().items() if len(reqs) > 1]

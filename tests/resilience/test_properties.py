@@ -90,10 +90,21 @@ class Served:
         self.body = b"{}"
         self.headers: dict[str, str] = {}
         self.requests = 0
+        self.echo = False
+        """Whether the answer echoes the request's ids, as the service does (the SDK refuses an answer
+        echoing another request's: API.md "Answers belong to their requests")."""
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests += 1
-        return httpx.Response(self.status, content=self.body, headers=self.headers)
+        body = self.body
+        if self.echo:
+            sent, answer = json.loads(request.content), json.loads(body)
+            if "data" in answer:  # Commet's envelope
+                answer["data"]["featureCode"] = sent.get("featureCode")
+            else:
+                answer["customer_id"] = sent.get("customer_id")
+            body = json.dumps(answer).encode()
+        return httpx.Response(self.status, content=body, headers=self.headers)
 
 
 SERVED = Served()
@@ -123,8 +134,8 @@ def outcome(call: Any) -> Any:
         return exc if all(printable) else None
 
 
-def serve(status: int, body: bytes, headers: dict[str, str]) -> None:
-    SERVED.status, SERVED.body, SERVED.headers = status, body, headers
+def serve(status: int, body: bytes, headers: dict[str, str], echo: bool = False) -> None:
+    SERVED.status, SERVED.body, SERVED.headers, SERVED.echo = status, body, headers, echo
 
 
 @SETTINGS
@@ -134,12 +145,17 @@ def test_any_response_to_balances_check_gives_a_result_or_a_meterly_error(
 ) -> None:
     serve(status, body, headers)
     for call in (
-        lambda: SYNC.balances.check(customer_id="c", feature_id="f"),
-        ASYNC.balances.check(customer_id="c", feature_id="f"),
+        lambda: SYNC.balances.check(customer_id="cus_123", feature_id="f"),
+        ASYNC.balances.check(customer_id="cus_123", feature_id="f"),
     ):
         result = outcome(call)
         if 200 <= status < 300:
-            assert isinstance(result, (models.CheckResponse, errors.ResponseValidationError))
+            # A body whose customer_id was mutated answers another request: ResponseMismatchError.
+            assert isinstance(
+                result, (models.CheckResponse, errors.ResponseValidationError, errors.ResponseMismatchError)
+            )
+            if isinstance(result, errors.ResponseMismatchError):
+                assert json.loads(body)["customer_id"] != "cus_123"
         elif status == 429:
             assert isinstance(result, errors.RateLimitError)
         else:
@@ -154,12 +170,17 @@ def test_any_response_to_usage_check_gives_a_result_or_a_meterly_error(
 ) -> None:
     serve(status, body, headers)
     for call in (
-        lambda: SYNC.usage.check(customer_id="c", feature_code="f"),
-        ASYNC.usage.check(customer_id="c", feature_code="f"),
+        lambda: SYNC.usage.check(customer_id="c", feature_code="api_calls"),
+        ASYNC.usage.check(customer_id="c", feature_code="api_calls"),
     ):
         result = outcome(call)
         if 200 <= status < 300:
-            assert isinstance(result, (models.UsageCheck, errors.ResponseValidationError))
+            # A body whose featureCode was mutated answers another request: ResponseMismatchError.
+            assert isinstance(
+                result, (models.UsageCheck, errors.ResponseValidationError, errors.ResponseMismatchError)
+            )
+            if isinstance(result, errors.ResponseMismatchError):
+                assert json.loads(body)["data"]["featureCode"] != "api_calls"
         else:
             assert isinstance(result, errors.APIError)
 
@@ -236,7 +257,7 @@ def arguments(draw: st.DrawFn, valid: dict[str, Any], arbitrary: dict[str, Any])
 def test_any_arguments_to_balances_check_give_a_result_or_a_request_validation_error(
     kwargs: dict[str, Any],
 ) -> None:
-    serve(200, encoded(CHECK_BODY), {})
+    serve(200, encoded(CHECK_BODY), {}, echo=True)
     before = SERVED.requests
     for call in (lambda: SYNC.balances.check(**kwargs), ASYNC.balances.check(**kwargs)):
         result = outcome(call)
@@ -254,7 +275,7 @@ def test_any_arguments_to_balances_check_give_a_result_or_a_request_validation_e
 def test_any_arguments_to_usage_check_give_a_result_or_a_request_validation_error(
     kwargs: dict[str, Any],
 ) -> None:
-    serve(200, encoded(USAGE_BODY), {})
+    serve(200, encoded(USAGE_BODY), {}, echo=True)
     before = SERVED.requests
     for call in (lambda: SYNC.usage.check(**kwargs), ASYNC.usage.check(**kwargs)):
         result = outcome(call)
@@ -270,7 +291,7 @@ def test_any_arguments_to_usage_check_give_a_result_or_a_request_validation_erro
 @SETTINGS
 @given(api_key=st.one_of(st.text(max_size=12), st.sampled_from(["sk\r\nx", "clé", "\ud800", "a\x85b"])))
 def test_any_api_key_gives_a_result_or_a_request_validation_error(api_key: str) -> None:
-    serve(200, encoded(CHECK_BODY), {})
+    serve(200, encoded(CHECK_BODY), {}, echo=True)
     client = Meterly(api_key=api_key, client=httpx.Client(transport=httpx.MockTransport(SERVED.handler)))
     result = outcome(lambda: client.balances.check(customer_id="c", feature_id="f"))
     assert isinstance(result, (models.CheckResponse, errors.RequestValidationError))

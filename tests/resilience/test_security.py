@@ -168,7 +168,7 @@ def test_http_objects_in_errors_and_raw_responses_never_show_the_key_in_a_repr()
     shown: list[str] = []
     for scenario in ("forbidden", "down"):
         with pytest.raises(errors.MeterlyError) as caught:
-            sdk.usage.check(customer_id="c", feature_code="f", http_headers={"x-scenario": scenario})
+            sdk.usage.check(customer_id="c", feature_code="api_calls", http_headers={"x-scenario": scenario})
         error = caught.value
         if error.raw_response is not None:
             request_headers = error.raw_response.request.headers
@@ -179,7 +179,7 @@ def test_http_objects_in_errors_and_raw_responses_never_show_the_key_in_a_repr()
             shown.append(repr(request_headers))
         assert request_headers["x-api-key"] == KEY  # hidden from reprs, still there to read
     ok = {"x-scenario": "ok"}
-    raw = sdk.usage.with_raw_response.check(customer_id="c", feature_code="f", http_headers=ok)
+    raw = sdk.usage.with_raw_response.check(customer_id="c", feature_code="api_calls", http_headers=ok)
     shown += [repr(raw.headers), repr(raw.http_response.request.headers)]
     assert len(shown) == 6
     assert [text for text in shown if leaks(text)] == []

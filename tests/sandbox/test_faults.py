@@ -39,35 +39,47 @@ def test_fail_open_allows_during_an_outage(engine: SandboxEngine, caplog: pytest
 
 
 def test_a_failed_attempt_is_retried_and_processed_once(client: Meterly, engine: SandboxEngine) -> None:
+    # Commet's track, deduplicated by Idempotency-Key: retried through the 503s.
     engine.faults.fail_next(2)
-    res = client.balances.check(customer_id="cus_basic", feature_id="messages", send_event=True)
-    assert (res.allowed, res.is_fallback) == (True, False)
+    res = client.usage.track(customer_id="cus_basic", feature_code="messages")
+    assert res.customer_id == "cus_basic"
     assert [c.status for c in engine.history] == [503, 503, 200]
     assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
+    # Autumn's send_event check is not deduplicated: after a 503 it may have been recorded, never resent.
+    engine.faults.fail_next(1)
+    with pytest.raises(errors.WriteOutcomeUnknownError):
+        client.balances.check(customer_id="cus_basic", feature_id="messages", send_event=True)
+    assert [c.status for c in engine.history] == [503, 503, 200, 503]
 
 
 def test_a_lost_answer_is_retried_with_the_same_key_and_deducts_once(
     client: Meterly, engine: SandboxEngine
 ) -> None:
     engine.faults.drop_next()
-    res = client.balances.check(
-        customer_id="cus_basic", feature_id="messages", required_balance=3, send_event=True
-    )
-    assert res.balance is not None
-    assert res.balance.usage == 3
+    res = client.usage.track(customer_id="cus_basic", feature_code="messages", value=3)
+    assert res.value == 3
     dropped, replayed = engine.history
     assert (dropped.dropped, replayed.replayed) == (True, True)
     assert dropped.idempotency_key == replayed.idempotency_key
     assert engine.balance("cus_basic", "messages")["usage"] == 3  # type: ignore[index]
+    # Autumn's send_event check whose answer is lost: recorded once, never resent, outcome unknown.
+    engine.faults.drop_next()
+    with pytest.raises(errors.WriteOutcomeUnknownError) as caught:
+        client.balances.check(
+            customer_id="cus_basic", feature_id="messages", required_balance=2, send_event=True
+        )
+    assert caught.value.operation == "balancesCheck"
+    assert len(engine.history) == 3
+    assert engine.balance("cus_basic", "messages")["usage"] == 5  # type: ignore[index]
 
 
 async def test_a_lost_answer_is_retried_once_by_the_async_client(
     aclient: AsyncMeterly, engine: SandboxEngine
 ) -> None:
     engine.faults.drop_next()
-    res = await aclient.balances.check(customer_id="cus_basic", feature_id="messages", send_event=True)
-    assert res.balance is not None
-    assert res.balance.usage == 1
+    res = await aclient.usage.track(customer_id="cus_basic", feature_code="messages")
+    assert res.customer_id == "cus_basic"
+    assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
 
 
 def test_latency_beyond_the_timeout_is_a_timeout(engine: SandboxEngine) -> None:

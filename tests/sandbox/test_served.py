@@ -51,10 +51,10 @@ async def test_async_client_over_a_socket_retries_a_lost_answer_once() -> None:
     with Sandbox(engine) as sb:
         engine.faults.drop_next()
         async with AsyncMeterly(api_key=sb.api_key, server_url=sb.url, retry_config=FAST_RETRIES) as client:
-            res = await client.balances.check(customer_id="cus_basic", feature_id="messages", send_event=True)
+            # Commet's track: deduplicated by Idempotency-Key, so the lost answer is asked for again.
+            res = await client.usage.track(customer_id="cus_basic", feature_code="messages")
             usage = await client.usage.check(customer_id="cus_pro", feature_code="api_calls", quantity=2)
-    assert res.balance is not None
-    assert res.balance.usage == 1
+    assert res.customer_id == "cus_basic"
     assert usage.consumption_model == "metered"
     assert [c.dropped for c in engine.history][:2] == [True, False]
     assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
@@ -65,9 +65,10 @@ def test_sync_client_over_a_socket_retries_a_lost_answer_once() -> None:
     with Sandbox(engine) as sb:
         engine.faults.drop_next()
         with Meterly(api_key=sb.api_key, server_url=sb.url, retry_config=FAST_RETRIES) as client:
-            res = client.balances.check(customer_id="cus_basic", feature_id="messages", send_event=True)
-    assert res.balance is not None
-    assert res.balance.usage == 1
+            res = client.usage.track(customer_id="cus_basic", feature_code="messages")
+    assert res.customer_id == "cus_basic"
+    assert [c.dropped for c in engine.history] == [True, False]
+    assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
 
 
 def test_concurrent_requests_over_sockets_never_overspend() -> None:

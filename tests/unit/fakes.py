@@ -17,7 +17,7 @@ from meterly._declaration import Operation
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._options import CallOptions
 from meterly._prepare import Preparer
-from meterly._wire import TIME_LEFT, Call, Received
+from meterly._wire import TIME_LEFT, Call, Discard, Received
 from meterly.balances import BALANCES_CHECK
 from meterly.sdk import Meterly
 from meterly.types import UNSET
@@ -87,6 +87,8 @@ class FakeEngine:
         self.time_left: List[Optional[float]] = []
         """The deadline's cut of each attempt, as the engine is told it (None: the attempt's own timeout)."""
         self.sleeps: List[float] = []
+        self.discarded: List[Any] = []
+        """The responses whose connections the loop had discarded (they answered another request)."""
 
     def drive(self, steps: Generator[Effect, Any, Any]) -> Any:
         """The call's result; its error is raised, as a client raises it."""
@@ -99,6 +101,10 @@ class FakeEngine:
                     effect = next(steps)
                     continue
                 assert not isinstance(effect, Awaiting)
+                if isinstance(effect, Discard):
+                    self.discarded.append(effect.response)
+                    effect = next(steps)
+                    continue
                 self.sent.append(effect)
                 if isinstance(effect, Call):
                     self.time_left.append(effect.time_left)

@@ -23,7 +23,7 @@ def sync_client(handler: Any, sent: List[httpx.Request], **kwargs: Any) -> Meter
 
 
 def check(client: Meterly) -> models.CheckResponse:
-    return client.balances.check(customer_id="cus_1", feature_id="messages")
+    return client.balances.check(customer_id="cus_123", feature_id="messages")
 
 
 def test_the_sync_client_sleeps_between_attempts_with_its_own_sleep() -> None:
@@ -49,7 +49,7 @@ def test_the_async_client_sleeps_between_attempts_with_its_own_sleep() -> None:
         transport = httpx.MockTransport(handler)
         async with AsyncMeterly(api_key=API_KEY, client=httpx.AsyncClient(transport=transport)) as client:
             client._sleep = sleep
-            return await client.balances.check(customer_id="cus_1", feature_id="messages")
+            return await client.balances.check(customer_id="cus_123", feature_id="messages")
 
     assert asyncio.run(call()).allowed
     assert len(slept) == 1
@@ -78,7 +78,7 @@ def test_the_async_client_awaits_an_async_hook() -> None:
     async def call() -> models.CheckResponse:
         transport = httpx.MockTransport(sequence(json_response(200, CHECK_BODY)))
         client = AsyncMeterly(api_key=API_KEY, client=httpx.AsyncClient(transport=transport), hooks=[hook])
-        return await client.balances.check(customer_id="cus_1", feature_id="messages")
+        return await client.balances.check(customer_id="cus_123", feature_id="messages")
 
     assert asyncio.run(call()).allowed
     assert hook.seen == ["balancesCheck"]

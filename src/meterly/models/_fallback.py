@@ -14,6 +14,7 @@ the call failed and this is the last real answer seen for the same customer, fea
 (`FailOpenPolicy.last_known_max_age_ms`)."""
 
 _REASON = "_fallback_reason"
+_USAGE_RECORDED = "_usage_recorded"
 _DEGRADED = "_degraded"
 
 
@@ -65,9 +66,18 @@ def _marker_names(cls: type) -> Tuple[str, ...]:
     return names
 
 
-def mark_fallback(answer: FallbackAware, reason: FallbackReason) -> None:
-    """Marks `answer` as made up by the SDK for `reason`."""
-    object.__setattr__(answer, "__pydantic_private__", {_REASON: reason})
+def mark_fallback(
+    answer: FallbackAware, reason: FallbackReason, usage_recorded: Optional[bool] = False
+) -> None:
+    """Marks `answer` as made up by the SDK for `reason`; `usage_recorded` is False when the call
+    certainly recorded nothing, None when a write of it may have reached the service."""
+    object.__setattr__(answer, "__pydantic_private__", {_REASON: reason, _USAGE_RECORDED: usage_recorded})
+
+
+def usage_recorded(answer: FallbackAware) -> Optional[bool]:
+    """What a made-up answer says about usage (`mark_fallback`); None for a real answer."""
+    private = answer.__pydantic_private__
+    return private.get(_USAGE_RECORDED) if private else None
 
 
 def is_degraded(answer: FallbackAware) -> bool:

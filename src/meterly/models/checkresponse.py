@@ -9,7 +9,7 @@ from typing_extensions import Annotated
 
 from meterly.types import UNSET, Nullable, OptionalNullable
 
-from ._fallback import FallbackAware, is_degraded
+from ._fallback import FallbackAware, is_degraded, usage_recorded
 from .balance import Balance
 from .flag import Flag
 from .preview import Preview
@@ -75,3 +75,10 @@ class CheckResponse(FallbackAware):
         A real answer from the service, but not a normal one; `is_fallback` is for answers the SDK made up.
         """
         return is_degraded(self)
+
+    @property
+    def usage_recorded(self) -> Optional[bool]:
+        """On a fallback (`is_fallback`): False when the call certainly recorded no usage (its request
+        never reached the service), None when a `send_event` check may have reached it, so the service
+        may have counted the usage. None on the service's own answers (`balance` says what was used)."""
+        return usage_recorded(self)

@@ -24,7 +24,7 @@ from meterly.sandbox._http import (
     presented_key,
     scheme_hint,
 )
-from meterly.sandbox._idempotency import IdempotencyStore
+from meterly.sandbox._idempotency import IdempotencyStore, honours_idempotency_key
 from meterly.sandbox._routes import ROUTES, UNROUTED, service_of
 from meterly.sandbox._seed import DEMO_SEED, apply_seed, read_seed
 from meterly.sandbox._state import PriceRule
@@ -219,7 +219,7 @@ class SandboxEngine(World):
         recorded["body"] = body
         now = self.clock.now_ms()
         slot = print_ = None
-        if idempotency_key is not None:
+        if idempotency_key is not None and honours_idempotency_key(operation):
             slot, print_ = (operation.operation_id, idempotency_key), fingerprint(body)
             first = self._idempotency.replay(slot, print_, now)
             if first is not None:

@@ -1,22 +1,30 @@
-"""`IdempotencyStore`: the answers a sandbox replays when a request comes again with its Idempotency-Key."""
+"""`IdempotencyStore`: the answers a sandbox replays when a request comes again with its Idempotency-Key,
+on the operations whose service honours that header (`honours_idempotency_key`)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
+from meterly._declaration import Operation
 from meterly.sandbox._http import ProtocolError, SandboxResponse
 
 TTL_MS = 24 * 3600 * 1000
-MAX_KEYS = 10_000
+"""How long a key is remembered: Commet's 24 hours, by time, however many keys come after it."""
 
 Slot = Tuple[str, str]
 """(operation id, Idempotency-Key): a key is scoped to its operation."""
 
 
+def honours_idempotency_key(operation: Operation[Any]) -> bool:
+    """Whether the real service deduplicates this operation by its Idempotency-Key header, as its
+    declaration says (Commet's routes do; Autumn's check and track do not: a resent request is counted
+    again, and the sandbox must show that rather than hide it)."""
+    return operation.dedup == "header"
+
+
 class IdempotencyStore:
-    """First answers by slot, with the fingerprint of their body, for `TTL_MS`; the oldest of more than
-    `MAX_KEYS` are forgotten first."""
+    """First answers by slot, with the fingerprint of their body, each for `TTL_MS` after it was kept."""
 
     def __init__(self) -> None:
         self._answers: OrderedDict[Slot, Tuple[str, SandboxResponse, int]] = OrderedDict()
@@ -38,8 +46,7 @@ class IdempotencyStore:
 
     def keep(self, slot: Slot, fingerprint: str, response: SandboxResponse, now_ms: int) -> None:
         self._answers[slot] = (fingerprint, response, now_ms)
-        while len(self._answers) > MAX_KEYS:
-            self._answers.popitem(last=False)
+        self._answers.move_to_end(slot)  # kept in time order, so expiry stops at the first fresh one
 
     def _expire(self, now_ms: int) -> None:
         while self._answers:
