@@ -10,10 +10,24 @@ from __future__ import annotations
 from typing import Any, Dict, Tuple
 
 from meterly._operation import Operation
-from meterly.balances import BALANCES_CHECK
+from meterly.balances import (
+    BALANCES_BATCH_TRACK,
+    BALANCES_CHECK,
+    BALANCES_FINALIZE,
+    BALANCES_TRACK,
+    BALANCES_TRACK_TOKENS,
+)
 from meterly.usage import USAGE_CHECK, USAGE_TRACK
 
-OPERATIONS: Tuple[Operation[Any], ...] = (BALANCES_CHECK, USAGE_CHECK, USAGE_TRACK)
+OPERATIONS: Tuple[Operation[Any], ...] = (
+    BALANCES_CHECK,
+    BALANCES_TRACK,
+    BALANCES_TRACK_TOKENS,
+    BALANCES_BATCH_TRACK,
+    BALANCES_FINALIZE,
+    USAGE_CHECK,
+    USAGE_TRACK,
+)
 """Every operation, grouped by resource in the order the docs and the CLI show them."""
 
 BY_ID: Dict[str, Operation[Any]] = {op.operation_id: op for op in OPERATIONS}

@@ -46,6 +46,61 @@ BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
 )
 
 
+AUTUMN_RECORDING_VERSION = "2.3.0"
+"""The `x-api-version` of `balances.track`, `track_tokens` and `finalize`: the published Autumn spec
+(2.3.0) whose request and answer shapes their models follow."""
+
+AUTUMN_BATCH_VERSION = "2.5.0"
+"""The `x-api-version` of `balances.batch_track`: 2.5.0 adds each event's `idempotency_key`, which makes
+a resent batch count once."""
+
+BALANCES_TRACK: Operation[models.TrackResponse] = Operation(
+    operation_id="balancesTrack",
+    sdk_call="balances.track",
+    path="/v1/balances.track",
+    security=BEARER_AUTH,
+    request=lambda: models.TrackRequest,
+    response=lambda: models.TrackResponse,
+    writes=True,
+    version_header=VersionHeader("x-api-version", AUTUMN_RECORDING_VERSION),
+)
+
+BALANCES_TRACK_TOKENS: Operation[models.TrackResponse] = Operation(
+    operation_id="balancesTrackTokens",
+    sdk_call="balances.track_tokens",
+    path="/v1/balances.track_tokens",
+    security=BEARER_AUTH,
+    request=lambda: models.TrackTokensRequest,
+    response=lambda: models.TrackResponse,
+    writes=True,
+    version_header=VersionHeader("x-api-version", AUTUMN_RECORDING_VERSION),
+)
+
+BALANCES_BATCH_TRACK: Operation[models.BatchTrackResponse] = Operation(
+    operation_id="balancesBatchTrack",
+    sdk_call="balances.batch_track",
+    path="/v1/balances.batch_track",
+    security=BEARER_AUTH,
+    # The body is a JSON array of 1 to 1,000 of these (the declaration's array form comes with the
+    # registry's new module layout).
+    request=lambda: models.TrackEvent,
+    response=lambda: models.BatchTrackResponse,
+    writes=True,
+    version_header=VersionHeader("x-api-version", AUTUMN_BATCH_VERSION),
+)
+
+BALANCES_FINALIZE: Operation[models.FinalizeResponse] = Operation(
+    operation_id="balancesFinalize",
+    sdk_call="balances.finalize",
+    path="/v1/balances.finalize",
+    security=BEARER_AUTH,
+    request=lambda: models.FinalizeRequest,
+    response=lambda: models.FinalizeResponse,
+    writes=True,
+    version_header=VersionHeader("x-api-version", AUTUMN_RECORDING_VERSION),
+)
+
+
 class Balances:
     """Balance checks, synchronous."""
 

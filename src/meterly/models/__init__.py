@@ -17,12 +17,18 @@ if TYPE_CHECKING:
     from .customerrollover import CustomerRollover
     from .errordetail import ErrorDetail
     from .feature import Feature, FeatureType
+    from .finalizerequest import FinalizeAction, FinalizeRequest, FinalizeRequestTypedDict, FinalizeResponse
     from .flag import Flag
+    from .lock import Lock, LockOverageBehavior, LockTypedDict
     from .preview import Preview, PreviewScenario
     from .previewproduct import PreviewProduct
     from .price import BillingMethod, Price
     from .reset import Reset, ResetInterval
     from .security import Security
+    from .trackevent import BatchTrackResponse, TrackEvent, TrackEventTypedDict
+    from .trackrequest import OverageBehavior, TrackRequest, TrackRequestTypedDict
+    from .trackresponse import TrackDeduction, TrackResponse
+    from .tracktokensrequest import TrackTokensRequest, TrackTokensRequestTypedDict
     from .usagecheck import ConsumptionModel, UsageCheck, UsageDenyReason
     from .usagecheckrequest import UsageCheckRequest, UsageCheckRequestTypedDict
     from .usagecheckresponse import UsageCheckResponse
@@ -36,6 +42,7 @@ __all__ = [
     "Balance",
     "BalancesCheckRequest",
     "BalancesCheckRequestTypedDict",
+    "BatchTrackResponse",
     "BillingMethod",
     "Breakdown",
     "CheckResponse",
@@ -44,7 +51,15 @@ __all__ = [
     "ErrorDetail",
     "Feature",
     "FeatureType",
+    "FinalizeAction",
+    "FinalizeRequest",
+    "FinalizeRequestTypedDict",
+    "FinalizeResponse",
     "Flag",
+    "Lock",
+    "LockOverageBehavior",
+    "LockTypedDict",
+    "OverageBehavior",
     "Preview",
     "PreviewProduct",
     "PreviewScenario",
@@ -52,6 +67,14 @@ __all__ = [
     "Reset",
     "ResetInterval",
     "Security",
+    "TrackDeduction",
+    "TrackEvent",
+    "TrackEventTypedDict",
+    "TrackRequest",
+    "TrackRequestTypedDict",
+    "TrackResponse",
+    "TrackTokensRequest",
+    "TrackTokensRequestTypedDict",
     "UsageCheck",
     "UsageCheckRequest",
     "UsageCheckRequestTypedDict",
@@ -70,6 +93,7 @@ _MODULES = {
     "Balance": "balance",
     "BalancesCheckRequest": "balancescheckrequest",
     "BalancesCheckRequestTypedDict": "balancescheckrequest",
+    "BatchTrackResponse": "trackevent",
     "BillingMethod": "price",
     "Breakdown": "breakdown",
     "CheckResponse": "checkresponse",
@@ -78,7 +102,15 @@ _MODULES = {
     "ErrorDetail": "errordetail",
     "Feature": "feature",
     "FeatureType": "feature",
+    "FinalizeAction": "finalizerequest",
+    "FinalizeRequest": "finalizerequest",
+    "FinalizeRequestTypedDict": "finalizerequest",
+    "FinalizeResponse": "finalizerequest",
     "Flag": "flag",
+    "Lock": "lock",
+    "LockOverageBehavior": "lock",
+    "LockTypedDict": "lock",
+    "OverageBehavior": "trackrequest",
     "Preview": "preview",
     "PreviewProduct": "previewproduct",
     "PreviewScenario": "preview",
@@ -86,6 +118,14 @@ _MODULES = {
     "Reset": "reset",
     "ResetInterval": "reset",
     "Security": "security",
+    "TrackDeduction": "trackresponse",
+    "TrackEvent": "trackevent",
+    "TrackEventTypedDict": "trackevent",
+    "TrackRequest": "trackrequest",
+    "TrackRequestTypedDict": "trackrequest",
+    "TrackResponse": "trackresponse",
+    "TrackTokensRequest": "tracktokensrequest",
+    "TrackTokensRequestTypedDict": "tracktokensrequest",
     "UsageCheck": "usagecheck",
     "UsageCheckRequest": "usagecheckrequest",
     "UsageCheckRequestTypedDict": "usagecheckrequest",

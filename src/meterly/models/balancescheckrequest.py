@@ -9,6 +9,8 @@ from typing_extensions import Annotated, NotRequired, TypedDict
 
 from meterly.types import BaseModel
 
+from .lock import Lock, LockTypedDict
+
 
 class BalancesCheckRequestTypedDict(TypedDict):
     """The body of `balances.check` as a plain dict."""
@@ -20,6 +22,7 @@ class BalancesCheckRequestTypedDict(TypedDict):
     properties: NotRequired[Dict[str, Any]]
     send_event: NotRequired[bool]
     with_preview: NotRequired[bool]
+    lock: NotRequired[LockTypedDict]
 
 
 class BalancesCheckRequest(BaseModel):
@@ -45,3 +48,7 @@ class BalancesCheckRequest(BaseModel):
 
     with_preview: Optional[bool] = None
     """If true, the response will include a preview object, which can be used to display information such as a paywall or upgrade confirmation."""  # noqa: E501
+
+    lock: Optional[Lock] = None
+    """Reserve `required_balance` under `lock.lock_id` when allowed; `balances.finalize` then confirms or
+    releases the hold."""
