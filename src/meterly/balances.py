@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # The resources call their client's private `_request`: both are internals of one package.
 # pyright: reportPrivateUsage=false
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Union
 
 from meterly import models
 from meterly._operation import BEARER_AUTH, Operation, VersionHeader
@@ -118,6 +118,7 @@ class Balances:
         properties: Optional[Dict[str, Any]] = None,
         send_event: Optional[bool] = None,
         with_preview: Optional[bool] = None,
+        lock: Optional[Union[models.Lock, models.LockTypedDict]] = None,
         idempotency_key: Optional[str] = None,
         retries: Retries = UNSET,
         server_url: Optional[str] = None,
@@ -140,6 +141,8 @@ class Balances:
             properties: Attached to the usage event when `send_event` is true.
             send_event: Also record `required_balance` of usage when the check allows.
             with_preview: When denied, include `preview`: what to show the customer (upgrade options).
+            lock: Hold `required_balance` under `lock["lock_id"]` when allowed, until
+                `balances.finalize` confirms or releases it (or `expires_at` passes).
             idempotency_key: Sent as `Idempotency-Key`, the same on every retry (default: a new UUID4).
             retries: This call's retry policy; UNSET uses the client's, None never retries.
             server_url: This call's server, instead of the client's.
@@ -170,6 +173,7 @@ class AsyncBalances:
         properties: Optional[Dict[str, Any]] = None,
         send_event: Optional[bool] = None,
         with_preview: Optional[bool] = None,
+        lock: Optional[Union[models.Lock, models.LockTypedDict]] = None,
         idempotency_key: Optional[str] = None,
         retries: Retries = UNSET,
         server_url: Optional[str] = None,
@@ -192,6 +196,8 @@ class AsyncBalances:
             properties: Attached to the usage event when `send_event` is true.
             send_event: Also record `required_balance` of usage when the check allows.
             with_preview: When denied, include `preview`: what to show the customer (upgrade options).
+            lock: Hold `required_balance` under `lock["lock_id"]` when allowed, until
+                `balances.finalize` confirms or releases it (or `expires_at` passes).
             idempotency_key: Sent as `Idempotency-Key`, the same on every retry (default: a new UUID4).
             retries: This call's retry policy; UNSET uses the client's, None never retries.
             server_url: This call's server, instead of the client's.

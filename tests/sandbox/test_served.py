@@ -46,6 +46,14 @@ def test_engine_and_seed_together_are_refused() -> None:
         Sandbox(engine=SandboxEngine.demo(), seed=SEED)
 
 
+ISSUE_19_RESEND = pytest.mark.xfail(
+    strict=True,
+    reason="issue 19: Autumn ignores Idempotency-Key, so the SDK's resend of a send_event check after a "
+    "lost answer counts twice; the SDK must raise WriteOutcomeUnknownError instead of resending",
+)
+
+
+@ISSUE_19_RESEND
 async def test_async_client_over_a_socket_retries_a_lost_answer_once() -> None:
     engine = SandboxEngine.from_seed(SEED)
     with Sandbox(engine) as sb:
@@ -60,6 +68,7 @@ async def test_async_client_over_a_socket_retries_a_lost_answer_once() -> None:
     assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
 
 
+@ISSUE_19_RESEND
 def test_sync_client_over_a_socket_retries_a_lost_answer_once() -> None:
     engine = SandboxEngine.from_seed(SEED)
     with Sandbox(engine) as sb:
@@ -68,6 +77,27 @@ def test_sync_client_over_a_socket_retries_a_lost_answer_once() -> None:
             res = client.balances.check(customer_id="cus_basic", feature_id="messages", send_event=True)
     assert res.balance is not None
     assert res.balance.usage == 1
+
+
+async def test_async_client_over_a_socket_records_a_commet_event_once_after_a_lost_answer() -> None:
+    engine = SandboxEngine.from_seed(SEED)
+    with Sandbox(engine) as sb:
+        engine.faults.drop_next()
+        async with AsyncMeterly(api_key=sb.api_key, server_url=sb.url, retry_config=FAST_RETRIES) as client:
+            event = await client.usage.track(customer_id="cus_basic", feature_code="messages")
+    assert event.value == 1
+    assert [(c.dropped, c.replayed) for c in engine.history] == [(True, False), (False, True)]
+    assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
+
+
+def test_sync_client_over_a_socket_records_a_commet_event_once_after_a_lost_answer() -> None:
+    engine = SandboxEngine.from_seed(SEED)
+    with Sandbox(engine) as sb:
+        engine.faults.drop_next()
+        with Meterly(api_key=sb.api_key, server_url=sb.url, retry_config=FAST_RETRIES) as client:
+            event = client.usage.track(customer_id="cus_basic", feature_code="messages")
+    assert event.value == 1
+    assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
 
 
 def test_concurrent_requests_over_sockets_never_overspend() -> None:

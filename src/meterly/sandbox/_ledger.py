@@ -91,6 +91,35 @@ def left(entries: List[Entry]) -> Decimal:
     return sum((e.remaining + e.rollover_balance() for e in entries if not e.unlimited), ZERO)
 
 
+def forced_excess(entries: List[Entry]) -> Decimal:
+    """Usage recorded past the grant of entries that allow no overage (an `overflow` track): the balance
+    shows it as negative, as Autumn's does."""
+    return sum(
+        (max(ZERO, e.usage - e.granted) for e in entries if not e.unlimited and not e.overage_allowed),
+        ZERO,
+    )
+
+
+def usage_snapshot(entries: List[Entry]) -> Dict[str, Decimal]:
+    """Each entry's usage plus what it holds in rollovers, by entry id: `deductions` compares two."""
+    return {e.id: e.usage - e.rollover_balance() for e in entries}
+
+
+def deductions(entries: List[Entry], before: Dict[str, Decimal], feature_id: str) -> List[Dict[str, Any]]:
+    """The API's `deductions`: how much each entry gave since `before` (a `usage_snapshot`)."""
+    after = usage_snapshot(entries)
+    return [
+        {
+            "balance_id": e.id,
+            "feature_id": feature_id,
+            "plan_id": e.plan_id,
+            "value": json_number(after[e.id] - before.get(e.id, ZERO)),
+        }
+        for e in entries
+        if after[e.id] != before.get(e.id, ZERO)
+    ]
+
+
 def deduct(entries: List[Entry], amount: Decimal, *, force: bool = False) -> None:
     """Record `amount` of usage: rollovers first (soonest to expire), then entries, then overage.
     A negative amount gives usage back. With `force`, usage beyond every limit is recorded anyway."""
@@ -141,12 +170,13 @@ def balance_json(source: Source) -> BalanceJSON:
     result: BalanceJSON = {
         "feature_id": source.feature.id,
         "granted": json_number(sum((e.granted for e in limited), ZERO)),
-        "remaining": json_number(left(entries)),
+        "remaining": json_number(left(entries) - forced_excess(entries)),
         "usage": json_number(sum((e.usage for e in entries), ZERO)),
         "unlimited": len(limited) < len(entries),
         "overage_allowed": bool(overage),
         "max_purchase": None if max_purchase is None else json_number(max_purchase),
-        "next_reset_at": min(resets) if resets else None,
+        # An unlimited balance never runs out, so it has no reset to wait for (Autumn's check-unlimited).
+        "next_reset_at": min(resets) if resets and len(limited) == len(entries) else None,
         "breakdown": [e.breakdown_json() for e in entries],
     }
     if rollovers:
