@@ -29,7 +29,9 @@ def test_commets_feature_access_and_usage_set_are_served_with_and_without_api() 
         assert found is not None
         assert (found[0].name, found[1]) == ("feature_access.get", {"code": "sso"})
         listed = commet_routes.match(prefix + "/v1/feature-access")
-        assert listed is not None and listed[0].name == "feature_access.list"
+        assert listed is not None
+        assert listed[0].name == "feature_access.list"
         usage_set = commet_routes.match(prefix + "/v1/usage")
-        assert usage_set is not None and set(usage_set[0].handlers) == {"PUT"}
+        assert usage_set is not None
+        assert set(usage_set[0].handlers) == {"PUT"}
     assert commet_routes.match("/v1/usage/elsewhere") is None

@@ -320,7 +320,7 @@ class World:
         """The features an event records usage of; `Missing` when none does."""
         mapped = [f for f in self.features.values() if event_name in f.event_names]
         if not mapped:
-            raise Missing("event", f"no feature records the event {event_name!r}")
+            raise Missing("event", f"no feature records the event_name {event_name!r}")
         return mapped
 
     def model_pool(self, customer: Customer, model_id: str, feature_id: Optional[str]) -> Feature:
@@ -334,7 +334,7 @@ class World:
         for pool in pools:
             if model_id in pool.model_prices:
                 return pool
-        raise Missing("model", f"no credit system prices the model {model_id!r}")
+        raise Missing("model", f"no credit system prices the model_id {model_id!r}")
 
     def remember_batch_key(self, key: str) -> bool:
         """Whether `key` is new in the last 24 hours (and remember it); old keys are forgotten by time."""

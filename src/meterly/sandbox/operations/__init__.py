@@ -2,10 +2,11 @@
 
 `balances.check` is answered by `balances_check.py`: `<resource>_<method_name>` of its registry entry.
 Each module holds one function, `handle(world, body) -> dict | Reply`: `body` is the request read by a
-parser compiled from the operation's request model (`_body.strict_parser`), and the dict is the answer before its service wraps it (`meterly.sandbox.services`); a
-`Reply` carries another status (202). Errors are raised as `ProtocolError`s. A module whose body is not
-one JSON object of its model (`batch_track`'s array) defines `read_body(raw, parse) -> body` itself;
-`NOT_EMULATED` names the service's fields it refuses with a 400 rather than ignore.
+parser compiled from the operation's request model (`_body.strict_parser`), and the dict is the answer
+before its service wraps it (`meterly.sandbox.services`); a `Reply` carries another status (202).
+Errors are raised as `ProtocolError`s. A module whose body is not one JSON object of its model
+(`batch_track`'s array) defines `read_body(raw, parse) -> body` itself; `NOT_EMULATED` names the
+service's fields it refuses with a 400 rather than ignore.
 
 Adding an operation to the sandbox takes that one file; nothing else lists the operations. A registry
 entry without its module stops the sandbox from being built, with an error naming the missing module.
