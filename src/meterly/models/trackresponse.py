@@ -7,6 +7,7 @@ from typing import Dict, List, Optional
 from meterly.types import UNSET, BaseModel, Nullable, OptionalNullable
 
 from .balance import Balance
+from .reset import Reset
 
 
 class TrackDeduction(BaseModel):
@@ -23,6 +24,9 @@ class TrackDeduction(BaseModel):
 
     value: float
     """The amount deducted from this balance (negative when usage was given back)."""
+
+    reset: OptionalNullable[Reset] = UNSET
+    """When that balance resets (Autumn API 2.5.0); null for one that never does."""
 
 
 class TrackResponse(BaseModel):

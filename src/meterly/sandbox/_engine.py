@@ -238,6 +238,7 @@ class SandboxEngine(World):
                 return SandboxResponse(first.status, headers_out, first.body)
         answer = answering.handle(self, answering.parse(body))
         status, data = (answer.status, answer.body) if isinstance(answer, Reply) else (200, answer)
+        data = service.in_version(data, headers.get("x-api-version"))
         response = json_response(status, service.success(data), request_id)
         if slot is not None and print_ is not None:
             self._idempotency.keep(slot, print_, response, now)

@@ -127,3 +127,5 @@ class Service:
     for 24 hours) or processed again (Autumn's, whose API ignores the header)."""
     aliases: Tuple[Tuple[str, str], ...] = ()
     """(path, operation id): older paths the service still routes to an operation's handler."""
+    in_version: Callable[[Dict[str, Any], Optional[str]], Dict[str, Any]] = lambda data, version: data
+    """An answer in the shape of the API version the request asked for (its version header)."""

@@ -113,6 +113,9 @@ def deductions(entries: List[Entry], before: Dict[str, Decimal], feature_id: str
             "balance_id": e.id,
             "feature_id": feature_id,
             "plan_id": e.plan_id,
+            "reset": None
+            if not e.resets
+            else {"interval": e.interval, "interval_count": e.interval_count, "resets_at": e.resets_at},
             "value": json_number(after[e.id] - before.get(e.id, ZERO)),
         }
         for e in entries

@@ -35,7 +35,10 @@ def features_of(world: World, body: Body) -> List[Feature]:
         feature = found(body, "feature_id", world.feature)
         if feature.type == "boolean":
             raise ProtocolError(
-                400, INVALID, f"feature_id {feature.id!r} is a boolean feature: it has no usage to track", "feature_id"
+                400,
+                INVALID,
+                f"feature_id {feature.id!r} is a boolean feature: it has no usage to track",
+                "feature_id",
             )
         return [feature]
     return found(body, "event_name", world.event_features)

@@ -23,6 +23,10 @@ from meterly.sandbox._state import Customer, Feature, Hold, Plan, PlanFeature, j
 from meterly.sandbox._world import World
 from meterly.sandbox.operations._body import Body, found
 
+NOT_EMULATED = ("customer_data", "entity_data")
+"""Older API versions' fields for creating the customer or entity on the fly: the sandbox's customers come
+from its seed."""
+
 
 def handle(world: World, body: Body) -> Dict[str, Any]:
     customer = found(body, "customer_id", world.customer)

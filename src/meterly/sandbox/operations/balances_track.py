@@ -14,6 +14,10 @@ from meterly.sandbox.operations import Reply
 from meterly.sandbox.operations._body import Body, found
 from meterly.sandbox.operations._tracking import answer, entity_of, features_of, record
 
+NOT_EMULATED = ("customer_data", "entity_data", "idempotency_key", "skip_event")
+"""Older API versions' track fields (autumn-python sends them when asked): creating customers on the fly,
+a body idempotency key on a single track, tracking without an event."""
+
 
 def handle(world: World, body: Body) -> Union[Dict[str, Any], Reply]:
     customer = found(body, "customer_id", world.customer)
