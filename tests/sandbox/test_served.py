@@ -163,6 +163,67 @@ def test_cli_serves_a_seed_until_stopped(tmp_path: Path) -> None:
         proc.wait(timeout=10)
 
 
+def _serve(*options: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "meterly.sandbox", "--port", "0", "--quiet", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _url_of(proc: subprocess.Popen[str]) -> str:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert "listening on http://127.0.0.1:" in line, line
+    return line.split("listening on ")[1].split()[0]
+
+
+def test_cli_serves_rate_limits_in_each_services_words() -> None:
+    proc = _serve("--outage", "--error-status", "429", "--retry-after", "2")
+    try:
+        url = _url_of(proc)
+        autumn = httpx.post(
+            url + "/v1/balances.check",
+            json={"customer_id": "cus_pro", "feature_id": "messages"},
+            headers={"authorization": f"Bearer {DEFAULT_API_KEY}"},
+        )
+        commet = httpx.post(
+            url + "/api/v1/usage/check",
+            json={"customerId": "cus_pro", "featureCode": "api_calls"},
+            headers={"x-api-key": "ck_test_sandbox"},
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert (autumn.status_code, autumn.json()["code"], autumn.headers["retry-after"]) == (
+        429,
+        "rate_limit_exceeded",
+        "2",
+    )
+    assert (commet.status_code, commet.json()["error"]["code"], commet.headers["retry-after"]) == (
+        429,
+        "rate_limited",
+        "2",
+    )
+
+
+def test_cli_serves_autumns_degraded_202() -> None:
+    proc = _serve("--degraded")
+    try:
+        with Meterly(api_key=DEFAULT_API_KEY, server_url=_url_of(proc)) as client:
+            res = client.balances.check(customer_id="cus_pro", feature_id="messages")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert (res.allowed, res.is_degraded, res.balance) == (True, True, None)
+
+
+def test_cli_refuses_a_negative_retry_after(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--retry-after", "-1", "--port", "0"]) == 2
+    assert "--retry-after" in capsys.readouterr().err
+
+
 def test_importing_meterly_does_not_import_the_sandbox() -> None:
     code = "import sys, meterly; print('meterly.sandbox' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
