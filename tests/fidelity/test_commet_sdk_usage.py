@@ -6,7 +6,7 @@ require."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Set
+from typing import Any, Dict, Set, cast
 
 import commet
 import pytest
@@ -22,8 +22,11 @@ def _required(variant: Any) -> Set[str]:
 
 
 def _data(result: Any) -> Dict[str, Any]:
-    # commet-sdk 9.7.0 returns plain dicts (snake_case keys) or dataclasses, depending on the call.
-    return dataclasses.asdict(result) if dataclasses.is_dataclass(result) else dict(result)
+    """commet-sdk 9.7.0 returns plain dicts (snake_case keys) or dataclasses, depending on the call."""
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
+    assert isinstance(result, dict)
+    return cast(Dict[str, Any], result)
 
 
 ACCESS_VARIANTS = {
@@ -40,8 +43,7 @@ CONSUMPTION_VARIANTS = {
 def _assert_complete_access(access: Dict[str, Any]) -> None:
     assert _required(ACCESS_VARIANTS[access["type"]]) - set(access) == set()
     if access["type"] == "usage":
-        consumption = access["consumption"]
-        consumption = consumption if isinstance(consumption, dict) else dataclasses.asdict(consumption)
+        consumption = _data(access["consumption"])
         assert _required(CONSUMPTION_VARIANTS[consumption["model"]]) - set(consumption) == set()
 
 
@@ -77,8 +79,7 @@ def test_ai_token_usage_is_priced_per_model_in_credits() -> None:
         )
     assert _required(commet_types.UsageEvent) - set(event) == set()
     assert event["value"] == pytest.approx(2.25)  # 10k x 150/M + 1k x 600/M + 2k x 75/M
-    consumption = event["consumption"]
-    consumption = consumption if isinstance(consumption, dict) else dataclasses.asdict(consumption)
+    consumption = _data(event["consumption"])
     assert (consumption["model"], consumption["deducted"]) == ("credits", pytest.approx(2.25))
     assert engine.balance("cus_pro", "ai_credits")["usage"] == pytest.approx(480 + 2.25)  # type: ignore[index]
 
@@ -139,7 +140,7 @@ def test_feature_access_get_answers_every_field_of_its_variant(
 def test_feature_access_list_answers_every_feature(commet_sdk: Any) -> None:
     listed = _data(commet_sdk.feature_access.list(customer_id="cus_pro"))
     assert _required(commet_types.FeatureAccessListResult) - set(listed) == set()
-    items = [item if isinstance(item, dict) else dataclasses.asdict(item) for item in listed["data"]]
+    items = [_data(item) for item in listed["data"]]
     assert {item["code"] for item in items} >= {"messages", "api_calls", "sso", "ai_credits"}
     for item in items:
         _assert_complete_access(item)

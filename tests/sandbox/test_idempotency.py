@@ -83,7 +83,7 @@ def test_expired_keys_are_forgotten_so_memory_stays_bounded_by_time(engine: Sand
         post(engine, USAGE, USAGE_BODY, idempotency_key=f"old{index}")
     engine.clock.advance(24 * 3600 + 1)
     post(engine, USAGE, USAGE_BODY, idempotency_key="new")
-    assert len(engine._idempotency) == 1
+    assert len(engine._idempotency) == 1  # pyright: ignore[reportPrivateUsage]
 
 
 def test_sdk_call_with_the_same_idempotency_key_is_answered_once(

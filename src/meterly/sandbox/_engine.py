@@ -277,9 +277,10 @@ class SandboxEngine(World):
         self, headers: Dict[str, str], raw: bytes, request_id: str, recorded: Dict[str, Any]
     ) -> SandboxResponse:
         """Autumn's own fail-open while degraded: 202, allowed, no balance read and nothing recorded."""
-        body = parse_body(raw)
-        recorded["body"] = body
-        if not isinstance(body, dict) or not isinstance(body.get("customer_id"), str):
+        parsed = parse_body(raw)
+        recorded["body"] = parsed
+        body: Dict[str, Any] = cast(Dict[str, Any], parsed) if isinstance(parsed, dict) else {}
+        if not isinstance(body.get("customer_id"), str):
             raise ProtocolError(400, INVALID, "customer_id is required", "customer_id")
         answer: Dict[str, Any] = {"allowed": True, "customer_id": body["customer_id"]}
         for key in ("entity_id", "required_balance"):

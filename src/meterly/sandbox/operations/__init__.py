@@ -73,4 +73,8 @@ def handler(operation: Operation[Any]) -> Handler:
         raise LookupError(f"{name} has no `handle(world, body)` function")
     parse = strict_parser(operation.request_model, tuple(getattr(module, "NOT_EMULATED", ())))
     read_body: Callable[[Any, Parse], Any] = getattr(module, "read_body", read_object)
-    return Handler(functools.partial(read_body, parse=parse), cast(Handle, handle))
+
+    def read(raw: Any) -> Any:
+        return read_body(raw, parse)
+
+    return Handler(read, cast(Handle, handle))

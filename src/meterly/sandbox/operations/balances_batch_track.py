@@ -6,7 +6,7 @@ refuses the whole batch, naming it (`[3].customer_id`)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple, cast
 
 from meterly.sandbox._http import INVALID, ProtocolError
 from meterly.sandbox._state import Customer, Feature
@@ -19,14 +19,15 @@ MAX_EVENTS = 1_000
 
 
 def read_body(raw: Any, parse: Parse) -> List[Body]:
-    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_EVENTS:
+    items: List[Any] = raw if isinstance(raw, list) else []  # pyright: ignore[reportUnknownVariableType]
+    if not 1 <= len(items) <= MAX_EVENTS:
         raise ProtocolError(400, INVALID, f"the body must be a JSON array of 1 to {MAX_EVENTS} events")
     events: List[Body] = []
-    for index, item in enumerate(raw):
+    for index, item in enumerate(items):
         try:
             if not isinstance(item, dict):
                 raise ProtocolError(400, INVALID, "must be an object")
-            events.append(parse(item))
+            events.append(parse(cast(Dict[str, Any], item)))
         except ProtocolError as error:
             where = f"[{index}]" + (f".{error.param}" if error.param else "")
             raise ProtocolError(error.status, error.code, f"[{index}] {error.message}", where) from None

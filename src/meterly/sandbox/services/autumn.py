@@ -35,7 +35,8 @@ def _balance_v2_0(balance: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]
     """A 2.1+ `Balance` in API 2.0's shape: granted, purchased (usage past the grant) and current."""
     if balance is None:
         return None
-    breakdown = [
+    items: List[Dict[str, Any]] = balance.get("breakdown", [])
+    breakdown: List[Dict[str, Any]] = [
         {
             "id": item["id"],
             "plan_id": item["plan_id"],
@@ -43,14 +44,14 @@ def _balance_v2_0(balance: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]
             "purchased_balance": max(0, item["usage"] - item["included_grant"] - item["prepaid_grant"]),
             "current_balance": item["remaining"],
             "usage": item["usage"],
-            "max_purchase": (item.get("price") or {}).get("max_purchase"),
+            "max_purchase": None if item["price"] is None else item["price"]["max_purchase"],
             "overage_allowed": balance["overage_allowed"],
             "reset": item["reset"] if item["reset"]["interval"] != "one_off" else None,
             "expires_at": item["expires_at"],
         }
-        for item in balance.get("breakdown", [])
+        for item in items
     ]
-    result = {
+    result: Dict[str, Any] = {
         "feature_id": balance["feature_id"],
         "unlimited": balance["unlimited"],
         "granted_balance": balance["granted"],
