@@ -149,3 +149,91 @@ def test_check_send_event_credit_system_deducts_the_credit_cost() -> None:
     answer = _check(engine, "action1", required_balance=10, send_event=True)
     assert (answer["allowed"], answer["required_balance"]) == (True, 2)
     assert (answer["balance"]["feature_id"], answer["balance"]["usage"]) == ("credits", 2)
+
+
+BATCH = "/v1/balances.batch_track"
+
+
+def _batch_engine() -> SandboxEngine:
+    return _engine([MESSAGES], [{"feature_id": "messages", "included": 20}])
+
+
+def _remaining(engine: SandboxEngine) -> float:
+    balance = engine.balance("cus", "messages")
+    assert balance is not None
+    return float(balance["remaining"])
+
+
+def _item(value: float, key: str | None = None) -> Dict[str, Any]:
+    item: Dict[str, Any] = {"customer_id": "cus", "feature_id": "messages", "value": value}
+    if key is not None:
+        item["idempotency_key"] = key
+    return item
+
+
+def test_batch_track_items_of_the_same_customer_and_feature_all_deduct() -> None:
+    engine = _batch_engine()
+    assert post(engine, BATCH, [_item(5), _item(3)]).status == 202
+    assert _remaining(engine) == 12
+
+
+def test_batch_track_identical_items_without_keys_each_deduct() -> None:
+    engine = _batch_engine()
+    post(engine, BATCH, [_item(2)] * 3)
+    assert _remaining(engine) == 14
+
+
+def test_batch_track_a_duplicate_key_within_one_batch_deducts_once() -> None:
+    engine = _batch_engine()
+    post(engine, BATCH, [_item(3, "batch-k"), _item(3, "batch-k"), _item(2, "batch-l")])
+    assert _remaining(engine) == 15
+
+
+def test_batch_track_a_key_used_in_an_earlier_batch_is_dropped_and_the_rest_deduct() -> None:
+    engine = _batch_engine()
+    post(engine, BATCH, [_item(4, "batch-p")])
+    assert _remaining(engine) == 16
+    post(engine, BATCH, [_item(4, "batch-p"), _item(1, "batch-q")])
+    assert _remaining(engine) == 15
+
+
+def test_track_overage_overflow1_passes_the_grant_and_cap_mode_then_adds_nothing() -> None:
+    engine = _engine([MESSAGES], [{"feature_id": "messages", "included": 100}])
+    body = {"customer_id": "cus", "feature_id": "messages", "value": 150, "overage_behavior": "overflow"}
+    balance = post(engine, TRACK, body).json()["balance"]
+    assert (balance["granted"], balance["remaining"], balance["usage"]) == (100, 0, 150)
+    assert _check(engine)["allowed"] is False
+    balance = _track(engine, 10)["balance"]
+    assert (balance["remaining"], balance["usage"]) == (0, 150)
+
+
+def test_track_overage_overflow4_a_negative_overflow_credits_above_the_grant() -> None:
+    engine = _engine([MESSAGES], [{"feature_id": "messages", "included": 100}])
+    _track(engine, 30)
+    body = {"customer_id": "cus", "feature_id": "messages", "value": -50, "overage_behavior": "overflow"}
+    balance = post(engine, TRACK, body).json()["balance"]
+    assert (balance["granted"], balance["remaining"], balance["usage"]) == (100, 120, -20)
+
+
+def test_track_overage_overflow8_track_tokens_with_overflow_deducts_the_full_cost() -> None:
+    engine = _engine(
+        [
+            {
+                "id": "ai_credits",
+                "name": "AI credits",
+                "type": "credit_system",
+                "model_prices": {"custom/internal-model": {"input": 5, "output": 15}},
+            }
+        ],
+        [{"feature_id": "ai_credits", "included": 0.1}],
+    )
+    body = {
+        "customer_id": "cus",
+        "feature_id": "ai_credits",
+        "model_id": "custom/internal-model",
+        "input_tokens": 10_000,
+        "output_tokens": 5_000,
+        "overage_behavior": "overflow",
+    }
+    balance = post(engine, "/v1/balances.track_tokens", body).json()["balance"]
+    assert (balance["remaining"], balance["usage"]) == (0, 0.125)

@@ -91,15 +91,6 @@ def left(entries: List[Entry]) -> Decimal:
     return sum((e.remaining + e.rollover_balance() for e in entries if not e.unlimited), ZERO)
 
 
-def forced_excess(entries: List[Entry]) -> Decimal:
-    """Usage recorded past the grant of entries that allow no overage (an `overflow` track): the balance
-    shows it as negative, as Autumn's does."""
-    return sum(
-        (max(ZERO, e.usage - e.granted) for e in entries if not e.unlimited and not e.overage_allowed),
-        ZERO,
-    )
-
-
 def usage_snapshot(entries: List[Entry]) -> Dict[str, Decimal]:
     """Each entry's usage plus what it holds in rollovers, by entry id: `deductions` compares two."""
     return {e.id: e.usage - e.rollover_balance() for e in entries}
@@ -125,7 +116,8 @@ def deductions(entries: List[Entry], before: Dict[str, Decimal], feature_id: str
 
 def deduct(entries: List[Entry], amount: Decimal, *, force: bool = False) -> None:
     """Record `amount` of usage: rollovers first (soonest to expire), then entries, then overage.
-    A negative amount gives usage back. With `force`, usage beyond every limit is recorded anyway."""
+    A negative amount gives usage back, down to zero (below it with `force`). With `force`, usage beyond
+    every limit is recorded anyway; `remaining` still shows no less than zero, as Autumn's does."""
     ordered = _order(entries)
     if amount < 0:
         refund = -amount
@@ -133,6 +125,9 @@ def deduct(entries: List[Entry], amount: Decimal, *, force: bool = False) -> Non
             back = min(entry.usage, refund)
             entry.usage -= back
             refund -= back
+        if refund > 0 and force and ordered:
+            # Given back past zero usage: credited above the grant (Autumn's overflow with a negative value).
+            ordered[-1].usage -= refund
         return
     unlimited = next((e for e in ordered if e.unlimited), None)
     if unlimited is not None:
@@ -173,7 +168,7 @@ def balance_json(source: Source) -> BalanceJSON:
     result: BalanceJSON = {
         "feature_id": source.feature.id,
         "granted": json_number(sum((e.granted for e in limited), ZERO)),
-        "remaining": json_number(left(entries) - forced_excess(entries)),
+        "remaining": json_number(left(entries)),
         "usage": json_number(sum((e.usage for e in entries), ZERO)),
         "unlimited": len(limited) < len(entries),
         "overage_allowed": bool(overage),

@@ -247,7 +247,8 @@ class World:
                 if own is None:
                     raise ValueError(per_seat_message(customer.id, source.feature.id))
                 source = own
-            deduct(source.entries, dec(amount) * source.cost, force=True)
+            units = dec(amount) * source.cost
+            deduct(source.entries, units, force=units > 0)
         return self
 
     def balance(

@@ -81,7 +81,7 @@ def test_cap_holds_what_is_left_and_overflow_holds_it_all(engine: SandboxEngine)
     assert _usage(engine) == 10
     post(engine, FINALIZE, {"lock_id": "cap", "action": "release"})
     answer = _lock(engine, "over", required=15, overage_behavior="overflow")
-    assert (answer["allowed"], answer["balance"]["remaining"]) == (True, -5)
+    assert (answer["allowed"], answer["balance"]["usage"], answer["balance"]["remaining"]) == (True, 15, 0)
 
 
 def test_lock_mistakes_are_refused_naming_the_field(engine: SandboxEngine) -> None:

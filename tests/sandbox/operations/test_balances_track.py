@@ -57,10 +57,10 @@ def test_cap_deducts_only_what_is_left_and_stops_at_zero(engine: SandboxEngine) 
     assert answer["deductions"][0]["value"] == 10
 
 
-def test_overflow_deducts_everything_and_the_balance_goes_negative(engine: SandboxEngine) -> None:
+def test_overflow_deducts_everything_past_the_grant(engine: SandboxEngine) -> None:
     body = {"customer_id": "cus_basic", "feature_id": "messages", "value": 25, "overage_behavior": "overflow"}
     answer = post(engine, TRACK, body).json()
-    assert (answer["balance"]["usage"], answer["balance"]["remaining"]) == (25, -15)
+    assert (answer["balance"]["usage"], answer["balance"]["remaining"]) == (25, 0)  # floored, as Autumn's
     denied = post(engine, CHECK, {"customer_id": "cus_basic", "feature_id": "messages"}).json()
     assert denied["allowed"] is False
 

@@ -71,8 +71,10 @@ def record(
         source = own
     amount = units * source.cost
     before = usage_snapshot(source.entries)
-    if amount < 0 or overflow:
+    if overflow:  # all of it: past the grant, or given back past zero usage
         deduct(source.entries, amount, force=True)
+    elif amount < 0:  # given back down to zero usage
+        deduct(source.entries, amount)
     else:
         room = available(source.entries)
         deduct(source.entries, amount if room is None else min(amount, max(ZERO, room)))
