@@ -9,6 +9,8 @@ from typing_extensions import Annotated
 
 from meterly.types import BaseModel
 
+from .lock import Lock, LockTypedDict
+
 
 class BalancesCheckRequest(BaseModel):
     """The body of `balances.check`."""
@@ -33,3 +35,7 @@ class BalancesCheckRequest(BaseModel):
 
     with_preview: Optional[bool] = None
     """If true, the response will include a preview object, which can be used to display information such as a paywall or upgrade confirmation."""  # noqa: E501
+
+    lock: Optional[Lock] = None
+    """Reserve `required_balance` under `lock.lock_id` when allowed; `balances.finalize` then confirms or
+    releases the hold."""

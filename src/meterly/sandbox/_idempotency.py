@@ -8,15 +8,18 @@ from typing import Optional, Tuple
 from meterly.sandbox._http import ProtocolError, SandboxResponse
 
 TTL_MS = 24 * 3600 * 1000
-MAX_KEYS = 10_000
+"""How long a key is honoured: Commet's 24 hours, on the sandbox clock."""
 
 Slot = Tuple[str, str]
 """(operation id, Idempotency-Key): a key is scoped to its operation."""
 
 
 class IdempotencyStore:
-    """First answers by slot, with the fingerprint of their body, for `TTL_MS`; the oldest of more than
-    `MAX_KEYS` are forgotten first."""
+    """First answers by slot, with the fingerprint of their body, for `TTL_MS` of the sandbox clock.
+
+    Memory is bounded by time, as the service's promise is: a key is forgotten once its 24 hours have
+    passed, never earlier because newer keys came (keys are kept in the order they were first seen, so
+    expiring reads only the oldest)."""
 
     def __init__(self) -> None:
         self._answers: OrderedDict[Slot, Tuple[str, SandboxResponse, int]] = OrderedDict()
@@ -37,9 +40,11 @@ class IdempotencyStore:
         return stored[1]
 
     def keep(self, slot: Slot, fingerprint: str, response: SandboxResponse, now_ms: int) -> None:
+        self._expire(now_ms)
         self._answers[slot] = (fingerprint, response, now_ms)
-        while len(self._answers) > MAX_KEYS:
-            self._answers.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._answers)
 
     def _expire(self, now_ms: int) -> None:
         while self._answers:
