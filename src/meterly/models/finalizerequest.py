@@ -5,21 +5,12 @@ from __future__ import annotations
 from typing import Any, Dict, Literal, Optional, Union
 
 from pydantic import Field
-from typing_extensions import Annotated, NotRequired, TypedDict
+from typing_extensions import Annotated
 
 from meterly.types import BaseModel, UnrecognizedStr
 
 FinalizeAction = Union[Literal["confirm", "release"], UnrecognizedStr]
 """`confirm` records the held usage; `release` gives the held balance back."""
-
-
-class FinalizeRequestTypedDict(TypedDict):
-    """The body of `balances.finalize` as a plain dict."""
-
-    lock_id: str
-    action: Literal["confirm", "release"]
-    override_value: NotRequired[float]
-    properties: NotRequired[Dict[str, Any]]
 
 
 class FinalizeRequest(BaseModel):

@@ -1,7 +1,6 @@
 """`Lock`: a reservation made by `balances.check`, later confirmed or released by `balances.finalize`."""
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: the TypedDict reads NotRequired at run time
 from typing import Any, Literal, Optional, Union
 
 from pydantic import Field
@@ -31,14 +30,15 @@ class Lock(BaseModel):
     """Your id for this reservation: pass it to `balances.finalize`."""
 
     enabled: Literal[True] = True
-    """Always true: the service reserves only when asked to explicitly. Always sent."""
+    """Always true."""
+
+    # The service reserves only when asked explicitly: `enabled` is sent even at its default.
 
     expires_at: Optional[int] = Field(default=None, ge=0)
     """When an unfinalized hold is given back by itself, in Unix milliseconds."""
 
     overage_behavior: Optional[Literal["reject", "cap", "overflow"]] = None
-    """What a lock beyond the available balance does (Autumn API 2.5.0): `reject` (default), `cap` or
-    `overflow`. `balances.finalize` keeps the behaviour chosen here."""
+    """What a lock beyond the available balance does (Autumn API 2.5.0)."""
 
     def model_post_init(self, context: Any, /) -> None:
         # `enabled` is a constant the service requires: it is sent even when left at its default.

@@ -1,10 +1,9 @@
 """`TrackEvent`: one item of `balances.batch_track`'s body (a JSON array), and `BatchTrackResponse`."""
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: the TypedDict reads NotRequired at run time
 from typing import Any, Dict, Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from typing_extensions import Annotated, NotRequired, TypedDict
 
 from meterly.types import BaseModel
@@ -54,6 +53,12 @@ class TrackEvent(BaseModel):
 
     overage_behavior: Optional[Literal["cap", "overflow"]] = None
     """`cap` (default) deducts only what is left; `overflow` deducts it all, past zero."""
+
+    @model_validator(mode="after")
+    def _one_feature_or_event(self) -> "TrackEvent":
+        if (self.feature_id is None) == (self.event_name is None):
+            raise ValueError("give exactly one of `feature_id` and `event_name`")
+        return self
 
 
 class BatchTrackResponse(BaseModel):

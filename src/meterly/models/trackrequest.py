@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Dict, Literal, Optional, Union
 
-from pydantic import Field
-from typing_extensions import Annotated, NotRequired, TypedDict
+from pydantic import BeforeValidator, Field
+from typing_extensions import Annotated
 
+from meterly._arg import Arg
 from meterly.types import BaseModel, UnrecognizedStr
 
 OverageBehavior = Union[Literal["cap", "overflow"], UnrecognizedStr]
@@ -14,18 +16,20 @@ OverageBehavior = Union[Literal["cap", "overflow"], UnrecognizedStr]
 zero; `overflow` deducts it all, so the balance may go negative."""
 
 
-class TrackRequestTypedDict(TypedDict):
-    """The body of `balances.track` as a plain dict, with Python names."""
+def _as_unix_ms(value: Any) -> Any:
+    """A `datetime` becomes Unix milliseconds (a naive one is local time, as `datetime.timestamp` reads
+    it); an int is taken as milliseconds already."""
+    if isinstance(value, datetime):
+        return round(value.timestamp() * 1000)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be a datetime or Unix milliseconds (int), got {type(value).__name__}")
+    return value
 
-    customer_id: str
-    feature_id: NotRequired[str]
-    event_name: NotRequired[str]
-    entity_id: NotRequired[str]
-    value: NotRequired[float]
-    properties: NotRequired[Dict[str, Any]]
-    timestamp: NotRequired[int]
-    overage_behavior: NotRequired[Literal["cap", "overflow"]]
-    async_: NotRequired[bool]
+
+UnixMillis = Annotated[
+    Optional[int], BeforeValidator(_as_unix_ms), Field(ge=0), Arg(annotation="Optional[Union[datetime, int]]")
+]
+"""A timestamp on the wire in Unix milliseconds, taken by the method as a `datetime` or such an int."""
 
 
 class TrackRequest(BaseModel):
@@ -44,13 +48,13 @@ class TrackRequest(BaseModel):
     """The entity (a seat, a workspace) whose balance the usage is recorded against."""
 
     value: Optional[float] = Field(default=None, examples=[3])
-    """How much was used (the service's default is 1). Negative gives usage back, e.g. a removed seat."""
+    """How much was used (the service's default is 1). Negative gives usage back."""
 
     properties: Optional[Dict[str, Any]] = None
     """Properties stored with the usage event."""
 
-    timestamp: Optional[int] = Field(default=None, ge=0)
-    """When the usage happened, in Unix milliseconds; default: when the service receives it."""
+    timestamp: UnixMillis = None
+    """When the usage happened, in Unix milliseconds."""
 
     overage_behavior: Optional[Literal["cap", "overflow"]] = None
     """`cap` (default) deducts only what is left; `overflow` deducts it all, past zero."""

@@ -39,7 +39,7 @@ class TrackResponse(BaseModel):
     """The amount recorded (for `track_tokens`, the credits the tokens cost)."""
 
     balance: Nullable[Balance]
-    """The balance after the usage; null when the usage was queued (`async_`) or touched several features."""
+    """The balance after the usage; null when the usage was queued or touched several features."""
 
     entity_id: OptionalNullable[str] = UNSET
     """The entity the usage was recorded against, if any."""

@@ -5,29 +5,11 @@ from __future__ import annotations
 from typing import Any, Dict, Literal, Optional
 
 from pydantic import Field
-from typing_extensions import Annotated, NotRequired, TypedDict
+from typing_extensions import Annotated
 
 from meterly.types import BaseModel
 
-
-class TrackTokensRequestTypedDict(TypedDict):
-    """The body of `balances.track_tokens` as a plain dict, with Python names."""
-
-    customer_id: str
-    model_id: str
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: NotRequired[int]
-    cache_write_tokens: NotRequired[int]
-    audio_input_tokens: NotRequired[int]
-    audio_output_tokens: NotRequired[int]
-    reasoning_tokens: NotRequired[int]
-    feature_id: NotRequired[str]
-    entity_id: NotRequired[str]
-    properties: NotRequired[Dict[str, Any]]
-    timestamp: NotRequired[int]
-    overage_behavior: NotRequired[Literal["cap", "overflow"]]
-    async_: NotRequired[bool]
+from .trackrequest import UnixMillis
 
 
 class TrackTokensRequest(BaseModel):
@@ -64,12 +46,12 @@ class TrackTokensRequest(BaseModel):
     """The AI credit system to deduct from; by default the service finds the customer's."""
 
     entity_id: Optional[str] = Field(default=None, min_length=1)
-    """The entity (a seat, a workspace) whose balance pays."""
+    """The entity (a seat, a workspace) whose balance the usage is recorded against."""
 
     properties: Optional[Dict[str, Any]] = None
     """Properties stored with the usage event."""
 
-    timestamp: Optional[int] = Field(default=None, ge=0)
+    timestamp: UnixMillis = None
     """When the usage happened, in Unix milliseconds."""
 
     overage_behavior: Optional[Literal["cap", "overflow"]] = None
