@@ -194,11 +194,12 @@ def render_usage_example(operation: Operation[Any]) -> str:
         arguments = f"{operation.array_body.name}=[{json.dumps(examples)}]"
     else:
         arguments = ", ".join(f"{name}={value!r}".replace("'", '"') for name, value in examples.items())
+    setup = "".join(f"    {line}\n" for line in operation.example_setup.splitlines())
     return f"""\
 from meterly import Meterly
 
 with Meterly() as client:  # the key comes from METERLY_API_KEY
-    res = client.{operation.resource}.{operation.method_name}({arguments})
+{setup}    res = client.{operation.resource}.{operation.method_name}({arguments})
 
     print(res)
 """

@@ -116,6 +116,7 @@ class Operation(Generic[T]):
         "doc",
         "echoes",
         "envelope",
+        "example_setup",
         "exactly_one_of",
         "fallback",
         "feature_param",
@@ -153,6 +154,7 @@ class Operation(Generic[T]):
         arg_docs: Optional[Mapping[str, str]] = None,
         array_body: Optional[ArrayBody] = None,
         exactly_one_of: Tuple[str, ...] = (),
+        example_setup: str = "",
     ) -> None:
         self.operation_id = operation_id
         self.resource, _, self.method_name = sdk_call.partition(".")
@@ -192,6 +194,9 @@ class Operation(Generic[T]):
         self.array_body = array_body
         """None when the body is one JSON object of the request model's fields; else the body is a JSON
         array of request models, taken by the method as one sequence argument (`ArrayBody`)."""
+        self.example_setup = example_setup
+        """Calls the docs' example makes before this one, so that it runs against the sandbox's demo data
+        (a finalize needs a lock held first)."""
         self.exactly_one_of = exactly_one_of
         """Arguments of which a call must give exactly one (`feature_id` or `event_name`)."""
         self.unsent_defaults: Tuple[Tuple[str, Any, str], ...] = ()

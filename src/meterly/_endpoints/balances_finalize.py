@@ -16,6 +16,9 @@ BALANCES_FINALIZE: Operation[models.FinalizeResponse] = Operation(
     writes=True,
     dedup="none",
     version_header=AUTUMN_RECORDING_VERSION,
+    example_setup="""client.balances.check(
+    customer_id="cus_pro", feature_id="messages", required_balance=3, lock={"lock_id": "lock_gen_42"}
+)""",
     doc="""Confirm (record) or release (give back) the balance a check held under `lock_id`.
 
 `POST /v1/balances.finalize` with `Authorization: Bearer <key>`. Reserve with

@@ -19,7 +19,7 @@ class FinalizeRequest(BaseModel):
     lock_id: Annotated[str, Field(min_length=1, examples=["lock_gen_42"])]
     """The `lock_id` the check held the balance under."""
 
-    action: Literal["confirm", "release"]
+    action: Annotated[Literal["confirm", "release"], Field(examples=["confirm"])]
     """`confirm` records the held usage; `release` gives the held balance back."""
 
     override_value: Optional[float] = Field(default=None, ge=0, examples=[3])

@@ -41,7 +41,7 @@ class TrackRequest(BaseModel):
     feature_id: Optional[str] = Field(default=None, min_length=1, examples=["messages"])
     """The feature used. Give exactly one of `feature_id` and `event_name`."""
 
-    event_name: Optional[str] = Field(default=None, min_length=1, examples=["chat_message"])
+    event_name: Optional[str] = Field(default=None, min_length=1)
     """An event that the service maps to one or more features, each of which is deducted."""
 
     entity_id: Optional[str] = Field(default=None, min_length=1)
