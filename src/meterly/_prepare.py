@@ -70,8 +70,6 @@ class Preparer:
         params = op.compiled
         if params is None:
             params = op.compile()
-        if op.exactly_one_of:
-            _check_exactly_one(op.exactly_one_of, args)
         if op.array_body is not None:
             return self._prepare(op, args, _array_content(op, args), options)
         for name, key, check, required, nested in params:
@@ -83,6 +81,8 @@ class Preparer:
             body[key] = check(name, value)
             if nested:
                 scalars = False
+        if op.exactly_one_of:
+            _check_exactly_one(op.exactly_one_of, args)
         for key, default, other in op.unsent_defaults:
             if other in body and body.get(key) == default:
                 del body[key]
