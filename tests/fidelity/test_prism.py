@@ -131,6 +131,82 @@ TRACK_CALLS: List[Dict[str, Any]] = [
 ]
 
 
+RECORDING_CALLS: List[tuple[str, Dict[str, Any], type]] = [
+    (
+        "track",
+        {
+            "customer_id": "cus_123",
+            "feature_id": "messages",
+            "entity_id": "seat_1",
+            "value": -2.5,
+            "properties": {"source": "prism"},
+            "timestamp": 1767225600000,
+            "overage_behavior": "overflow",
+            "async_": True,
+        },
+        models.TrackResponse,
+    ),
+    ("track", {"customer_id": "cus_123", "event_name": "chat_message"}, models.TrackResponse),
+    (
+        "track_tokens",
+        {
+            "customer_id": "cus_123",
+            "model_id": "openai/gpt-4o-mini",
+            "input_tokens": 1200,
+            "output_tokens": 350,
+            "cache_read_tokens": 100,
+            "reasoning_tokens": 20,
+            "feature_id": "ai_credits",
+        },
+        models.TrackResponse,
+    ),
+    (
+        "batch_track",
+        {
+            "events": [
+                {"customer_id": "cus_123", "feature_id": "messages", "value": 2},
+                {"customer_id": "cus_123", "event_name": "chat_message", "idempotency_key": "prism-evt-1"},
+            ]
+        },
+        models.BatchTrackResponse,
+    ),
+    (
+        "check",
+        {
+            "customer_id": "cus_123",
+            "feature_id": "messages",
+            "required_balance": 3,
+            "lock": {"lock_id": "prism-lock", "expires_at": 1767225600000, "overage_behavior": "cap"},
+        },
+        models.CheckResponse,
+    ),
+    (
+        "finalize",
+        {"lock_id": "prism-lock", "action": "confirm", "override_value": 2, "properties": {"n": 1}},
+        models.FinalizeResponse,
+    ),
+]
+"""Autumn's recording operations, each with every argument it takes somewhere."""
+
+
+def test_recording_requests_validate_and_generated_answers_parse(prism_url: str) -> None:
+    with Meterly(api_key=KEY, server_url=prism_url, retry_config=None) as client:
+        for method, arguments, model in RECORDING_CALLS:
+            raw = getattr(client.balances.with_raw_response, method)(**arguments)
+            assert raw.status_code in (200, 202), (method, raw.headers.get("sl-violations"))
+            assert "sl-violations" not in raw.headers
+            assert isinstance(raw.parse(), model)
+
+
+def test_async_recording_requests_validate_and_generated_answers_parse(prism_url: str) -> None:
+    async def main() -> None:
+        async with AsyncMeterly(api_key=KEY, server_url=prism_url, retry_config=None) as client:
+            for method, arguments, model in RECORDING_CALLS:
+                assert isinstance(await getattr(client.balances, method)(**arguments), model)
+
+    asyncio.run(main())
+
+
 def test_prism_refuses_a_request_that_does_not_fit_the_spec(prism_url: str) -> None:
     # The judge judges: without `quantity` a usage check does not fit, and Prism says so.
     response = httpx.post(
