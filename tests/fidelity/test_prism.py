@@ -59,8 +59,12 @@ def _strict_spec(folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve(_strict_spec(tmp_path_factory.mktemp("prism")))
+
+
+def serve(spec: Path) -> Iterator[str]:
+    """Prism mocking `spec` with request validation on (`--errors`), on a free port: yields its URL."""
     assert PRISM.exists(), f"{PRISM} is missing: `make test` (or `make tools`) installs Prism"
-    spec = _strict_spec(tmp_path_factory.mktemp("prism"))
     port = _free_port()
     proc = subprocess.Popen(
         [
