@@ -101,7 +101,7 @@ def _json_array(text: str) -> List[Any]:
         raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
     if not isinstance(value, list):
         raise argparse.ArgumentTypeError('must be a JSON array, e.g. \'[{"customer_id": "cus_pro"}]\'')
-    return cast(List[Any], value)
+    return cast(List[object], value)
 
 
 def _connection_options() -> _Parser:
