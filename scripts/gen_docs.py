@@ -279,7 +279,7 @@ def render_operation(resource: Resource, operation: Operation[Any], spec: Dict[s
     if successes == ["202"]:
         response += "\n\nAnswered `202`: " + " ".join(first["description"].split())
     elif "202" in successes:
-        response += "\n\nA `202` has the same body: " + " ".join(
+        response += "\n\nA `202`, with the same body: " + " ".join(
             spec_operation["responses"]["202"]["description"].split()
         )
     version = next(
