@@ -324,3 +324,12 @@ def test_usage_track_sends_a_value_the_caller_chose_beside_a_model(make: Make) -
     with pytest.raises(errors.BadRequestError):
         h.call("usage.track", customer_id="cus_pro", feature_code="ai_tokens", value=5, model="m")
     assert body_of(h.requests[0])["value"] == 5  # the service says no, not the SDK behind the caller's back
+
+
+def test_track_takes_properties_as_any_mapping(sandbox: Harness) -> None:
+    from types import MappingProxyType
+
+    sandbox.call(
+        "balances.track", customer_id="cus_pro", feature_id="messages", properties=MappingProxyType({"n": 1})
+    )
+    assert body_of(sandbox.requests[0])["properties"] == {"n": 1}

@@ -440,11 +440,14 @@ def check_flag(name: str, value: Any) -> bool:
 
 
 def check_object(name: str, value: Any) -> Dict[str, Any]:
-    if not isinstance(value, dict) or not all(
-        isinstance(key, str) for key in cast("Dict[object, object]", value)
+    """A dict with str keys; any other mapping with str keys is sent as a dict of it."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(key, str) for key in cast("Mapping[object, object]", value)
     ):
         raise RequestValidationError(name, "must be a dict with str keys")
-    return cast(Dict[str, Any], value)
+    if isinstance(value, dict):
+        return cast(Dict[str, Any], value)
+    return dict(cast("Mapping[str, Any]", value))
 
 
 def _adapter_check(info: Any) -> Check:

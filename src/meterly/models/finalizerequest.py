@@ -7,6 +7,7 @@ from typing import Any, Dict, Literal, Optional, Union
 from pydantic import Field
 from typing_extensions import Annotated
 
+from meterly._arg import Arg
 from meterly.types import BaseModel, UnrecognizedStr
 
 FinalizeAction = Union[Literal["confirm", "release"], UnrecognizedStr]
@@ -25,7 +26,7 @@ class FinalizeRequest(BaseModel):
     override_value: Optional[float] = Field(default=None, ge=0, examples=[3])
     """With `confirm`: the amount actually used, recorded instead of the amount held."""
 
-    properties: Optional[Dict[str, Any]] = None
+    properties: Annotated[Optional[Dict[str, Any]], Arg(annotation="Optional[Mapping[str, Any]]")] = None
     """Properties stored with the usage event a confirmation records."""
 
 

@@ -29,7 +29,7 @@ class FinalizeRequestTypedDict(TypedDict):
     lock_id: str
     action: Literal["confirm", "release"]
     override_value: NotRequired[float]
-    properties: NotRequired[Dict[str, Any]]
+    properties: NotRequired[Mapping[str, Any]]
 
 
 class TrackRequestTypedDict(TypedDict):
@@ -40,7 +40,7 @@ class TrackRequestTypedDict(TypedDict):
     event_name: NotRequired[str]
     entity_id: NotRequired[str]
     value: NotRequired[float]
-    properties: NotRequired[Dict[str, Any]]
+    properties: NotRequired[Mapping[str, Any]]
     timestamp: NotRequired[Union[datetime, int]]
     overage_behavior: NotRequired[Literal["cap", "overflow"]]
     async_: NotRequired[bool]
@@ -60,7 +60,7 @@ class TrackTokensRequestTypedDict(TypedDict):
     reasoning_tokens: NotRequired[int]
     feature_id: NotRequired[str]
     entity_id: NotRequired[str]
-    properties: NotRequired[Dict[str, Any]]
+    properties: NotRequired[Mapping[str, Any]]
     timestamp: NotRequired[Union[datetime, int]]
     overage_behavior: NotRequired[Literal["cap", "overflow"]]
     async_: NotRequired[bool]

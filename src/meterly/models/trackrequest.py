@@ -50,7 +50,7 @@ class TrackRequest(BaseModel):
     value: Optional[float] = Field(default=None, examples=[3])
     """How much was used (the service's default is 1). Negative gives usage back."""
 
-    properties: Optional[Dict[str, Any]] = None
+    properties: Annotated[Optional[Dict[str, Any]], Arg(annotation="Optional[Mapping[str, Any]]")] = None
     """Properties stored with the usage event."""
 
     timestamp: UnixMillis = None

@@ -7,6 +7,7 @@ from typing import Any, Dict, Literal, Optional
 from pydantic import Field
 from typing_extensions import Annotated
 
+from meterly._arg import Arg
 from meterly.types import BaseModel
 
 from .trackrequest import UnixMillis
@@ -48,7 +49,7 @@ class TrackTokensRequest(BaseModel):
     entity_id: Optional[str] = Field(default=None, min_length=1)
     """The entity (a seat, a workspace) whose balance the usage is recorded against."""
 
-    properties: Optional[Dict[str, Any]] = None
+    properties: Annotated[Optional[Dict[str, Any]], Arg(annotation="Optional[Mapping[str, Any]]")] = None
     """Properties stored with the usage event."""
 
     timestamp: UnixMillis = None
