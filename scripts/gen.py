@@ -10,7 +10,7 @@ import sys
 from typing import List, Optional
 
 from scripts.gen_code import render_code
-from scripts.gen_docs import MODELS_DIR, ROOT, render_all, stale_files
+from scripts.gen_docs import MODELS_DIR, ROOT, export_models, render_all, stale_files
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -18,6 +18,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="only report stale files")
     args = parser.parse_args(argv)
+    export_models()  # the declarations may name a model added since models/__init__.py was written
     if not args.check:
         code = render_code()
         if any(

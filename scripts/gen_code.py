@@ -155,6 +155,11 @@ def method_params(op: Operation[Any]) -> List[MethodParam]:
     """The body parameters of `op`'s methods: one per request-model field, in field order; the
     annotation and default are the field's unless an `Arg` in its metadata says otherwise."""
     params: List[MethodParam] = []
+    array = op.array_body
+    if array is not None:  # the body is a JSON array: one argument takes its items
+        item = op.request_model.__name__
+        annotation = f"Sequence[Union[models.{item}, models.{item}TypedDict]]"
+        return [MethodParam(array.name, annotation, NO_DEFAULT, op.arg_docs.get(array.name, ""))]
     docs = attribute_docstrings(op.request_model)
     for name, info in op.request_model.model_fields.items():
         arg = _arg(info)
@@ -286,7 +291,7 @@ class Async{name}WithRawResponse:
     )
     typing_names = sorted(
         word
-        for word in ("Any", "Dict", "List", "Literal", "Mapping", "Optional", "Union")
+        for word in ("Any", "Dict", "List", "Literal", "Mapping", "Optional", "Sequence", "Union")
         if re.search(rf"\b{word}\b", annotations)
     )
     imports = ["from __future__ import annotations", ""]
@@ -321,6 +326,8 @@ class Async{name}WithRawResponse:
 def render_request_dicts(declared: List[Declared]) -> str:
     classes: List[str] = []
     for d in declared:
+        if d.op.array_body is not None:  # no `**params`: its items' TypedDict is the model module's
+            continue
         model = d.op.request_model
         fields: List[str] = []
         for param in method_params(d.op):
@@ -340,8 +347,11 @@ def render_request_dicts(declared: List[Declared]) -> str:
 {chr(10).join(fields)}'''
         )
     body = "\n\n\n".join(classes)
+    # this module is `meterly.models` itself: a model it names is imported from its own module
+    named = sorted(set(re.findall(r"\bmodels\.(\w+)", body)))
+    body = re.sub(r"\bmodels\.(\w+)", r"\1", body)
     typing_names = sorted(
-        w for w in ("Any", "Dict", "List", "Mapping", "Union") if re.search(rf"\b{w}\b", body)
+        w for w in ("Any", "Dict", "List", "Literal", "Mapping", "Union") if re.search(rf"\b{w}\b", body)
     )
     # no `from __future__ import annotations`: TypedDict reads NotRequired at run time
     imports: List[str] = []
@@ -350,6 +360,16 @@ def render_request_dicts(declared: List[Declared]) -> str:
     if typing_names:
         imports.append(f"from typing import {', '.join(typing_names)}")
     imports += ["", "from typing_extensions import NotRequired, TypedDict"]
+    if named:
+        from meterly import models
+
+        modules: Dict[str, List[str]] = {}
+        for name in named:
+            modules.setdefault(getattr(models, name).__module__.rsplit(".", 1)[-1], []).append(name)
+        imports.append("")
+        imports.extend(
+            f"from .{module} import {', '.join(names)}" for module, names in sorted(modules.items())
+        )
     return (
         header("the request models")
         + '"""Each request model as a TypedDict of the arguments its resource method takes: type checkers\n'

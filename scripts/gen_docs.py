@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union, get_args, 
 
 import pydantic
 import yaml
+from typing_extensions import is_typeddict
 
 from meterly import errors
 from meterly._declaration import Operation
@@ -182,17 +183,23 @@ def all_resources() -> List[Resource]:
 
 
 def render_usage_example(operation: Operation[Any]) -> str:
-    """The example of an operation: a call with the request fields that have examples."""
-    arguments = ", ".join(
-        f"{name}={field.examples[0]!r}".replace("'", '"')
+    """The example of an operation: a call with the request fields that have examples (for an array
+    body, one item of them)."""
+    examples = {
+        name: field.examples[0]
         for name, field in operation.request_model.model_fields.items()
         if field.examples
-    )
+    }
+    if operation.array_body is not None:
+        arguments = f"{operation.array_body.name}=[{json.dumps(examples)}]"
+    else:
+        arguments = ", ".join(f"{name}={value!r}".replace("'", '"') for name, value in examples.items())
+    setup = "".join(f"    {line}\n" for line in operation.example_setup.splitlines())
     return f"""\
 from meterly import Meterly
 
 with Meterly() as client:  # the key comes from METERLY_API_KEY
-    res = client.{operation.resource}.{operation.method_name}({arguments})
+{setup}    res = client.{operation.resource}.{operation.method_name}({arguments})
 
     print(res)
 """
@@ -221,7 +228,8 @@ def _signature_type(annotation: Any, has_default: bool) -> str:
     if get_origin(annotation) is Union:
         args = get_args(annotation)
         has_none = type(None) in args
-        rest = [arg for arg in args if arg is not type(None) and arg is not Unset]
+        # a model's TypedDict is the same fields as a dict: the model names them both
+        rest = [arg for arg in args if arg is not type(None) and arg is not Unset and not is_typeddict(arg)]
         base = rest[0] if len(rest) == 1 else Union[tuple(rest)]
     wrapper = "Optional" if (has_none or has_default) else "required"
     return render_type(type_info(base), wrapper, "../../models/")
@@ -241,7 +249,14 @@ def render_operation(resource: Resource, operation: Operation[Any], spec: Dict[s
         if name == "self":
             continue
         has_default = parameter.default is not inspect.Parameter.empty
-        if name in request_fields:
+        if operation.array_body is not None and name == operation.array_body.name:
+            item = operation.request_model.__name__
+            array = operation.array_body
+            type_cell = f"List[[models.{item}](../../models/{_page(item)})]"
+            description = (
+                f"{operation.arg_docs.get(name, 'N/A')} From {array.min_items} to {array.max_items:,}."
+            )
+        elif name in request_fields:
             field = request_fields[name]
             description = field.description or "N/A"
             if has_default and parameter.default is not None:
@@ -255,16 +270,17 @@ def render_operation(resource: Resource, operation: Operation[Any], spec: Dict[s
 
     (requirement,) = spec_operation["security"]
     (scheme,) = requirement
-    ok = spec_operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[
-        -1
-    ]
+    successes = sorted(status for status in spec_operation["responses"] if status.startswith("2"))
+    first = spec_operation["responses"][successes[0]]
+    ok = first["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     response = f"**[models.{returned.__name__}](../../models/{_page(returned.__name__)})**"
     if ok != returned.__name__:
         response += f"\n\nThe `data` of the [models.{ok}](../../models/{_page(ok)}) envelope."
-    if "202" in spec_operation["responses"]:
-        response += (
-            "\n\nA `202` has the same body: the service was degraded and allowed access fail-open on its "
-            "own. The result then has `is_degraded=True`."
+    if successes == ["202"]:
+        response += "\n\nAnswered `202`: " + " ".join(first["description"].split())
+    elif "202" in successes:
+        response += "\n\nA `202`, with the same body: " + " ".join(
+            spec_operation["responses"]["202"]["description"].split()
         )
     version = next(
         (param for param in spec_operation.get("parameters", []) if "Version" in param.get("$ref", "")), None
@@ -277,7 +293,7 @@ def render_operation(resource: Resource, operation: Operation[Any], spec: Dict[s
         )
 
     error_rows = []
-    for status in sorted(set(spec_operation["responses"]) - {"200", "202"}):
+    for status in sorted(set(spec_operation["responses"]) - set(successes)):
         cls = errors.InternalServerError if status == "5XX" else _ERRORS_BY_STATUS[int(status)]
         error_rows.append([f"errors.{cls.__name__}", status, "application/json"])
     error_rows.append(["errors.APIError", "4XX", "\\*/\\*"])
@@ -467,11 +483,12 @@ def render_lock(pages: Dict[Path, str]) -> str:
     return header + yaml.safe_dump(lock, sort_keys=False)
 
 
-def _export_models(init: str) -> None:
-    """Runs a freshly rendered `meterly.models` in place of the one imported, so the pages see a model
-    module added since (before `make docs` has written its export), in --check mode too."""
+def export_models(init: Optional[str] = None) -> None:
+    """Runs a freshly rendered `meterly.models` in place of the one imported, so the code and the pages
+    see a model module added since (before `make gen` has written its export), in --check mode too."""
     from meterly import models
 
+    init = render_models_init() if init is None else init
     exec(compile(init, str(ROOT / MODELS_INIT), "exec"), vars(models))
 
 
@@ -480,7 +497,7 @@ def render_all() -> Dict[Path, str]:
     are what the pages describe), then the pages."""
     code = render_code()
     init = render_models_init()
-    _export_models(init)
+    export_models(init)
     pages = {**code, **render_pages(), MODELS_INIT: formatted(init, MODELS_INIT)}
     return {**pages, GEN_LOCK: render_lock(pages)}
 

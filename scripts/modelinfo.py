@@ -117,8 +117,8 @@ def type_info(tp: Any) -> TypeInfo:
         if type(None) in args:  # a nullable item (of a dict or list): the item's type
             return type_info(_split_optionality(tp)[0])
         literals = [arg for arg in args if get_origin(arg) is Literal]
-        if set(args) == {datetime.datetime, str}:  # an argument taking a datetime or its ISO 8601 text
-            return TypeInfo("datetime")
+        if set(args) in ({datetime.datetime, str}, {datetime.datetime, int}):
+            return TypeInfo("datetime")  # an argument taking a datetime, or its ISO 8601 text or Unix ms
         if UnrecognizedStr in args and len(literals) == 1 and len(args) == 2:
             alias = next((name for name, value in enum_aliases().items() if value == tp), None)
             values = tuple(str(arg) for arg in get_args(literals[0]))

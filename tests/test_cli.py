@@ -272,8 +272,9 @@ def test_every_operation_of_the_registry_is_a_command_with_its_request_fields(
     code, out, _ = run(capsys, op.resource, op.method_name, "--help")
     assert code == 0
     assert f"{op.method} {op.path}" in " ".join(out.split())
-    for name in op.request_model.model_fields:
-        assert f"--{name.replace('_', '-')}" in out
+    names = [op.array_body.name] if op.array_body is not None else list(op.request_model.model_fields)
+    for name in names:  # `async_` is `--async`
+        assert f"--{name.rstrip('_').replace('_', '-')}" in out
 
 
 def test_sandbox_serve_delegates_to_the_sandbox_main(
@@ -287,6 +288,31 @@ def test_sandbox_serve_delegates_to_the_sandbox_main(
     assert main(["sandbox", "serve", "--port", "8787", "--seed", "seed.json"]) == 0
     assert main(["sandbox", "serve"]) == 0
     assert calls == [["--port", "8787", "--seed", "seed.json"], []]
+
+
+def test_sandbox_serve_passes_the_fault_options_through(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[list[str]] = []
+    fake = types.ModuleType("meterly.sandbox.__main__")
+    fake.main = lambda argv=None: calls.append(list(argv or [])) or 0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "meterly.sandbox", types.ModuleType("meterly.sandbox"))
+    monkeypatch.setitem(sys.modules, "meterly.sandbox.__main__", fake)
+    argv = ["--error-rate", "0.5", "--error-status", "429", "--retry-after", "2.0", "--latency-ms", "5.0"]
+    assert main(["sandbox", "serve", *argv]) == 0
+    assert main(["sandbox", "serve", "--outage", "--degraded"]) == 0
+    assert calls == [
+        ["--latency-ms", "5.0", "--error-rate", "0.5", "--error-status", "429", "--retry-after", "2.0"],
+        ["--outage", "--degraded"],
+    ]
+
+
+def test_sandbox_serve_fault_options_are_the_sandbox_s_own() -> None:
+    from meterly.cli import _SANDBOX_FAULTS
+    from meterly.sandbox.__main__ import _parser as sandbox_parser  # pyright: ignore[reportPrivateUsage]
+
+    flags = {flag for action in sandbox_parser()._actions for flag in action.option_strings}
+    assert set(_SANDBOX_FAULTS) <= flags
 
 
 def test_importing_meterly_does_not_import_the_cli() -> None:
@@ -423,9 +449,43 @@ def test_each_option_s_help_is_its_sdk_argument_s_docstring_line(
     code, out, _ = run(capsys, op.resource, op.method_name, "--help")
     assert code == 0
     flat = " ".join(out.split())  # argparse wraps the help text
-    for name in op.request_model.model_fields:
+    names = [op.array_body.name] if op.array_body is not None else list(op.request_model.model_fields)
+    for name in names:
         assert described.get(name), f"{op.operation_id}: no docstring line for {name}"
         assert " ".join(described[name].split()) in flat, name
+
+
+def test_balances_track_batch_track_lock_and_finalize_from_the_shell(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from meterly.sandbox import DEFAULT_API_KEY, Sandbox
+
+    with Sandbox() as sandbox:
+        monkeypatch.setenv("METERLY_SERVER_URL", sandbox.url)
+        monkeypatch.setenv("METERLY_API_KEY", DEFAULT_API_KEY)
+        code, out, err = run(
+            capsys, "balances", "track", "--customer-id", "cus_pro", "--event-name", "chat_message", "--async"
+        )
+        assert (code, err) == (0, "")
+        assert json.loads(out)["balance"] is None
+        assert sandbox.engine.history[-1].body == {
+            "customer_id": "cus_pro",
+            "event_name": "chat_message",
+            "async": True,
+        }
+        events = '[{"customer_id": "cus_pro", "feature_id": "messages", "idempotency_key": "cli-1"}]'
+        code, out, err = run(capsys, "balances", "batch_track", "--events", events)
+        assert (code, err, json.loads(out)) == (0, "", {"success": True})
+        lock = ("--required-balance", "3", "--lock", '{"lock_id": "cli-lock"}')
+        code, out, _ = run(
+            capsys, "balances", "check", "--customer-id", "cus_pro", "--feature-id", "messages", *lock
+        )
+        assert code == 0
+        code, out, err = run(capsys, "balances", "finalize", "--lock-id", "cli-lock", "--action", "release")
+        assert (code, err, json.loads(out)) == (0, "", {"success": True})
+        code, _, err = run(capsys, "balances", "finalize", "--lock-id", "cli-lock", "--action", "undo")
+        assert code == 2
+        assert "invalid choice: 'undo'" in err
 
 
 def test_usage_track_records_an_event_and_exits_0(

@@ -6,13 +6,13 @@ from __future__ import annotations
 import inspect
 import typing
 from datetime import datetime
-from typing import Any, Dict, Optional, Union, get_args, get_origin
+from typing import Any, Dict, Optional, Sequence, Union, get_args, get_origin
 
 import pytest
 
 from meterly import AsyncMeterly, Meterly, models
 from meterly._arg import NO_DEFAULT, Arg
-from meterly._declaration import Operation
+from meterly._declaration import BODY_KEY, Operation
 from meterly._options import CallOptions
 from meterly._registry import OPERATIONS
 from meterly.models import requestdicts
@@ -37,6 +37,10 @@ def _without_none(annotation: Any) -> Any:
 def _expected(op: Operation[Any]) -> Dict[str, tuple[Any, Any]]:
     """{name: (annotation, default)} of the body parameters, read from the request model on its own."""
     namespace = {**vars(typing), "datetime": datetime, "models": models}
+    if op.array_body is not None:  # one argument: the items of the JSON array
+        item = op.request_model.__name__
+        annotation = Sequence[Union[getattr(models, item), getattr(models, f"{item}TypedDict")]]
+        return {op.array_body.name: (annotation, inspect.Parameter.empty)}
     expected: Dict[str, tuple[Any, Any]] = {}
     for name, info in op.request_model.model_fields.items():
         arg = next((item for item in info.metadata if isinstance(item, Arg)), Arg())
@@ -71,6 +75,12 @@ def test_every_method_takes_its_request_model_fields_then_the_call_options(op: O
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
 def test_the_request_typeddict_holds_the_method_arguments(op: Operation[Any]) -> None:
+    if op.array_body is not None:  # no `**params`: the items' TypedDict holds the item model's fields
+        typed = getattr(models, f"{op.request_model.__name__}TypedDict")
+        fields = op.request_model.model_fields
+        assert list(typing.get_type_hints(typed)) == list(fields)
+        assert typed.__required_keys__ == {name for name, info in fields.items() if info.is_required()}
+        return
     typed = getattr(requestdicts, f"{op.request_model.__name__}TypedDict")
     hints = typing.get_type_hints(typed)
     expected = _expected(op)
@@ -82,10 +92,9 @@ def test_the_request_typeddict_holds_the_method_arguments(op: Operation[Any]) ->
 @pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
 def test_dedup_and_echoes_fit_the_models(op: Operation[Any]) -> None:
     assert op.dedup in ("header", "body_key", "none")
-    if op.dedup == "body_key":
-        assert any(
-            "idempotency_key" in str(info.annotation) for info in op.request_model.model_fields.values()
-        )
+    if op.dedup == "body_key":  # each item of an array body carries its key
+        assert op.array_body is not None
+        assert BODY_KEY in op.request_model.model_fields
     request = op.request_model.model_fields
     response = op.response_model.model_fields
     for param, attribute in op.echoes:
@@ -107,7 +116,40 @@ def test_the_declared_facts_of_todays_operations() -> None:
     }
 
 
+def test_the_declared_facts_of_autumns_recording_operations() -> None:
+    by_call = {f"{op.resource}.{op.method_name}": op for op in OPERATIONS}
+    track, tokens = by_call["balances.track"], by_call["balances.track_tokens"]
+    batch, finalize = by_call["balances.batch_track"], by_call["balances.finalize"]
+    assert track.dedup == tokens.dedup == finalize.dedup == "none"
+    assert batch.dedup == "body_key"
+    assert dict(track.echoes) == {
+        "customer_id": "customer_id",
+        "entity_id": "entity_id",
+        "event_name": "event_name",
+    }
+    assert dict(tokens.echoes) == {"customer_id": "customer_id", "entity_id": "entity_id"}
+    assert batch.echoes == finalize.echoes == ()
+    assert track.exactly_one_of == ("feature_id", "event_name")
+    assert (batch.array_body.name, batch.array_body.min_items, batch.array_body.max_items) == (
+        "events",
+        1,
+        1000,
+    )
+    assert all(op.writes is True and op.fallback is None for op in (track, tokens, batch, finalize))
+    assert [op.version_header for op in (track, tokens, finalize, batch)] == [
+        ("x-api-version", "2.3.0"),
+        ("x-api-version", "2.3.0"),
+        ("x-api-version", "2.3.0"),
+        ("x-api-version", "2.5.0"),
+    ]
+    assert by_call["balances.check"].writes_with({"lock": {"lock_id": "l"}})
+    assert not by_call["balances.check"].writes_with({"lock": None, "send_event": None})
+
+
 @pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
 def test_every_argument_doc_names_a_body_parameter(op: Operation[Any]) -> None:
-    assert set(op.arg_docs) <= set(op.request_model.model_fields)
+    if op.array_body is not None:
+        assert set(op.arg_docs) <= {op.array_body.name}
+    else:
+        assert set(op.arg_docs) <= set(op.request_model.model_fields)
     assert "Returns:" in op.doc

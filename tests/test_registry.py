@@ -127,7 +127,7 @@ OPTIONS = {
 ARGUMENTS = {
     "customer_id": "cus_123",
     "feature_id": "messages",
-    **dict.fromkeys(("entity_id", "required_balance", "properties", "send_event", "with_preview")),
+    **dict.fromkeys(("entity_id", "required_balance", "properties", "send_event", "with_preview", "lock")),
     **OPTIONS,
     "http_headers": None,
 }

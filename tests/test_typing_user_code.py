@@ -55,6 +55,14 @@ def test_the_typed_user_code_runs_on_both_clients() -> None:
     assert asyncio.run(user_code.async_calls(aclient)) == (True, True)
 
 
+def test_the_typed_recording_code_runs_against_the_sandbox() -> None:
+    from meterly import Meterly
+    from meterly.sandbox import DEFAULT_API_KEY, SandboxTransport
+
+    with Meterly(api_key=DEFAULT_API_KEY, client=httpx.Client(transport=SandboxTransport())) as client:
+        assert user_code.record_on_autumn(client) == 200
+
+
 def test_unset_narrowing_tells_absent_from_null_from_a_value() -> None:
     base = {"allowed": True, "customer_id": "c", "balance": None}
     assert user_code.unset_narrowing(models.CheckResponse.model_validate(base)) == "absent"

@@ -21,8 +21,10 @@ NO_DEFAULT: Any = _NoDefault()
 
 
 class Arg(NamedTuple):
-    """The method's annotation (source text, as the generated signature spells it; empty: the field's)
-    and its default (`NO_DEFAULT`: the field's)."""
+    """The method's annotation (source text, as the generated signature spells it; empty: the field's),
+    its default (`NO_DEFAULT`: the field's), and the argument whose presence keeps that default off the
+    wire (`unsent_with`: Commet prices tokens by `model` and takes no `value` with them)."""
 
     annotation: str = ""
     default: Any = NO_DEFAULT
+    unsent_with: str = ""

@@ -18,6 +18,7 @@ from typing import (
     Mapping,
     NamedTuple,
     Optional,
+    Sequence,
     Tuple,
     TypeVar,
     Union,
@@ -28,6 +29,7 @@ from typing import (
 
 import pydantic
 
+from meterly._arg import Arg
 from meterly._text import has_control_chars
 from meterly.errors import RequestValidationError, shown
 
@@ -67,6 +69,20 @@ Echo = Tuple[str, str]
 """(request parameter, response attribute): the answer repeats what the request sent there."""
 
 
+class ArrayBody(NamedTuple):
+    """A body that is a JSON array of the request model: the one method argument that holds the items, and
+    how many it takes (`balances.batch_track`'s `events`, 1 to 1,000)."""
+
+    name: str
+    min_items: int
+    max_items: int
+
+
+BODY_KEY = "idempotency_key"
+"""The field of each item that a `dedup="body_key"` service deduplicates by; the SDK fills in a fresh
+one for an item without it, once per call, so a resent body counts each item once."""
+
+
 class Param(NamedTuple):
     """One body parameter: its Python name, JSON key, check, and whether it must be given.
 
@@ -94,11 +110,14 @@ class Operation(Generic[T]):
         "_response",
         "allowed",
         "arg_docs",
+        "array_body",
         "compiled",
         "dedup",
         "doc",
         "echoes",
         "envelope",
+        "exactly_one_of",
+        "example_setup",
         "fallback",
         "feature_param",
         "method",
@@ -108,6 +127,7 @@ class Operation(Generic[T]):
         "path",
         "resource",
         "security",
+        "unsent_defaults",
         "version_header",
         "writes",
     )
@@ -122,7 +142,7 @@ class Operation(Generic[T]):
         request: Callable[[], type[pydantic.BaseModel]],
         response: Callable[[], type[T]],
         envelope: Optional[Callable[[], type[pydantic.BaseModel]]] = None,
-        writes: Union[bool, str] = False,
+        writes: Union[bool, str, Tuple[str, ...]] = False,
         fallback: Optional[Callable[[Mapping[str, Any], bool], T]] = None,
         feature_param: str = "",
         allowed: Optional[Callable[[T], bool]] = None,
@@ -132,6 +152,9 @@ class Operation(Generic[T]):
         echoes: Tuple[Echo, ...] = (),
         doc: str = "",
         arg_docs: Optional[Mapping[str, str]] = None,
+        array_body: Optional[ArrayBody] = None,
+        exactly_one_of: Tuple[str, ...] = (),
+        example_setup: str = "",
     ) -> None:
         self.operation_id = operation_id
         self.resource, _, self.method_name = sdk_call.partition(".")
@@ -145,8 +168,8 @@ class Operation(Generic[T]):
         self.envelope = envelope
         """The model of the success body when the result is its `data`; None when the body is the result."""
         self.writes = writes
-        """True when it records something, False when it only reads, or the name of the boolean argument
-        that makes it write (`send_event`)."""
+        """True when it records something, False when it only reads, or the names of the arguments that
+        make it write when given (`send_event`, `lock`)."""
         self.fallback = fallback
         """Builds the fail-open answer from the call's arguments and whether it allows; None: never fails
         open (a write's failure is never hidden by a made-up answer)."""
@@ -168,6 +191,17 @@ class Operation(Generic[T]):
         self.arg_docs: Mapping[str, str] = arg_docs or {}
         """The `Args:` line of a body parameter where the method says more than the request model's field
         docstring (which follows the service's reference)."""
+        self.array_body = array_body
+        """None when the body is one JSON object of the request model's fields; else the body is a JSON
+        array of request models, taken by the method as one sequence argument (`ArrayBody`)."""
+        self.example_setup = example_setup
+        """Calls the docs' example makes before this one, so that it runs against the sandbox's demo data
+        (a finalize needs a lock held first)."""
+        self.exactly_one_of = exactly_one_of
+        """Arguments of which a call must give exactly one (`feature_id` or `event_name`)."""
+        self.unsent_defaults: Tuple[Tuple[str, Any, str], ...] = ()
+        """(key, SDK default, other key): the default is left out of a body that has the other key (set
+        when the body is compiled, from each field's `Arg.unsent_with`)."""
         self.compiled: Optional[Tuple[Param, ...]] = None
         """The body parameters once compiled (`params`); the pipeline reads this slot directly. No
         `__getattr__` here: one would slow every attribute read of every operation."""
@@ -192,13 +226,24 @@ class Operation(Generic[T]):
     def compile(self) -> Tuple[Param, ...]:
         """Compiles the body parameters from the request model (once: later calls return them)."""
         if self.compiled is None:
-            self.compiled = body_params(self._request())
+            array = self.array_body
+            if array is None:
+                model = self._request()
+                self.unsent_defaults = _unsent_defaults(model)
+                self.compiled = body_params(model)
+            else:
+                check = _items_check(self._request(), array.min_items, array.max_items)
+                self.compiled = (Param(array.name, array.name, check, True, True),)
         return self.compiled
 
     def writes_with(self, args: Mapping[str, Any]) -> bool:
         """Whether a call with these arguments records something."""
         writes = self.writes
-        return bool(args.get(writes)) if isinstance(writes, str) else writes
+        if isinstance(writes, bool):
+            return writes
+        if isinstance(writes, str):
+            return bool(args.get(writes))
+        return any(args.get(name) for name in writes)
 
     def __repr__(self) -> str:
         return f"Operation({self.operation_id!r}, {self.method} {self.path})"
@@ -250,6 +295,16 @@ def body_params(model: type[pydantic.BaseModel]) -> Tuple[Param, ...]:
     return tuple(params)
 
 
+def _unsent_defaults(model: type[pydantic.BaseModel]) -> Tuple[Tuple[str, Any, str], ...]:
+    found: List[Tuple[str, Any, str]] = []
+    for name, info in model.model_fields.items():
+        for item in info.metadata:
+            if isinstance(item, Arg) and item.unsent_with:
+                other = model.model_fields[item.unsent_with]
+                found.append((info.alias or name, item.default, other.alias or item.unsent_with))
+    return tuple(found)
+
+
 def _without_none(annotation: Any) -> Any:
     if get_origin(annotation) is Union or type(annotation).__name__ == "UnionType":
         rest = tuple(arg for arg in get_args(annotation) if arg is not type(None))
@@ -277,6 +332,11 @@ def _compile_check(name: str, info: Any) -> Tuple[Check, bool]:
 
     base = _without_none(info.annotation)
     metadata = info.metadata
+    if get_origin(base) is Literal:
+        return _adapter_check(info), False
+    if any(type(item).__module__ == "pydantic.functional_validators" for item in metadata):
+        # the field's own validator turns what the method takes into what the wire carries
+        return _adapter_check(info), base not in (str, bool, int, float)
     if base is str:
         min_length = max((m.min_length for m in metadata if isinstance(m, annotated_types.MinLen)), default=0)
         return (check_id if min_length >= 1 else check_text), False
@@ -380,11 +440,14 @@ def check_flag(name: str, value: Any) -> bool:
 
 
 def check_object(name: str, value: Any) -> Dict[str, Any]:
-    if not isinstance(value, dict) or not all(
-        isinstance(key, str) for key in cast("Dict[object, object]", value)
+    """A dict with str keys; any other mapping with str keys is sent as a dict of it."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(key, str) for key in cast("Mapping[object, object]", value)
     ):
         raise RequestValidationError(name, "must be a dict with str keys")
-    return cast(Dict[str, Any], value)
+    if isinstance(value, dict):
+        return cast(Dict[str, Any], value)
+    return dict(cast("Mapping[str, Any]", value))
 
 
 def _adapter_check(info: Any) -> Check:
@@ -408,9 +471,45 @@ def _adapter_check(info: Any) -> Check:
                 if loc[0] < len(keys):
                     raise _named_key(name, keys[loc[0]], first["msg"]) from None
             where = ".".join(str(part) for part in loc)
-            raise RequestValidationError(name, f"{where + ': ' if where else ''}{first['msg']}") from None
+            problem = _problem(first["msg"])
+            raise RequestValidationError(name, f"{where + ': ' if where else ''}{problem}") from None
 
     return check
+
+
+def _items_check(model: type[pydantic.BaseModel], min_items: int, max_items: int) -> Check:
+    """The check of an array body: a sequence of `min_items` to `max_items` models (or dicts of their
+    fields), each validated by the model and sent as its JSON form (fields left unset stay absent)."""
+    from typing_extensions import Annotated
+
+    generic: Any = List
+    constrained = pydantic.Field(min_length=min_items, max_length=max_items)
+    items: Any = Annotated.__class_getitem__((generic[model], constrained))  # type: ignore[attr-defined]
+    adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(cast(Any, items))
+
+    def check(name: str, value: Any) -> Any:
+        if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+            raise RequestValidationError(
+                name, f"must be a sequence, got {type(cast(object, value)).__name__}"
+            )
+        given = list(cast("Sequence[object]", value))
+        try:
+            return adapter.dump_python(adapter.validate_python(given), mode="json", by_alias=True)
+        except pydantic.ValidationError as exc:
+            (first, *_) = exc.errors(include_url=False, include_input=False)
+            where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
+            problem = _problem(first["msg"])
+            error = RequestValidationError(name, problem)
+            error.message = f"{name}{where}: {problem}"
+            error.args = (error.message,)
+            raise error from None
+
+    return check
+
+
+def _problem(message: str) -> str:
+    """Pydantic's message without the prefix it puts before a validator's own words."""
+    return message[len("Value error, ") :] if message.startswith("Value error, ") else message
 
 
 def _named_key(name: str, key: object, problem: str) -> RequestValidationError:

@@ -8,7 +8,7 @@ idempotency key, the caller's own), the URL, the attempt timeout and the retry p
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import httpx
 import pydantic_core
@@ -22,7 +22,7 @@ from meterly._config import (
     is_header_safe,
     timeout_from_ms,
 )
-from meterly._declaration import Operation, SecurityScheme
+from meterly._declaration import BODY_KEY, Operation, SecurityScheme
 from meterly._hooks import HookContext
 from meterly._idempotency import new_idempotency_key
 from meterly._logging import logger
@@ -70,6 +70,8 @@ class Preparer:
         params = op.compiled
         if params is None:
             params = op.compile()
+        if op.array_body is not None:
+            return self._prepare(op, args, _array_content(op, args), options)
         for name, key, check, required, nested in params:
             value = args[name]
             if value is None:
@@ -79,6 +81,11 @@ class Preparer:
             body[key] = check(name, value)
             if nested:
                 scalars = False
+        if op.exactly_one_of:
+            _check_exactly_one(op.exactly_one_of, args)
+        for key, default, other in op.unsent_defaults:
+            if other in body and body.get(key) == default:
+                del body[key]
         if scalars:
             content = _encode_scalars(body)
         else:
@@ -87,7 +94,12 @@ class Preparer:
             except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
                 problem = f"must be JSON-serializable: {exc}"
                 raise errors.RequestValidationError("properties", problem) from None
+        return self._prepare(op, args, content, options)
 
+    def _prepare(
+        self, op: Operation[Any], args: Mapping[str, Any], content: bytes, options: CallOptions
+    ) -> Call:
+        """The call around an encoded body: key, headers, URL, timeout and retry policy."""
         idempotency_key = options.idempotency_key
         if idempotency_key is None:
             idempotency_key = new_idempotency_key()
@@ -190,6 +202,32 @@ class Preparer:
             self._checked_key = key
         checked: str = key
         return checked
+
+
+def _check_exactly_one(names: tuple[str, ...], args: Mapping[str, Any]) -> None:
+    given = [name for name in names if args.get(name) is not None]
+    if len(given) != 1:
+        listed = " and ".join(f"`{name}`" for name in names)
+        problem = f"give exactly one of {listed}" + (f", not {len(given)}" if given else "")
+        raise errors.RequestValidationError(given[1] if len(given) > 1 else names[0], problem)
+
+
+def _array_content(op: Operation[Any], args: Mapping[str, Any]) -> bytes:
+    """An array body, each item checked; under `dedup="body_key"` an item without its key gets a fresh
+    one here, once per call, so every retry resends the same keys."""
+    ((name, _, check, _, _),) = op.params
+    value = args[name]
+    if value is None:
+        raise errors.RequestValidationError(name, "is required")
+    items: List[Dict[str, Any]] = check(name, value)
+    if op.dedup == "body_key":
+        for item in items:
+            if item.get(BODY_KEY) is None:
+                item[BODY_KEY] = new_idempotency_key()
+    try:
+        return _encode_json(items).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise errors.RequestValidationError(name, f"must be JSON-serializable: {exc}") from None
 
 
 def checked_headers(http_headers: Mapping[str, str]) -> Dict[str, str]:

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from datetime import datetime
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast, get_args, get_origin
+from typing import Any, Callable, Dict, List, Literal, Optional, Tuple, Union, cast, get_args, get_origin
 
 from meterly import errors
 from meterly._client_options import OPTIONS
@@ -60,6 +60,15 @@ _MORE_EXAMPLES = {
   meterly usage check --customer-id cus_pro --feature-code image --quantity 2
   meterly usage check --customer-id cus_wallet --feature-code sms --quantity 30   # denied
 """,
+    "balances.track": """\
+  meterly balances track --customer-id cus_pro --event-name chat_message
+  meterly balances track --customer-id cus_pro --feature-id messages --value -1   # gives one back
+""",
+    "balances.finalize": """\
+  meterly balances check --customer-id cus_pro --feature-id messages --required-balance 3 \\
+      --lock '{"lock_id": "lock_gen_42"}'
+  meterly balances finalize --lock-id lock_gen_42 --action confirm --override-value 2
+""",
 }
 """More examples for a command's help, by SDK call, after the one made from its request fields' examples."""
 
@@ -83,6 +92,16 @@ def _json_object(text: str) -> Dict[str, Any]:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError('must be a JSON object, e.g. \'{"source": "cli"}\'')
     return cast(Dict[str, Any], value)
+
+
+def _json_array(text: str) -> List[Any]:
+    try:
+        value: Any = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+    if not isinstance(value, list):
+        raise argparse.ArgumentTypeError('must be a JSON array, e.g. \'[{"customer_id": "cus_pro"}]\'')
+    return cast(List[object], value)
 
 
 def _connection_options() -> _Parser:
@@ -136,8 +155,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=_port, help="the port to listen on (0: any free port)")
     serve.add_argument("--seed", metavar="FILE", help="a JSON file of customers and balances")
+    faults = serve.add_argument_group("faults (passed to python -m meterly.sandbox)")
+    for flag, settings in _SANDBOX_FAULTS.items():
+        faults.add_argument(flag, default=None, **settings)
     serve.set_defaults(run=_sandbox_serve)
     return parser
+
+
+_SANDBOX_FAULTS: Dict[str, Dict[str, Any]] = {
+    "--latency-ms": {"type": float, "metavar": "MS", "help": "delay added to every answer"},
+    "--error-rate": {
+        "type": float,
+        "metavar": "SHARE",
+        "help": "share of requests (0..1) answered --error-status",
+    },
+    "--outage": {"action": "store_true", "help": "answer every request --error-status"},
+    "--error-status": {
+        "type": int,
+        "choices": (429, 500, 502, 503, 504),
+        "help": "the status of those failures (default 503); 429 is each service's rate limit, with a "
+        "Retry-After",
+    },
+    "--retry-after": {"type": float, "metavar": "SECONDS", "help": "the Retry-After of a 429 (default 1)"},
+    "--degraded": {
+        "action": "store_true",
+        "help": "Autumn's own fail-open: balances.check answers 202, allowed, without reading or recording",
+    },
+}
+"""The sandbox's fault options that `meterly sandbox serve` passes through, as `python -m meterly.sandbox`
+takes them (its parser is not imported to build this one: a check never loads the sandbox)."""
+
+
+def _body_arguments(op: Operation[Any]) -> Dict[str, Tuple[Any, List[Any]]]:
+    """The SDK arguments of an operation's body, with their annotation and examples: the request fields,
+    or for a JSON-array body its one argument (given as JSON)."""
+    if op.array_body is not None:
+        return {op.array_body.name: (list, [])}
+    return {
+        name: (field.annotation, field.examples or [])
+        for name, field in op.request_model.model_fields.items()
+    }
 
 
 def _option_type(annotation: Any) -> Dict[str, Any]:
@@ -145,6 +202,10 @@ def _option_type(annotation: Any) -> Dict[str, Any]:
     if get_origin(annotation) is Union:
         rest = [arg for arg in get_args(annotation) if arg is not type(None)]
         annotation = rest[0] if len(rest) == 1 else str  # e.g. datetime | str: given as text
+    if get_origin(annotation) is Literal:
+        return {"choices": [str(arg) for arg in get_args(annotation)]}
+    if annotation is list:
+        return {"type": _json_array, "metavar": "JSON"}
     if annotation is bool:
         return {"action": argparse.BooleanOptionalAction}
     if annotation in (int, float):
@@ -155,15 +216,20 @@ def _option_type(annotation: Any) -> Dict[str, Any]:
 
 
 def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    return "--" + name.rstrip("_").replace("_", "-")  # `async_` is `--async`
 
 
 def _example_line(op: Operation[Any]) -> str:
     """A command line made from the request fields' examples (the ids of the sandbox's demo data)."""
     parts = [PROG, op.resource, op.method_name]
-    for name, field in op.request_model.model_fields.items():
-        if field.examples:
-            parts += [_flag(name), str(field.examples[0])]
+    if op.array_body is not None:
+        item = {
+            name: field.examples[0] for name, field in op.request_model.model_fields.items() if field.examples
+        }
+        parts += [_flag(op.array_body.name), f"'{json.dumps([item])}'"]
+    for name, (_, examples) in _body_arguments(op).items():
+        if examples:
+            parts += [_flag(name), str(examples[0])]
     return "  " + " ".join(parts) + "\n"
 
 
@@ -182,12 +248,12 @@ def _add_operation(commands: Any, op: Operation[Any], common: _Parser) -> None:
     )
     defaults: Dict[str, Any] = method.__kwdefaults__ or {}
     described = _argument_docs(method.__doc__ or "")
-    for name, field in op.request_model.model_fields.items():
-        settings = _option_type(field.annotation)
+    for name, (annotation, examples) in _body_arguments(op).items():
+        settings = {**_option_type(annotation), "dest": name}
         text = described.get(name, "")
         shown = [text] if text else []
-        if field.examples and "action" not in settings and "e.g." not in text:
-            shown.append(f"e.g. {field.examples[0]}")
+        if examples and "action" not in settings and "e.g." not in text:
+            shown.append(f"e.g. {examples[0]}")
         if defaults.get(name) is not None and "default" not in text:
             shown.append(f"default {defaults[name]}")
         if shown:
@@ -229,7 +295,7 @@ def _resource_classes() -> Dict[str, type]:
 
 def _operation_runner(op: Operation[Any]) -> Callable[[argparse.Namespace], Tuple[bool, Dict[str, Any]]]:
     def run(ns: argparse.Namespace) -> Tuple[bool, Dict[str, Any]]:
-        arguments = {name: getattr(ns, name) for name in op.request_model.model_fields}
+        arguments = {name: getattr(ns, name) for name in _body_arguments(op)}
         with _client(ns) as client:
             res = getattr(getattr(client, op.resource), op.method_name)(**arguments)
         allowed = True if op.allowed is None else op.allowed(res)
@@ -274,6 +340,12 @@ def _sandbox_serve(ns: argparse.Namespace) -> int:
         argv += ["--port", str(ns.port)]
     if ns.seed is not None:
         argv += ["--seed", ns.seed]
+    for flag in _SANDBOX_FAULTS:
+        value = getattr(ns, flag[2:].replace("-", "_"))
+        if value is True:
+            argv.append(flag)
+        elif value not in (None, False):
+            argv += [flag, str(value)]
     try:
         return sandbox_main(argv)
     except OSError as exc:  # the port is taken, or not ours to bind

@@ -59,6 +59,8 @@ def spec_type(schema: Dict[str, Any]) -> Tuple[bool, TypeInfo]:
         if len(others) != 1:
             raise ValueError(f"unsupported type list {kind!r}")
         kind = others[0]
+    if "const" in schema:  # one allowed value: a Literal of it in the model
+        return nullable, TypeInfo("enum", enum=(str(schema["const"]),))
     if "enum" in schema:
         return nullable, TypeInfo(
             "enum", enum=tuple(str(value) for value in schema["enum"] if value is not None)

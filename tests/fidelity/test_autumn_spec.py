@@ -1,5 +1,6 @@
-"""Sandbox answers of balances.check fit Autumn's published contract (OpenAPI 2.3.0, useautumn/autumn,
-packages/openapi/openapi.yml).
+"""Sandbox answers of balances.check, track, track_tokens, batch_track and finalize fit Autumn's published
+contract (OpenAPI 2.3.0, useautumn/autumn, packages/openapi/openapi.yml; for batch_track's item keys and
+track deductions' `reset`, the 2.5.0 models of autumn-sdk 1.2.0).
 
 The schemas below are written here from facts read in that document (which fields each object requires,
 which may be null, which enums are closed), not copied from it; fields the sandbox never sends are
@@ -294,3 +295,137 @@ def test_the_schemas_catch_a_product_that_lacks_required_fields() -> None:
     assert _problems(CHECK_RESPONSE, {"allowed": True, "customer_id": "c", "balance": None}) == [
         '[]: "flag" is a required property'
     ]
+
+
+RESET_OR_NULL: Dict[str, Any] = {
+    "oneOf": [
+        {"type": "null"},
+        {
+            "type": "object",
+            "required": ["interval", "resets_at"],
+            "properties": {"interval": {"type": "string"}, "resets_at": NUMBER_OR_NULL},
+        },
+    ]
+}
+TRACK_RESPONSE: Dict[str, Any] = {
+    "type": "object",
+    "required": ["customer_id", "value", "balance"],
+    "properties": {
+        "customer_id": {"type": "string"},
+        "value": {"type": "number"},
+        "balance": {"oneOf": [{"type": "null"}, BALANCE]},
+        "entity_id": {"type": "string"},
+        "event_name": {"type": "string"},
+        "balances": {"type": "object", "additionalProperties": {"oneOf": [{"type": "null"}, BALANCE]}},
+        "deductions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["balance_id", "feature_id", "plan_id", "reset", "value"],
+                "properties": {
+                    "balance_id": {"type": "string"},
+                    "feature_id": {"type": "string"},
+                    "plan_id": STRING_OR_NULL,
+                    "reset": RESET_OR_NULL,
+                    "value": {"type": "number"},
+                },
+            },
+        },
+    },
+}
+SUCCESS: Dict[str, Any] = {
+    "type": "object",
+    "required": ["success"],
+    "properties": {"success": {"type": "boolean"}},
+}
+
+WRITES: List[Any] = [
+    (
+        "/v1/balances.track",
+        {"customer_id": "cus_pro", "feature_id": "messages", "value": 3},
+        200,
+        TRACK_RESPONSE,
+    ),
+    (
+        "/v1/balances.track",
+        {"customer_id": "cus_pro", "feature_id": "messages", "value": -1},
+        200,
+        TRACK_RESPONSE,
+    ),
+    ("/v1/balances.track", {"customer_id": "cus_pro", "event_name": "chat_message"}, 200, TRACK_RESPONSE),
+    (
+        "/v1/balances.track",
+        {"customer_id": "cus_pro", "feature_id": "image", "value": 2},
+        200,
+        TRACK_RESPONSE,
+    ),
+    (
+        "/v1/balances.track",
+        {"customer_id": "cus_team", "feature_id": "messages", "entity_id": "seat_bob", "value": 100},
+        200,
+        TRACK_RESPONSE,
+    ),
+    (
+        "/v1/balances.track",
+        {"customer_id": "cus_pro", "feature_id": "api_calls", "async": True},
+        202,
+        TRACK_RESPONSE,
+    ),
+    ("/v1/track", {"customer_id": "cus_free", "feature_id": "messages"}, 200, TRACK_RESPONSE),
+    (
+        "/v1/balances.track_tokens",
+        {
+            "customer_id": "cus_pro",
+            "model_id": "openai/gpt-4o-mini",
+            "input_tokens": 900,
+            "output_tokens": 80,
+        },
+        200,
+        TRACK_RESPONSE,
+    ),
+    (
+        "/v1/balances.batch_track",
+        [{"customer_id": "cus_pro", "feature_id": "messages", "idempotency_key": "spec-1"}],
+        202,
+        SUCCESS,
+    ),
+]
+
+
+def _post_to(engine: SandboxEngine, path: str, body: Any) -> Any:
+    headers = {"authorization": f"Bearer {DEFAULT_API_KEY}", "content-type": "application/json"}
+    answer = engine.handle("POST", path, headers, json.dumps(body).encode())
+    return answer.status, answer.json()
+
+
+@pytest.mark.parametrize(("path", "body", "status", "schema"), WRITES, ids=lambda v: str(v)[:40])
+def test_every_write_answer_fits_the_published_shape(
+    engine: SandboxEngine, path: str, body: Any, status: int, schema: Dict[str, Any]
+) -> None:
+    got_status, answer = _post_to(engine, path, body)
+    assert got_status == status, answer
+    assert _problems(schema, answer) == []
+
+
+def test_a_lock_check_and_its_finalize_fit_the_published_shapes(engine: SandboxEngine) -> None:
+    lock = {"lock_id": "spec-lock", "enabled": True}
+    status, held = _post_to(
+        engine, "/v1/balances.check", {"customer_id": "cus_pro", "feature_id": "messages", "lock": lock}
+    )
+    assert (status, _problems(CHECK_RESPONSE, held)) == (200, [])
+    status, finalized = _post_to(
+        engine, "/v1/balances.finalize", {"lock_id": "spec-lock", "action": "confirm"}
+    )
+    assert (status, _problems(SUCCESS, finalized)) == (200, [])
+    status, missing = _post_to(engine, "/v1/balances.finalize", {"lock_id": "spec-lock", "action": "confirm"})
+    assert (status, missing["code"], _problems(ERROR, missing)) == (404, "lock_not_found", [])
+
+
+def test_the_track_schema_catches_a_deduction_without_its_reset() -> None:
+    answer = {
+        "customer_id": "c",
+        "value": 1,
+        "balance": None,
+        "deductions": [{"balance_id": "b", "feature_id": "f", "plan_id": None, "value": 1}],
+    }
+    assert _problems(TRACK_RESPONSE, answer) == ["['deductions', 0]: \"reset\" is a required property"]

@@ -48,7 +48,8 @@ def _strict_spec(folder: Path) -> Path:
     """openapi.yaml with every version header required, written into `folder`."""
     spec = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
     versions = [p for p in spec["components"]["parameters"].values() if "version" in p["name"].lower()]
-    assert [p["name"] for p in versions] == ["x-api-version", "Commet-Version"]
+    # Autumn's operations pin different versions (2.1, 2.3.0, 2.5.0): one parameter each, same header.
+    assert [p["name"] for p in versions] == ["x-api-version"] * 3 + ["Commet-Version"]
     for parameter in versions:
         parameter["required"] = True
     path = folder / "openapi.yaml"
@@ -69,8 +70,12 @@ def _answers_that_echo_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve(_strict_spec(tmp_path_factory.mktemp("prism")))
+
+
+def serve(spec: Path) -> Iterator[str]:
+    """Prism mocking `spec` with request validation on (`--errors`), on a free port: yields its URL."""
     assert PRISM.exists(), f"{PRISM} is missing: `make test` (or `make tools`) installs Prism"
-    spec = _strict_spec(tmp_path_factory.mktemp("prism"))
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -139,6 +144,82 @@ TRACK_CALLS: List[Dict[str, Any]] = [
         "idempotency_key": "prism-track-1",
     },
 ]
+
+
+RECORDING_CALLS: List[tuple[str, Dict[str, Any], type]] = [
+    (
+        "track",
+        {
+            "customer_id": "cus_123",
+            "feature_id": "messages",
+            "entity_id": "seat_1",
+            "value": -2.5,
+            "properties": {"source": "prism"},
+            "timestamp": 1767225600000,
+            "overage_behavior": "overflow",
+            "async_": True,
+        },
+        models.TrackResponse,
+    ),
+    ("track", {"customer_id": "cus_123", "event_name": "chat_message"}, models.TrackResponse),
+    (
+        "track_tokens",
+        {
+            "customer_id": "cus_123",
+            "model_id": "openai/gpt-4o-mini",
+            "input_tokens": 1200,
+            "output_tokens": 350,
+            "cache_read_tokens": 100,
+            "reasoning_tokens": 20,
+            "feature_id": "ai_credits",
+        },
+        models.TrackResponse,
+    ),
+    (
+        "batch_track",
+        {
+            "events": [
+                {"customer_id": "cus_123", "feature_id": "messages", "value": 2},
+                {"customer_id": "cus_123", "event_name": "chat_message", "idempotency_key": "prism-evt-1"},
+            ]
+        },
+        models.BatchTrackResponse,
+    ),
+    (
+        "check",
+        {
+            "customer_id": "cus_123",
+            "feature_id": "messages",
+            "required_balance": 3,
+            "lock": {"lock_id": "prism-lock", "expires_at": 1767225600000, "overage_behavior": "cap"},
+        },
+        models.CheckResponse,
+    ),
+    (
+        "finalize",
+        {"lock_id": "prism-lock", "action": "confirm", "override_value": 2, "properties": {"n": 1}},
+        models.FinalizeResponse,
+    ),
+]
+"""Autumn's recording operations, each with every argument it takes somewhere."""
+
+
+def test_recording_requests_validate_and_generated_answers_parse(prism_url: str) -> None:
+    with Meterly(api_key=KEY, server_url=prism_url, retry_config=None) as client:
+        for method, arguments, model in RECORDING_CALLS:
+            raw = getattr(client.balances.with_raw_response, method)(**arguments)
+            assert raw.status_code in (200, 202), (method, raw.headers.get("sl-violations"))
+            assert "sl-violations" not in raw.headers
+            assert isinstance(raw.parse(), model)
+
+
+def test_async_recording_requests_validate_and_generated_answers_parse(prism_url: str) -> None:
+    async def main() -> None:
+        async with AsyncMeterly(api_key=KEY, server_url=prism_url, retry_config=None) as client:
+            for method, arguments, model in RECORDING_CALLS:
+                assert isinstance(await getattr(client.balances, method)(**arguments), model)
+
+    asyncio.run(main())
 
 
 def test_prism_refuses_a_request_that_does_not_fit_the_spec(prism_url: str) -> None:

@@ -113,11 +113,17 @@ def arguments_of(op: Operation[Any]) -> list[str]:
 def valid_arguments(op: Operation[Any]) -> dict[str, Any]:
     """The required body parameters, each at its model's example (the demo data's ids)."""
     fields = op.request_model.model_fields
+    if op.array_body is not None:  # one event made of the item model's examples
+        item = {name: info.examples[0] for name, info in fields.items() if info.examples}
+        return {op.array_body.name: [item]}
     valid: dict[str, Any] = {}
     for param in op.params:
         if param.required:
             examples = fields[param.name].examples
             valid[param.name] = examples[0] if examples else "x"
+    if op.exactly_one_of:  # e.g. track's feature_id, when it takes one of it and event_name
+        (first, *_) = op.exactly_one_of
+        valid[first] = (fields[first].examples or ["x"])[0]
     return valid
 
 

@@ -122,11 +122,7 @@ def sdk_objects(api_key: Any) -> list[object]:
     op = meterly.balances.BALANCES_CHECK
     call = pipeline.prepare(
         op,
-        {
-            "customer_id": "c",
-            "feature_id": "f",
-            **dict.fromkeys(("entity_id", "required_balance", "properties", "send_event", "with_preview")),
-        },
+        {**dict.fromkeys(param.name for param in op.params), "customer_id": "c", "feature_id": "f"},
         options=CallOptions(),
     )
     ctx = call.ctx  # the hook context of balances.check on the client's server

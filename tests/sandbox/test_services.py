@@ -36,6 +36,14 @@ def test_unknown_customer_and_feature_are_404_in_the_envelope_shape(client: Mete
     assert feature.value.code == "feature_not_found"
 
 
+def test_a_usage_check_without_quantity_asks_for_one_unit_as_commets_client_expects(
+    engine: SandboxEngine,
+) -> None:
+    answer = post(engine, USAGE, None, raw=b'{"customerId": "cus_basic", "featureCode": "messages"}')
+    assert answer.status == 200
+    assert answer.json()["data"]["quantity"] == 1
+
+
 @pytest.mark.parametrize(
     ("path", "raw"),
     [
@@ -48,7 +56,6 @@ def test_unknown_customer_and_feature_are_404_in_the_envelope_shape(client: Mete
         (CHECK, b'{"customer_id": "cus_basic", "feature_id": "messages", "entity_id": null}'),
         (CHECK, b'{"customer_id": "cus_basic", "feature_id": "messages", "required_balance": NaN}'),
         (USAGE, b""),
-        (USAGE, b'{"customerId": "cus_basic", "featureCode": "messages"}'),
         (USAGE, b'{"customerId": "cus_basic", "featureCode": "messages", "quantity": 0}'),
         (USAGE, b'{"customerId": "cus_basic", "featureCode": "messages", "quantity": 1.5}'),
         (USAGE, b'{"customerId": "cus_basic", "featureCode": "messages", "quantity": true}'),

@@ -275,3 +275,41 @@ def mistakes_the_checkers_catch(client: Meterly) -> None:
     Meterly(retry_config=3)  # type: ignore[arg-type]
     Meterly(hooks=[AsyncTagRequests()])  # type: ignore[list-item]
     Meterly(hooks=[object()])  # type: ignore[list-item]
+
+
+def record_on_autumn(client: Meterly) -> int:
+    """Autumn's recording: track, track_tokens, a batch of models and dicts, a lock and its finalize."""
+    tracked = client.balances.track(
+        customer_id="cus_pro",
+        feature_id="messages",
+        value=2,
+        timestamp=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    )
+    assert_type(tracked, models.TrackResponse)
+    assert_type(tracked.balance, Optional[models.Balance])
+    queued = client.balances.track(customer_id="cus_pro", event_name="chat_message", async_=True)
+    assert_type(queued.value, float)
+    tokens = client.balances.track_tokens(
+        customer_id="cus_pro", model_id="openai/gpt-4o-mini", input_tokens=1200, output_tokens=350
+    )
+    assert_type(tokens, models.TrackResponse)
+    event: models.TrackEventTypedDict = {
+        "customer_id": "cus_pro",
+        "feature_id": "messages",
+        "idempotency_key": "k1",
+    }
+    batch = client.balances.batch_track(
+        events=[event, models.TrackEvent(customer_id="cus_pro", feature_id="messages")]
+    )
+    assert_type(batch, models.BatchTrackResponse)
+    lock: models.LockTypedDict = {"lock_id": "typed_lock"}
+    held = client.balances.check(customer_id="cus_pro", feature_id="messages", required_balance=2, lock=lock)
+    action: Literal["confirm", "release"] = "confirm" if held.allowed else "release"
+    done = client.balances.finalize(lock_id="typed_lock", action=action, override_value=1)
+    assert_type(done, models.FinalizeResponse)
+    client.balances.check(
+        customer_id="cus_pro", feature_id="messages", lock=models.Lock(lock_id="typed_lock_2")
+    )
+    raw = client.balances.with_raw_response.finalize(lock_id="typed_lock_2", action="release")
+    assert_type(raw, RawResponse[models.FinalizeResponse])
+    return raw.status_code

@@ -6,12 +6,20 @@ from __future__ import annotations
 from typing import Any, Tuple
 
 from meterly._declaration import Operation
+from meterly._endpoints.balances_batch_track import BALANCES_BATCH_TRACK
 from meterly._endpoints.balances_check import BALANCES_CHECK
+from meterly._endpoints.balances_finalize import BALANCES_FINALIZE
+from meterly._endpoints.balances_track import BALANCES_TRACK
+from meterly._endpoints.balances_track_tokens import BALANCES_TRACK_TOKENS
 from meterly._endpoints.usage_check import USAGE_CHECK
 from meterly._endpoints.usage_track import USAGE_TRACK
 
 ALL: Tuple[Operation[Any], ...] = (
+    BALANCES_BATCH_TRACK,
     BALANCES_CHECK,
+    BALANCES_FINALIZE,
+    BALANCES_TRACK,
+    BALANCES_TRACK_TOKENS,
     USAGE_CHECK,
     USAGE_TRACK,
 )

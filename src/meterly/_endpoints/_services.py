@@ -11,6 +11,14 @@ versions are typed as optional fields)."""
 
 AUTUMN_VERSION = VersionHeader("x-api-version", AUTUMN_API_VERSION)
 
+AUTUMN_RECORDING_VERSION = VersionHeader("x-api-version", "2.3.0")
+"""The pin of `balances.track`, `track_tokens` and `finalize`: the published Autumn spec (2.3.0) whose
+request and answer shapes their models follow."""
+
+AUTUMN_BATCH_VERSION = VersionHeader("x-api-version", "2.5.0")
+"""The pin of `balances.batch_track`: 2.5.0 adds each event's `idempotency_key`, which makes a resent
+batch count once."""
+
 COMMET_API_VERSION = "2026-08-27"
 """The `Commet-Version` every usage operation sends unless the client overrides it: the dated version
 that commet-sdk 9.7.0 pins, whose `UsageCheck` fields (`subscriptionStatus` among them) the models type."""
@@ -19,8 +27,9 @@ COMMET_VERSION = VersionHeader("commet-version", COMMET_API_VERSION)
 
 RESOURCES = {
     "balances": (
-        "`client.balances`: may this customer use this feature, and how much is left?",
-        "Balance checks",
+        "`client.balances`: may this customer use this feature, and how much is left? Recording what it "
+        "used, and reserving a balance before a long action.",
+        "Balance checks, usage recording and reservations",
     ),
     "usage": (
         "`client.usage`: can this customer consume this quantity, what would it cost, and recording what "

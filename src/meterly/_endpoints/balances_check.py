@@ -25,7 +25,7 @@ BALANCES_CHECK: Operation[models.CheckResponse] = Operation(
     security=BEARER_AUTH,
     request=lambda: models.BalancesCheckRequest,
     response=lambda: models.CheckResponse,
-    writes="send_event",
+    writes=("send_event", "lock"),  # a lock holds balance: a write too
     dedup="none",
     echoes=(("customer_id", "customer_id"), ("entity_id", "entity_id")),
     fallback=_fallback,
@@ -57,5 +57,7 @@ Raises:
         "properties": "Attached to the usage event when `send_event` is true.",
         "send_event": "Also record `required_balance` of usage when the check allows.",
         "with_preview": "When denied, include `preview`: what to show the customer (upgrade options).",
+        "lock": 'Hold `required_balance` under `lock["lock_id"]` when allowed, until `balances.finalize` '
+        "confirms or releases it (or `expires_at` passes).",
     },
 )

@@ -17,17 +17,26 @@ if TYPE_CHECKING:
     from .customerrollover import CustomerRollover
     from .errordetail import ErrorDetail
     from .feature import Feature, FeatureType
+    from .finalizerequest import FinalizeAction, FinalizeRequest, FinalizeResponse
     from .flag import Flag
+    from .lock import Lock, LockOverageBehavior, LockTypedDict
     from .preview import Preview, PreviewScenario
     from .previewproduct import PreviewProduct
     from .price import BillingMethod, Price
     from .requestdicts import (
         BalancesCheckRequestTypedDict,
+        FinalizeRequestTypedDict,
+        TrackRequestTypedDict,
+        TrackTokensRequestTypedDict,
         UsageCheckRequestTypedDict,
         UsageTrackRequestTypedDict,
     )
     from .reset import Reset, ResetInterval
     from .security import Security
+    from .trackevent import BatchTrackResponse, TrackEvent, TrackEventTypedDict
+    from .trackrequest import OverageBehavior, TrackRequest, UnixMillis
+    from .trackresponse import TrackDeduction, TrackResponse
+    from .tracktokensrequest import TrackTokensRequest
     from .usagecheck import ConsumptionModel, UsageCheck, UsageDenyReason
     from .usagecheckrequest import UsageCheckRequest
     from .usagecheckresponse import UsageCheckResponse
@@ -41,6 +50,7 @@ __all__ = [
     "Balance",
     "BalancesCheckRequest",
     "BalancesCheckRequestTypedDict",
+    "BatchTrackResponse",
     "BillingMethod",
     "Breakdown",
     "CheckResponse",
@@ -49,7 +59,15 @@ __all__ = [
     "ErrorDetail",
     "Feature",
     "FeatureType",
+    "FinalizeAction",
+    "FinalizeRequest",
+    "FinalizeRequestTypedDict",
+    "FinalizeResponse",
     "Flag",
+    "Lock",
+    "LockOverageBehavior",
+    "LockTypedDict",
+    "OverageBehavior",
     "Preview",
     "PreviewProduct",
     "PreviewScenario",
@@ -57,6 +75,15 @@ __all__ = [
     "Reset",
     "ResetInterval",
     "Security",
+    "TrackDeduction",
+    "TrackEvent",
+    "TrackEventTypedDict",
+    "TrackRequest",
+    "TrackRequestTypedDict",
+    "TrackResponse",
+    "TrackTokensRequest",
+    "TrackTokensRequestTypedDict",
+    "UnixMillis",
     "UsageCheck",
     "UsageCheckRequest",
     "UsageCheckRequestTypedDict",
@@ -75,6 +102,7 @@ _MODULES = {
     "Balance": "balance",
     "BalancesCheckRequest": "balancescheckrequest",
     "BalancesCheckRequestTypedDict": "requestdicts",
+    "BatchTrackResponse": "trackevent",
     "BillingMethod": "price",
     "Breakdown": "breakdown",
     "CheckResponse": "checkresponse",
@@ -83,7 +111,15 @@ _MODULES = {
     "ErrorDetail": "errordetail",
     "Feature": "feature",
     "FeatureType": "feature",
+    "FinalizeAction": "finalizerequest",
+    "FinalizeRequest": "finalizerequest",
+    "FinalizeRequestTypedDict": "requestdicts",
+    "FinalizeResponse": "finalizerequest",
     "Flag": "flag",
+    "Lock": "lock",
+    "LockOverageBehavior": "lock",
+    "LockTypedDict": "lock",
+    "OverageBehavior": "trackrequest",
     "Preview": "preview",
     "PreviewProduct": "previewproduct",
     "PreviewScenario": "preview",
@@ -91,6 +127,15 @@ _MODULES = {
     "Reset": "reset",
     "ResetInterval": "reset",
     "Security": "security",
+    "TrackDeduction": "trackresponse",
+    "TrackEvent": "trackevent",
+    "TrackEventTypedDict": "trackevent",
+    "TrackRequest": "trackrequest",
+    "TrackRequestTypedDict": "requestdicts",
+    "TrackResponse": "trackresponse",
+    "TrackTokensRequest": "tracktokensrequest",
+    "TrackTokensRequestTypedDict": "requestdicts",
+    "UnixMillis": "trackrequest",
     "UsageCheck": "usagecheck",
     "UsageCheckRequest": "usagecheckrequest",
     "UsageCheckRequestTypedDict": "requestdicts",

@@ -7,7 +7,10 @@ from typing import Any, Dict, Optional
 from pydantic import Field
 from typing_extensions import Annotated
 
+from meterly._arg import Arg
 from meterly.types import BaseModel
+
+from .lock import Lock
 
 
 class BalancesCheckRequest(BaseModel):
@@ -33,3 +36,9 @@ class BalancesCheckRequest(BaseModel):
 
     with_preview: Optional[bool] = None
     """If true, the response will include a preview object, which can be used to display information such as a paywall or upgrade confirmation."""  # noqa: E501
+
+    lock: Annotated[Optional[Lock], Arg(annotation="Optional[Union[models.Lock, models.LockTypedDict]]")] = (
+        None
+    )
+    """Reserve `required_balance` under `lock.lock_id` when allowed; `balances.finalize` then confirms or
+    releases the hold."""

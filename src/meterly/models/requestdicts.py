@@ -3,9 +3,11 @@
 check `client.balances.check(**params)` against it."""
 
 from datetime import datetime
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Literal, Mapping, Union
 
 from typing_extensions import NotRequired, TypedDict
+
+from .lock import Lock, LockTypedDict
 
 
 class BalancesCheckRequestTypedDict(TypedDict):
@@ -18,6 +20,50 @@ class BalancesCheckRequestTypedDict(TypedDict):
     properties: NotRequired[Dict[str, Any]]
     send_event: NotRequired[bool]
     with_preview: NotRequired[bool]
+    lock: NotRequired[Union[Lock, LockTypedDict]]
+
+
+class FinalizeRequestTypedDict(TypedDict):
+    """`FinalizeRequest` as the arguments of `client.balances.finalize(**params)`."""
+
+    lock_id: str
+    action: Literal["confirm", "release"]
+    override_value: NotRequired[float]
+    properties: NotRequired[Mapping[str, Any]]
+
+
+class TrackRequestTypedDict(TypedDict):
+    """`TrackRequest` as the arguments of `client.balances.track(**params)`."""
+
+    customer_id: str
+    feature_id: NotRequired[str]
+    event_name: NotRequired[str]
+    entity_id: NotRequired[str]
+    value: NotRequired[float]
+    properties: NotRequired[Mapping[str, Any]]
+    timestamp: NotRequired[Union[datetime, int]]
+    overage_behavior: NotRequired[Literal["cap", "overflow"]]
+    async_: NotRequired[bool]
+
+
+class TrackTokensRequestTypedDict(TypedDict):
+    """`TrackTokensRequest` as the arguments of `client.balances.track_tokens(**params)`."""
+
+    customer_id: str
+    model_id: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: NotRequired[int]
+    cache_write_tokens: NotRequired[int]
+    audio_input_tokens: NotRequired[int]
+    audio_output_tokens: NotRequired[int]
+    reasoning_tokens: NotRequired[int]
+    feature_id: NotRequired[str]
+    entity_id: NotRequired[str]
+    properties: NotRequired[Mapping[str, Any]]
+    timestamp: NotRequired[Union[datetime, int]]
+    overage_behavior: NotRequired[Literal["cap", "overflow"]]
+    async_: NotRequired[bool]
 
 
 class UsageCheckRequestTypedDict(TypedDict):

@@ -31,8 +31,8 @@ class UsageTrackRequest(BaseModel):
     feature_code: Annotated[str, Field(alias="featureCode", min_length=1, examples=["api_calls"])]
     """The feature that was consumed."""
 
-    value: Annotated[Optional[float], Field(examples=[3]), Arg(default=1)] = None
-    """How much was consumed."""
+    value: Annotated[Optional[float], Field(examples=[3]), Arg(default=1, unsent_with="model")] = None
+    """How much was consumed. Left out when `model` is given at the default: Commet prices the tokens."""
 
     event_id: Annotated[Optional[str], Field(alias="eventId", min_length=1)] = None
     """Your id of the event, to find it again."""

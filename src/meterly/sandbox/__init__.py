@@ -7,8 +7,10 @@ Inside, each layer imports only those before it:
 - `_clock`, `_state` (the data), `_ledger` (balance arithmetic), `_world` (what a sandbox holds), `_seed`:
   nothing of HTTP;
 - `_http` (what every route shares), `services/` (one module per service: where it serves, its
-  envelope, its error shape), `operations/` (one module per operation of the registry: its handler, its
-  body read by a parser compiled from the request model), `_routes`, `_idempotency`;
+  envelope, its error shape, whether it honours `Idempotency-Key`, older paths it still routes; and
+  `commet_routes`, Commet's routes the SDK has no operation for), `operations/` (one module per
+  operation of the registry: its handler, its body read by a parser compiled from the request model;
+  `_tracking` is what Autumn's track routes share), `_routes`, `_idempotency` (Commet's 24-hour replay);
 - `_engine` (a world behind those contracts), then its front ends `_transport`, `_server`, `__main__`.
 """
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Deque, Dict, Iterable, List, Mapping, Optional, Tuple, Union, cast
+from urllib.parse import parse_qsl
 
-from meterly._declaration import Operation
+from meterly._declaration import API_KEY_AUTH, Operation, SecurityScheme
 from meterly._registry import OPERATIONS
 from meterly.sandbox._clock import SandboxClock
 from meterly.sandbox._faults import Faults
@@ -17,6 +18,7 @@ from meterly.sandbox._http import (
     MAX_IDEMPOTENCY_KEY,
     ProtocolError,
     SandboxResponse,
+    Service,
     fingerprint,
     json_response,
     new_request_id,
@@ -29,7 +31,8 @@ from meterly.sandbox._routes import ROUTES, UNROUTED, service_of
 from meterly.sandbox._seed import DEMO_SEED, apply_seed, read_seed
 from meterly.sandbox._state import PriceRule
 from meterly.sandbox._world import World
-from meterly.sandbox.operations import Handler, handler
+from meterly.sandbox.operations import Handler, Reply, handler
+from meterly.sandbox.services import commet, commet_routes
 
 DEFAULT_API_KEY = "sk_test_sandbox"
 """The key every sandbox accepts unless it was given others."""
@@ -51,7 +54,8 @@ class SandboxCall:
     path: str
     status: int
     request_id: str
-    body: Optional[Dict[str, Any]]
+    body: Any
+    """The request's JSON (an object; an array for batch_track), None when it was not read."""
     idempotency_key: Optional[str]
     replayed: bool = False
     dropped: bool = False
@@ -149,15 +153,30 @@ class SandboxEngine(World):
         """Answer one HTTP request (header names in any case) as Meterly would."""
         request_id = new_request_id()
         lower = {k.lower(): v for k, v in headers.items()}
-        route = path.split("?", 1)[0].rstrip("/") or "/"
+        route, _, query = path.partition("?")
+        route = route.rstrip("/") or "/"
         operation = ROUTES.get(route)
+        extra_route = None if operation is not None else commet_routes.match(route)
         with self.lock:
             recorded: Dict[str, Any] = {"body": None, "key": lower.get("idempotency-key"), "replayed": False}
             try:
-                response = self._dispatch(operation, method.upper(), lower, body, request_id, recorded)
+                if extra_route is not None:
+                    response = self._dispatch_extra(
+                        extra_route, method.upper(), lower, body, query, request_id, recorded
+                    )
+                else:
+                    response = self._dispatch(operation, method.upper(), lower, body, request_id, recorded)
             except ProtocolError as error:
-                service = UNROUTED if operation is None else service_of(operation)
-                extra = {"allow": "POST"} if error.status == 405 else None
+                service = (
+                    commet.SERVICE
+                    if extra_route is not None
+                    else UNROUTED
+                    if operation is None
+                    else service_of(operation)
+                )
+                extra = dict(error.headers)
+                if error.status == 405:
+                    extra["allow"] = error.headers.get("allow", "POST")
                 response = json_response(error.status, service.error_body(error), request_id, extra)
             if response.status < 500 and self.faults.take_drop():
                 response = SandboxResponse(response.status, response.headers, response.body, drop=True)
@@ -189,25 +208,16 @@ class SandboxEngine(World):
         answering = None if operation is None else self.handlers.get(operation.operation_id)
         if operation is None or answering is None:
             raise ProtocolError(404, "route_not_found", "no such route: check the server URL")
-        if self.faults.take_failure():
-            status = self.faults.error_status
-            raise ProtocolError(
-                status,
-                "service_unavailable" if status == 503 else "internal_error",
-                "the sandbox is simulating a failure",
-            )
+        service = service_of(operation)
+        self._fail_if_told(service)
         if method != operation.method:
             raise ProtocolError(
                 405, "method_not_allowed", f"{method} is not allowed here; use {operation.method}"
             )
-        service = service_of(operation)
-        key = presented_key(operation.security, headers)
-        if key is None or key not in self._api_keys:
-            hint = scheme_hint(operation.security)
-            raise ProtocolError(
-                401, service.unauthorized_code(key), f"missing or invalid API key; send {hint}"
-            )
-        idempotency_key = headers.get("idempotency-key")
+        self._authenticate(operation.security, service, headers)
+        if operation.operation_id == "balancesCheck" and self.faults.degraded:
+            return self._degraded_check(headers, raw, request_id, recorded)
+        idempotency_key = headers.get("idempotency-key") if honours_idempotency_key(operation) else None
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             raise ProtocolError(
                 400,
@@ -219,7 +229,7 @@ class SandboxEngine(World):
         recorded["body"] = body
         now = self.clock.now_ms()
         slot = print_ = None
-        if idempotency_key is not None and honours_idempotency_key(operation):
+        if idempotency_key is not None:
             slot, print_ = (operation.operation_id, idempotency_key), fingerprint(body)
             first = self._idempotency.replay(slot, print_, now)
             if first is not None:
@@ -227,7 +237,101 @@ class SandboxEngine(World):
                 headers_out = {**first.headers, "x-request-id": request_id, "idempotent-replayed": "true"}
                 return SandboxResponse(first.status, headers_out, first.body)
         answer = answering.handle(self, answering.parse(body))
-        response = json_response(200, service.success(answer), request_id)
+        status, data = (answer.status, answer.body) if isinstance(answer, Reply) else (200, answer)
+        data = service.in_version(data, headers.get("x-api-version"))
+        response = json_response(status, service.success(data), request_id)
+        if slot is not None and print_ is not None:
+            self._idempotency.keep(slot, print_, response, now)
+        return response
+
+    def _fail_if_told(self, service: Service) -> None:
+        """Answers with the failure `faults` asks for, in `service`'s words (a 429 with its code and a
+        `Retry-After`)."""
+        if not self.faults.take_failure():
+            return
+        status = self.faults.error_status
+        if status == 429:
+            retry_after = self.faults.retry_after_s
+            text = str(int(retry_after)) if retry_after == int(retry_after) else str(retry_after)
+            raise ProtocolError(
+                429,
+                service.rate_limited_code,
+                "the sandbox is simulating a rate limit",
+                headers={"retry-after": text},
+            )
+        raise ProtocolError(
+            status,
+            "service_unavailable" if status == 503 else "internal_error",
+            "the sandbox is simulating a failure",
+        )
+
+    def _authenticate(self, scheme: SecurityScheme, service: Service, headers: Dict[str, str]) -> None:
+        key = presented_key(scheme, headers)
+        if key is None or key not in self._api_keys:
+            hint = scheme_hint(scheme)
+            raise ProtocolError(
+                401, service.unauthorized_code(key), f"missing or invalid API key; send {hint}"
+            )
+
+    def _degraded_check(
+        self, headers: Dict[str, str], raw: bytes, request_id: str, recorded: Dict[str, Any]
+    ) -> SandboxResponse:
+        """Autumn's own fail-open while degraded: 202, allowed, no balance read and nothing recorded."""
+        parsed = parse_body(raw)
+        recorded["body"] = parsed
+        body: Dict[str, Any] = cast(Dict[str, Any], parsed) if isinstance(parsed, dict) else {}
+        if not isinstance(body.get("customer_id"), str):
+            raise ProtocolError(400, INVALID, "customer_id is required", "customer_id")
+        answer: Dict[str, Any] = {"allowed": True, "customer_id": body["customer_id"]}
+        for key in ("entity_id", "required_balance"):
+            if key in body:
+                answer[key] = body[key]
+        answer.update(balance=None, flag=None)
+        return json_response(202, answer, request_id)
+
+    def _dispatch_extra(
+        self,
+        found: Tuple[commet_routes.Route, Dict[str, str]],
+        method: str,
+        headers: Dict[str, str],
+        raw: bytes,
+        query: str,
+        request_id: str,
+        recorded: Dict[str, Any],
+    ) -> SandboxResponse:
+        """A route of Commet's that the SDK has no operation for (feature access, usage.set)."""
+        route, params = found
+        service = commet.SERVICE
+        self._fail_if_told(service)
+        answering = route.handlers.get(method)
+        if answering is None:
+            allowed = ", ".join(sorted(route.handlers))
+            raise ProtocolError(
+                405,
+                "method_not_allowed",
+                f"{method} is not allowed here; use {allowed}",
+                headers={"allow": allowed},
+            )
+        self._authenticate(API_KEY_AUTH, service, headers)
+        body: Dict[str, Any] = {}
+        if method != "GET":
+            parsed = parse_body(raw)
+            if not isinstance(parsed, dict):
+                raise ProtocolError(400, INVALID, "the request body must be a JSON object")
+            body = cast(Dict[str, Any], parsed)
+        recorded["body"] = body
+        arguments = {**{k: v for k, v in parse_qsl(query)}, **params, **body}
+        idempotency_key = headers.get("idempotency-key") if method != "GET" else None
+        slot = print_ = None
+        now = self.clock.now_ms()
+        if idempotency_key is not None:
+            slot, print_ = (route.name + " " + method, idempotency_key), fingerprint(arguments)
+            first = self._idempotency.replay(slot, print_, now)
+            if first is not None:
+                recorded["replayed"] = True
+                headers_out = {**first.headers, "x-request-id": request_id, "idempotent-replayed": "true"}
+                return SandboxResponse(first.status, headers_out, first.body)
+        response = json_response(200, service.success(answering(self, arguments)), request_id)
         if slot is not None and print_ is not None:
             self._idempotency.keep(slot, print_, response, now)
         return response

@@ -18,12 +18,18 @@ class Faults:
     - `fail_next(n)`: the next n requests are answered `error_status` without being processed.
     - `drop_next(n)`: the next n requests are processed (usage is recorded) but their answers are lost:
       the connection closes before a response, as when a network drops mid-flight.
+    - `error_status=429` makes those failures rate limits: each service's own code
+      (`rate_limit_exceeded` for Autumn, `rate_limited` for Commet) and `Retry-After: retry_after_s`.
+    - `degraded`: Autumn's balances.check answers 202, allowed, without reading or recording balances:
+      the service's own fail-open while it is degraded.
     """
 
     latency_ms: float = 0.0
     error_rate: float = 0.0
     error_status: int = 503
     outage: bool = False
+    retry_after_s: float = 1.0
+    degraded: bool = False
     seed: Optional[int] = None
     _fail_pending: int = field(default=0, repr=False)
     _drop_pending: int = field(default=0, repr=False)
@@ -50,6 +56,7 @@ class Faults:
             self.latency_ms = 0.0
             self.error_rate = 0.0
             self.outage = False
+            self.degraded = False
             self._fail_pending = 0
             self._drop_pending = 0
 

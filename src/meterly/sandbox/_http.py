@@ -7,7 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Dict, Optional, Tuple, cast
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from meterly._declaration import SecurityScheme
 
@@ -37,12 +37,21 @@ class ProtocolError(Exception):
     `param` is the JSON key (or header) at fault, as the request spelled it.
     """
 
-    def __init__(self, status: int, code: str, message: str, param: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        param: Optional[str] = None,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.param = param
+        self.headers = headers or {}
+        """Headers the refusal carries (a 429's `retry-after`)."""
 
 
 def new_request_id() -> str:
@@ -60,18 +69,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_body(raw: bytes) -> Dict[str, Any]:
-    """The JSON object in `raw` (floats as Decimal), or a 400."""
+def parse_body(raw: bytes) -> Any:
+    """The JSON value in `raw` (floats as Decimal), or a 400; each operation says which shape it takes."""
     try:
-        value = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
+        return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise ProtocolError(400, "invalid_json", "the request body is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise ProtocolError(400, INVALID, "the request body must be a JSON object")
-    return cast(Dict[str, Any], value)
 
 
-def fingerprint(body: Dict[str, Any]) -> str:
+def fingerprint(body: Any) -> str:
     """The same text for the same JSON, whatever its key order or spacing."""
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
 
@@ -114,3 +120,9 @@ class Service:
     """The body of a refusal."""
     unauthorized_code: Callable[[Optional[str]], str]
     """The code of a 401, from the key presented (None when there was none)."""
+    rate_limited_code: str
+    """The code of a 429."""
+    aliases: Tuple[Tuple[str, str], ...] = ()
+    """(path, operation id): older paths the service still routes to an operation's handler."""
+    in_version: Callable[[Dict[str, Any], Optional[str]], Dict[str, Any]] = lambda data, version: data
+    """An answer in the shape of the API version the request asked for (its version header)."""

@@ -10,7 +10,7 @@ from meterly._declaration import Operation
 from meterly.sandbox._http import ProtocolError, SandboxResponse
 
 TTL_MS = 24 * 3600 * 1000
-"""How long a key is remembered: Commet's 24 hours, by time, however many keys come after it."""
+"""How long a key is honoured: Commet's 24 hours, on the sandbox clock."""
 
 Slot = Tuple[str, str]
 """(operation id, Idempotency-Key): a key is scoped to its operation."""
@@ -24,7 +24,11 @@ def honours_idempotency_key(operation: Operation[Any]) -> bool:
 
 
 class IdempotencyStore:
-    """First answers by slot, with the fingerprint of their body, each for `TTL_MS` after it was kept."""
+    """First answers by slot, with the fingerprint of their body, for `TTL_MS` of the sandbox clock.
+
+    Memory is bounded by time, as the service's promise is: a key is forgotten once its 24 hours have
+    passed, never earlier because newer keys came (keys are kept in the order they were first seen, so
+    expiring reads only the oldest)."""
 
     def __init__(self) -> None:
         self._answers: OrderedDict[Slot, Tuple[str, SandboxResponse, int]] = OrderedDict()
@@ -45,8 +49,12 @@ class IdempotencyStore:
         return stored[1]
 
     def keep(self, slot: Slot, fingerprint: str, response: SandboxResponse, now_ms: int) -> None:
+        self._expire(now_ms)
         self._answers[slot] = (fingerprint, response, now_ms)
         self._answers.move_to_end(slot)  # kept in time order, so expiry stops at the first fresh one
+
+    def __len__(self) -> int:
+        return len(self._answers)
 
     def _expire(self, now_ms: int) -> None:
         while self._answers:

@@ -91,9 +91,33 @@ def left(entries: List[Entry]) -> Decimal:
     return sum((e.remaining + e.rollover_balance() for e in entries if not e.unlimited), ZERO)
 
 
+def usage_snapshot(entries: List[Entry]) -> Dict[str, Decimal]:
+    """Each entry's usage plus what it holds in rollovers, by entry id: `deductions` compares two."""
+    return {e.id: e.usage - e.rollover_balance() for e in entries}
+
+
+def deductions(entries: List[Entry], before: Dict[str, Decimal], feature_id: str) -> List[Dict[str, Any]]:
+    """The API's `deductions`: how much each entry gave since `before` (a `usage_snapshot`)."""
+    after = usage_snapshot(entries)
+    return [
+        {
+            "balance_id": e.id,
+            "feature_id": feature_id,
+            "plan_id": e.plan_id,
+            "reset": None
+            if not e.resets
+            else {"interval": e.interval, "interval_count": e.interval_count, "resets_at": e.resets_at},
+            "value": json_number(after[e.id] - before.get(e.id, ZERO)),
+        }
+        for e in entries
+        if after[e.id] != before.get(e.id, ZERO)
+    ]
+
+
 def deduct(entries: List[Entry], amount: Decimal, *, force: bool = False) -> None:
     """Record `amount` of usage: rollovers first (soonest to expire), then entries, then overage.
-    A negative amount gives usage back. With `force`, usage beyond every limit is recorded anyway."""
+    A negative amount gives usage back, down to zero (below it with `force`). With `force`, usage beyond
+    every limit is recorded anyway; `remaining` still shows no less than zero, as Autumn's does."""
     ordered = _order(entries)
     if amount < 0:
         refund = -amount
@@ -101,6 +125,9 @@ def deduct(entries: List[Entry], amount: Decimal, *, force: bool = False) -> Non
             back = min(entry.usage, refund)
             entry.usage -= back
             refund -= back
+        if refund > 0 and force and ordered:
+            # Given back past zero usage: credited above the grant (Autumn's overflow with a negative value).
+            ordered[-1].usage -= refund
         return
     unlimited = next((e for e in ordered if e.unlimited), None)
     if unlimited is not None:
@@ -146,7 +173,8 @@ def balance_json(source: Source) -> BalanceJSON:
         "unlimited": len(limited) < len(entries),
         "overage_allowed": bool(overage),
         "max_purchase": None if max_purchase is None else json_number(max_purchase),
-        "next_reset_at": min(resets) if resets else None,
+        # An unlimited balance never runs out, so it has no reset to wait for (Autumn's check-unlimited).
+        "next_reset_at": min(resets) if resets and len(limited) == len(entries) else None,
         "breakdown": [e.breakdown_json() for e in entries],
     }
     if rollovers:

@@ -19,7 +19,15 @@ def service_of(operation: Operation[Any]) -> Service:
 UNROUTED = autumn.SERVICE
 """The service whose error shape answers a path that is no operation's."""
 
+_BY_ID = {op.operation_id: op for op in OPERATIONS}
+
 ROUTES: Dict[str, Operation[Any]] = {
-    prefix + op.path: op for op in OPERATIONS for prefix in service_of(op).prefixes
+    **{prefix + op.path: op for op in OPERATIONS for prefix in service_of(op).prefixes},
+    **{
+        prefix + path: _BY_ID[operation_id]
+        for service in (autumn.SERVICE, commet.SERVICE)
+        for path, operation_id in service.aliases
+        for prefix in service.prefixes
+    },
 }
-"""Every operation of the registry by its path."""
+"""Every operation of the registry by its path, and by the older paths its service still routes."""

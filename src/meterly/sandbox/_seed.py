@@ -4,13 +4,20 @@
 {
   "api_keys": ["sk_test_sandbox"],
   "clock": {"now_ms": 1767225600000, "frozen": true},
-  "features": [{"id": "messages", "name": "Messages", "type": "metered"}],
+  "features": [{"id": "messages", "name": "Messages", "type": "metered", "event_names": ["chat_message"]},
+               {"id": "credits", "type": "credit_system", "credit_schema": {"messages": 0.5},
+                "model_prices": {"openai/gpt-4o-mini": {"input": 150, "output": 600}}}],
   "plans": [{"id": "free", "name": "Free",
              "features": [{"feature_id": "messages", "included": 5, "interval": "month"}]}],
   "customers": [{"id": "cus_1", "plans": ["free"], "usage": {"messages": 3}}]
 }
 ```
 Every key but `id`/`feature_id` is optional; an unknown key is an error, so typos don't pass silently.
+A feature's `event_names` are the events (`balances.track`'s `event_name`) that record usage of it; one
+event may name several features. A credit system's `model_prices` price AI models' tokens for
+`balances.track_tokens` and Commet's token fields on `usage.track`, in credits per million tokens of each
+kind (`input`, `output`, `cache_read`, `cache_write`, `audio_input`, `audio_output`, `reasoning`); a
+token count whose kind the model has no price for is refused (400 naming it).
 """
 
 from __future__ import annotations
@@ -45,10 +52,15 @@ def read_seed(data: Union[Mapping[str, Any], str, Path]) -> Dict[str, Any]:
 def apply_seed(world: World, seed: Mapping[str, Any]) -> None:
     """Add a seed's features, plans and customers to `world` (keys and clock are read by the engine)."""
     for f in seed.get("features", []):
-        known(f, {"id", "name", "type", "credit_schema", "currency"}, f"feature {f.get('id')!r}")
+        known(
+            f,
+            {"id", "name", "type", "credit_schema", "currency", "event_names", "model_prices"},
+            f"feature {f.get('id')!r}",
+        )
         world.add_feature(
             f["id"], f.get("name"), type=f.get("type", "metered"), credit_schema=f.get("credit_schema"),
-            currency=f.get("currency"),
+            currency=f.get("currency"), event_names=f.get("event_names", ()),
+            model_prices=f.get("model_prices"),
         )  # fmt: skip
     for p in seed.get("plans", []):
         known(p, {"id", "name", "features", "add_on"}, f"plan {p.get('id')!r}")
@@ -89,16 +101,19 @@ def apply_seed(world: World, seed: Mapping[str, Any]) -> None:
 
 DEMO_SEED: Dict[str, Any] = {
     "features": [
-        {"id": "messages", "name": "Messages", "type": "metered"},
+        {"id": "messages", "name": "Messages", "type": "metered", "event_names": ["chat_message"]},
         {"id": "api_calls", "name": "API calls", "type": "metered"},
         {"id": "sso", "name": "Single sign-on", "type": "boolean"},
-        {"id": "chat", "name": "Chat completions", "type": "metered"},
+        {"id": "chat", "name": "Chat completions", "type": "metered", "event_names": ["chat_message"]},
         {"id": "image", "name": "Image generations", "type": "metered"},
         {
             "id": "ai_credits",
             "name": "AI credits",
             "type": "credit_system",
             "credit_schema": {"chat": 1, "image": 10},
+            "model_prices": {
+                "openai/gpt-4o-mini": {"input": 150, "output": 600, "cache_read": 75, "cache_write": 150}
+            },
         },
         {"id": "sms", "name": "SMS", "type": "metered"},
         {

@@ -84,6 +84,32 @@ class Feature:
     """For a credit system: feature id -> credits (or money) one unit of that feature costs."""
     currency: Optional[str] = None
     """For a credit system holding money: its currency; usage.check then reports the `balance` model."""
+    event_names: List[str] = field(default_factory=list[str])
+    """Events (`balances.track`'s `event_name`) that record usage of this feature; one event may map to
+    several features."""
+    model_prices: Dict[str, Dict[str, Decimal]] = field(default_factory=dict[str, Dict[str, Decimal]])
+    """For a credit system: AI model (`provider/model`) -> token kind (`input`, `output`, `cache_read`,
+    `cache_write`, `audio_input`, `audio_output`, `reasoning`) -> credits per million tokens."""
+
+
+TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "audio_input", "audio_output", "reasoning")
+"""The kinds of token a model price may name; a request's `<kind>_tokens` is priced by its kind."""
+
+
+@dataclass
+class Hold:
+    """Balance reserved by a check's `lock` until it is confirmed, released or expires."""
+
+    lock_id: str
+    customer_id: str
+    feature_id: str
+    """The feature whose balance holds it (the credit system, for a feature drawn from one)."""
+    cost: Decimal
+    """Credits (or units) one unit of the checked feature costs: an `override_value` is priced with it."""
+    amount: Decimal
+    """What is held, in the holding feature's units."""
+    entries: List[Entry]
+    expires_at: Optional[int]
 
 
 @dataclass
@@ -235,13 +261,23 @@ class Entry:
         if rule is not None and not self.unlimited:
             self.rollovers = [r for r in self.rollovers if r.expires_at is None or r.expires_at > boundary]
             amount = self.remaining
-            if rule.max is not None:
-                amount = min(amount, max(ZERO, rule.max - self.rollover_balance()))
             if amount > 0:
                 expires = (
                     None if rule.duration is None else add_interval(boundary, rule.duration, 1, rule.length)
                 )
                 self.rollovers.append(Rollover(balance=amount, granted=amount, expires_at=expires))
+            if rule.max is not None:
+                # Over the cap, the oldest rollovers give way first: the newest is kept whole (as
+                # Autumn's track-rollover2 pins it: [100, 400], not [150, 350]).
+                excess = self.rollover_balance() - rule.max
+                for rollover in self.rollovers:
+                    if excess <= 0:
+                        break
+                    cut = min(rollover.balance, excess)
+                    rollover.balance -= cut
+                    rollover.granted -= cut
+                    excess -= cut
+                self.rollovers = [r for r in self.rollovers if r.balance > 0]
         self.usage = ZERO
         self.period += 1
 

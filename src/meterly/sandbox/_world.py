@@ -11,14 +11,24 @@ from decimal import Decimal
 from typing import Any, Dict, Iterable, List, Mapping, Optional, TypeVar, Union
 
 from meterly.sandbox._clock import SandboxClock
-from meterly.sandbox._ledger import BalanceJSON, Source, balance_json, deduct, per_seat_message, shared
+from meterly.sandbox._ledger import (
+    BalanceJSON,
+    Source,
+    available,
+    balance_json,
+    deduct,
+    per_seat_message,
+    shared,
+)
 from meterly.sandbox._state import (
+    TOKEN_KINDS,
     ZERO,
     Customer,
     Entity,
     Entry,
     Feature,
     FeatureType,
+    Hold,
     Number,
     Plan,
     PlanFeature,
@@ -27,6 +37,9 @@ from meterly.sandbox._state import (
 )
 
 W = TypeVar("W", bound="World")
+
+BATCH_KEY_TTL_MS = 24 * 3600 * 1000
+"""How long a `batch_track` item's `idempotency_key` is remembered (Autumn: 24 hours)."""
 
 
 class Missing(KeyError):
@@ -54,6 +67,10 @@ class World:
         self._ids = itertools.count(1)
         self.created_at_ms = self.clock.now_ms()
         """When the catalog was made: the `created_at` of the products in previews."""
+        self.holds: Dict[str, Hold] = {}
+        """Balance held by checks' locks, by lock id, until finalized or expired."""
+        self.batch_keys: Dict[str, int] = {}
+        """`batch_track` items' idempotency keys, with when they were first seen (epoch ms)."""
 
     def next_id(self, prefix: str) -> str:
         """A new id, unique in this world: `<prefix>_000001`, ..."""
@@ -69,9 +86,13 @@ class World:
         type: FeatureType = "metered",
         credit_schema: Optional[Mapping[str, Number]] = None,
         currency: Optional[str] = None,
+        event_names: Iterable[str] = (),
+        model_prices: Optional[Mapping[str, Mapping[str, Number]]] = None,
     ) -> W:
         """Define a feature: `boolean`, `metered`, or a `credit_system` that features in `credit_schema`
-        draw on (credits, or money when `currency` is given)."""
+        draw on (credits, or money when `currency` is given). `event_names` are the events that record
+        usage of it; a credit system's `model_prices` price AI models' tokens in credits per million
+        (`{"openai/gpt-4o-mini": {"input": 0.15, "output": 0.6}}`)."""
         if type not in ("boolean", "metered", "credit_system"):
             raise ValueError(f"feature {feature_id!r}: type must be boolean, metered or credit_system")
         schema = {fid: dec(cost) for fid, cost in (credit_schema or {}).items()}
@@ -80,8 +101,21 @@ class World:
         for fid, cost in schema.items():
             if cost <= 0:
                 raise ValueError(f"feature {feature_id!r}: the cost of {fid!r} must be > 0")
+        prices: Dict[str, Dict[str, Decimal]] = {}
+        for model_id, rates in (model_prices or {}).items():
+            if type != "credit_system":
+                raise ValueError(f"feature {feature_id!r}: only a credit_system prices models")
+            unknown = sorted(set(rates) - set(TOKEN_KINDS))
+            if unknown:
+                raise ValueError(
+                    f"feature {feature_id!r} model {model_id!r}: unknown token kind(s) {', '.join(unknown)}; "
+                    f"use {', '.join(TOKEN_KINDS)}"
+                )
+            prices[model_id] = {kind: dec(rate) for kind, rate in rates.items()}
         with self.lock:
-            self.features[feature_id] = Feature(feature_id, name or feature_id, type, schema, currency)
+            self.features[feature_id] = Feature(
+                feature_id, name or feature_id, type, schema, currency, list(event_names), prices
+            )
         return self
 
     def add_plan(
@@ -213,7 +247,8 @@ class World:
                 if own is None:
                     raise ValueError(per_seat_message(customer.id, source.feature.id))
                 source = own
-            deduct(source.entries, dec(amount) * source.cost, force=True)
+            units = dec(amount) * source.cost
+            deduct(source.entries, units, force=units > 0)
         return self
 
     def balance(
@@ -259,20 +294,94 @@ class World:
             raise Missing("entity", f"customer {customer.id!r} has no entity {entity_id!r}")
         return entity
 
-    def source(self, customer: Customer, feature: Feature, entity_id: Optional[str]) -> Optional[Source]:
-        """The balance a check of `feature` draws on: the feature's own, else a credit system covering it."""
+    def source(
+        self, customer: Customer, feature: Feature, entity_id: Optional[str], needed: Optional[Decimal] = None
+    ) -> Optional[Source]:
+        """The balance a check of `feature` draws on: the feature's own, else a credit system covering it.
+
+        With `needed` (units of `feature`), a feature whose own balance cannot cover it falls back to a
+        credit system that can (Autumn's credit-systems3)."""
         direct = self._entries(customer, feature.id, entity_id)
         if direct:
-            return Source(feature, Decimal(1), direct)
+            own = Source(feature, Decimal(1), direct)
+            room = available(direct)
+            if needed is None or feature.type == "boolean" or room is None or room >= needed:
+                return own
         for pool in self.features.values():
             if feature.id in pool.credit_schema:
                 entries = self._entries(customer, pool.id, entity_id)
                 if entries:
-                    return Source(pool, pool.credit_schema[feature.id], entries)
-        return None
+                    cost = pool.credit_schema[feature.id]
+                    room = available(entries)
+                    if not direct or needed is None or room is None or room >= needed * cost:
+                        return Source(pool, cost, entries)
+        return Source(feature, Decimal(1), direct) if direct else None
+
+    def event_features(self, event_name: str) -> List[Feature]:
+        """The features an event records usage of; `Missing` when none does."""
+        mapped = [f for f in self.features.values() if event_name in f.event_names]
+        if not mapped:
+            raise Missing("event", f"no feature records the event_name {event_name!r}")
+        return mapped
+
+    def model_pool(self, customer: Customer, model_id: str, feature_id: Optional[str]) -> Feature:
+        """The credit system that prices `model_id` for this customer (`feature_id`'s when given);
+        `Missing` when none does."""
+        pools = (
+            [self.feature(feature_id)]
+            if feature_id is not None
+            else [p for p in self.features.values() if p.model_prices and self._entries(customer, p.id, None)]
+        )
+        for pool in pools:
+            if model_id in pool.model_prices:
+                return pool
+        raise Missing("model", f"no credit system prices the model_id {model_id!r}")
+
+    def remember_batch_key(self, key: str) -> bool:
+        """Whether `key` is new in the last 24 hours (and remember it); old keys are forgotten by time."""
+        now = self.clock.now_ms()
+        expired = [k for k, seen in self.batch_keys.items() if now - seen >= BATCH_KEY_TTL_MS]
+        for k in expired:
+            del self.batch_keys[k]
+        if key in self.batch_keys:
+            return False
+        self.batch_keys[key] = now
+        return True
+
+    # -- holds (a check's lock) -------------------------------------------------------------------
+
+    def hold(self, hold: Hold) -> None:
+        """Reserve `hold.amount` from its entries: the balance shows it as used until it is finalized."""
+        deduct(hold.entries, hold.amount, force=True)
+        self.holds[hold.lock_id] = hold
+
+    def finalize(self, lock_id: str, confirm: bool, override: Optional[Decimal] = None) -> Hold:
+        """Confirm (record, or record `override` units instead) or release a hold; `Missing` when there
+        is no live hold under `lock_id`."""
+        self.expire_holds()
+        hold = self.holds.pop(lock_id, None)
+        if hold is None:
+            raise Missing("lock", f"no active lock {lock_id!r} (never made, already finalized, or expired)")
+        if not confirm:
+            deduct(hold.entries, -hold.amount)
+        elif override is not None:
+            deduct(hold.entries, override * hold.cost - hold.amount, force=True)
+        return hold
+
+    def expire_holds(self) -> None:
+        """Give back every hold whose `expires_at` has passed on the sandbox clock."""
+        if not self.holds:
+            return
+        now = self.clock.now_ms()
+        for lock_id, hold in list(self.holds.items()):
+            if hold.expires_at is not None and hold.expires_at <= now:
+                del self.holds[lock_id]
+                deduct(hold.entries, -hold.amount)
 
     def _entries(self, customer: Customer, feature_id: str, entity_id: Optional[str]) -> List[Entry]:
-        """The live entries of a feature, with every reset due by now applied."""
+        """The live entries of a feature, with every reset due by now applied (and expired holds given
+        back)."""
+        self.expire_holds()
         now = self.clock.now_ms()
         entries = [
             e

@@ -1,9 +1,12 @@
 """How the sandbox answers each operation of the registry: one module per operation, found by its name.
 
 `balances.check` is answered by `balances_check.py`: `<resource>_<method_name>` of its registry entry.
-Each module holds one function, `handle(world, body) -> dict`: `body` is the request read by a parser
-compiled from the operation's request model (`_body.body_parser`), and the dict is the answer before its
-service wraps it (`meterly.sandbox.services`). Errors are raised as `ProtocolError`s.
+Each module holds one function, `handle(world, body) -> dict | Reply`: `body` is the request read by a
+parser compiled from the operation's request model (`_body.strict_parser`), and the dict is the answer
+before its service wraps it (`meterly.sandbox.services`); a `Reply` carries another status (202).
+Errors are raised as `ProtocolError`s. A module whose body is not one JSON object of its model
+(`batch_track`'s array) defines `read_body(raw, parse) -> body` itself; `NOT_EMULATED` names the
+service's fields it refuses with a 400 rather than ignore.
 
 Adding an operation to the sandbox takes that one file; nothing else lists the operations. A registry
 entry without its module stops the sandbox from being built, with an error naming the missing module.
@@ -13,20 +16,38 @@ from __future__ import annotations
 
 import functools
 import importlib
-from typing import Any, Callable, Dict, Mapping, NamedTuple, cast
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Union, cast
 
 from meterly._declaration import Operation
+from meterly.sandbox._http import INVALID, ProtocolError
 from meterly.sandbox._world import World
-from meterly.sandbox.operations._body import Body, body_parser
+from meterly.sandbox.operations._body import Body, strict_parser
 
-Handle = Callable[[World, Body], Dict[str, Any]]
+
+class Reply(NamedTuple):
+    """An answer with a status other than 200."""
+
+    status: int
+    body: Dict[str, Any]
+
+
+Handle = Callable[[World, Any], Union[Dict[str, Any], Reply]]
+Parse = Callable[[Mapping[str, Any]], Body]
 
 
 class Handler(NamedTuple):
-    """An operation as the sandbox answers it: its body's parser and its handler."""
+    """An operation as the sandbox answers it: its body's reader (from the whole JSON value) and its
+    handler."""
 
-    parse: Callable[[Mapping[str, Any]], Body]
+    parse: Callable[[Any], Any]
     handle: Handle
+
+
+def read_object(raw: Any, parse: Parse) -> Body:
+    """The default body: one JSON object of the request model."""
+    if not isinstance(raw, dict):
+        raise ProtocolError(400, INVALID, "the request body must be a JSON object")
+    return parse(cast(Dict[str, Any], raw))
 
 
 def module_name(operation: Operation[Any]) -> str:
@@ -50,4 +71,10 @@ def handler(operation: Operation[Any]) -> Handler:
     handle = getattr(module, "handle", None)
     if not callable(handle):
         raise LookupError(f"{name} has no `handle(world, body)` function")
-    return Handler(body_parser(operation.request_model), cast(Handle, handle))
+    parse = strict_parser(operation.request_model, tuple(getattr(module, "NOT_EMULATED", ())))
+    read_body: Callable[[Any, Parse], Any] = getattr(module, "read_body", read_object)
+
+    def read(raw: Any) -> Any:
+        return read_body(raw, parse)
+
+    return Handler(read, cast(Handle, handle))

@@ -14,6 +14,7 @@ from typing import (
     Callable,
     Dict,
     List,
+    Literal,
     Mapping,
     Optional,
     Tuple,
@@ -38,11 +39,12 @@ Read = Callable[[Mapping[str, Any], str], Any]
 class Body:
     """A request body that passed its operation's checks, read by the request model's field names."""
 
-    __slots__ = ("_keys", "_values")
+    __slots__ = ("_keys", "_sent", "_values")
 
-    def __init__(self, values: Dict[str, Any], keys: Mapping[str, str]) -> None:
+    def __init__(self, values: Dict[str, Any], keys: Mapping[str, str], sent: Any = ()) -> None:
         self._values = values
         self._keys = keys
+        self._sent = frozenset(sent)
 
     def key(self, name: str) -> str:
         """The JSON key of field `name`, as errors name it (`customer_id` -> `customerId` for Commet)."""
@@ -69,6 +71,17 @@ class Body:
     def records(self, name: str) -> List[Dict[str, str]]:
         return cast(List[Dict[str, str]], self._values[name])
 
+    def nested(self, name: str) -> Optional[Body]:
+        return cast(Optional[Body], self._values[name])
+
+    def given(self, name: str) -> bool:
+        """Whether the request sent field `name` (a default the parser filled in is not sent)."""
+        return self._keys[name] in self._sent
+
+    def get(self, name: str) -> Any:
+        """Field `name`'s value, or None when the model has no such field."""
+        return self._values.get(name)
+
 
 def body_parser(model: type[pydantic.BaseModel]) -> Callable[[Mapping[str, Any]], Body]:
     """The parser of `model`'s JSON body; fields are checked in declaration order."""
@@ -78,9 +91,28 @@ def body_parser(model: type[pydantic.BaseModel]) -> Callable[[Mapping[str, Any]]
     keys = {name: key for name, key, _ in fields}
 
     def parse(raw: Mapping[str, Any]) -> Body:
-        return Body({name: read(raw, key) for name, key, read in fields}, keys)
+        return Body({name: read(raw, key) for name, key, read in fields}, keys, raw.keys())
 
     return parse
+
+
+def strict_parser(
+    model: type[pydantic.BaseModel], not_emulated: Tuple[str, ...] = ()
+) -> Callable[[Mapping[str, Any]], Body]:
+    """`body_parser`, and a 400 naming any key of `not_emulated`: a field of the real service that the
+    sandbox does not emulate is refused, never silently ignored. Keys nobody defined are ignored, as the
+    published schemas allow."""
+    parse = body_parser(model)
+    refused = frozenset(not_emulated)
+
+    def parse_strict(raw: Mapping[str, Any]) -> Body:
+        if refused:
+            unknown = sorted(refused.intersection(raw))
+            if unknown:
+                raise _refuse(unknown[0], "is not emulated by the sandbox: leave it out of sandbox tests")
+        return parse(raw)
+
+    return parse_strict
 
 
 def _refuse(key: str, problem: str) -> ProtocolError:
@@ -111,6 +143,10 @@ def _reader(name: str, info: Any) -> Read:
         return _whole(required, *_bounds(info.metadata))
     if get_origin(base) is dict and get_args(base) == (str, Any):
         return _object
+    if get_origin(base) is Literal:
+        return _choice(required, get_args(base))
+    if isinstance(base, type) and issubclass(base, pydantic.BaseModel):
+        return _nested(strict_parser(base))
     if get_origin(base) is list:
         (item,) = get_args(base)
         if isinstance(item, type) and issubclass(item, pydantic.BaseModel):
@@ -204,6 +240,46 @@ def _whole(required: bool, low: Optional[int], high: Optional[int]) -> Read:
         ):
             raise _refuse(key, problem)
         return value
+
+    return read
+
+
+def _choice(required: bool, choices: Tuple[Any, ...]) -> Read:
+    problem = "must be one of " + ", ".join(json_text(c) for c in choices)
+
+    def read(body: Mapping[str, Any], key: str) -> Any:
+        if key not in body:
+            if required:
+                raise _refuse(key, "is required")
+            return None
+        value = body[key]
+        if not any(value == c and type(value) is type(c) for c in choices):
+            raise _refuse(key, problem)
+        return value
+
+    return read
+
+
+def json_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _nested(parse: Callable[[Mapping[str, Any]], Body]) -> Read:
+    """An object read by its own model's parser; a refusal names the key inside (`lock.lock_id`)."""
+
+    def read(body: Mapping[str, Any], key: str) -> Optional[Body]:
+        if key not in body:
+            return None
+        value = body[key]
+        if not isinstance(value, dict):
+            raise _refuse(key, "must be an object")
+        try:
+            return parse(cast(Dict[str, Any], value))
+        except ProtocolError as error:
+            inner = f"{key}.{error.param}"
+            raise ProtocolError(error.status, error.code, f"{key}.{error.message}", inner) from None
 
     return read
 

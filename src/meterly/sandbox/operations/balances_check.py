@@ -1,5 +1,8 @@
-"""`balances.check` (Autumn): whether a customer may use a feature, its balance, and with `send_event` the
-usage recorded in the same step; `with_preview` adds the paywall of a refusal."""
+"""`balances.check` (Autumn; also served at `/v1/check` and `/v1/entitled`): whether a customer may use a
+feature, its balance, and with `send_event` the usage recorded in the same step; with `lock` the amount
+held until `balances.finalize` (or the lock's expiry); `with_preview` adds the paywall of a refusal. A
+feature whose own balance cannot cover the amount falls back to a credit system that can. Not
+deduplicated: a resent `send_event` check counts again, as on Autumn."""
 
 from __future__ import annotations
 
@@ -7,10 +10,22 @@ from decimal import Decimal
 from typing import Any, Dict, Optional
 
 from meterly.sandbox._http import INVALID, ProtocolError
-from meterly.sandbox._ledger import BalanceJSON, available, balance_json, deduct, per_seat_message, shared
-from meterly.sandbox._state import Customer, Feature, Plan, PlanFeature, json_number
+from meterly.sandbox._ledger import (
+    BalanceJSON,
+    Source,
+    available,
+    balance_json,
+    deduct,
+    per_seat_message,
+    shared,
+)
+from meterly.sandbox._state import Customer, Feature, Hold, Plan, PlanFeature, json_number
 from meterly.sandbox._world import World
 from meterly.sandbox.operations._body import Body, found
+
+NOT_EMULATED = ("customer_data", "entity_data")
+"""Older API versions' fields for creating the customer or entity on the fly: the sandbox's customers come
+from its seed."""
 
 
 def handle(world: World, body: Body) -> Dict[str, Any]:
@@ -27,8 +42,13 @@ def handle(world: World, body: Body) -> Dict[str, Any]:
     required_balance = body.number("required_balance")
     required = Decimal(1) if required_balance is None else required_balance
     send_event = body.flag("send_event")
-    source = world.source(customer, feature, entity_id)
-    if source is not None and send_event and entity_id is None:
+    lock = body.nested("lock")
+    if lock is not None and send_event:
+        raise ProtocolError(
+            400, INVALID, "lock holds the balance and send_event records it: send one of them", "lock"
+        )
+    source = world.source(customer, feature, entity_id, needed=required)
+    if source is not None and (send_event or lock is not None) and entity_id is None:
         # Usage without an entity_id is the customer's own: it never lands on one seat's balance.
         own = shared(source)
         if own is None:
@@ -49,6 +69,8 @@ def handle(world: World, body: Body) -> Dict[str, Any]:
             "expires_at": entry.expires_at,
             "feature_id": feature.id,
         }
+        if lock is not None:  # a flag has nothing to hold; the lock still exists until finalized
+            _hold(world, customer, Source(source.feature, source.cost, []), Decimal(0), None, lock)
     else:
         # An action priced by a credit system is checked in credits: `required` units cost
         # `required * cost` credits, and the answer says so (as Autumn's does).
@@ -57,6 +79,8 @@ def handle(world: World, body: Body) -> Dict[str, Any]:
         allowed = room is None or room >= required
         if allowed and send_event:
             deduct(source.entries, required)
+        if lock is not None:
+            allowed = _hold(world, customer, source, required, room, lock)
         balance = balance_json(source)
     answer: Dict[str, Any] = {"allowed": allowed, "customer_id": customer.id, "feature_id": feature.id}
     if entity_id is not None:
@@ -71,6 +95,28 @@ def handle(world: World, body: Body) -> Dict[str, Any]:
             world, customer, feature, "feature_flag" if source is None else "usage_limit"
         )
     return answer
+
+
+def _hold(
+    world: World, customer: Customer, source: Source, required: Decimal, room: Optional[Decimal], lock: Body
+) -> bool:
+    """Hold `required` under the lock's id as its `overage_behavior` says: `reject` (default) holds all
+    or nothing, `cap` what is left, `overflow` all of it; whether the check allows."""
+    lock_id = lock.text("lock_id")
+    if lock_id in world.holds:
+        raise ProtocolError(409, "lock_already_exists", f"the lock {lock_id!r} is active", "lock.lock_id")
+    expires_at = lock.get("expires_at")
+    if expires_at is not None and expires_at <= world.clock.now_ms():
+        raise ProtocolError(400, INVALID, "lock.expires_at must be in the future", "lock.expires_at")
+    behavior = lock.get("overage_behavior") or "reject"
+    held = required
+    if room is not None and room < required:
+        if behavior == "reject":
+            return False
+        if behavior == "cap":
+            held = max(Decimal(0), room)
+    world.hold(Hold(lock_id, customer.id, source.feature.id, source.cost, held, source.entries, expires_at))
+    return True
 
 
 def _preview(world: World, customer: Customer, feature: Feature, scenario: str) -> Dict[str, Any]:

@@ -1,16 +1,25 @@
 """`usage.check` (Commet): whether a customer may consume a quantity of a feature, in one of Commet's
-three consumption models (metered, credits, balance)."""
+three consumption models (metered, credits, balance). `quantity` is optional (default 1), as Commet's own
+client treats it."""
 
 from __future__ import annotations
 
 import math
 from decimal import Decimal
-from typing import Any, Dict
+from typing import Any, Dict, cast
 
 from meterly.sandbox._ledger import available, left
 from meterly.sandbox._state import ZERO, json_number
 from meterly.sandbox._world import World
+from meterly.sandbox.operations import Parse, read_object
 from meterly.sandbox.operations._body import Body, found
+
+
+def read_body(raw: Any, parse: Parse) -> Body:
+    """Commet's `quantity` is optional: a check without one asks for one unit."""
+    if isinstance(raw, dict) and "quantity" not in raw:
+        raw = {**cast(Dict[str, Any], raw), "quantity": 1}
+    return read_object(raw, parse)
 
 
 def handle(world: World, body: Body) -> Dict[str, Any]:

@@ -16,7 +16,9 @@ _ERROR_TYPES = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    402: "billing_error",
     409: "idempotency_error",
+    429: "rate_limit_error",
 }
 
 
@@ -46,4 +48,12 @@ def _unauthorized_code(key: Optional[str]) -> str:
     return "unauthorized"
 
 
-SERVICE = Service("commet", ("", "/api"), _success, _error_body, _unauthorized_code)
+SERVICE = Service(
+    "commet",
+    ("", "/api"),
+    _success,
+    _error_body,
+    _unauthorized_code,
+    rate_limited_code="rate_limited",
+)
+"""Commet honours `Idempotency-Key` on every route for 24 hours."""

@@ -1,0 +1,108 @@
+"""Recording usage as Autumn's track routes do (`balances.track`, `track_tokens`, `batch_track`): the
+amount deducted under `overage_behavior`, negative values given back, and the answer's balances and
+deductions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Dict, List, Optional
+
+from meterly.sandbox._http import INVALID, ProtocolError
+from meterly.sandbox._ledger import (
+    BalanceJSON,
+    Source,
+    available,
+    balance_json,
+    deduct,
+    deductions,
+    per_seat_message,
+    shared,
+    usage_snapshot,
+)
+from meterly.sandbox._state import ZERO, Customer, Feature, json_number
+from meterly.sandbox._world import World
+from meterly.sandbox.operations._body import Body, found
+
+
+def features_of(world: World, body: Body) -> List[Feature]:
+    """The features a track names: its `feature_id`, or every feature its `event_name` maps to."""
+    feature_id, event_name = body.optional_text("feature_id"), body.optional_text("event_name")
+    if (feature_id is None) == (event_name is None):
+        raise ProtocolError(
+            400, INVALID, "give exactly one of feature_id and event_name", body.key("feature_id")
+        )
+    if feature_id is not None:
+        feature = found(body, "feature_id", world.feature)
+        if feature.type == "boolean":
+            raise ProtocolError(
+                400,
+                INVALID,
+                f"feature_id {feature.id!r} is a boolean feature: it has no usage to track",
+                "feature_id",
+            )
+        return [feature]
+    return found(body, "event_name", world.event_features)
+
+
+def entity_of(world: World, customer: Customer, body: Body) -> Optional[str]:
+    entity_id = body.optional_text("entity_id")
+    if entity_id is not None:
+        found(body, "entity_id", lambda eid: world.entity(customer, eid))
+    return entity_id
+
+
+def record(
+    world: World,
+    customer: Customer,
+    feature: Feature,
+    units: Decimal,
+    entity_id: Optional[str],
+    overflow: bool,
+) -> tuple[Optional[Source], List[Dict[str, Any]]]:
+    """Deduct `units` of `feature` (negative gives back): `cap` deducts only what is left, `overflow`
+    all of it. The source drawn on and its deductions; no source when the customer has no balance."""
+    source = world.source(customer, feature, entity_id, needed=units if units > 0 else None)
+    if source is None or source.feature.type == "boolean":
+        return None, []
+    if entity_id is None:
+        own = shared(source)
+        if own is None:
+            raise ProtocolError(400, INVALID, per_seat_message(customer.id, source.feature.id), "entity_id")
+        source = own
+    amount = units * source.cost
+    before = usage_snapshot(source.entries)
+    if overflow:  # all of it: past the grant, or given back past zero usage
+        deduct(source.entries, amount, force=True)
+    elif amount < 0:  # given back down to zero usage
+        deduct(source.entries, amount)
+    else:
+        room = available(source.entries)
+        deduct(source.entries, amount if room is None else min(amount, max(ZERO, room)))
+    return source, deductions(source.entries, before, source.feature.id)
+
+
+def answer(
+    customer: Customer,
+    value: Decimal,
+    entity_id: Optional[str],
+    event_name: Optional[str],
+    sources: List[Optional[Source]],
+    made: List[Dict[str, Any]],
+    queued: bool,
+) -> Dict[str, Any]:
+    """A track's answer: one feature's balance, or for an event or a queued track `balance: null`."""
+    result: Dict[str, Any] = {"customer_id": customer.id, "value": json_number(value)}
+    if entity_id is not None:
+        result["entity_id"] = entity_id
+    if event_name is not None:
+        result["event_name"] = event_name
+    balances: Dict[str, BalanceJSON] = {}
+    for source in sources:
+        if source is not None:
+            balances[source.feature.id] = balance_json(source)
+    single = len(sources) == 1 and sources[0] is not None and not queued
+    result["balance"] = balances[sources[0].feature.id] if single and sources[0] is not None else None
+    if not queued:
+        result["balances"] = balances
+        result["deductions"] = made
+    return result
