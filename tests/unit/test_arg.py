@@ -14,7 +14,7 @@ class Request(pydantic.BaseModel):
 
 
 def test_an_arg_keeps_the_fields_own_annotation_and_default_unless_told() -> None:
-    assert Arg() == ("", NO_DEFAULT)
+    assert Arg() == ("", NO_DEFAULT, "")
     assert Arg("Mapping[str, str]", 1) == Arg(annotation="Mapping[str, str]", default=1)
 
 

@@ -65,14 +65,36 @@ def _document(model: type[pydantic.BaseModel]) -> Dict[str, Any]:
 def arguments(op: Operation[Any], write: bool) -> Dict[str, Any]:
     """Valid arguments: every required body parameter, each echoed one set, and the write switch."""
     model = op.request_model
+    if op.array_body is not None:
+        return {op.array_body.name: [_item(model)]}
     args: Dict[str, Any] = {}
     for param in op.params:
         field = model.model_fields[param.name]
         if param.required or any(echo[0] == param.name for echo in op.echoes):
             args[param.name] = _value(field.annotation, param.name)
+    if op.exactly_one_of and not any(name in args for name in op.exactly_one_of):
+        first = op.exactly_one_of[0]
+        args[first] = _value(model.model_fields[first].annotation, first)
     if isinstance(op.writes, str):
         args[op.writes] = write
+    elif isinstance(op.writes, tuple):
+        switch = next(name for name in op.writes if _value(model.model_fields[name].annotation, name) is True)
+        args[switch] = write  # the first flag that makes the call a write (`send_event`)
     return args
+
+
+def _item(model: type[pydantic.BaseModel]) -> Dict[str, Any]:
+    """One item of an array body: the required fields, then optional ones in order until the model's own
+    rule accepts it (a track event names one of `feature_id` and `event_name`)."""
+    item = _document(model)
+    optional = [(name, field) for name, field in model.model_fields.items() if not field.is_required()]
+    while True:
+        try:
+            model.model_validate(item)
+            return item
+        except pydantic.ValidationError:
+            name, field = optional.pop(0)
+            item[field.alias or name] = _value(field.annotation, name)
 
 
 def answer(op: Operation[Any], args: Dict[str, Any], **changed: Any) -> Any:
@@ -158,8 +180,10 @@ def test_a_write_that_certainly_never_arrived_is_retried(op: Operation[Any]) -> 
 def test_every_operation_declares_how_its_service_deduplicates_and_what_it_echoes() -> None:
     for op in OPERATIONS:
         assert op.dedup in ("header", "body_key", "none")
-        assert op.echoes, op.operation_id  # every answer names something of its request
         model = op.response_model
+        if not op.echoes:  # only an answer that names nothing of its request (`{success}`) echoes nothing
+            asked = {p.name for p in op.params} | {p.key for p in op.params}
+            assert not asked & set(model.model_fields), op.operation_id
         for param, attribute in op.echoes:
             assert param in {p.name for p in op.params}, (op.operation_id, param)
             assert attribute in model.model_fields, (op.operation_id, attribute)

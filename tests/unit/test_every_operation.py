@@ -10,10 +10,11 @@ import uuid
 from typing import Any, Callable, Dict
 
 import httpx
+import pydantic
 import pytest
 
 from meterly import errors
-from meterly._declaration import Operation
+from meterly._declaration import BODY_KEY, Operation
 from meterly._registry import OPERATIONS
 from tests.conftest import API_KEY, BASE, Harness, json_response, sequence
 
@@ -23,13 +24,34 @@ CANDIDATES = ("cus_1", 1, True, {"key": "value"})
 REFUSED = json_response(400, {"message": "refused", "code": "bad_request"})
 
 
+def valid_item(model: Any) -> Dict[str, Any]:
+    """One item of an array body: the item model's required fields, then its optional ones in order until
+    the model accepts it (a track event needs one of `feature_id` and `event_name`)."""
+    fields = list(model.model_fields.items())
+    item: Dict[str, Any] = {}
+    for name, field in [
+        *[f for f in fields if f[1].is_required()],
+        *[f for f in fields if not f[1].is_required()],
+    ]:
+        try:
+            return dict(model.model_validate(item).model_dump(by_alias=True, mode="json", exclude_unset=True))
+        except pydantic.ValidationError:
+            pass
+        item[field.alias or name] = next(iter(field.examples or ())) if field.examples else "x"
+    return dict(model.model_validate(item).model_dump(by_alias=True, mode="json", exclude_unset=True))
+
+
 def valid_arguments(op: Operation[Any]) -> Dict[str, Any]:
-    """A value each required body parameter accepts (the first candidate its check lets through)."""
+    """A value each required body parameter accepts (the first candidate its check lets through, else the
+    field's own example), one item for an array body, and the first of an `exactly_one_of` group."""
+    if op.array_body is not None:
+        return {op.array_body.name: [valid_item(op.request_model)]}
+    fields = op.request_model.model_fields
     arguments: Dict[str, Any] = {}
     for param in op.params:
-        if not param.required:
+        if not (param.required or param.name == next(iter(op.exactly_one_of), None)):
             continue
-        for candidate in CANDIDATES:
+        for candidate in (*CANDIDATES, *(fields[param.name].examples or ())):
             try:
                 param.check(param.name, candidate)
             except errors.RequestValidationError:
@@ -39,6 +61,12 @@ def valid_arguments(op: Operation[Any]) -> Dict[str, Any]:
         else:
             pytest.fail(f"no candidate value passes {op.operation_id}'s check of {param.name}")
     return arguments
+
+
+def retried_status(op: Operation[Any]) -> int:
+    """A status the SDK retries for this operation with `valid_arguments`: a 503, unless the call is a
+    write its service does not deduplicate, which is resent only when it certainly never arrived (429)."""
+    return 429 if op.dedup == "none" and op.writes_with(valid_arguments(op)) else 503
 
 
 def refused_call(h: Harness, op: Operation[Any], **kwargs: Any) -> None:
@@ -79,6 +107,14 @@ def test_the_required_arguments_are_sent_under_their_json_keys(make: Make, op: O
     refused_call(h, op)
     (request,) = h.requests
     body = json.loads(request.content)
+    if op.array_body is not None:
+        # the body is the items themselves, each with its dedup key filled in when the service needs one
+        (items,) = valid_arguments(op).values()
+        assert len(body) == len(items)
+        assert [{key: item[key] for key in given} for item, given in zip(body, items, strict=True)] == items
+        if op.dedup == "body_key":
+            assert all(uuid.UUID(item[BODY_KEY]).version == 4 for item in body)
+        return
     keys = {param.name: param.key for param in op.params}
     for name, value in valid_arguments(op).items():
         assert body[keys[name]] == value
@@ -96,7 +132,7 @@ def test_each_call_sends_a_fresh_uuid4_idempotency_key(make: Make, op: Operation
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
 def test_a_retry_resends_the_same_idempotency_key(make: Make, op: Operation[Any]) -> None:
-    h = make(sequence(json_response(503, {}), REFUSED))
+    h = make(sequence(json_response(retried_status(op), {}), REFUSED))
     refused_call(h, op)
     keys = {request.headers["idempotency-key"] for request in h.requests}
     assert len(h.requests) == 2
@@ -152,11 +188,17 @@ def test_with_raw_response_gives_the_http_response_without_parsing_it(make: Make
 @pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
 def test_optional_arguments_left_at_none_are_omitted_not_sent_as_null(make: Make, op: Operation[Any]) -> None:
     h = make(sequence(REFUSED))
-    optional = {param.name: None for param in op.params if not param.required}
-    refused_call(h, op, **optional)
+    given = valid_arguments(op)
+    optional = {param.name: None for param in op.params if param.name not in given}
+    with pytest.raises(errors.BadRequestError):
+        h.call(f"{op.resource}.{op.method_name}", **given, **optional)
     (request,) = h.requests
-    keys = {param.key for param in op.params if param.required}
-    assert set(json.loads(request.content)) == keys
+    body = json.loads(request.content)
+    if op.array_body is not None:  # no optional argument: the items are the body
+        assert isinstance(body, list)
+        return
+    keys = {param.key for param in op.params if param.name in given}
+    assert set(body) == keys
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
@@ -233,7 +275,7 @@ def test_hooks_see_the_operation_id_of_each_attempt(make: Make, op: Operation[An
             seen.append(ctx.operation_id)
             return request
 
-    h = make(sequence(json_response(503, {}), REFUSED), hooks=[Recorder()])
+    h = make(sequence(json_response(retried_status(op), {}), REFUSED), hooks=[Recorder()])
     refused_call(h, op)
     assert seen == [op.operation_id, op.operation_id]
 
@@ -251,8 +293,13 @@ def test_an_operation_with_a_fallback_is_answered_by_fail_open_when_the_service_
 @pytest.mark.parametrize("op", [op for op in OPERATIONS if not op.fallback], ids=lambda op: op.operation_id)
 def test_an_operation_without_a_fallback_raises_under_fail_open(make: Make, op: Operation[Any]) -> None:
     h = make(sequence(json_response(503, {})), fail_open=True, retry_config=None)
-    with pytest.raises(errors.InternalServerError):
+    # a 5xx to a write its service does not deduplicate may have recorded it: that is what is raised
+    may_have_arrived = op.dedup == "none" and op.writes_with(valid_arguments(op))
+    expected = errors.WriteOutcomeUnknownError if may_have_arrived else errors.InternalServerError
+    with pytest.raises(expected) as caught:
         h.call(f"{op.resource}.{op.method_name}", **valid_arguments(op))
+    assert caught.value.status_code == 503
+    assert len(h.requests) == 1
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
@@ -261,7 +308,7 @@ def test_the_debug_logger_gets_one_line_per_attempt_naming_the_operations_url(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="tests.meterly.every_operation")
     logger = logging.getLogger("tests.meterly.every_operation")
-    h = make(sequence(json_response(503, {}), REFUSED), debug_logger=logger)
+    h = make(sequence(json_response(retried_status(op), {}), REFUSED), debug_logger=logger)
     refused_call(h, op)
     lines = [record.getMessage() for record in caplog.records if record.name == logger.name]
     assert [line.split(" status=")[0] for line in lines] == [
@@ -288,7 +335,7 @@ def test_the_key_never_reaches_the_log_or_the_error(
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
 def test_a_raw_call_retries_before_giving_the_final_response(make: Make, op: Operation[Any]) -> None:
-    h = make(sequence(json_response(503, {}), httpx.Response(200, content=b"{}")))
+    h = make(sequence(json_response(retried_status(op), {}), httpx.Response(200, content=b"{}")))
     raw = h.call(f"{op.resource}.with_raw_response.{op.method_name}", **valid_arguments(op))
     assert raw.status_code == 200
     assert len(h.requests) == 2

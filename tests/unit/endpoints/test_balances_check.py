@@ -57,3 +57,10 @@ def test_allowed_reads_the_answers_allowed() -> None:
 
 def test_fail_open_policies_look_it_up_by_feature_id() -> None:
     assert OP.feature_param == "feature_id"
+
+
+def test_a_lock_makes_it_a_write_too() -> None:
+    assert OP.writes == ("send_event", "lock")
+    assert OP.writes_with({"lock": {"lock_id": "lock_1"}})
+    assert not OP.writes_with({"lock": None, "send_event": None})
+    assert OP.dedup == "none"  # Autumn deduplicates neither: a lost answer is never resent

@@ -6,6 +6,8 @@ import re
 
 from meterly._endpoints._services import (
     AUTUMN_API_VERSION,
+    AUTUMN_BATCH_VERSION,
+    AUTUMN_RECORDING_VERSION,
     AUTUMN_VERSION,
     COMMET_API_VERSION,
     COMMET_VERSION,
@@ -31,7 +33,19 @@ def test_every_resource_of_the_registry_has_its_docstring_and_title() -> None:
         assert title
 
 
-def test_the_operations_of_one_resource_pin_one_version() -> None:
+def test_the_operations_of_one_resource_pin_one_services_version_header() -> None:
+    # each Autumn operation pins the version whose published shape it implements (API.md), under one header
     for ops in resources().values():
-        assert len({op.version_header for op in ops}) == 1
-    assert {op.version_header for op in OPERATIONS} == {AUTUMN_VERSION, COMMET_VERSION}
+        assert len({op.version_header.name for op in ops if op.version_header}) == 1
+        assert all(op.version_header for op in ops)
+    assert {op.version_header for op in OPERATIONS} == {
+        AUTUMN_VERSION,
+        AUTUMN_RECORDING_VERSION,
+        AUTUMN_BATCH_VERSION,
+        COMMET_VERSION,
+    }
+
+
+def test_the_recording_operations_pin_the_published_spec_and_batch_track_its_idempotency_keys() -> None:
+    assert AUTUMN_RECORDING_VERSION == ("x-api-version", "2.3.0")
+    assert AUTUMN_BATCH_VERSION == ("x-api-version", "2.5.0")
