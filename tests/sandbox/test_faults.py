@@ -52,14 +52,6 @@ def test_a_failed_attempt_is_retried_and_processed_once(client: Meterly, engine:
     assert [c.status for c in engine.history] == [503, 503, 200, 503]
 
 
-ISSUE_19_RESEND = pytest.mark.xfail(
-    strict=True,
-    reason="issue 19: Autumn ignores Idempotency-Key, so the SDK's resend of a send_event check after a "
-    "lost answer counts twice; the SDK must raise WriteOutcomeUnknownError instead of resending",
-)
-
-
-@ISSUE_19_RESEND
 def test_a_lost_answer_is_retried_with_the_same_key_and_deducts_once(
     client: Meterly, engine: SandboxEngine
 ) -> None:
@@ -81,7 +73,6 @@ def test_a_lost_answer_is_retried_with_the_same_key_and_deducts_once(
     assert engine.balance("cus_basic", "messages")["usage"] == 5  # type: ignore[index]
 
 
-@ISSUE_19_RESEND
 async def test_a_lost_answer_is_retried_once_by_the_async_client(
     aclient: AsyncMeterly, engine: SandboxEngine
 ) -> None:

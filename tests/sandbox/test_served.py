@@ -46,14 +46,6 @@ def test_engine_and_seed_together_are_refused() -> None:
         Sandbox(engine=SandboxEngine.demo(), seed=SEED)
 
 
-ISSUE_19_RESEND = pytest.mark.xfail(
-    strict=True,
-    reason="issue 19: Autumn ignores Idempotency-Key, so the SDK's resend of a send_event check after a "
-    "lost answer counts twice; the SDK must raise WriteOutcomeUnknownError instead of resending",
-)
-
-
-@ISSUE_19_RESEND
 async def test_async_client_over_a_socket_retries_a_lost_answer_once() -> None:
     engine = SandboxEngine.from_seed(SEED)
     with Sandbox(engine) as sb:
@@ -68,7 +60,6 @@ async def test_async_client_over_a_socket_retries_a_lost_answer_once() -> None:
     assert engine.balance("cus_basic", "messages")["usage"] == 1  # type: ignore[index]
 
 
-@ISSUE_19_RESEND
 def test_sync_client_over_a_socket_retries_a_lost_answer_once() -> None:
     engine = SandboxEngine.from_seed(SEED)
     with Sandbox(engine) as sb:
