@@ -63,10 +63,16 @@ def valid_arguments(op: Operation[Any]) -> Dict[str, Any]:
     return arguments
 
 
+def never_resent_once_it_may_have_arrived(op: Operation[Any]) -> bool:
+    """Whether the call with `valid_arguments` is a write its service does not deduplicate (the
+    declaration's `writes` and `dedup`): it is resent only when it certainly never arrived."""
+    return op.dedup == "none" and op.writes_with(valid_arguments(op))
+
+
 def retried_status(op: Operation[Any]) -> int:
-    """A status the SDK retries for this operation with `valid_arguments`: a 503, unless the call is a
-    write its service does not deduplicate, which is resent only when it certainly never arrived (429)."""
-    return 429 if op.dedup == "none" and op.writes_with(valid_arguments(op)) else 503
+    """A status the SDK retries for this operation with `valid_arguments`: a 503, unless the call may not
+    be resent once it may have arrived; then a 429 (the service refused it without acting)."""
+    return 429 if never_resent_once_it_may_have_arrived(op) else 503
 
 
 def refused_call(h: Harness, op: Operation[Any], **kwargs: Any) -> None:
@@ -140,6 +146,20 @@ def test_a_retry_resends_the_same_idempotency_key(make: Make, op: Operation[Any]
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
+def test_a_5xx_is_retried_unless_the_write_may_have_been_counted(make: Make, op: Operation[Any]) -> None:
+    h = make(sequence(json_response(503, {}), REFUSED))
+    if never_resent_once_it_may_have_arrived(op):
+        with pytest.raises(errors.WriteOutcomeUnknownError) as caught:
+            h.call(f"{op.resource}.{op.method_name}", **valid_arguments(op))
+        assert caught.value.operation == op.operation_id
+        assert caught.value.idempotency_key == h.requests[0].headers["idempotency-key"]
+        assert len(h.requests) == 1
+    else:
+        refused_call(h, op)
+        assert len(h.requests) == 2
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=IDS)
 def test_the_callers_idempotency_key_is_sent(make: Make, op: Operation[Any]) -> None:
     h = make(sequence(REFUSED))
     refused_call(h, op, idempotency_key="order-42")
@@ -171,6 +191,27 @@ def test_a_missing_required_argument_is_refused_naming_it_before_any_io(
     with pytest.raises(errors.RequestValidationError) as caught:
         h.call(f"{op.resource}.{op.method_name}", **arguments)
     assert caught.value.param == name
+    assert h.requests == []
+
+
+EXCLUSIVE = [op for op in OPERATIONS if op.exactly_one_of]
+
+
+@pytest.mark.parametrize("op", EXCLUSIVE, ids=[op.operation_id for op in EXCLUSIVE])
+def test_an_exactly_one_of_group_given_none_or_two_is_refused_before_any_io(
+    make: Make, op: Operation[Any]
+) -> None:
+    h = make(sequence(REFUSED))
+    first, second, *_ = op.exactly_one_of
+    given = valid_arguments(op)
+    for arguments, named in (
+        ({**given, first: None}, first),
+        ({**given, second: given[first]}, second),
+    ):
+        with pytest.raises(errors.RequestValidationError) as caught:
+            h.call(f"{op.resource}.{op.method_name}", **arguments)
+        assert caught.value.param == named
+        assert "give exactly one of" in str(caught.value)
     assert h.requests == []
 
 
@@ -294,8 +335,8 @@ def test_an_operation_with_a_fallback_is_answered_by_fail_open_when_the_service_
 def test_an_operation_without_a_fallback_raises_under_fail_open(make: Make, op: Operation[Any]) -> None:
     h = make(sequence(json_response(503, {})), fail_open=True, retry_config=None)
     # a 5xx to a write its service does not deduplicate may have recorded it: that is what is raised
-    may_have_arrived = op.dedup == "none" and op.writes_with(valid_arguments(op))
-    expected = errors.WriteOutcomeUnknownError if may_have_arrived else errors.InternalServerError
+    may_have_counted = never_resent_once_it_may_have_arrived(op)
+    expected = errors.WriteOutcomeUnknownError if may_have_counted else errors.InternalServerError
     with pytest.raises(expected) as caught:
         h.call(f"{op.resource}.{op.method_name}", **valid_arguments(op))
     assert caught.value.status_code == 503
