@@ -40,6 +40,7 @@ def _answers_that_echo_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     for op in OPERATIONS:
         monkeypatch.setattr(op, "echoes", ())
 
+
 NUMBER, STRING, BOOLEAN = {"type": "number"}, {"type": "string"}, {"type": "boolean"}
 ID = {"type": "string", "minLength": 1}
 COUNT = {"type": "integer", "minimum": 0}
