@@ -168,6 +168,29 @@ def test_a_write_that_may_have_arrived_is_resent_only_when_its_service_deduplica
             assert (len(engine.sent), len(keys)) == (2, 1)
 
 
+SWITCHES = [
+    pytest.param(op, switch, id=f"{op.operation_id}-{switch}")
+    for op in OPERATIONS
+    if isinstance(op.writes, tuple)
+    for switch in op.writes
+]
+
+
+@pytest.mark.parametrize(("op", "switch"), SWITCHES)
+def test_each_argument_that_makes_a_call_a_write_gets_the_write_rule(op: Operation[Any], switch: str) -> None:
+    args = arguments(op, write=False)
+    field = op.request_model.model_fields[switch]
+    args[switch] = _value(field.annotation, switch)  # a lock's document, or True for a flag
+    assert op.writes_with(args)
+    lost = received(500, {"message": "down"})
+    if op.dedup == "none":
+        with pytest.raises(errors.WriteOutcomeUnknownError):
+            run(op, args, lost, answer(op, args))
+    else:
+        result, engine = run(op, args, lost, answer(op, args))
+        assert (result is not None, len(engine.sent)) == (True, 2)
+
+
 @pytest.mark.parametrize("op", WRITES)
 def test_a_write_that_certainly_never_arrived_is_retried(op: Operation[Any]) -> None:
     args = arguments(op, write=True)

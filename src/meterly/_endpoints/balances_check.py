@@ -40,13 +40,16 @@ quantity would cost under a Commet-style consumption model instead, and records 
 
 Returns:
     The service's answer: `allowed`, the `balance` after any recorded usage, and more. Under
-    `fail_open` it may be made up (`is_fallback`); with `send_event`, its `usage_recorded` is
-    False when the request never reached the service, None when it may have recorded the usage.
+    `fail_open` it may be made up (`is_fallback`); with `send_event` or `lock`, its
+    `usage_recorded` is False when the request never reached the service, None when it may have
+    recorded the usage or held the balance.
 
 Raises:
-    errors.WriteOutcomeUnknownError: with `send_event`, when the request may have reached the
-        service and its answer was lost (Autumn does not deduplicate it, so it is never resent).
-    errors.ResponseMismatchError: with `send_event`, when the answer belongs to another request.""",
+    errors.WriteOutcomeUnknownError: with `send_event` or `lock`, when the request may have
+        reached the service and its answer was lost (Autumn does not deduplicate it, so it is never
+        resent).
+    errors.ResponseMismatchError: with `send_event` or `lock`, when the answer belongs to another
+        request.""",
     arg_docs={
         "customer_id": "The customer whose balance is checked.",
         "feature_id": "The feature to check, e.g. `messages`.",

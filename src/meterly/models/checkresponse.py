@@ -79,6 +79,7 @@ class CheckResponse(FallbackAware):
     @property
     def usage_recorded(self) -> Optional[bool]:
         """On a fallback (`is_fallback`): False when the call certainly recorded no usage (its request
-        never reached the service), None when a `send_event` check may have reached it, so the service
-        may have counted the usage. None on the service's own answers (`balance` says what was used)."""
+        never reached the service), None when a `send_event` or `lock` check may have reached it, so the
+        service may have counted the usage or held the balance. None on the service's own answers
+        (`balance` says what was used)."""
         return usage_recorded(self)
