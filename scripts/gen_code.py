@@ -218,13 +218,15 @@ def render_method(declared: Declared, is_async: bool) -> str:
     for param in params:
         default = "" if param.default is NO_DEFAULT else f" = {_default_text(param.default)}"
         lines.append(f"        {param.name}: {param.annotation}{default},")
+        if op.array_body is not None and param.name == op.array_body.name:
+            lines.append("        *,")  # API.md: the array may be passed by position, as `batch_track(events)`
     returned = f"models.{op.response_model.__name__}"
     call = f"self._sdk._request({declared.name}, locals())"
     return "\n".join(
         [
             f"    {'async ' if is_async else ''}def {op.method_name}(",
             "        self,",
-            "        *,",
+            *([] if op.array_body is not None else ["        *,"]),
             *lines,
             f"    ) -> {returned}:",
             _docstring(op, params),

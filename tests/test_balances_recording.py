@@ -11,7 +11,7 @@ from typing import Any, Callable
 import httpx
 import pytest
 
-from meterly import errors, models
+from meterly import Meterly, errors, models
 from meterly.sandbox import DEFAULT_API_KEY, SandboxEngine, SandboxTransport
 
 from .conftest import Harness, json_response
@@ -193,6 +193,16 @@ def test_batch_track_posts_a_json_array_with_a_key_for_every_event(
     assert second == {"customer_id": "cus_pro", "feature_id": "messages", "idempotency_key": "mine-1"}
     assert res == models.BatchTrackResponse(success=True)
     assert usage_of(engine, "cus_pro", "messages") == before + 3
+
+
+def test_batch_track_takes_its_events_by_position_as_api_md_writes_it(engine: SandboxEngine) -> None:
+    with Meterly(
+        api_key=DEFAULT_API_KEY,
+        server_url="http://sandbox",
+        client=httpx.Client(transport=SandboxTransport(engine)),
+    ) as client:
+        res = client.balances.batch_track([{"customer_id": "cus_pro", "feature_id": "messages", "value": 1}])
+    assert res == models.BatchTrackResponse(success=True)
 
 
 def test_a_resent_batch_carries_the_same_keys_and_counts_once(make: Make, engine: SandboxEngine) -> None:

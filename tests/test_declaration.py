@@ -64,7 +64,18 @@ def test_every_method_takes_its_request_model_fields_then_the_call_options(op: O
         signature = inspect.signature(method)
         hints = typing.get_type_hints(method)
         params = [p for name, p in signature.parameters.items() if name != "self"]
-        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params)
+        # API.md's `batch_track(events, ...)`: an array body's argument may also be given by position.
+        by_position = {op.array_body.name} if op.array_body is not None else set()
+        kinds = {p.name: p.kind for p in params}
+        assert all(
+            kind
+            is (
+                inspect.Parameter.POSITIONAL_OR_KEYWORD
+                if name in by_position
+                else inspect.Parameter.KEYWORD_ONLY
+            )
+            for name, kind in kinds.items()
+        )
         options = [name for name in inspect.signature(CallOptions.__init__).parameters if name != "self"]
         assert [p.name for p in params] == [*expected, *options]
         for name, (annotation, default) in expected.items():

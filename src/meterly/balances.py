@@ -30,8 +30,8 @@ class Balances:
 
     def batch_track(
         self,
-        *,
         events: Sequence[Union[models.TrackEvent, models.TrackEventTypedDict]],
+        *,
         idempotency_key: Optional[str] = None,
         retries: Retries = UNSET,
         server_url: Optional[str] = None,
@@ -268,8 +268,8 @@ class AsyncBalances:
 
     async def batch_track(
         self,
-        *,
         events: Sequence[Union[models.TrackEvent, models.TrackEventTypedDict]],
+        *,
         idempotency_key: Optional[str] = None,
         retries: Retries = UNSET,
         server_url: Optional[str] = None,
