@@ -1,0 +1,115 @@
+"""Both stores: bounded by `max_pending` (raise or drop the oldest), leases that keep two processes off
+one event, and dead letters kept in the file."""
+
+from __future__ import annotations
+
+import time
+from typing import Union
+
+import pytest
+
+from meterly import errors
+from meterly.outbox import MemoryStore, SqliteStore
+
+Store = Union[MemoryStore, SqliteStore]
+
+
+def make(kind: str, path: str, max_pending: int = 3, drop_oldest: bool = False, lease: float = 30.0) -> Store:
+    if kind == "memory":
+        return MemoryStore(max_pending, drop_oldest)
+    return SqliteStore(path, max_pending, drop_oldest, lease)
+
+
+def fill(store: Store, count: int, start: int = 0) -> None:
+    for i in range(start, start + count):
+        store.add("usageTrack", {"customer_id": "cus_1", "value": i}, f"key-{i}", time.time())
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_full_store_refuses_an_event_with_outbox_full_error(kind: str, durable_path: str) -> None:
+    store = make(kind, durable_path)
+    fill(store, 3)
+    with pytest.raises(errors.OutboxFullError) as caught:
+        fill(store, 1, start=3)
+    assert isinstance(caught.value, errors.MeterlyError)
+    assert "max_pending=3" in str(caught.value)
+    assert store.pending() == 3
+    values = [event.body["value"] for event in store.claim("usageTrack", 10, time.time())]
+    assert values == [0, 1, 2]
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_drop_oldest_keeps_the_newest_max_pending_and_counts_the_drops(kind: str, durable_path: str) -> None:
+    store = make(kind, durable_path, drop_oldest=True)
+    fill(store, 10)
+    assert store.pending() == 3
+    assert store.dropped == 7
+    values = [event.body["value"] for event in store.claim("usageTrack", 10, time.time())]
+    assert values == [7, 8, 9]
+
+
+def test_memory_stays_bounded_at_max_pending() -> None:
+    import tracemalloc
+
+    store = MemoryStore(5_000, drop_oldest=True)
+    tracemalloc.start()
+    try:
+        fill(store, 5_000)
+        full = tracemalloc.get_traced_memory()[0]
+        fill(store, 20_000, start=5_000)
+        grown = tracemalloc.get_traced_memory()[0] - full
+    finally:
+        tracemalloc.stop()
+    assert store.pending() == 5_000
+    assert grown < full // 10  # four times as many events again, and the memory held stays that of 5,000
+
+
+def test_two_stores_on_one_file_never_claim_the_same_event(durable_path: str) -> None:
+    first = make("sqlite", durable_path, max_pending=100)
+    second = make("sqlite", durable_path, max_pending=100)
+    fill(first, 10)
+    now = time.time()
+    a = first.claim("usageTrack", 6, now)
+    b = second.claim("usageTrack", 6, now)
+    assert len(a) == 6 and len(b) == 4
+    assert {e.idempotency_key for e in a}.isdisjoint(e.idempotency_key for e in b)
+    assert second.claim("usageTrack", 6, now) == []
+
+
+def test_an_expired_lease_lets_another_process_deliver_the_event(durable_path: str) -> None:
+    crashed = make("sqlite", durable_path, lease=0.05)
+    fill(crashed, 2)
+    claimed = crashed.claim("usageTrack", 10, time.time())
+    assert len(claimed) == 2
+    survivor = make("sqlite", durable_path)
+    assert survivor.claim("usageTrack", 10, time.time()) == []
+    later = survivor.claim("usageTrack", 10, time.time() + 0.1)
+    assert [e.idempotency_key for e in later] == ["key-0", "key-1"]
+    assert [e.attempts for e in later] == [2, 2]
+    # The crashed owner's late answer no longer settles rows it lost.
+    assert crashed.settle(claimed, [], []).delivered == 0
+    assert survivor.settle(later, [], []).delivered == 2
+    assert survivor.pending() == 0
+
+
+def test_dead_letters_stay_in_the_file_and_the_count_survives_a_reopen(durable_path: str) -> None:
+    store = make("sqlite", durable_path, max_pending=100)
+    fill(store, 3)
+    claimed = store.claim("usageTrack", 10, time.time())
+    store.settle([claimed[0]], [claimed[1]], [(claimed[2], "no customer 'cus_x'")])
+    store.close()
+    reopened = make("sqlite", durable_path, max_pending=100)
+    assert reopened.pending() == 1
+    (dead,) = reopened.dead_letters()
+    assert dead.event.idempotency_key == "key-2"
+    assert dead.error == "no customer 'cus_x'"
+    (left,) = reopened.claim("usageTrack", 10, time.time())
+    assert left.idempotency_key == "key-1"
+
+
+def test_retried_events_go_back_to_the_front_in_order() -> None:
+    store = MemoryStore(100, drop_oldest=False)
+    fill(store, 4)
+    claimed = store.claim("usageTrack", 3, time.time())
+    store.settle([], claimed, [])
+    assert [e.body["value"] for e in store.claim("usageTrack", 10, time.time())] == [0, 1, 2, 3]
