@@ -53,10 +53,13 @@ def durable_path(tmp_path: Path) -> str:
     return str(tmp_path / "outbox.sqlite3")
 
 
+DELIVERED_OUTCOME = Outcome(DELIVERED)
+
+
 class Recorder:
     """A deliverer that records what it was given and answers `outcome` for every event."""
 
-    def __init__(self, outcome: Outcome = Outcome(DELIVERED)) -> None:
+    def __init__(self, outcome: Outcome = DELIVERED_OUTCOME) -> None:
         self.outcome = outcome
         self.batches: list[tuple[str, list[Event]]] = []
 

@@ -23,8 +23,11 @@ OUTAGE_SECONDS = float(os.environ.get("METERLY_TEST_OUTAGE_SECONDS", "2"))
 
 def test_every_event_is_delivered_and_counted_once(sandbox: Sandbox) -> None:
     client = client_with_outbox(sandbox.url)
-    keys = [client.outbox.usage.track(customer_id="cus_1", feature_code="api_calls", value=i % 5 + 1).idempotency_key
-            for i in range(100)]  # fmt: skip
+    track = client.outbox.usage.track
+    keys = [
+        track(customer_id="cus_1", feature_code="api_calls", value=i % 5 + 1).idempotency_key
+        for i in range(100)
+    ]
     result = client.outbox.flush(timeout_ms=10_000)
     assert (result.delivered, result.pending, result.rejected) == (100, 0, 0)
     assert usage_of(sandbox) == sum(i % 5 + 1 for i in range(100))

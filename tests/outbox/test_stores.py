@@ -71,7 +71,8 @@ def test_two_stores_on_one_file_never_claim_the_same_event(durable_path: str) ->
     now = time.time()
     a = first.claim("usageTrack", 6, now)
     b = second.claim("usageTrack", 6, now)
-    assert len(a) == 6 and len(b) == 4
+    assert len(a) == 6
+    assert len(b) == 4
     assert {e.idempotency_key for e in a}.isdisjoint(e.idempotency_key for e in b)
     assert second.claim("usageTrack", 6, now) == []
 
