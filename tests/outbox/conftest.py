@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import pytest
 
 from meterly import Meterly
-from meterly.outbox import DELIVERED, Event, Outbox, Outcome, attach
+from meterly.outbox import DELIVERED, ClientOutbox, Event, Outbox, Outcome, attach
 from meterly.sandbox import DEFAULT_API_KEY, Sandbox
 
 from ..integrity.harness import LedgerEngine
@@ -22,7 +22,7 @@ SEED: dict[str, Any] = {
     "plans": [{"id": "bulk", "features": [{"feature_id": "api_calls", "included": 100_000_000}]}],
     "customers": [{"id": "cus_1", "plans": ["bulk"]}, {"id": "cus_2", "plans": ["bulk"]}],
 }
-FAST = {"retry_initial_ms": 20, "retry_max_ms": 200, "lease_ms": 2_000}
+FAST: dict[str, Any] = {"retry_initial_ms": 20, "retry_max_ms": 200, "lease_ms": 2_000}
 """Backoff and lease short enough for a test to see several retries in a second."""
 
 
@@ -39,13 +39,21 @@ def ledger(sandbox: Sandbox) -> LedgerEngine:
 
 
 def usage_of(sandbox: Sandbox, customer: str = "cus_1") -> Decimal:
-    return Decimal(str(sandbox.engine.balance(customer, "api_calls")["usage"]))
+    balance = sandbox.engine.balance(customer, "api_calls")
+    assert balance is not None
+    return Decimal(str(balance["usage"]))
 
 
-def client_with_outbox(url: str, **outbox: Any) -> Meterly:
+class WithOutbox(Meterly):
+    """A `Meterly` as `attach` leaves it (its `outbox` is declared by the client itself once merged)."""
+
+    outbox: ClientOutbox
+
+
+def client_with_outbox(url: str, **outbox: Any) -> WithOutbox:
     client = Meterly(api_key=DEFAULT_API_KEY, server_url=url)
     attach(client, Outbox(**{**FAST, **outbox}))
-    return client
+    return cast(WithOutbox, client)
 
 
 @pytest.fixture

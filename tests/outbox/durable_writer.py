@@ -12,10 +12,11 @@ from meterly.outbox import Outbox, attach
 
 def main(url: str, path: str, count: int) -> None:
     client = Meterly(api_key="sk_test_sandbox", server_url=url)
-    attach(client, Outbox(path=path, retry_initial_ms=20, retry_max_ms=100, lease_ms=1_000))
-    track = client.outbox.balances.track
+    box = attach(client, Outbox(path=path, retry_initial_ms=20, retry_max_ms=100, lease_ms=1_000))
+    track = box.balances.track
     for _ in range(count):
         track(customer_id="cus_1", feature_id="messages", value=1)
+    box.commit()
     print("queued", flush=True)
     time.sleep(3600)
 

@@ -98,3 +98,13 @@ def serve(fake: FakeAutumn | None = None) -> Iterator[FakeAutumn]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+if __name__ == "__main__":  # serve from another process (bench/outbox.py), so it takes no share of the GIL
+    import sys
+    import time
+
+    with serve() as running:
+        print(running.url, flush=True)
+        while sys.stdin.read(1):
+            time.sleep(0.1)

@@ -11,11 +11,11 @@ from meterly import Meterly
 from meterly.outbox import Outbox, attach
 
 client = Meterly(api_key=os.environ["OUTBOX_TEST_KEY"], server_url=os.environ["OUTBOX_TEST_URL"])
-attach(client, Outbox(path=os.environ["OUTBOX_TEST_PATH"], retry_initial_ms=20, retry_max_ms=200))
+outbox = attach(client, Outbox(path=os.environ["OUTBOX_TEST_PATH"], retry_initial_ms=20, retry_max_ms=200))
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     key = environ.get("QUERY_STRING", "").removeprefix("key=")
-    client.outbox.usage.track(customer_id="cus_1", feature_code="api_calls", value=1, idempotency_key=key)
+    outbox.usage.track(customer_id="cus_1", feature_code="api_calls", value=1, idempotency_key=key)
     start_response("200 OK", [("content-type", "text/plain"), ("x-worker", str(os.getpid()))])
     return [b"queued"]

@@ -21,8 +21,13 @@ def make(kind: str, path: str, max_pending: int = 3, drop_oldest: bool = False, 
 
 
 def fill(store: Store, count: int, start: int = 0) -> None:
-    for i in range(start, start + count):
-        store.add("usageTrack", {"customer_id": "cus_1", "value": i}, f"key-{i}", time.time())
+    """Queue `count` events and commit them (a durable store's writer would within `commit_interval`)."""
+    try:
+        for i in range(start, start + count):
+            store.add("usageTrack", {"customer_id": "cus_1", "value": i}, f"key-{i}", time.time())
+    finally:
+        if isinstance(store, SqliteStore):
+            store.commit()
 
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
@@ -114,3 +119,24 @@ def test_retried_events_go_back_to_the_front_in_order() -> None:
     claimed = store.claim("usageTrack", 3, time.time())
     store.settle([], claimed, [])
     assert [e.body["value"] for e in store.claim("usageTrack", 10, time.time())] == [0, 1, 2, 3]
+
+
+def test_a_durable_store_commits_what_it_buffered_within_its_interval(durable_path: str) -> None:
+    store = SqliteStore(durable_path, 100, False, 30.0, commit_interval=0.01)
+    store.add("usageTrack", {"value": 1}, "key-1", time.time())
+    other = SqliteStore(durable_path, 100, False, 30.0)
+    deadline = time.monotonic() + 5
+    while not other.claim("usageTrack", 10, time.time()) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert time.monotonic() < deadline
+    store.close()
+
+
+def test_commit_interval_zero_commits_before_add_returns(durable_path: str) -> None:
+    store = SqliteStore(durable_path, 2, False, 30.0, commit_interval=0)
+    store.add("usageTrack", {"value": 1}, "key-1", time.time())
+    store.add("usageTrack", {"value": 2}, "key-2", time.time())
+    with pytest.raises(errors.OutboxFullError):
+        store.add("usageTrack", {"value": 3}, "key-3", time.time())
+    other = SqliteStore(durable_path, 100, False, 30.0)
+    assert [e.idempotency_key for e in other.claim("usageTrack", 10, time.time())] == ["key-1", "key-2"]

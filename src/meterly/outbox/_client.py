@@ -74,6 +74,8 @@ class _BaseOutbox:
         self.core = SenderCore(self.store, resolved)
         self.queued = 0
         self.closed = False
+        if isinstance(self.store, SqliteStore):
+            self.store.on_commit = self._on_commit
         self.balances = OutboxBalances(self._enqueue)
         self.usage = OutboxUsage(self._enqueue)
         _live.add(self)
@@ -115,13 +117,7 @@ class _BaseOutbox:
                 "idempotency_key",
                 "must be a non-empty ASCII str of at most 255 characters, no control characters",
             )
-        if self.store.add(operation_id, body, key, now):
-            dropped = self.store.dropped
-            if dropped == 1 or dropped % 1000 == 0:
-                log.warning(
-                    "meterly outbox: full (max_pending=%d): dropped the oldest waiting event (%d so far)",
-                    self.config.max_pending, dropped,
-                )  # fmt: skip
+        self.store.add(operation_id, body, key, now)
         self.queued += 1
         self._wake()
         return models.Queued.model_construct(
@@ -130,6 +126,15 @@ class _BaseOutbox:
 
     def _wake(self) -> None:
         raise NotImplementedError
+
+    def _on_commit(self) -> None:
+        self._wake()
+
+    def commit(self) -> None:
+        """Write what this process queued to a durable outbox's file now, instead of within
+        `commit_interval_ms` (nothing to do for an in-memory outbox)."""
+        if isinstance(self.store, SqliteStore):
+            self.store.commit()
 
     def pending(self) -> int:
         """Events waiting or being delivered (for a durable outbox, by every process using its file)."""
@@ -212,6 +217,7 @@ class ClientOutbox(_BaseOutbox):
         delivered, rejected = core.delivered, core.rejected
         deadline = None if timeout_ms is None else time.monotonic() + max(timeout_ms, 0) / 1000
         core.resume()
+        self.commit()
         if self.store.pending():
             self.sender.wake()
         while self.store.pending():
@@ -281,6 +287,8 @@ class AsyncClientOutbox(_BaseOutbox):
         delivered, rejected = core.delivered, core.rejected
         deadline = None if timeout_ms is None else time.monotonic() + max(timeout_ms, 0) / 1000
         core.resume()
+        if isinstance(self.store, SqliteStore):
+            await asyncio.to_thread(self.store.commit)
         self.sender.wake()  # on this loop, when the sender's loop is gone
         while await self._pending():
             left = 0.01 if deadline is None else min(0.01, deadline - time.monotonic())

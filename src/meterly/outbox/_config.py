@@ -47,6 +47,9 @@ class Outbox:
         synchronous: "normal" (the default) or "full": when a durable file's commits reach the disk (see
             `README.md`, "Recording usage without waiting"): "full" survives a power cut, at an fsync per
             event.
+        commit_interval_ms: How long a durable outbox gathers queued events before it commits them to its
+            file in one transaction (a `kill -9` can cost the events of that interval); 0 commits each
+            event before the call that queued it returns.
         lease_ms: How long a process may hold a claimed event before another process may deliver it (a
             durable file only): longer than any one delivery takes.
     """
@@ -54,6 +57,7 @@ class Outbox:
     __slots__ = (
         "batch_size",
         "close_timeout_ms",
+        "commit_interval_ms",
         "lease_ms",
         "max_pending",
         "on_full",
@@ -73,6 +77,7 @@ class Outbox:
     retry_initial_ms: float
     retry_max_ms: float
     lease_ms: float
+    commit_interval_ms: float
     synchronous: Literal["normal", "full"]
 
     def __init__(
@@ -87,6 +92,7 @@ class Outbox:
         retry_initial_ms: float = 250,
         retry_max_ms: float = 30_000,
         lease_ms: float = 30_000,
+        commit_interval_ms: float = 5,
         synchronous: Literal["normal", "full"] = "normal",
     ) -> None:
         if path is not None and not isinstance(path, (str, os.PathLike)):
@@ -113,6 +119,7 @@ class Outbox:
                 "synchronous", f'must be "normal" or "full", got {shown(synchronous)}'
             )
         set_(self, "synchronous", synchronous)
+        set_(self, "commit_interval_ms", _ms("commit_interval_ms", commit_interval_ms))
         set_(self, "lease_ms", _ms("lease_ms", lease_ms, allow_zero=False))
 
     def __setattr__(self, name: str, value: object) -> None:
