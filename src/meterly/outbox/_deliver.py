@@ -18,6 +18,7 @@ from __future__ import annotations
 # pyright: reportPrivateUsage=false
 import asyncio
 import json
+import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import httpx
@@ -101,12 +102,33 @@ def call_arguments(operation_id: str, event: Event) -> Dict[str, Any]:
     return arguments
 
 
-def batch_item(event: Event) -> Dict[str, Any]:
-    """One `batch_track` item: the track body under its JSON keys, plus the event's `idempotency_key`."""
+YIELD_EVERY = 100
+"""Events a sender handles between two releases of the GIL. Building and encoding a batch of 1,000 is
+milliseconds of CPU that no other thread could use meanwhile: an app thread queueing an event would wait
+all of it (the p99 of an enqueue with 8 threads went from milliseconds to microseconds with these
+pauses)."""
+
+
+def batch_items(events: Sequence[Event]) -> List[Dict[str, Any]]:
+    """The `batch_track` items: each track body under its JSON keys, plus the event's `idempotency_key`."""
     keys = wire_keys(BALANCES_TRACK)
-    item = {keys.get(name, name): value for name, value in event.body.items()}
-    item["idempotency_key"] = event.idempotency_key
-    return item
+    items: List[Dict[str, Any]] = []
+    for i, event in enumerate(events, 1):
+        item = {keys.get(name, name): value for name, value in event.body.items()}
+        item["idempotency_key"] = event.idempotency_key
+        items.append(item)
+        if i % YIELD_EVERY == 0:
+            time.sleep(0)  # let an app thread take the GIL
+    return items
+
+
+def encode_items(items: List[Dict[str, Any]]) -> bytes:
+    """The JSON array of `items`, encoded a slice at a time with a pause between (see `YIELD_EVERY`)."""
+    parts: List[str] = []
+    for start in range(0, len(items), YIELD_EVERY):
+        parts.append(json.dumps(items[start : start + YIELD_EVERY], separators=(",", ":"))[1:-1])
+        time.sleep(0)
+    return f"[{','.join(parts)}]".encode()
 
 
 def batch_outcomes(events: Sequence[Event], outcome: Outcome) -> List[Outcome]:
@@ -145,7 +167,7 @@ class _DirectBatchTrack:
         }
         try:
             response = self._http.post(
-                f"{base}/v1/balances.batch_track", content=json.dumps(items).encode(), headers=headers
+                f"{base}/v1/balances.batch_track", content=encode_items(items), headers=headers
             )
         except httpx.TimeoutException as exc:
             raise errors.APITimeoutError(f"balances.batch_track timed out: {type(exc).__name__}") from None
@@ -189,7 +211,7 @@ class ClientDeliverer:
         return outcomes
 
     def _send_batch(self, events: Sequence[Event]) -> None:
-        items = [batch_item(event) for event in events]
+        items = batch_items(events)
         op = registered(BALANCES_BATCH_TRACK)
         if op is None:
             self._direct(items, events[0].idempotency_key)
@@ -241,7 +263,7 @@ class AsyncClientDeliverer:
         return outcomes
 
     async def _send_batch(self, events: Sequence[Event]) -> None:
-        items = [batch_item(event) for event in events]
+        items = batch_items(events)
         op = registered(BALANCES_BATCH_TRACK)
         if op is None:
             await asyncio.to_thread(self._direct, items, events[0].idempotency_key)

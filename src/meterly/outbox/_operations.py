@@ -57,6 +57,7 @@ def stamp(unix_ms: bool, at: float) -> Any:
     return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds")
 
 
+@cache
 def wire_keys(operation_id: str) -> Dict[str, str]:
     """Python argument name to JSON key, for building batch items."""
     return {param.name: param.key for param in queued_operation(operation_id).params}

@@ -138,20 +138,23 @@ class ThreadSender:
         self.core = core
         self.deliver = deliver
         self._wake = threading.Event()
+        self._sleeping = False
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
         self._start_lock = threading.Lock()
 
     def after_fork_in_child(self) -> None:
         self._wake = threading.Event()
+        self._sleeping = False
         self._stopping = False
         self._thread = None
         self._start_lock = threading.Lock()
 
     def wake(self) -> None:
-        wake = self._wake
-        if not wake.is_set():
-            wake.set()
+        # Only a sleeping sender is woken: `Event.set` takes a lock, and a lock that the waking sender
+        # holds while it waits for the GIL would stall every app thread queueing meanwhile.
+        if self._sleeping and not self._wake.is_set():
+            self._wake.set()
         if self._thread is None:
             self.start()
 
@@ -167,6 +170,13 @@ class ThreadSender:
         while not self._stopping:
             try:
                 work, wait = core.next_work(time.time())
+                if work is None:
+                    self._sleeping = True
+                    work, wait = core.next_work(time.time())  # what came before the flag was seen
+                    if work is None:
+                        self._wake.wait(wait)
+                    self._sleeping = False
+                    self._wake.clear()
                 if work is not None:
                     operation, events = work
                     try:
@@ -177,11 +187,11 @@ class ThreadSender:
                     continue
             except Exception:  # the store failed (disk full, file locked too long): log, wait, try again
                 log.exception("meterly outbox: the sender failed; trying again shortly")
-                wait = 1.0
-            self._wake.wait(wait)
-            self._wake.clear()
+                self._sleeping = False
+                time.sleep(1.0)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 0.5) -> None:
+        """Stop the thread; one still in a delivery after `timeout` finishes it alone (a daemon thread)."""
         self._stopping = True
         self._wake.set()
         thread = self._thread

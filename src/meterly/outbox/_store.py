@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import Any, Callable, Deque, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, Generator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from meterly.errors import OutboxFullError
 
@@ -37,7 +37,7 @@ class Event(NamedTuple):
     enqueued_at: float
     """Unix time, in seconds."""
     attempts: int = 0
-    """How many deliveries were tried before this one (counted when a sender claims it)."""
+    """How many deliveries of it were tried before the current one."""
     row: int = 0
     """Its id in the store."""
 
@@ -139,7 +139,7 @@ class MemoryStore:
             while queue and len(taken) < limit:
                 taken.append(queue.popleft())
             self._claimed += len(taken)
-        return [event._replace(attempts=event.attempts + 1) for event in taken]
+        return taken
 
     def settle(
         self, delivered: Sequence[Event], retry: Sequence[Event], dead: Sequence[Tuple[Event, str]]
@@ -147,8 +147,10 @@ class MemoryStore:
         now = time.time()
         with self._lock:
             for event in reversed(retry):  # back at the front, in their order
-                self._queues.setdefault(event.operation, deque()).appendleft(event)
+                queue = self._queues.setdefault(event.operation, deque())
+                queue.appendleft(event._replace(attempts=event.attempts + 1))
             for event, error in dead:
+                event = event._replace(attempts=event.attempts + 1)
                 self._dead.append(DeadLetter(event, error, now))
             self._claimed -= len(delivered) + len(retry) + len(dead)
         return Settled(len(delivered), len(dead))
@@ -251,8 +253,10 @@ class SqliteStore:
         """Called after each commit of buffered events (the outbox wakes its sender)."""
         self._buffer: Deque[Tuple[str, str, str, float]] = deque()
         self._commit_lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._writer_wake = threading.Event()
         self._writer_thread: Optional[threading.Thread] = None
+        self._writer_idle = False
         self._stopping = False
         self._committed = 0
         self.max_pending = max_pending
@@ -300,7 +304,7 @@ class SqliteStore:
         return db
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Generator[sqlite3.Connection, None, None]:
         """One write transaction (`BEGIN IMMEDIATE`: the write lock up front), committed on success."""
         if self._pid != os.getpid():
             self.after_fork_in_child()
@@ -319,7 +323,8 @@ class SqliteStore:
     def add(self, operation: str, body: Mapping[str, Any], key: str, enqueued_at: float) -> int:
         row = (operation, json.dumps(body, separators=(",", ":")), key, enqueued_at)
         if self.commit_interval <= 0:
-            self._commit([row])
+            with self._commit_lock:
+                self._commit([row])
             return 0
         # No lock (see MemoryStore): a deque's append is atomic, and the writer takes from the other end.
         if self._pid != os.getpid():
@@ -329,12 +334,12 @@ class SqliteStore:
         self._buffer.append(row)
         if self._writer_thread is None:
             self._start_writer()
-        if not self._writer_wake.is_set():
+        if self._writer_idle and not self._writer_wake.is_set():  # see ThreadSender.wake
             self._writer_wake.set()
         return 0
 
     def _start_writer(self) -> None:
-        with self._commit_lock:
+        with self._start_lock:
             if self._writer_thread is None and not self._stopping:
                 thread = threading.Thread(
                     target=self._write_behind, name="meterly-outbox-writer", daemon=True
@@ -345,31 +350,40 @@ class SqliteStore:
     def _write_behind(self) -> None:
         wake = self._writer_wake
         while not self._stopping:
-            wake.wait()
-            wake.clear()
+            if not self._buffer:
+                self._writer_idle = True
+                if not self._buffer:  # what came before the flag was seen
+                    wake.wait()
+                self._writer_idle = False
+                wake.clear()
             time.sleep(self.commit_interval)  # gather what the next few milliseconds bring into one commit
             try:
                 self.commit()
             except Exception:  # the file is locked too long, or the disk is full: keep the buffer, retry
                 log.exception("meterly outbox: committing queued events to %s failed; retrying", self.path)
                 time.sleep(1.0)
-                wake.set()
 
     def commit(self) -> None:
         """Write what this process buffered to the file now."""
         buffer = self._buffer
-        rows = [buffer.popleft() for _ in range(len(buffer))]
-        if rows:
+        # The writer thread and a flush may both commit: the lock keeps each row to one commit, in order.
+        with self._commit_lock:
+            rows: List[Tuple[str, str, str, float]] = []
+            with contextlib.suppress(IndexError):
+                for _ in range(len(buffer)):
+                    rows.append(buffer.popleft())
+            if not rows:
+                return
             try:
                 self._commit(rows)
             except BaseException:
                 buffer.extendleft(reversed(rows))
                 raise
-            self.on_commit()
+        self.on_commit()
 
     def _commit(self, rows: List[Tuple[str, str, str, float]]) -> None:
         gone = 0
-        with self._commit_lock, self._write() as db:
+        with self._write() as db:
             db.executemany(
                 "INSERT INTO events (operation, body, idempotency_key, enqueued_at) VALUES (?, ?, ?, ?)", rows
             )
@@ -422,7 +436,7 @@ class SqliteStore:
                 break
         rows.sort()
         return [
-            Event(operation, json.loads(body), key, at, attempts, row)
+            Event(operation, json.loads(body), key, at, attempts - 1, row)
             for row, body, key, at, attempts in rows
         ]
 
@@ -492,8 +506,10 @@ class SqliteStore:
         _abandoned.extend(self._all)
         self._buffer = deque()  # the parent commits what it buffered
         self._commit_lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._writer_wake = threading.Event()
         self._writer_thread = None
+        self._writer_idle = False
         self._stopping = False
         self._all = []
         self._all_lock = threading.Lock()
