@@ -147,3 +147,36 @@ def test_a_forked_child_starts_its_own_sender_and_never_resends_the_parent_s_eve
     assert usage_of(sandbox, "cus_2") == 30
     assert max(ledger(sandbox).arrived().values()) == 1  # no event was sent by both processes
     client.close()
+
+
+def test_the_async_client_delivers_a_durable_outbox(sandbox: Sandbox, durable_path: str) -> None:
+    async def main() -> Any:
+        client = AsyncMeterly(api_key=DEFAULT_API_KEY, server_url=sandbox.url)
+        box = attach_async(client, Outbox(path=durable_path, **FAST))
+        for _ in range(40):
+            box.usage.track(customer_id="cus_1", feature_code="api_calls", value=1)
+        result = await box.flush(timeout_ms=10_000)
+        await client.aclose()
+        return result
+
+    result = asyncio.run(main())
+    assert (result.delivered, result.pending) == (40, 0)
+    assert usage_of(sandbox) == 40
+
+
+def test_drop_oldest_logs_the_drops_and_delivers_the_newest(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = client_with_outbox(sandbox.url, max_pending=10, on_full="drop_oldest")
+    sandbox.engine.faults.outage = True
+    for value in range(1, 26):
+        client.outbox.usage.track(customer_id="cus_1", feature_code="api_calls", value=value)
+    assert client.outbox.pending() == 10
+    sandbox.engine.faults.outage = False
+    client.outbox.flush(timeout_ms=10_000)
+    client.close()
+    # The newest nine survive, and one older event: the one a sender held in flight while it was failing
+    # (only waiting events are dropped), or else the tenth newest.
+    assert usage_of(sandbox) - sum(range(17, 26)) in range(1, 17)
+    assert client.outbox.stats().dropped == 15
+    assert "dropped the oldest waiting events (1 so far)" in caplog.text
