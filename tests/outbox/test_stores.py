@@ -3,6 +3,7 @@ one event, and dead letters kept in the file."""
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Union
 
@@ -140,3 +141,29 @@ def test_commit_interval_zero_commits_before_add_returns(durable_path: str) -> N
         store.add("usageTrack", {"value": 3}, "key-3", time.time())
     other = SqliteStore(durable_path, 100, False, 30.0)
     assert [e.idempotency_key for e in other.claim("usageTrack", 10, time.time())] == ["key-1", "key-2"]
+
+
+def test_the_leases_of_a_dead_process_of_this_host_are_released_when_the_file_is_opened(
+    durable_path: str,
+) -> None:
+    import subprocess
+    import sys
+
+    store = make("sqlite", durable_path, max_pending=100)
+    fill(store, 2)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    owner = f"{socket.gethostname()}:{int(dead.stdout)}:abcd1234"
+    store.owner = owner  # claim as the process that has exited
+    assert len(store.claim("usageTrack", 10, time.time())) == 2
+    reopened = make("sqlite", durable_path, max_pending=100)
+    assert [e.idempotency_key for e in reopened.claim("usageTrack", 10, time.time())] == ["key-0", "key-1"]
+
+
+def test_the_leases_of_a_live_process_are_kept_when_the_file_is_opened(durable_path: str) -> None:
+    store = make("sqlite", durable_path, max_pending=100)
+    fill(store, 2)
+    assert len(store.claim("usageTrack", 10, time.time())) == 2
+    reopened = make("sqlite", durable_path, max_pending=100)
+    assert reopened.claim("usageTrack", 10, time.time()) == []

@@ -71,6 +71,20 @@ def note_drops(total: int, now: int, max_pending: int) -> None:
         )  # fmt: skip
 
 
+def _dead_here(owner: str, host: str) -> bool:
+    """Whether a lease owner (`host:pid:random`) was a process of this host that no longer runs."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, but another user's
+        return False
+    return False
+
+
 def _owner() -> str:
     """Who holds a lease: this host and process, plus a random part (a pid is reused after a restart)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -285,6 +299,26 @@ class SqliteStore:
                 "('pending', (SELECT COUNT(*) FROM events WHERE state = 'pending'))"
             )
         self._committed = self._file_pending()
+        self._release_dead_owners()
+
+    def _release_dead_owners(self) -> None:
+        """Give back at once the leases of processes of this host that are gone (a `kill -9`, a crash),
+        rather than after `lease_ms`: their events are delivered by the next process that opens the file."""
+        host = socket.gethostname()
+        rows = (
+            self._db()
+            .execute(
+                "SELECT DISTINCT lease_owner FROM events WHERE lease_owner IS NOT NULL AND lease_until >= ?",
+                (time.time(),),
+            )
+            .fetchall()
+        )
+        gone = [owner for (owner,) in rows if _dead_here(owner, host)]
+        for owner in gone:
+            with self._write() as db:
+                db.execute(
+                    "UPDATE events SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ?", (owner,)
+                )
 
     def _connect(self, timeout: float) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
