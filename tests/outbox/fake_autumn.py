@@ -1,6 +1,7 @@
 """A loopback stand-in for Autumn's `POST /v1/balances.batch_track` until the sandbox serves it: 1 to 1,000
 track items, each ignored when its `idempotency_key` came before (as the service does for 24 h), 202
-`{success}`; 400 for a batch naming a customer it does not know; 503 while `outage` is set."""
+`{success}`; 400 for a batch naming a customer it does not know; 503 while `outage` is set. It also takes
+`POST /v1/balances.track_tokens`, which Autumn does not deduplicate: every arrival counts."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class FakeAutumn:
     """How many times each idempotency key arrived, duplicates included."""
     batches: list[int] = field(default_factory=list)
     """The size of every batch that was accepted."""
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+    """Every track_tokens body that arrived (each one counted by the service)."""
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -37,6 +40,10 @@ class FakeAutumn:
             self.requests += 1
             if self.outage:
                 return 503, {"message": "down", "code": "service_unavailable"}
+            if path == "/v1/balances.track_tokens" and headers.get("authorization") == f"Bearer {API_KEY}":
+                body_json = json.loads(body)
+                self.tokens.append(body_json)
+                return 200, {"customer_id": body_json["customer_id"], "value": 1, "balance": None}
             if path != "/v1/balances.batch_track":
                 return 404, {"message": "no route", "code": "not_found"}
             if headers.get("authorization") != f"Bearer {API_KEY}":

@@ -57,3 +57,26 @@ def test_one_rejected_item_is_dead_lettered_and_the_rest_of_its_batch_delivered(
     assert (result.delivered, result.rejected) == (3, 1)
     assert dead.event.body["customer_id"] == "cus_unknown"
     assert fake.totals[("cus_1", "messages")] == 3
+
+
+def test_track_tokens_events_go_one_call_each_and_an_unknown_outcome_is_never_resent() -> None:
+    with serve() as fake:
+        client = client_with_outbox(fake.url)
+        for tokens in (10, 20):
+            client.outbox.balances.track_tokens(
+                customer_id="cus_1", model_id="openai/gpt-5", input_tokens=tokens, output_tokens=1
+            )
+        assert client.outbox.flush(timeout_ms=10_000).delivered == 2
+        fake.outage = True  # a 5xx: the service may have counted it, and does not deduplicate
+        lost = client.outbox.balances.track_tokens(
+            customer_id="cus_1", model_id="openai/gpt-5", input_tokens=30, output_tokens=1
+        )
+        result = client.outbox.flush(timeout_ms=10_000)
+        fake.outage = False
+        client.outbox.flush(timeout_ms=200)
+        (dead,) = client.outbox.dead_letters()
+        client.close()
+    assert [body["input_tokens"] for body in fake.tokens] == [10, 20]
+    assert (result.rejected, result.pending) == (1, 0)
+    assert dead.event.idempotency_key == lost.idempotency_key
+    assert "outcome unknown" in dead.error

@@ -140,15 +140,28 @@ AUTUMN_BATCH_VERSION = "2.5.0"
 items carry `idempotency_key`."""
 
 
-class _DirectBatchTrack:
-    """`POST /v1/balances.batch_track` on the client's server and key, for an SDK whose registry does not
-    declare it yet (the same contract: a JSON array of items, 202 `{success}`). Its own httpx.Client."""
+def wire_body(operation_id: str, event: Event) -> bytes:
+    """An event's body as JSON, under its JSON keys."""
+    keys = wire_keys(operation_id)
+    return json.dumps({keys.get(name, name): value for name, value in event.body.items()}).encode()
+
+
+class _DirectAutumn:
+    """Autumn's `batch_track` and `track_tokens` posted on the client's server and key, for an SDK whose
+    registry does not declare them yet (the same HTTP contract). Its own httpx.Client."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
         self._http: Optional[httpx.Client] = None
 
-    def __call__(self, items: List[Dict[str, Any]], key: str) -> None:
+    def batch_track(self, items: List[Dict[str, Any]], key: str) -> None:
+        self.post("/v1/balances.batch_track", BALANCES_BATCH_TRACK, encode_items(items), key)
+
+    def track_tokens(self, event: Event) -> None:
+        body = wire_body(BALANCES_TRACK_TOKENS, event)
+        self.post("/v1/balances.track_tokens", BALANCES_TRACK_TOKENS, body, event.idempotency_key)
+
+    def post(self, path: str, operation_id: str, content: bytes, key: str) -> None:
         from meterly._operation import BEARER_AUTH
         from meterly._responses import error_from_response
 
@@ -166,15 +179,19 @@ class _DirectBatchTrack:
             "x-api-version": config.api_versions.get("balances", AUTUMN_BATCH_VERSION),
         }
         try:
-            response = self._http.post(
-                f"{base}/v1/balances.batch_track", content=encode_items(items), headers=headers
-            )
+            response = self._http.post(f"{base}{path}", content=content, headers=headers)
         except httpx.TimeoutException as exc:
-            raise errors.APITimeoutError(f"balances.batch_track timed out: {type(exc).__name__}") from None
-        except httpx.RequestError as exc:
-            raise errors.APIConnectionError(f"balances.batch_track failed: {type(exc).__name__}") from None
+            raise errors.APITimeoutError(f"{operation_id} timed out: {type(exc).__name__}") from None
+        except httpx.ConnectError as exc:  # certainly never arrived
+            raise errors.APIConnectionError(
+                f"{operation_id} could not connect: {type(exc).__name__}"
+            ) from None
+        except httpx.RequestError as exc:  # may have arrived
+            raise errors.APITimeoutError(
+                f"{operation_id} failed after sending: {type(exc).__name__}"
+            ) from None
         if not 200 <= response.status_code < 300:
-            raise error_from_response(BALANCES_BATCH_TRACK, response, secret)
+            raise error_from_response(operation_id, response, secret)
 
     def close(self) -> None:
         if self._http is not None:
@@ -187,20 +204,23 @@ class ClientDeliverer:
 
     def __init__(self, client: Meterly) -> None:
         self._client = client
-        self._direct = _DirectBatchTrack(client)
+        self._direct = _DirectAutumn(client)
 
     def __call__(self, operation_id: str, events: Sequence[Event]) -> Sequence[Outcome]:
         if operation_id == BALANCES_TRACK:
             return self._batch(events)
         op = registered(operation_id)
-        if op is None:
+        if op is None and operation_id != BALANCES_TRACK_TOKENS:
             missing = errors.MeterlyError(f"this SDK version cannot send {operation_id} events")
             return [Outcome(RETRY, missing)] * len(events)  # kept for an SDK version that can
         deduplicated = operation_id != BALANCES_TRACK_TOKENS
         outcomes: List[Outcome] = []
         for event in events:
             try:
-                self._client._request(op, call_arguments(operation_id, event))
+                if op is None:
+                    self._direct.track_tokens(event)
+                else:
+                    self._client._request(op, call_arguments(operation_id, event))
             except Exception as exc:  # every failure becomes an outcome, never a dead sender
                 outcome = classify(exc, deduplicated=deduplicated)
                 outcomes.append(outcome)
@@ -214,7 +234,7 @@ class ClientDeliverer:
         items = batch_items(events)
         op = registered(BALANCES_BATCH_TRACK)
         if op is None:
-            self._direct(items, events[0].idempotency_key)
+            self._direct.batch_track(items, events[0].idempotency_key)
         else:
             self._client._request(op, {"events": items, "retries": None, "server_url": None,
                                        "timeout_ms": None, "http_headers": None})  # fmt: skip
@@ -239,20 +259,23 @@ class AsyncClientDeliverer:
 
     def __init__(self, client: AsyncMeterly) -> None:
         self._client = client
-        self._direct = _DirectBatchTrack(client)
+        self._direct = _DirectAutumn(client)
 
     async def __call__(self, operation_id: str, events: Sequence[Event]) -> Sequence[Outcome]:
         if operation_id == BALANCES_TRACK:
             return await self._batch(events)
         op = registered(operation_id)
-        if op is None:
+        if op is None and operation_id != BALANCES_TRACK_TOKENS:
             missing = errors.MeterlyError(f"this SDK version cannot send {operation_id} events")
             return [Outcome(RETRY, missing)] * len(events)
         deduplicated = operation_id != BALANCES_TRACK_TOKENS
         outcomes: List[Outcome] = []
         for event in events:
             try:
-                await self._client._request(op, call_arguments(operation_id, event))
+                if op is None:
+                    await asyncio.to_thread(self._direct.track_tokens, event)
+                else:
+                    await self._client._request(op, call_arguments(operation_id, event))
             except Exception as exc:
                 outcome = classify(exc, deduplicated=deduplicated)
                 outcomes.append(outcome)
@@ -266,7 +289,7 @@ class AsyncClientDeliverer:
         items = batch_items(events)
         op = registered(BALANCES_BATCH_TRACK)
         if op is None:
-            await asyncio.to_thread(self._direct, items, events[0].idempotency_key)
+            await asyncio.to_thread(self._direct.batch_track, items, events[0].idempotency_key)
         else:
             await self._client._request(op, {"events": items, "retries": None, "server_url": None,
                                              "timeout_ms": None, "http_headers": None})  # fmt: skip
