@@ -28,25 +28,23 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from tests.outbox.conftest import SEED, WithOutbox  # noqa: E402
+from tests.outbox.conftest import SEED  # noqa: E402
 from tests.outbox.fake_autumn import serve  # noqa: E402
 
 from meterly import Meterly  # noqa: E402
-from meterly.outbox import Outbox, attach  # noqa: E402
+from meterly.outbox import Outbox  # noqa: E402
 from meterly.sandbox import DEFAULT_API_KEY, Sandbox, SandboxEngine  # noqa: E402
 
 FAST = {"retry_initial_ms": 50, "retry_max_ms": 1_000}
 
 
-def client(url: str, **outbox: Any) -> WithOutbox:
-    made = Meterly(api_key=DEFAULT_API_KEY, server_url=url)
-    attach(made, Outbox(**{**FAST, **outbox}))
-    return cast(WithOutbox, made)
+def client(url: str, **outbox: Any) -> Meterly:
+    return Meterly(api_key=DEFAULT_API_KEY, server_url=url, outbox=Outbox(**{**FAST, **outbox}))
 
 
 def fake_in_another_process() -> tuple[subprocess.Popen[str], str]:

@@ -537,6 +537,7 @@ if TYPE_CHECKING:
 
     from meterly._fail_open import FailOpenPolicy
     from meterly.hooks import AsyncHook, Hook
+    from meterly.outbox import Outbox
 
 _Client = TypeVar("_Client", bound="ClientOptions")
 

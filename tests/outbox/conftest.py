@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Sequence, cast
+from typing import Any, Sequence
 
 import pytest
 
 from meterly import Meterly
-from meterly.outbox import DELIVERED, ClientOutbox, Event, Outbox, Outcome, attach
+from meterly.outbox import DELIVERED, Event, Outbox, Outcome
 from meterly.sandbox import DEFAULT_API_KEY, Sandbox
 
 from ..integrity.harness import LedgerEngine
@@ -44,16 +44,8 @@ def usage_of(sandbox: Sandbox, customer: str = "cus_1") -> Decimal:
     return Decimal(str(balance["usage"]))
 
 
-class WithOutbox(Meterly):
-    """A `Meterly` as `attach` leaves it (its `outbox` is declared by the client itself once merged)."""
-
-    outbox: ClientOutbox
-
-
-def client_with_outbox(url: str, **outbox: Any) -> WithOutbox:
-    client = Meterly(api_key=DEFAULT_API_KEY, server_url=url)
-    attach(client, Outbox(**{**FAST, **outbox}))
-    return cast(WithOutbox, client)
+def client_with_outbox(url: str, **outbox: Any) -> Meterly:
+    return Meterly(api_key=DEFAULT_API_KEY, server_url=url, outbox=Outbox(**{**FAST, **outbox}))
 
 
 @pytest.fixture

@@ -7,12 +7,13 @@ import sys
 import time
 
 from meterly import Meterly
-from meterly.outbox import Outbox, attach
+from meterly.outbox import Outbox
 
 
 def main(url: str, path: str, count: int) -> None:
-    client = Meterly(api_key="sk_test_sandbox", server_url=url)
-    box = attach(client, Outbox(path=path, retry_initial_ms=20, retry_max_ms=100, lease_ms=1_000))
+    outbox = Outbox(path=path, retry_initial_ms=20, retry_max_ms=100, lease_ms=1_000)
+    client = Meterly(api_key="sk_test_sandbox", server_url=url, outbox=outbox)
+    box = client.outbox
     track = box.balances.track
     for _ in range(count):
         track(customer_id="cus_1", feature_id="messages", value=1)

@@ -8,10 +8,14 @@ import os
 from typing import Any, Callable, Iterable
 
 from meterly import Meterly
-from meterly.outbox import Outbox, attach
+from meterly.outbox import Outbox
 
-client = Meterly(api_key=os.environ["OUTBOX_TEST_KEY"], server_url=os.environ["OUTBOX_TEST_URL"])
-outbox = attach(client, Outbox(path=os.environ["OUTBOX_TEST_PATH"], retry_initial_ms=20, retry_max_ms=200))
+client = Meterly(
+    api_key=os.environ["OUTBOX_TEST_KEY"],
+    server_url=os.environ["OUTBOX_TEST_URL"],
+    outbox=Outbox(path=os.environ["OUTBOX_TEST_PATH"], retry_initial_ms=20, retry_max_ms=200),
+)
+outbox = client.outbox
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from meterly import AsyncMeterly
-from meterly.outbox import DeadLetter, Outbox, attach_async
+from meterly.outbox import DeadLetter, Outbox
 from meterly.sandbox import DEFAULT_API_KEY, Sandbox
 
 from .conftest import FAST, client_with_outbox, ledger, usage_of
@@ -105,8 +105,8 @@ def test_a_durable_outbox_keeps_what_close_could_not_deliver_for_the_next_proces
 
 def test_the_async_client_delivers_from_a_task(sandbox: Sandbox) -> None:
     async def main() -> Any:
-        client = AsyncMeterly(api_key=DEFAULT_API_KEY, server_url=sandbox.url)
-        box = attach_async(client, Outbox(**FAST))
+        client = AsyncMeterly(api_key=DEFAULT_API_KEY, server_url=sandbox.url, outbox=Outbox(**FAST))
+        box = client.outbox
         sandbox.engine.faults.fail_next(3)
         for _ in range(25):
             box.usage.track(customer_id="cus_1", feature_code="api_calls", value=3)
@@ -151,8 +151,10 @@ def test_a_forked_child_starts_its_own_sender_and_never_resends_the_parent_s_eve
 
 def test_the_async_client_delivers_a_durable_outbox(sandbox: Sandbox, durable_path: str) -> None:
     async def main() -> Any:
-        client = AsyncMeterly(api_key=DEFAULT_API_KEY, server_url=sandbox.url)
-        box = attach_async(client, Outbox(path=durable_path, **FAST))
+        client = AsyncMeterly(
+            api_key=DEFAULT_API_KEY, server_url=sandbox.url, outbox=Outbox(path=durable_path, **FAST)
+        )
+        box = client.outbox
         for _ in range(40):
             box.usage.track(customer_id="cus_1", feature_code="api_calls", value=1)
         result = await box.flush(timeout_ms=10_000)

@@ -2,14 +2,14 @@
 never waits on the service and is never lost to an outage.
 
 - `Outbox`: the configuration (`Meterly(outbox=Outbox(path=...))`); `outbox=True` is the in-memory default.
-- `ClientOutbox` / `AsyncClientOutbox`: a client's `outbox` (`attach` / `attach_async` give a client one).
+- `ClientOutbox` / `AsyncClientOutbox`: a client's `outbox` (`Meterly(outbox=...)` builds it).
 - `MemoryStore` / `SqliteStore`: where events wait; `DeadLetter`: an event the service refused.
 - `Deliver` / `AsyncDeliver`, `Outcome`: the seam between the sender and the wire.
 
 Never imported by `import meterly`: it loads when `meterly.Outbox` or this package is first named.
 """
 
-from meterly.outbox._client import AsyncClientOutbox, ClientOutbox, OutboxStats, attach, attach_async
+from meterly.outbox._client import AsyncClientOutbox, ClientOutbox, OutboxStats
 from meterly.outbox._config import Outbox
 from meterly.outbox._deliver import (
     DELIVERED,
@@ -41,7 +41,5 @@ __all__ = [
     "OutboxStats",
     "Outcome",
     "SqliteStore",
-    "attach",
-    "attach_async",
     "classify",
 ]

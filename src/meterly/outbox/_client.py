@@ -11,19 +11,17 @@ import time
 import uuid
 import weakref
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Union
 
 from meterly import errors, models
 from meterly._config import is_header_safe
+from meterly._requester import AsyncRequester, Requester
 from meterly.outbox._config import Outbox, outbox_config
 from meterly.outbox._deliver import AsyncClientDeliverer, AsyncDeliver, ClientDeliverer, Deliver
 from meterly.outbox._operations import BALANCES_TRACK, queued_operation, stamp
 from meterly.outbox._resources import OutboxBalances, OutboxUsage
 from meterly.outbox._sender import SenderCore, TaskSender, ThreadSender
 from meterly.outbox._store import DeadLetter, MemoryStore, SqliteStore
-
-if TYPE_CHECKING:
-    from meterly.sdk import AsyncMeterly, Meterly
 
 log = logging.getLogger("meterly")
 
@@ -190,7 +188,7 @@ class ClientOutbox(_BaseOutbox):
 
     def __init__(
         self,
-        client: Optional[Meterly],
+        client: Optional[Requester],
         config: Union[Outbox, bool, None] = True,
         *,
         deliver: Optional[Deliver] = None,
@@ -260,7 +258,7 @@ class AsyncClientOutbox(_BaseOutbox):
 
     def __init__(
         self,
-        client: Optional[AsyncMeterly],
+        client: Optional[AsyncRequester],
         config: Union[Outbox, bool, None] = True,
         *,
         deliver: Optional[AsyncDeliver] = None,
@@ -355,35 +353,3 @@ def _close_at_exit() -> None:
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_close_at_exit)
-
-
-def attach(client: Meterly, outbox: Union[Outbox, bool] = True) -> ClientOutbox:
-    """Give a `Meterly` its `outbox` attribute, closed by the client's `close()`."""
-    box = ClientOutbox(client, outbox)
-    setattr(client, "outbox", box)  # noqa: B010  # the clients declare `outbox` once this merges into sdk.py
-    close = client.close
-
-    def close_both() -> None:
-        try:
-            box.close()
-        finally:
-            close()
-
-    setattr(client, "close", close_both)  # noqa: B010
-    return box
-
-
-def attach_async(client: AsyncMeterly, outbox: Union[Outbox, bool] = True) -> AsyncClientOutbox:
-    """Give an `AsyncMeterly` its `outbox` attribute, closed by the client's `aclose()`."""
-    box = AsyncClientOutbox(client, outbox)
-    setattr(client, "outbox", box)  # noqa: B010  # the clients declare `outbox` once this merges into sdk.py
-    aclose = client.aclose
-
-    async def aclose_both() -> None:
-        try:
-            await box.aclose()
-        finally:
-            await aclose()
-
-    setattr(client, "aclose", aclose_both)  # noqa: B010
-    return box

@@ -19,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import httpx
 
 from meterly import errors
+from meterly._requester import AsyncRequester, Requester
 from meterly.outbox._operations import (
     BALANCES_BATCH_TRACK,
     BALANCES_TRACK,
@@ -33,9 +34,6 @@ from meterly.outbox._operations import (
     wire_keys,
 )
 from meterly.outbox._store import Event
-
-if TYPE_CHECKING:
-    from meterly.sdk import AsyncMeterly, Meterly
 
 DELIVERED = "delivered"
 RETRY = "retry"
@@ -100,6 +98,19 @@ def call_arguments(operation_id: str, event: Event) -> Dict[str, Any]:
         http_headers=None,
     )
     return arguments
+
+
+def batch_arguments(items: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """`balances.batch_track`'s arguments for a batch: each item carries its own key, and the outbox
+    does its own retrying."""
+    return {
+        "events": items,
+        "idempotency_key": None,
+        "retries": None,
+        "server_url": None,
+        "timeout_ms": None,
+        "http_headers": None,
+    }
 
 
 YIELD_EVERY = 100
@@ -202,7 +213,7 @@ class _DirectAutumn:
 class ClientDeliverer:
     """Delivers through a `Meterly` client (its pipeline: auth, versions, hooks, redaction)."""
 
-    def __init__(self, client: Meterly) -> None:
+    def __init__(self, client: Requester) -> None:
         self._client = client
         self._direct = _DirectAutumn(client)
 
@@ -236,8 +247,7 @@ class ClientDeliverer:
         if op is None:
             self._direct.batch_track(items, events[0].idempotency_key)
         else:
-            self._client._request(op, {"events": items, "retries": None, "server_url": None,
-                                       "timeout_ms": None, "http_headers": None})  # fmt: skip
+            self._client._request(op, batch_arguments(items))
 
     def _batch(self, events: Sequence[Event]) -> Sequence[Outcome]:
         try:
@@ -257,7 +267,7 @@ class ClientDeliverer:
 class AsyncClientDeliverer:
     """Delivers through an `AsyncMeterly` client."""
 
-    def __init__(self, client: AsyncMeterly) -> None:
+    def __init__(self, client: AsyncRequester) -> None:
         self._client = client
         self._direct = _DirectAutumn(client)
 
@@ -291,8 +301,7 @@ class AsyncClientDeliverer:
         if op is None:
             await asyncio.to_thread(self._direct.batch_track, items, events[0].idempotency_key)
         else:
-            await self._client._request(op, {"events": items, "retries": None, "server_url": None,
-                                             "timeout_ms": None, "http_headers": None})  # fmt: skip
+            await self._client._request(op, batch_arguments(items))
 
     async def _batch(self, events: Sequence[Event]) -> Sequence[Outcome]:
         try:
