@@ -82,3 +82,24 @@ def test_the_async_client_closes_its_outbox_in_aclose(sandbox: Sandbox) -> None:
     box = asyncio.run(main())
     assert box.closed
     assert usage_of(sandbox) == 5
+
+
+def test_each_queued_method_takes_the_direct_calls_arguments_but_the_per_call_options() -> None:
+    from meterly.outbox._resources import OutboxResources
+
+    direct = Meterly(api_key=DEFAULT_API_KEY)
+    queued = Meterly(api_key=DEFAULT_API_KEY, outbox=True).outbox
+    not_queued = {"retries", "server_url", "timeout_ms", "http_headers"}
+    checked = 0
+    for resource in OutboxResources.__annotations__:
+        for name, method in inspect.getmembers(getattr(queued, resource), inspect.ismethod):
+            if name.startswith("_") or not hasattr(getattr(direct, resource), name):
+                continue
+            twin = inspect.signature(getattr(getattr(direct, resource), name)).parameters
+            expected = [(p.name, p.annotation, p.default) for p in twin.values() if p.name not in not_queued]
+            params = inspect.signature(method).parameters.values()
+            assert [(p.name, p.annotation, p.default) for p in params] == expected, f"{resource}.{name}"
+            assert inspect.signature(method).return_annotation == "models.Queued"
+            checked += 1
+    assert checked >= 1  # usage.track; Autumn's writes once the registry declares them
+    queued.close()

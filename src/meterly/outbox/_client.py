@@ -19,7 +19,7 @@ from meterly._requester import AsyncRequester, Requester
 from meterly.outbox._config import Outbox, outbox_config
 from meterly.outbox._deliver import AsyncClientDeliverer, AsyncDeliver, ClientDeliverer, Deliver
 from meterly.outbox._operations import BALANCES_TRACK, queued_operation, stamp
-from meterly.outbox._resources import OutboxBalances, OutboxUsage
+from meterly.outbox._resources import OutboxResources
 from meterly.outbox._sender import SenderCore, TaskSender, ThreadSender
 from meterly.outbox._store import DeadLetter, MemoryStore, SqliteStore
 
@@ -55,11 +55,8 @@ def _store(config: Outbox) -> Union[MemoryStore, SqliteStore]:
     )
 
 
-class _BaseOutbox:
+class _BaseOutbox(OutboxResources):
     """Queueing, counting and the store; the sync and async outboxes add their sender."""
-
-    balances: OutboxBalances
-    usage: OutboxUsage
 
     def __init__(self, config: Union[Outbox, bool, None]) -> None:
         resolved = outbox_config(config)
@@ -74,8 +71,7 @@ class _BaseOutbox:
         self.closed = False
         if isinstance(self.store, SqliteStore):
             self.store.on_commit = self._on_commit
-        self.balances = OutboxBalances(self._enqueue)
-        self.usage = OutboxUsage(self._enqueue)
+        self._bind_resources(self._enqueue)
         _live.add(self)
 
     def _enqueue(self, operation_id: str, args: Dict[str, Any]) -> models.Queued:

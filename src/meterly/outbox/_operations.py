@@ -1,20 +1,21 @@
 """What the outbox needs to know of each operation it queues: its body checks, and how its timestamp is
-written. The one place that reads the SDK's registry of operations.
+written. The one place that reads the SDK's registry of operations (`make gen` writes `client.outbox`'s
+methods from `scripts/gen_code.py`'s `QUEUED_CALLS`).
 
-Until the registry declares Autumn's `balances.track` and `balances.track_tokens`, their body checks are
-compiled here from provisional request models (below); once it does, the registry's are used and these
-models are dead code to delete.
+An operation the registry does not declare yet (Autumn's `balances.track` and `track_tokens`, in this
+version) is checked by the provisional bodies below.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import cache
-from typing import Any, Dict, List, Literal, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, Literal, NamedTuple, Optional, Tuple
 
 from pydantic import Field
 from typing_extensions import Annotated
 
+from meterly import models
 from meterly._declaration import Operation, Param, body_params
 from meterly.types import BaseModel
 
@@ -22,6 +23,10 @@ USAGE_TRACK = "usageTrack"
 BALANCES_TRACK = "balancesTrack"
 BALANCES_TRACK_TOKENS = "balancesTrackTokens"
 BALANCES_BATCH_TRACK = "balancesBatchTrack"
+
+
+Enqueue = Callable[[str, Dict[str, Any]], models.Queued]
+"""Queues one event: the operation id and the method's arguments (its `locals()`)."""
 
 AUTUMN_OPERATIONS = frozenset({BALANCES_TRACK, BALANCES_TRACK_TOKENS})
 """Operations whose timestamp is Unix milliseconds (Autumn's); the others' is ISO 8601 text (Commet's)."""
@@ -46,7 +51,7 @@ class QueuedOperation(NamedTuple):
 @cache
 def queued_operation(operation_id: str) -> QueuedOperation:
     op = registered(operation_id)
-    params = op.params if op is not None else body_params(_PROVISIONAL[operation_id])
+    params = op.params if op is not None else body_params(_PROVISIONAL_BODIES[operation_id])
     return QueuedOperation(operation_id, params, operation_id in AUTUMN_OPERATIONS)
 
 
@@ -63,7 +68,7 @@ def wire_keys(operation_id: str) -> Dict[str, str]:
     return {param.name: param.key for param in queued_operation(operation_id).params}
 
 
-# -- provisional bodies, until the registry declares Autumn's writes ---------------------------------
+# -- provisional bodies, until the registry declares Autumn's writes (then: delete this section) ------
 
 
 class _TrackBody(BaseModel):
@@ -96,7 +101,7 @@ class _TrackTokensBody(BaseModel):
     async_: Annotated[Optional[bool], Field(alias="async")] = None
 
 
-_PROVISIONAL: Dict[str, type[BaseModel]] = {
+_PROVISIONAL_BODIES: Dict[str, type[BaseModel]] = {
     BALANCES_TRACK: _TrackBody,
     BALANCES_TRACK_TOKENS: _TrackTokensBody,
 }
