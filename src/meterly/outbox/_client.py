@@ -205,6 +205,11 @@ class ClientOutbox(_BaseOutbox):
     def _wake(self) -> None:
         self.sender.wake()
 
+    def start(self) -> None:
+        """Start the sender now rather than at the first event: it delivers what an earlier process left
+        in a durable file (the framework integrations call it as the app starts)."""
+        self.sender.start()
+
     def flush(self, timeout_ms: Optional[float] = None) -> models.FlushResult:
         """Deliver what waits, for at most `timeout_ms` (None: until nothing waits); retries at once."""
         core = self.core
@@ -271,6 +276,11 @@ class AsyncClientOutbox(_BaseOutbox):
         self.sender = TaskSender(self.core, deliver)
 
     def _wake(self) -> None:
+        self.sender.wake()
+
+    def start(self) -> None:
+        """Start the sender on the running event loop rather than at the first event: it delivers what an
+        earlier process left in a durable file (the FastAPI lifespan calls it as the app starts)."""
         self.sender.wake()
 
     async def flush(self, timeout_ms: Optional[float] = None) -> models.FlushResult:
