@@ -338,6 +338,13 @@ class AsyncClientOutbox(_BaseOutbox):
 _live: weakref.WeakSet[_BaseOutbox] = weakref.WeakSet()
 
 
+def live_outboxes() -> List[Union[ClientOutbox, AsyncClientOutbox]]:
+    """Every outbox of this process not yet closed (the OpenTelemetry integration observes them)."""
+    return [
+        box for box in list(_live) if isinstance(box, (ClientOutbox, AsyncClientOutbox)) and not box.closed
+    ]
+
+
 def _after_fork_in_child() -> None:
     for outbox in list(_live):
         outbox.after_fork_in_child()
