@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, cast
 
 import httpx
 
@@ -40,7 +40,7 @@ class _DeliveryHook:
         self._recorder = recorder
 
     def after_success(self, ctx: HookContext, response: httpx.Response, /) -> httpx.Response:
-        self._recorder._saw(ctx.operation_id, response.request)
+        self._recorder.saw(ctx.operation_id, response.request)
         return response
 
 
@@ -82,12 +82,15 @@ class OutboxRecorder:
         """The events the service refused for good (never retried)."""
         return self.client.outbox.dead_letters()
 
-    def _saw(self, operation_id: str, request: httpx.Request) -> None:
+    def saw(self, operation_id: str, request: httpx.Request) -> None:
+        """Records what a 2xx answer to one of the outbox's writes accepted (the hook calls it)."""
         if operation_id not in ("usageTrack", "balancesTrack", "balancesTrackTokens", _BATCH):
             return
         body: Any = json.loads(request.content or b"null")
         if operation_id == _BATCH:
-            items = body if isinstance(body, list) else body.get("events", [])
+            items: List[Dict[str, Any]] = cast(
+                "List[Dict[str, Any]]", body if isinstance(body, list) else body.get("events", [])
+            )
             events = [
                 DeliveredEvent(
                     "balancesTrack", item.get("idempotency_key", ""), _by_name("balancesTrack", item)
