@@ -269,7 +269,7 @@ def test_the_outbox_fixture_flushes_and_shows_what_was_delivered(pytester: pytes
             outbox = meterly_outbox.client.outbox
             queued = outbox.usage.track(customer_id="cus_pro", feature_code="api_calls", value=3)
             result = meterly_outbox.flush()
-            assert (result.delivered, result.pending, result.rejected) == (1, 0, 0)
+            assert result.pending == 0  # delivered: by this flush, or by the sender before it
             (event,) = meterly_outbox.delivered
             assert (event.operation, event.idempotency_key) == ("usageTrack", queued.idempotency_key)
             assert event.body["customer_id"] == "cus_pro"
@@ -280,8 +280,7 @@ def test_the_outbox_fixture_flushes_and_shows_what_was_delivered(pytester: pytes
             meterly_engine.faults.fail_next(3)
             meterly_outbox.outbox.usage.track(customer_id="cus_pro", feature_code="api_calls")
             meterly_outbox.outbox.usage.track(customer_id="nobody", feature_code="api_calls")
-            result = meterly_outbox.flush()
-            assert (result.delivered, result.pending, result.rejected) == (1, 0, 1)
+            assert meterly_outbox.flush().pending == 0
             assert [event.body["customer_id"] for event in meterly_outbox.delivered] == ["cus_pro"]
             (dead,) = meterly_outbox.dead_letters()
             assert dead.event.body["customer_id"] == "nobody"
