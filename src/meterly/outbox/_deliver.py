@@ -75,6 +75,8 @@ def classify(error: BaseException, *, deduplicated: bool = True) -> Outcome:
         return Outcome(REJECTED, _unknown(error))
     if isinstance(error, errors.ResponseValidationError):
         return DELIVERED_OUTCOME  # a 2xx: the service recorded it, whatever the body said
+    # `errors.WriteOutcomeUnknownError` (a write the service may have recorded) is matched by name: this
+    # version's `errors` does not define it yet; once it does, this becomes an isinstance check.
     unknown = type(error).__name__ == "WriteOutcomeUnknownError" or isinstance(error, errors.APITimeoutError)
     if not deduplicated and unknown:
         return Outcome(REJECTED, _unknown(error))
