@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     from .errordetail import ErrorDetail
     from .feature import Feature, FeatureType
     from .flag import Flag
+    from .flushresult import FlushResult
     from .preview import Preview, PreviewScenario
     from .previewproduct import PreviewProduct
     from .price import BillingMethod, Price
+    from .queued import Queued
     from .requestdicts import (
         BalancesCheckRequestTypedDict,
         UsageCheckRequestTypedDict,
@@ -50,10 +52,12 @@ __all__ = [
     "Feature",
     "FeatureType",
     "Flag",
+    "FlushResult",
     "Preview",
     "PreviewProduct",
     "PreviewScenario",
     "Price",
+    "Queued",
     "Reset",
     "ResetInterval",
     "Security",
@@ -84,10 +88,12 @@ _MODULES = {
     "Feature": "feature",
     "FeatureType": "feature",
     "Flag": "flag",
+    "FlushResult": "flushresult",
     "Preview": "preview",
     "PreviewProduct": "previewproduct",
     "PreviewScenario": "preview",
     "Price": "price",
+    "Queued": "queued",
     "Reset": "reset",
     "ResetInterval": "reset",
     "Security": "security",
