@@ -20,8 +20,9 @@ def test_events_go_in_batches_of_at_most_1000_each_item_with_its_key() -> None:
         }
         fake.outage = False
         result = client.outbox.flush(timeout_ms=10_000)
+        stats = client.outbox.stats()  # what the flush and the sender before it delivered
         client.close()
-    assert (result.delivered, result.pending) == (2_500, 0)
+    assert (stats.delivered, result.pending) == (2_500, 0)
     assert max(fake.batches) <= 1000
     assert sum(fake.batches) == 2_500
     assert fake.seen == keys
@@ -52,9 +53,10 @@ def test_one_rejected_item_is_dead_lettered_and_the_rest_of_its_batch_delivered(
             client.outbox.balances.track(customer_id=customer, feature_id="messages", value=1)
         fake.outage = False
         result = client.outbox.flush(timeout_ms=10_000)
+        stats = client.outbox.stats()
         (dead,) = client.outbox.dead_letters()
         client.close()
-    assert (result.delivered, result.rejected) == (3, 1)
+    assert (stats.delivered, stats.rejected, result.pending) == (3, 1, 0)
     assert dead.event.body["customer_id"] == "cus_unknown"
     assert fake.totals[("cus_1", "messages")] == 3
 
@@ -66,7 +68,8 @@ def test_track_tokens_events_go_one_call_each_and_an_unknown_outcome_is_never_re
             client.outbox.balances.track_tokens(
                 customer_id="cus_1", model_id="openai/gpt-5", input_tokens=tokens, output_tokens=1
             )
-        assert client.outbox.flush(timeout_ms=10_000).delivered == 2
+        assert client.outbox.flush(timeout_ms=10_000).pending == 0
+        assert client.outbox.stats().delivered == 2
         fake.outage = True  # a 5xx: the service may have counted it, and does not deduplicate
         lost = client.outbox.balances.track_tokens(
             customer_id="cus_1", model_id="openai/gpt-5", input_tokens=30, output_tokens=1
@@ -74,9 +77,10 @@ def test_track_tokens_events_go_one_call_each_and_an_unknown_outcome_is_never_re
         result = client.outbox.flush(timeout_ms=10_000)
         fake.outage = False
         client.outbox.flush(timeout_ms=200)
+        stats = client.outbox.stats()
         (dead,) = client.outbox.dead_letters()
         client.close()
     assert [body["input_tokens"] for body in fake.tokens] == [10, 20]
-    assert (result.rejected, result.pending) == (1, 0)
+    assert (stats.delivered, stats.rejected, result.pending) == (2, 1, 0)
     assert dead.event.idempotency_key == lost.idempotency_key
     assert "outcome unknown" in dead.error

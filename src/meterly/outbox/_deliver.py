@@ -25,6 +25,7 @@ import httpx
 
 from meterly import errors
 from meterly._requester import AsyncRequester, Requester
+from meterly._wire import never_sent
 from meterly.outbox._operations import (
     BALANCES_BATCH_TRACK,
     BALANCES_TRACK,
@@ -70,14 +71,17 @@ def classify(error: BaseException, *, deduplicated: bool = True) -> Outcome:
         status = error.status_code or 0
         if status in _UNFIXABLE_STATUSES:
             return Outcome(REJECTED, error)
-        if status < 500 or deduplicated:
+        # A 408 or a 5xx may come after the service acted on the request; any other status refused it.
+        if deduplicated or not (status == 408 or status >= 500):
             return Outcome(RETRY, error, getattr(error, "retry_after", None))
         return Outcome(REJECTED, _unknown(error))
     if isinstance(error, errors.ResponseValidationError):
         return DELIVERED_OUTCOME  # a 2xx: the service recorded it, whatever the body said
-    # `errors.WriteOutcomeUnknownError` (a write the service may have recorded) is matched by name: this
-    # version's `errors` does not define it yet; once it does, this becomes an isinstance check.
-    unknown = type(error).__name__ == "WriteOutcomeUnknownError" or isinstance(error, errors.APITimeoutError)
+    # A write that may have been recorded: resent with its key when the service deduplicates it, never
+    # otherwise. Another request's answer (`ResponseMismatchError`) says nothing of this one's fate.
+    unknown = isinstance(
+        error, (errors.WriteOutcomeUnknownError, errors.ResponseMismatchError, errors.APITimeoutError)
+    )
     if not deduplicated and unknown:
         return Outcome(REJECTED, _unknown(error))
     return Outcome(RETRY, error)
@@ -193,15 +197,15 @@ class _DirectAutumn:
         }
         try:
             response = self._http.post(f"{base}{path}", content=content, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise errors.APITimeoutError(f"{operation_id} timed out: {type(exc).__name__}") from None
-        except httpx.ConnectError as exc:  # certainly never arrived
-            raise errors.APIConnectionError(
-                f"{operation_id} could not connect: {type(exc).__name__}"
-            ) from None
-        except httpx.RequestError as exc:  # may have arrived
-            raise errors.APITimeoutError(
-                f"{operation_id} failed after sending: {type(exc).__name__}"
+        except httpx.RequestError as exc:
+            if never_sent(exc):  # no connection was made: certainly never arrived
+                raise errors.APIConnectionError(
+                    f"{operation_id} could not connect: {type(exc).__name__}"
+                ) from None
+            raise errors.WriteOutcomeUnknownError(
+                f"{operation_id}: no answer after sending ({type(exc).__name__}): it may have been recorded",
+                idempotency_key=key,
+                operation=operation_id,
             ) from None
         if not 200 <= response.status_code < 300:
             raise error_from_response(operation_id, response, secret)

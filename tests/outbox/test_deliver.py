@@ -62,3 +62,41 @@ def test_a_write_the_service_does_not_deduplicate_is_never_resent_after_an_unkno
 def test_a_2xx_whose_body_does_not_fit_counts_as_delivered() -> None:
     response = httpx.Response(200, request=httpx.Request("POST", "https://api.meterly.dev/v1/usage/events"))
     assert classify(errors.ResponseValidationError("bad body", raw_response=response)).kind == DELIVERED
+
+
+def test_an_outcome_unknown_write_is_resent_with_its_key_when_the_service_deduplicates() -> None:
+    unknown = errors.WriteOutcomeUnknownError(
+        "usageTrack: the write may have been recorded", idempotency_key="key-1", operation="usageTrack"
+    )
+    assert classify(unknown).kind == RETRY  # Commet's Idempotency-Key, Autumn's batch item key
+
+
+def test_an_outcome_unknown_write_the_service_does_not_deduplicate_is_dead_lettered() -> None:
+    unknown = errors.WriteOutcomeUnknownError(
+        "balancesTrackTokens: reset after sending", idempotency_key=None, operation="balancesTrackTokens"
+    )
+    outcome = classify(unknown, deduplicated=False)
+    assert outcome.kind == REJECTED
+    assert "outcome unknown" in str(outcome.error)
+    assert "reset after sending" in str(outcome.error)
+
+
+def test_another_request_s_answer_is_retried_only_when_the_service_deduplicates() -> None:
+    response = httpx.Response(200, request=httpx.Request("POST", "https://api.meterly.dev/v1/usage/events"))
+    mismatch = errors.ResponseMismatchError(
+        "echoes another customer_id", field="customer_id", raw_response=response
+    )
+    assert classify(mismatch).kind == RETRY
+    not_deduplicated = classify(mismatch, deduplicated=False)
+    assert not_deduplicated.kind == REJECTED
+    assert "outcome unknown" in str(not_deduplicated.error)
+
+
+def test_a_408_may_come_after_the_service_acted_so_it_is_resent_only_when_deduplicated() -> None:
+    timeout = api_error(errors.APIError, 408)
+    assert classify(timeout).kind == RETRY
+    outcome = classify(timeout, deduplicated=False)
+    assert outcome.kind == REJECTED
+    assert "outcome unknown" in str(outcome.error)
+    refused = classify(api_error(errors.RateLimitError, 429, retry_after=1.0), deduplicated=False)
+    assert (refused.kind, refused.retry_after) == (RETRY, 1.0)  # a 429 is refused unread
