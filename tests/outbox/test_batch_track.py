@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from decimal import Decimal
 
@@ -82,5 +84,51 @@ def test_track_tokens_events_go_one_call_each_and_an_unknown_outcome_is_never_re
         client.close()
     assert [body["input_tokens"] for body in fake.tokens] == [10, 20]
     assert (stats.delivered, stats.rejected, result.pending) == (2, 1, 0)
+    assert dead.event.idempotency_key == lost.idempotency_key
+    assert "outcome unknown" in dead.error
+
+
+def test_a_track_tokens_event_that_never_reached_the_service_waits_for_a_retry() -> None:
+    with socket.socket() as probe:  # a port nothing listens on: every connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = client_with_outbox(f"http://127.0.0.1:{port}")
+    client.outbox.balances.track_tokens(
+        customer_id="cus_1", model_id="openai/gpt-5", input_tokens=5, output_tokens=1
+    )
+    result = client.outbox.flush(timeout_ms=300)
+    assert (result.pending, client.outbox.stats().rejected) == (1, 0)
+    assert client.outbox.dead_letters() == []
+    client.close()
+
+
+def test_a_track_tokens_event_whose_answer_was_lost_is_dead_lettered_and_never_resent() -> None:
+    arrivals: list[bytes] = []
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def accept_read_and_hang_up() -> None:  # the request arrives; the answer never does
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                arrivals.append(conn.recv(65536))
+
+    listener = threading.Thread(target=accept_read_and_hang_up, daemon=True)
+    listener.start()
+    client = client_with_outbox(f"http://127.0.0.1:{server.getsockname()[1]}")
+    try:
+        lost = client.outbox.balances.track_tokens(
+            customer_id="cus_1", model_id="openai/gpt-5", input_tokens=5, output_tokens=1
+        )
+        result = client.outbox.flush(timeout_ms=5_000)
+        client.outbox.flush(timeout_ms=200)  # a second chance to resend, which must not be taken
+        (dead,) = client.outbox.dead_letters()
+    finally:
+        client.close()
+        server.close()
+    assert result.pending == 0
+    assert len(arrivals) == 1
     assert dead.event.idempotency_key == lost.idempotency_key
     assert "outcome unknown" in dead.error

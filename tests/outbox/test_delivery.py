@@ -55,6 +55,22 @@ def test_an_outage_then_recovery_delivers_every_event_once(sandbox: Sandbox) -> 
     client.close()
 
 
+def test_an_event_whose_answer_was_lost_is_sent_again_with_its_key_and_counted_once(sandbox: Sandbox) -> None:
+    client = client_with_outbox(sandbox.url)
+    sandbox.engine.faults.drop_next(3)  # recorded, then the connection closes before the answer
+    keys = [
+        client.outbox.usage.track(customer_id="cus_1", feature_code="api_calls", value=2).idempotency_key
+        for _ in range(5)
+    ]
+    assert client.outbox.flush(timeout_ms=10_000).pending == 0
+    client.close()
+    arrived, recorded = ledger(sandbox).arrived(), ledger(sandbox).recorded()
+    assert sum(arrived[key] for key in keys) == 5 + 3  # each lost answer's event went out again
+    assert [recorded[key] for key in keys] == [1] * 5  # Commet's Idempotency-Key: counted once
+    assert usage_of(sandbox) == 10
+    assert client.outbox.dead_letters() == []
+
+
 def test_a_rejected_event_is_dead_lettered_logged_once_and_never_retried(
     sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
