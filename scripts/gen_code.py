@@ -6,7 +6,9 @@ request models:
   one method per operation with a full keyword-only signature and an `Args:` docstring;
 - `src/meterly/models/requestdicts.py`: each request model as a TypedDict the methods accept (`**params`);
 - `src/meterly/_constructors.py`: the clients' constructors and `with_options`, from
-  `meterly._client_options.OPTIONS`.
+  `meterly._client_options.OPTIONS`;
+- `src/meterly/outbox/_resources.py`: `client.outbox.<resource>.<method>`, the queued twin of each
+  operation of `meterly.outbox._operations.QUEUED_CALLS` that the registry declares.
 
 `scripts/gen.py` (`make gen`) writes them with the docs; `tests/docs/test_generated_code.py` fails when a
 file on disk differs.
@@ -192,9 +194,9 @@ def _default_text(value: Any) -> str:
 # ---------------------------------------------------------------- resource modules
 
 
-def _docstring(op: Operation[Any], params: List[MethodParam]) -> str:
-    """The method docstring: the declaration's text with an `Args:` section before its `Returns:`."""
-    summary, _, returns = op.doc.partition("\nReturns:\n")
+def _docstring(doc: str, params: List[MethodParam]) -> str:
+    """The method docstring: a declaration's text with an `Args:` section before its `Returns:`."""
+    summary, _, returns = doc.partition("\nReturns:\n")
     lines = ["Args:"]
     for param in params:
         wrapped = textwrap.wrap(
@@ -219,7 +221,9 @@ def render_method(declared: Declared, is_async: bool) -> str:
         default = "" if param.default is NO_DEFAULT else f" = {_default_text(param.default)}"
         lines.append(f"        {param.name}: {param.annotation}{default},")
         if op.array_body is not None and param.name == op.array_body.name:
-            lines.append("        *,")  # API.md: the array may be passed by position, as `batch_track(events)`
+            lines.append(
+                "        *,"
+            )  # API.md: the array may be passed by position, as `batch_track(events)`
     returned = f"models.{op.response_model.__name__}"
     call = f"self._sdk._request({declared.name}, locals())"
     return "\n".join(
@@ -229,7 +233,7 @@ def render_method(declared: Declared, is_async: bool) -> str:
             *([] if op.array_body is not None else ["        *,"]),
             *lines,
             f"    ) -> {returned}:",
-            _docstring(op, params),
+            _docstring(op.doc, params),
             f"        return {'await ' if is_async else ''}{call}",
         ]
     )
@@ -415,6 +419,7 @@ def render_code() -> Dict[Path, str]:
         files[Path("src/meterly") / f"{resource}.py"] = render_resource(resource, members)
     files[REQUEST_DICTS] = render_request_dicts(declared)
     files[CONSTRUCTORS] = render_constructors()
+    files[OUTBOX_RESOURCES] = render_outbox_resources(declared)
     return {path: formatted(text, path) for path, text in files.items()}
 
 
@@ -559,6 +564,7 @@ if TYPE_CHECKING:
 
     from meterly._fail_open import FailOpenPolicy
     from meterly.hooks import AsyncHook, Hook
+    from meterly.outbox import Outbox
 
 _Client = TypeVar("_Client", bound="ClientOptions")
 
@@ -600,3 +606,130 @@ class AsyncMeterlyOptions(ClientOptions):
 
 {keywords(True)}
 '''
+
+
+# ---------------------------------------------------------------- the outbox's queued twins
+
+OUTBOX_RESOURCES = Path("src/meterly/outbox/_resources.py")
+
+QUEUED_CALLS: Dict[str, str] = {
+    "balances.track": "The sender delivers it in `balances.batch_track` batches of up to 1,000, each "
+    "event with its `idempotency_key`, so a resent batch counts each event once.",
+    "balances.track_tokens": "The sender delivers it with one `balances.track_tokens` call. Autumn does "
+    "not deduplicate that call: an event whose call may have been recorded without an answer is never "
+    'resent but put in the dead-letter list, marked "outcome unknown".',
+    "usage.track": "The sender delivers it with one `usage.track` call, sending the event's "
+    "`Idempotency-Key` on every attempt, so the event counts once.",
+}
+"""The operations the outbox queues (`client.outbox.<sdk_call>`), each with how its sender delivers it;
+`make gen` writes their methods from their declarations."""
+OUTBOX_KEY_DOC = (
+    "The event's key, sent with every delivery attempt (default: a new UUID4): the service counts a key once."
+)
+OUTBOX_RETURNS = "The queued event's operation, idempotency key and time (`models.Queued`)."
+
+
+def outbox_params(op: Operation[Any]) -> List[MethodParam]:
+    """A queued method's parameters: the direct call's body parameters, then `idempotency_key`. The other
+    per-call options have no meaning for an event delivered later, perhaps by another process: it is
+    retried by the outbox's backoff, on the client's server and timeout, with no extra headers."""
+    params: List[MethodParam] = []
+    for param in method_params(op):
+        if param.name == "timestamp":
+            doc = re.sub(r"\s*\(default: [^)]*\)", "", param.doc).rstrip(".")
+            param = param._replace(doc=f"{doc} (default: when it is queued).")
+        params.append(param)
+    params.append(MethodParam("idempotency_key", "Optional[str]", None, OUTBOX_KEY_DOC))
+    return params
+
+
+def _outbox_docstring(sdk_call: str, params: List[MethodParam]) -> str:
+    summary = (
+        f"Queue `{sdk_call}` and return at once, without I/O; a background sender delivers it.\n\n"
+        + "\n".join(textwrap.wrap(QUEUED_CALLS[sdk_call], width=WIDTH - 8))
+        + "\n\nReturns:\n    "
+        + OUTBOX_RETURNS
+    )
+    return _docstring(summary, params)
+
+
+def _default_suffix(default: Any) -> str:
+    return "" if default is NO_DEFAULT else f" = {_default_text(default)}"
+
+
+def render_outbox_method(declared: Declared) -> str:
+    op = declared.op
+    sdk_call = f"{op.resource}.{op.method_name}"
+    params = outbox_params(op)
+    lines = [f"        {p.name}: {p.annotation}{_default_suffix(p.default)}," for p in params]
+    return "\n".join(
+        [
+            f"    def {op.method_name}(",
+            "        self,",
+            "        *,",
+            *lines,
+            "    ) -> models.Queued:",
+            _outbox_docstring(sdk_call, params),
+            f"        return self._enqueue({op.operation_id!r}, locals())",
+        ]
+    )
+
+
+def render_outbox_resources(declared: List[Declared]) -> str:
+    """`src/meterly/outbox/_resources.py`: a class per resource with a queued operation, and
+    `OutboxResources`, which the outboxes bind."""
+    by_call = {f"{d.op.resource}.{d.op.method_name}": d for d in declared}
+    resources: Dict[str, List[str]] = {}
+    for sdk_call in QUEUED_CALLS:
+        resources.setdefault(sdk_call.partition(".")[0], []).append(sdk_call)
+    classes: List[str] = []
+    for resource, calls in resources.items():
+        name = f"Outbox{_class_name(resource)}"
+        missing = sorted(set(calls) - set(by_call))
+        if missing:
+            raise SystemExit(f"QUEUED_CALLS names operations the registry does not declare: {missing}")
+        known = [by_call[call] for call in calls]
+        methods = "\n\n".join(render_outbox_method(d) for d in known)
+        classes.append(
+            f'''class {name}:
+    """`client.outbox.{resource}`: {", ".join(f"`{c.partition('.')[2]}`" for c in calls)}, queued."""
+
+    def __init__(self, enqueue: Enqueue) -> None:
+        self._enqueue = enqueue
+
+{methods}'''
+        )
+    attributes = "\n".join(f"    {r}: Outbox{_class_name(r)}" for r in resources)
+    binds = "\n".join(f"        self.{r} = Outbox{_class_name(r)}(enqueue)" for r in resources)
+    classes.append(
+        f'''class OutboxResources:
+    """The resources of `client.outbox`: one per resource with a queued operation."""
+
+{attributes}
+
+    def _bind_resources(self, enqueue: Enqueue) -> None:
+{binds}'''
+    )
+    body = "\n\n\n".join(classes)
+    typing_names = sorted(
+        w
+        for w in ("Any", "Dict", "List", "Literal", "Mapping", "Optional", "Union")
+        if re.search(rf"\b{w}\b", body)
+    )
+    imports = ["from __future__ import annotations", ""]
+    if re.search(r"\bdatetime\b", body):
+        imports.append("from datetime import datetime")
+    if typing_names:
+        imports.append(f"from typing import {', '.join(typing_names)}")
+    imports += ["", "from meterly import models", "from meterly.outbox._operations import Enqueue"]
+    doc = '''"""`client.outbox.<resource>.<method>`: the queued twins of the direct writes, with the same body
+arguments. One class serves both clients: queueing never waits, so there is nothing to await."""'''
+    return (
+        header("the registry and gen_code.QUEUED_CALLS")
+        + doc
+        + "\n\n"
+        + "\n".join(imports)
+        + "\n\n\n"
+        + body
+        + "\n"
+    )

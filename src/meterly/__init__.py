@@ -12,6 +12,7 @@ from meterly.utils import BackoffStrategy, RetryConfig
 
 if TYPE_CHECKING:
     from meterly._fail_open import FailOpenPolicy
+    from meterly.outbox import Outbox
 
 __all__ = [
     "SERVERS",
@@ -20,6 +21,7 @@ __all__ = [
     "BackoffStrategy",
     "FailOpenPolicy",
     "Meterly",
+    "Outbox",
     "RawResponse",
     "RetryConfig",
     "__version__",
@@ -36,4 +38,8 @@ def __getattr__(name: str) -> Any:
         from meterly._fail_open import FailOpenPolicy
 
         return FailOpenPolicy
+    if name == "Outbox":  # the outbox (and sqlite3) load when first named
+        from meterly.outbox import Outbox
+
+        return Outbox
     raise AttributeError(f"module 'meterly' has no attribute {name!r}")

@@ -142,6 +142,16 @@ OPTIONS: Tuple[ClientOption, ...] = (
         'The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}` are the '
         "defaults): `x-api-version` for balances, `Commet-Version` for usage.",
     ),
+    ClientOption(
+        "outbox",
+        "Union[bool, Outbox, None]",
+        "None",
+        "`True` (in memory) or a `meterly.Outbox` (`path=` for a durable file): `client.outbox` queues "
+        "usage and a background thread delivers it.",
+        async_doc="`True` (in memory) or a `meterly.Outbox` (`path=` for a durable file): `client.outbox` "
+        "queues usage and an asyncio task delivers it.",
+        config=False,
+    ),
 )
 """Every option, in the constructors' order."""
 

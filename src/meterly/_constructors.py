@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from meterly._fail_open import FailOpenPolicy
     from meterly.hooks import AsyncHook, Hook
+    from meterly.outbox import Outbox
 
 _Client = TypeVar("_Client", bound="ClientOptions")
 
@@ -83,6 +84,7 @@ class MeterlyOptions(ClientOptions):
         hooks: Iterable[Hook] = (),
         server_urls: Optional[Mapping[str, str]] = None,
         api_versions: Optional[Mapping[str, str]] = None,
+        outbox: Union[bool, Outbox, None] = None,
     ) -> None:
         """Create a client; it opens its connection pool at the first call.
 
@@ -104,6 +106,8 @@ class MeterlyOptions(ClientOptions):
                 services; a resource left out uses `server_url`.
             api_versions: The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}` are
                 the defaults): `x-api-version` for balances, `Commet-Version` for usage.
+            outbox: `True` (in memory) or a `meterly.Outbox` (`path=` for a durable file): `client.outbox`
+                queues usage and a background thread delivers it.
         """
         self._configure(locals())
 
@@ -136,6 +140,7 @@ class AsyncMeterlyOptions(ClientOptions):
         http_backend: HttpBackend = "httpx",
         server_urls: Optional[Mapping[str, str]] = None,
         api_versions: Optional[Mapping[str, str]] = None,
+        outbox: Union[bool, Outbox, None] = None,
     ) -> None:
         """Create a client; it opens a connection pool per event loop, at the loop's first call.
 
@@ -161,6 +166,8 @@ class AsyncMeterlyOptions(ClientOptions):
                 services; a resource left out uses `server_url`.
             api_versions: The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}` are
                 the defaults): `x-api-version` for balances, `Commet-Version` for usage.
+            outbox: `True` (in memory) or a `meterly.Outbox` (`path=` for a durable file): `client.outbox`
+                queues usage and an asyncio task delivers it.
         """
         self._configure(locals())
 
@@ -217,6 +224,10 @@ class MeterlyKeywords(TypedDict, total=False):
     """The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}` are the defaults):
     `x-api-version` for balances, `Commet-Version` for usage."""
 
+    outbox: Union[bool, Outbox, None]
+    """`True` (in memory) or a `meterly.Outbox` (`path=` for a durable file): `client.outbox` queues usage
+    and a background thread delivers it."""
+
 
 class AsyncMeterlyKeywords(TypedDict, total=False):
     """`AsyncMeterly`'s keywords, for a function that takes them on to the constructor as
@@ -269,3 +280,7 @@ class AsyncMeterlyKeywords(TypedDict, total=False):
     api_versions: Optional[Mapping[str, str]]
     """The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}` are the defaults):
     `x-api-version` for balances, `Commet-Version` for usage."""
+
+    outbox: Union[bool, Outbox, None]
+    """`True` (in memory) or a `meterly.Outbox` (`path=` for a durable file): `client.outbox` queues usage
+    and an asyncio task delivers it."""

@@ -28,6 +28,7 @@ __all__ = [
     "InternalServerError",
     "MeterlyError",
     "NotFoundError",
+    "OutboxFullError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestValidationError",
@@ -261,3 +262,14 @@ class RequestValidationError(MeterlyError, ValueError):
     def __init__(self, param: str, problem: str) -> None:
         super().__init__(f"{param}: {problem}")
         self.param = param
+
+
+class OutboxFullError(MeterlyError):
+    """The usage outbox holds `max_pending` events and its `on_full` is "raise": this one was not queued."""
+
+    def __init__(self, max_pending: int) -> None:
+        super().__init__(
+            f"the usage outbox holds max_pending={max_pending} events: this one was not queued "
+            '(raise max_pending, or choose on_full="drop_oldest")'
+        )
+        self.max_pending = max_pending

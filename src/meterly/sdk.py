@@ -46,6 +46,7 @@ from meterly.types import Unset
 
 if TYPE_CHECKING:
     from meterly._instrument import Instrument
+    from meterly.outbox import AsyncClientOutbox, ClientOutbox
 
 T = TypeVar("T")
 _Self = TypeVar("_Self", bound="_BaseClient[Any]")
@@ -141,6 +142,15 @@ class _BaseClient(Generic[P]):
 
         def _bind_resources(self) -> None: ...
 
+    def _no_outbox(self) -> RequestValidationError:
+        return RequestValidationError(
+            "outbox", f"this {type(self).__name__} has none: create it with outbox=True or a meterly.Outbox"
+        )
+
+    def _closes_outbox(self) -> bool:
+        """Whether `close` closes the outbox: the root client's does, a `with_options` view's does not."""
+        return self._pool.parent is None
+
     def _after_fork_in_child(self) -> None:
         """Fresh state in a forked child: the pool's lock and SDK-owned pool, the fail-open state."""
         self._pool.after_fork_in_child()
@@ -170,6 +180,18 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
         self._pool = SyncPool(client, type(self).__name__)
         self._sleep: Callable[[float], None] = _sleep
         self._bind_resources()
+        self._outbox: Optional[ClientOutbox] = None
+        if arguments["outbox"] is not None and arguments["outbox"] is not False:
+            from meterly.outbox import ClientOutbox  # loads sqlite3: only when asked for
+
+            self._outbox = ClientOutbox(self, arguments["outbox"])
+
+    @property
+    def outbox(self) -> ClientOutbox:
+        """The usage outbox (`outbox=` at construction): `client.outbox.usage.track(...)` queues at once."""
+        if self._outbox is None:
+            raise self._no_outbox()
+        return self._outbox
 
     def _http(self) -> httpx.Client:
         """The httpx.Client calls use."""
@@ -229,8 +251,16 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
             return result
 
     def close(self) -> None:
-        """Close the HTTP client the SDK created; an injected client is left open for its owner."""
-        self._pool.close()
+        """Close the HTTP client the SDK created; an injected client is left open for its owner.
+
+        The outbox's `close()` runs first: it delivers for at most `close_timeout_ms`. A `with_options`
+        view closes neither.
+        """
+        try:
+            if self._outbox is not None and self._closes_outbox():
+                self._outbox.close()
+        finally:
+            self._pool.close()
 
     def __enter__(self: _Self) -> _Self:
         self._check_open()
@@ -276,6 +306,19 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
 
         self._sleep: Callable[[float], Awaitable[None]] = _asleep
         self._bind_resources()
+        self._outbox: Optional[AsyncClientOutbox] = None
+        if arguments["outbox"] is not None and arguments["outbox"] is not False:
+            from meterly.outbox import AsyncClientOutbox  # loads sqlite3: only when asked for
+
+            self._outbox = AsyncClientOutbox(self, arguments["outbox"])
+
+    @property
+    def outbox(self) -> AsyncClientOutbox:
+        """The usage outbox (`outbox=` at construction): `client.outbox.usage.track(...)` queues at once,
+        without awaiting; `await client.outbox.flush()` delivers what waits."""
+        if self._outbox is None:
+            raise self._no_outbox()
+        return self._outbox
 
     def _http(self) -> Any:
         """The httpx.AsyncClient (or aiohttp.ClientSession) calls from the running loop use."""
@@ -345,8 +388,14 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
 
         A pool opened in an event loop that has since ended was closed when that loop shut down (by
         `asyncio.run`); its connections can't be used or closed from another loop, so it is let go.
+        The outbox's `aclose()` runs first (it delivers for at most `close_timeout_ms`); a `with_options`
+        view closes neither.
         """
-        await self._pool.aclose()
+        try:
+            if self._outbox is not None and self._closes_outbox():
+                await self._outbox.aclose()
+        finally:
+            await self._pool.aclose()
 
     async def __aenter__(self: _Self) -> _Self:
         self._check_open()

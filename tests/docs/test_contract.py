@@ -23,8 +23,9 @@ SPEC = load_openapi()
 SCHEMAS: Dict[str, Any] = SPEC["components"]["schemas"]
 ERROR_SHAPES = {"FlatError", "EnvelopedError"}
 """Schemas of error bodies: the SDK reads them into `errors.APIError` fields, not into a model."""
-NOT_SCHEMAS = {"Security"}
-"""Models that are not bodies: `Security` holds the keys of the security schemes."""
+NOT_SCHEMAS = {"Security", "Queued", "FlushResult"}
+"""Models that are not bodies: `Security` holds the keys of the security schemes; `Queued` and
+`FlushResult` are what the usage outbox answers in the process, never on the wire."""
 SCHEMA_MODELS = [cls for cls in model_classes() if cls.__name__ not in NOT_SCHEMAS]
 
 RESOURCE_CLASSES = typing.get_type_hints(Meterly)

@@ -34,7 +34,7 @@ from django.urls import path
 
 from meterly import AsyncMeterly, FailOpenPolicy, Meterly, errors
 from meterly.integrations import django as meterly_django
-from meterly.integrations.django import get_async_client, get_client, require_feature
+from meterly.integrations.django import get_async_client, get_client, get_outbox, require_feature
 from meterly.sandbox import Sandbox
 
 SEED = {
@@ -79,7 +79,19 @@ def big_job(request: HttpRequest) -> HttpResponse:
     return HttpResponse("done")
 
 
+def queue_usage(request: HttpRequest) -> HttpResponse:
+    queued = get_outbox().usage.track(customer_id="user_pro", feature_code="messages")
+    return JsonResponse({"key": queued.idempotency_key})
+
+
+async def queue_usage_async(request: HttpRequest) -> HttpResponse:
+    queued = get_outbox().usage.track(customer_id="user_pro", feature_code="messages", value=2)
+    return JsonResponse({"key": queued.idempotency_key})
+
+
 urlpatterns = [
+    path("queue", queue_usage),
+    path("queue-async", queue_usage_async),
     path("send", send_message),
     path("send-async", send_message_async),
     path("big-job", big_job),
@@ -302,3 +314,62 @@ def test_bad_check_arguments_fail_when_the_view_is_decorated(kwargs: Dict[str, A
     with pytest.raises(errors.RequestValidationError) as caught:
         require_feature(arguments.pop("feature_id"), **arguments)
     assert caught.value.param == param
+
+
+def _usage_of_user_pro(server: Sandbox) -> float:
+    balance = server.engine.balance("user_pro", "messages")
+    assert balance is not None
+    return float(balance["usage"])
+
+
+def test_sync_and_async_views_queue_into_the_settings_outbox(meterly_server: Sandbox) -> None:
+    config = {"server_url": meterly_server.url, "api_key": meterly_server.api_key, "outbox": True}
+    with override_settings(METERLY=config):
+        assert Client().post("/queue").status_code == 200
+        assert Client().post("/queue-async").status_code == 200
+        outbox = get_outbox()
+        assert outbox is get_client().outbox
+        result = outbox.flush(timeout_ms=10_000)
+        with pytest.raises(errors.RequestValidationError):
+            get_async_client().outbox  # noqa: B018  # the sync client's outbox serves async views
+    assert result.pending == 0
+    assert _usage_of_user_pro(meterly_server) == 3
+    assert outbox.closed  # replacing the settings closed the client and its outbox
+
+
+def test_without_an_outbox_in_the_settings_get_outbox_names_it(served: Sandbox) -> None:
+    with pytest.raises(errors.RequestValidationError) as raised:
+        get_outbox()
+    assert raised.value.param == "outbox"
+
+
+def test_the_app_config_starts_the_outbox_so_a_durable_files_leftovers_go_out(
+    meterly_server: Sandbox, tmp_path: Any
+) -> None:
+    import time
+
+    from django.apps import AppConfig
+
+    from meterly import Outbox
+
+    path = str(tmp_path / "outbox.sqlite3")
+    config = {"server_url": meterly_server.url, "api_key": meterly_server.api_key}
+    meterly_server.engine.faults.outage = True
+    with Meterly(**config, outbox=Outbox(path=path, close_timeout_ms=0)) as earlier:
+        for _ in range(3):
+            earlier.outbox.usage.track(customer_id="user_pro", feature_code="messages")
+    meterly_server.engine.faults.outage = False
+    with override_settings(METERLY={**config, "outbox": Outbox(path=path)}):
+        AppConfig.create("meterly.integrations.django.MeterlyConfig").ready()
+        deadline = time.monotonic() + 10
+        while _usage_of_user_pro(meterly_server) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)  # nothing is queued here: only the started sender delivers them
+        assert _usage_of_user_pro(meterly_server) == 3
+
+
+def test_the_app_config_refuses_a_misspelt_setting_at_startup() -> None:
+    from django.apps import AppConfig
+    from django.core.exceptions import ImproperlyConfigured
+
+    with override_settings(METERLY={"outbx": True}), pytest.raises(ImproperlyConfigured, match="outbx"):
+        AppConfig.create("meterly.integrations.django.MeterlyConfig").ready()

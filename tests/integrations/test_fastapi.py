@@ -260,3 +260,80 @@ async def test_the_lifespan_builds_its_client_from_the_keywords(meterly_server: 
         assert isinstance(client, AsyncMeterly)
         assert client.server_url == meterly_server.url
     assert not hasattr(app.state, "meterly")
+
+
+@pytest.fixture
+def outbox_server(meterly_server: Sandbox) -> Sandbox:
+    """`meterly_server` with user_1 on the pro plan too, so every queued event fits its balance."""
+    meterly_server.engine.attach_plan("user_1", "pro")
+    return meterly_server
+
+
+def _usage(server: Sandbox) -> float:
+    balance = server.engine.balance("user_1", "messages")
+    assert balance is not None
+    return float(balance["usage"])
+
+
+def test_the_lifespan_delivers_the_outbox_when_the_app_stops(outbox_server: Sandbox) -> None:
+    app = make_app(meterly_lifespan(server_url=outbox_server.url, api_key=outbox_server.api_key, outbox=True))
+
+    @app.post("/work")
+    async def work(meterly: Annotated[AsyncMeterly, Depends(get_meterly)]) -> str:
+        return meterly.outbox.usage.track(customer_id="user_1", feature_code="messages").idempotency_key
+
+    outbox_server.engine.faults.outage = True  # nothing can be delivered while the app runs
+    with TestClient(app) as client:
+        keys = {client.post("/work").json() for _ in range(3)}
+        outbox = app.state.meterly.outbox
+        outbox_server.engine.faults.outage = False
+    assert len(keys) == 3
+    assert outbox.closed
+    assert _usage(outbox_server) == 3
+
+
+def test_the_lifespan_flushes_the_outbox_of_a_client_it_was_given_and_leaves_it_open(
+    outbox_server: Sandbox,
+) -> None:
+    sdk = AsyncMeterly(server_url=outbox_server.url, api_key=outbox_server.api_key, outbox=True)
+    app = make_app(meterly_lifespan(sdk))
+
+    @app.post("/work")
+    async def work(meterly: Annotated[AsyncMeterly, Depends(get_meterly)]) -> None:
+        meterly.outbox.usage.track(customer_id="user_1", feature_code="messages", value=2)
+
+    outbox_server.engine.faults.outage = True
+    with TestClient(app) as client:
+        client.post("/work")
+        outbox_server.engine.faults.outage = False
+    assert _usage(outbox_server) == 2
+    assert not sdk.outbox.closed
+    assert sdk.outbox.pending() == 0
+
+
+def test_the_lifespan_starts_the_outbox_so_a_durable_files_leftovers_go_out(
+    outbox_server: Sandbox, tmp_path: Any
+) -> None:
+    import time
+
+    from meterly import Meterly, Outbox
+
+    path = str(tmp_path / "outbox.sqlite3")
+    outbox_server.engine.faults.outage = True
+    earlier = Meterly(
+        server_url=outbox_server.url,
+        api_key=outbox_server.api_key,
+        outbox=Outbox(path=path, close_timeout_ms=0),
+    )
+    for _ in range(4):
+        earlier.outbox.usage.track(customer_id="user_1", feature_code="messages")
+    earlier.close()  # an earlier process: its events stay in the file
+    outbox_server.engine.faults.outage = False
+    lifespan = meterly_lifespan(
+        server_url=outbox_server.url, api_key=outbox_server.api_key, outbox=Outbox(path=path)
+    )
+    with TestClient(make_app(lifespan)):
+        deadline = time.monotonic() + 10
+        while _usage(outbox_server) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)  # no event is queued in this app: only the started sender delivers them
+        assert _usage(outbox_server) == 4

@@ -24,6 +24,7 @@ from meterly.integrations.flask import (
     MeterlyFlask,
     feature_check,
     get_client,
+    get_outbox,
     require_feature,
 )
 from meterly.sandbox import Sandbox
@@ -277,3 +278,31 @@ def test_close_closes_the_clients_the_extension_built(meterly_server: Sandbox) -
     meterly_ext.close()
     with pytest.raises(RuntimeError, match="closed"):
         built.balances.check(customer_id="user_pro", feature_id="messages")
+
+
+def test_the_config_outbox_queues_and_close_delivers_it(meterly_server: Sandbox) -> None:
+    app = create_app(sandbox_config(meterly_server, OUTBOX=True))
+
+    @app.post("/queue")
+    def queue() -> Any:
+        return jsonify(
+            key=get_outbox().usage.track(customer_id="user_pro", feature_code="messages").idempotency_key
+        )
+
+    meterly_server.engine.faults.outage = True
+    with served(app) as client:
+        keys = {client.post("/queue").json()["key"] for _ in range(3)}
+        meterly_server.engine.faults.outage = False
+    # served() ends with meterly_ext.close(): the client's close() delivered what waited
+    assert len(keys) == 3
+    balance = meterly_server.engine.balance("user_pro", "messages")
+    assert balance is not None
+    assert balance["usage"] == 3
+
+
+def test_without_an_outbox_in_the_config_get_outbox_names_it(meterly_server: Sandbox) -> None:
+    app = create_app(sandbox_config(meterly_server))
+    with app.app_context(), pytest.raises(errors.RequestValidationError) as raised:
+        get_outbox()
+    assert raised.value.param == "outbox"
+    meterly_ext.close()

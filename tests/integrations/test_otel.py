@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from meterly import AsyncMeterly, FailOpenPolicy, Meterly, errors
 from meterly.integrations.otel import MeterlyInstrumentor, outcome_of
-from meterly.sandbox import DEFAULT_API_KEY, SandboxEngine, SandboxTransport
+from meterly.sandbox import DEFAULT_API_KEY, Sandbox, SandboxEngine, SandboxTransport
 from meterly.sdk import _BaseClient
 from meterly.testing import without_waits
 
@@ -394,3 +394,66 @@ def test_a_202_answer_is_the_degraded_outcome(telemetry: Telemetry) -> None:
     attributes = dict(span.attributes or {})
     assert (attributes["meterly.outcome"], attributes["http.response.status_code"]) == ("degraded", 202)
     assert attributes["meterly.request_id"] == "req_degraded"
+
+
+def _outbox_points(telemetry: Telemetry) -> Tuple[Dict[str, Any], Any, Any]:
+    events = {a["meterly.outbox.event.state"]: p.value for a, p in telemetry.points("meterly.outbox.events")}
+    (pending,) = [p.value for _, p in telemetry.points("meterly.outbox.pending")]
+    (age,) = [p.value for _, p in telemetry.points("meterly.outbox.oldest_pending_age")]
+    return events, pending, age
+
+
+def test_the_outbox_reports_queued_delivered_rejected_pending_and_the_oldest_age(
+    telemetry: Telemetry, meterly_server: Sandbox
+) -> None:
+    import time
+
+    from meterly import Outbox
+
+    meterly_server.engine.faults.outage = True
+    client = Meterly(
+        server_url=meterly_server.url, api_key=meterly_server.api_key, outbox=Outbox(retry_initial_ms=20)
+    )
+    telemetry.instrumentor().instrument_client(client)
+    client.outbox.usage.track(customer_id="user_1", feature_code="messages")
+    client.outbox.usage.track(customer_id="nobody", feature_code="messages")
+    time.sleep(0.05)
+    events, pending, age = _outbox_points(telemetry)
+    assert events == {"queued": 2, "delivered": 0, "rejected": 0, "dropped": 0}
+    assert pending == 2
+    assert age >= 0.05
+
+    meterly_server.engine.faults.outage = False
+    assert client.outbox.flush(timeout_ms=10_000).pending == 0
+    events, pending, age = _outbox_points(telemetry)
+    assert events == {"queued": 2, "delivered": 1, "rejected": 1, "dropped": 0}
+    assert (pending, age) == (0, 0)
+    client.close()
+    assert telemetry.points("meterly.outbox.pending") == []  # a closed outbox is no longer observed
+
+
+def test_instrument_observes_every_outbox_once_even_through_a_view(
+    telemetry: Telemetry, meterly_server: Sandbox, tmp_path: Any
+) -> None:
+    from meterly import Outbox
+    from meterly.outbox._client import live_outboxes
+
+    telemetry.instrumentor().instrument()
+    meterly_server.engine.faults.outage = True
+    client = Meterly(
+        server_url=meterly_server.url,
+        api_key=meterly_server.api_key,
+        outbox=Outbox(path=str(tmp_path / "o.db")),
+    )
+    view = client.with_options(timeout_ms=500)
+    view.outbox.usage.track(customer_id="user_1", feature_code="messages")
+    client.outbox.commit()
+    # instrument() observes every open outbox of the process, so other tests' may be counted too
+    boxes = live_outboxes()
+    assert client.outbox in boxes
+    queued = {a["meterly.outbox.store"]: p.value for a, p in telemetry.points("meterly.outbox.events")
+              if a["meterly.outbox.event.state"] == "queued"}  # fmt: skip
+    durable = [box for box in boxes if box.store.durable]
+    assert queued["sqlite"] == sum(box.stats().queued for box in durable)  # the view's is its client's
+    meterly_server.engine.faults.outage = False
+    client.close()

@@ -255,3 +255,36 @@ def test_the_fixture_types_are_exported_by_meterly_testing_without_loading_the_s
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout == "False\n"
+
+
+def test_the_outbox_fixture_flushes_and_shows_what_was_delivered(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        pytestmark = pytest.mark.meterly_seed("demo")
+
+
+        def test_queue_then_flush(meterly_outbox):
+            outbox = meterly_outbox.client.outbox
+            queued = outbox.usage.track(customer_id="cus_pro", feature_code="api_calls", value=3)
+            result = meterly_outbox.flush()
+            assert result.pending == 0  # delivered: by this flush, or by the sender before it
+            (event,) = meterly_outbox.delivered
+            assert (event.operation, event.idempotency_key) == ("usageTrack", queued.idempotency_key)
+            assert event.body["customer_id"] == "cus_pro"
+            assert (event.body["feature_code"], event.body["value"]) == ("api_calls", 3)
+
+
+        def test_an_outage_is_retried_and_a_refusal_is_a_dead_letter(meterly_outbox, meterly_engine):
+            meterly_engine.faults.fail_next(3)
+            meterly_outbox.outbox.usage.track(customer_id="cus_pro", feature_code="api_calls")
+            meterly_outbox.outbox.usage.track(customer_id="nobody", feature_code="api_calls")
+            assert meterly_outbox.flush().pending == 0
+            assert [event.body["customer_id"] for event in meterly_outbox.delivered] == ["cus_pro"]
+            (dead,) = meterly_outbox.dead_letters()
+            assert dead.event.body["customer_id"] == "nobody"
+            assert "nobody" in dead.error
+        """
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)

@@ -6,6 +6,13 @@ too): every keyword of their constructors, read from their signatures. Each proc
 creates one `Meterly` (sync views) and one `AsyncMeterly` (async views) on first use and keeps them;
 a worker forked from a preloaded master (gunicorn `--preload`) keeps the instance and the SDK gives it
 a connection pool of its own. Changing `settings.METERLY` (as `override_settings` does) replaces them.
+
+The usage outbox: `"outbox": True` (in memory) or `"outbox": meterly.Outbox(path=...)` (durable) in
+`settings.METERLY` gives the sync `Meterly` one; `get_outbox()` returns it, for sync and async views alike
+(queueing never waits). Add `"meterly.integrations.django.MeterlyConfig"` to `INSTALLED_APPS` to start it
+with the app (a durable file's leftovers go out before the first request); each process flushes it at
+exit, for at most `close_timeout_ms` (gunicorn's workers exit through `sys.exit`, so they do), and a
+worker forked from a preloaded master gets its own sender.
 """
 
 from __future__ import annotations
@@ -14,13 +21,14 @@ import functools
 import inspect
 import os
 import threading
-from typing import Any, Awaitable, Callable, Dict, FrozenSet, Optional, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, FrozenSet, Optional, TypeVar, Union, cast
 
 import httpx
 
 from meterly.integrations._extra import missing
 
 try:
+    from django.apps import AppConfig
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
     from django.core.signals import setting_changed
@@ -32,7 +40,17 @@ from meterly import models
 from meterly.integrations._gate import DENIED_STATUS, DeniedBody, check_gate, default_denied_body
 from meterly.sdk import AsyncMeterly, Meterly
 
-__all__ = ["feature_check", "get_async_client", "get_client", "require_feature"]
+if TYPE_CHECKING:
+    from meterly.outbox import ClientOutbox
+
+__all__ = [
+    "MeterlyConfig",
+    "feature_check",
+    "get_async_client",
+    "get_client",
+    "get_outbox",
+    "require_feature",
+]
 
 V = TypeVar("V", bound=Callable[..., Any])
 
@@ -50,7 +68,8 @@ _SYNC_KEYWORDS = _keywords_of(Meterly.__init__)
 _ASYNC_KEYWORDS = _keywords_of(AsyncMeterly.__init__)
 _KEYWORDS = _SYNC_KEYWORDS | _ASYNC_KEYWORDS
 """What `settings.METERLY` may hold: every keyword of `Meterly` or `AsyncMeterly`. One only the async
-client takes (`http_backend`) is given to it alone."""
+client takes (`http_backend`) is given to it alone; `outbox` only to the sync client (its thread sender
+serves async views too, whose event loops may not outlive a request)."""
 
 _lock = threading.Lock()
 _clients: Dict[str, Union[Meterly, AsyncMeterly]] = {}
@@ -77,7 +96,7 @@ def _keywords(for_async: bool) -> Dict[str, Any]:
             raise ImproperlyConfigured(
                 f"settings.METERLY has an unknown key {key!r}; valid keys: {', '.join(sorted(_KEYWORDS))}"
             )
-        if name not in accepted:
+        if name not in accepted or (name == "outbox" and for_async):
             continue
         if name == "client" and isinstance(value, httpx.Client) == for_async:
             continue  # an httpx.Client serves the sync views, any other client the async ones
@@ -105,6 +124,34 @@ def get_client() -> Meterly:
 def get_async_client() -> AsyncMeterly:
     """This process's `AsyncMeterly`, built from `settings.METERLY` on first use."""
     return cast(AsyncMeterly, _client("async"))
+
+
+def get_outbox() -> ClientOutbox:
+    """This process's usage outbox (`settings.METERLY["outbox"]`), on the sync `Meterly`; raises
+    RequestValidationError naming `outbox` when the settings give none."""
+    return get_client().outbox
+
+
+def _has_outbox() -> bool:
+    configured: Any = getattr(settings, "METERLY", None) or {}
+    return isinstance(configured, dict) and any(
+        str(key).lower() == "outbox" and value not in (None, False)
+        for key, value in cast(Dict[object, object], configured).items()
+    )
+
+
+class MeterlyConfig(AppConfig):
+    """`INSTALLED_APPS = [..., "meterly.integrations.django.MeterlyConfig"]`: checks `settings.METERLY` at
+    startup, and builds the client now when it has an outbox, so the outbox's sender starts with the app."""
+
+    name = "meterly.integrations.django"
+    label = "meterly"
+    verbose_name = "Meterly"
+
+    def ready(self) -> None:
+        _keywords(for_async=False)  # a misspelt key fails at startup, not at the first request
+        if _has_outbox():
+            get_outbox().start()
 
 
 def _forget_clients(*, setting: str, **kwargs: Any) -> None:

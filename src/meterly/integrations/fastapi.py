@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from typing import Any, AsyncGenerator, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, Dict, Optional
 
 from meterly.integrations._extra import missing
 
@@ -23,8 +23,12 @@ from typing_extensions import Unpack
 
 from meterly import models
 from meterly._constructors import AsyncMeterlyKeywords
+from meterly.errors import RequestValidationError
 from meterly.integrations._gate import DENIED_STATUS, DeniedBody, check_gate, default_denied_body
 from meterly.sdk import AsyncMeterly
+
+if TYPE_CHECKING:
+    from meterly.outbox import AsyncClientOutbox
 
 __all__ = ["FeatureDenied", "RequireFeature", "get_meterly", "meterly_lifespan"]
 
@@ -41,7 +45,11 @@ def meterly_lifespan(
         **options: `AsyncMeterly`'s keywords (`AsyncMeterlyKeywords`, generated from the one declaration
             of the client options, so a misspelt one is a type error); the client is built with them.
 
-    The client is built when the app starts and closed when it stops.
+    The client is built when the app starts and closed when it stops. With an outbox (`outbox=True` or
+    a `meterly.Outbox`), the app's start starts its sender on the app's event loop (delivering what an
+    earlier process left in a durable file), and the app's stop delivers what waits, for at most the
+    outbox's `close_timeout_ms`: the outbox of a client the lifespan built is closed with it; that of a
+    client you own is flushed and left open.
 
     Inside a lifespan of your own: `async with meterly_lifespan(...)(app): yield`.
     """
@@ -57,6 +65,9 @@ def meterly_lifespan(
     @contextlib.asynccontextmanager
     async def lifespan(app: Any) -> AsyncGenerator[None, None]:
         client = sdk if sdk is not None else AsyncMeterly(**client_kwargs)
+        outbox = _outbox_of(client)
+        if outbox is not None:
+            outbox.start()
         setattr(app.state, _STATE, client)
         try:
             yield
@@ -64,8 +75,17 @@ def meterly_lifespan(
             delattr(app.state, _STATE)
             if sdk is None:
                 await client.aclose()
+            elif outbox is not None:
+                await outbox.flush(timeout_ms=outbox.config.close_timeout_ms)
 
     return lifespan
+
+
+def _outbox_of(client: AsyncMeterly) -> Optional[AsyncClientOutbox]:
+    try:
+        return client.outbox
+    except RequestValidationError:  # a client without one
+        return None
 
 
 _KEYWORDS = frozenset(AsyncMeterlyKeywords.__annotations__)

@@ -10,6 +10,11 @@ factory (`meterly_ext = MeterlyFlask()` at module level, `meterly_ext.init_app(a
 builds one `Meterly` per app; a worker forked from a preloaded master (gunicorn `--preload`) keeps it
 and the SDK gives it a connection pool of its own.
 
+The usage outbox: `"outbox": True` or `meterly.Outbox(path=...)` in the config gives the app's `Meterly`
+one, started by `init_app` (a durable file's leftovers go out at once); `get_outbox()` returns it. It
+is flushed when the extension's `close()` closes the client, else at the process's exit, for at most
+`close_timeout_ms`.
+
 A denial raises `FeatureDenied`, a werkzeug `HTTPException` (402 by default) whose response is the JSON
 denial body, so Flask answers it as it answers any `abort(...)`, and `@app.errorhandler(FeatureDenied)`
 can render a paywall of its own instead (Flask refuses `errorhandler(402)`: werkzeug has no 402 class).
@@ -17,9 +22,10 @@ can render a paywall of its own instead (Flask refuses `errorhandler(402)`: werk
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from typing import Any, Callable, Dict, FrozenSet, Optional, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Optional, TypeVar, cast
 
 from meterly.integrations._extra import missing
 
@@ -34,7 +40,10 @@ from meterly.errors import RequestValidationError
 from meterly.integrations._gate import DENIED_STATUS, DeniedBody, check_gate, default_denied_body
 from meterly.sdk import Meterly
 
-__all__ = ["FeatureDenied", "MeterlyFlask", "feature_check", "get_client", "require_feature"]
+if TYPE_CHECKING:
+    from meterly.outbox import ClientOutbox
+
+__all__ = ["FeatureDenied", "MeterlyFlask", "feature_check", "get_client", "get_outbox", "require_feature"]
 
 V = TypeVar("V", bound=Callable[..., Any])
 
@@ -101,6 +110,8 @@ class MeterlyFlask:
             config = cast(Dict[str, Any], app.config)
             client = Meterly(**client_keywords(config.get(CONFIG_KEY)))
             self._owned[id(app)] = client
+            with contextlib.suppress(RequestValidationError):  # a client without one
+                client.outbox.start()
         app.extensions[_EXTENSION] = client
 
     def close(self) -> None:
@@ -119,6 +130,12 @@ def get_client() -> Meterly:
             "(or meterly_ext.init_app(app) in your app factory)"
         )
     return client
+
+
+def get_outbox() -> ClientOutbox:
+    """The current app's usage outbox (`"outbox"` in `app.config["METERLY"]`); raises
+    RequestValidationError naming `outbox` when the config gives none."""
+    return get_client().outbox
 
 
 def feature_check() -> models.CheckResponse:

@@ -1,4 +1,5 @@
-"""OpenTelemetry for Meterly calls: one span per SDK call, and call, latency, fallback and circuit metrics.
+"""OpenTelemetry for Meterly calls: one span per SDK call, and call, latency, fallback and circuit metrics,
+and the usage outbox's events (queued, delivered, rejected, dropped, pending, the oldest one's age).
 
 `pip install 'meterly[otel]'` (the OpenTelemetry API; the app brings its SDK and exporters), then
 `MeterlyInstrumentor().instrument()` for every client or `.instrument_client(client)` for one. The span
@@ -13,6 +14,7 @@ from __future__ import annotations
 # pyright: reportPrivateUsage=false
 import contextlib
 import contextvars
+import sys
 import threading
 import time
 import weakref
@@ -46,7 +48,7 @@ from meterly._raw import RawResponse
 from meterly._version import __version__
 from meterly.sdk import AsyncMeterly, Meterly, _BaseClient
 
-__all__ = ["CIRCUIT_STATES", "MeterlyInstrumentor", "outcome_of"]
+__all__ = ["CIRCUIT_STATES", "OUTBOX_EVENT_STATES", "MeterlyInstrumentor", "outcome_of"]
 
 T = TypeVar("T")
 
@@ -55,6 +57,10 @@ SCOPE = "meterly"
 
 CIRCUIT_STATES = ("closed", "failing", "open", "half_open")
 """The states `meterly.client.circuits` counts circuits in."""
+
+OUTBOX_EVENT_STATES = ("queued", "delivered", "rejected", "dropped")
+"""What `meterly.outbox.events` counts, by `meterly.outbox.event.state`: events queued, delivered,
+moved to the dead-letter list, and dropped (`on_full="drop_oldest"`, or held in memory at close)."""
 
 
 def outcome_of(op: Operation[Any], result: Any) -> str:
@@ -137,7 +143,9 @@ class MeterlyInstrumentor:
     and, with `record_ids=True` only, `meterly.customer_id`, `meterly.feature_id`, `meterly.entity_id`.
     Metrics: `meterly.client.calls` and `meterly.client.call.duration` (s) by operation and outcome,
     `meterly.client.fallbacks` by operation and reason, `meterly.client.circuits` (circuits per
-    operation and state, for clients with fail-open).
+    operation and state, for clients with fail-open); for the usage outboxes of the observed clients
+    (every outbox of the process after `instrument()`): `meterly.outbox.events` by state (queued,
+    delivered, rejected, dropped), `meterly.outbox.pending` and `meterly.outbox.oldest_pending_age` (s).
     """
 
     def __init__(
@@ -177,6 +185,24 @@ class MeterlyInstrumentor:
             callbacks=[self._observe_circuits],
             unit="{circuit}",
             description="Fail-open circuit breakers of instrumented clients, by operation and state",
+        )
+        meter.create_observable_counter(
+            "meterly.outbox.events",
+            callbacks=[self._observe_outbox_events],
+            unit="{event}",
+            description="Usage outbox events of this process, by state: queued, delivered, rejected, dropped",
+        )
+        meter.create_observable_up_down_counter(
+            "meterly.outbox.pending",
+            callbacks=[self._observe_outbox_pending],
+            unit="{event}",
+            description="Usage outbox events waiting or being delivered (a durable file: every process's)",
+        )
+        meter.create_observable_gauge(
+            "meterly.outbox.oldest_pending_age",
+            callbacks=[self._observe_outbox_age],
+            unit="s",
+            description="Seconds since the oldest waiting usage outbox event was queued (0: none waits)",
         )
         self._lock = threading.Lock()
         self._clients: weakref.WeakSet[_BaseClient[Any]] = weakref.WeakSet()
@@ -344,3 +370,50 @@ class MeterlyInstrumentor:
             for operation, per_state in counts.items()
             for state, count in per_state.items()
         ]
+
+    # -- the usage outbox ---------------------------------------------------------------------------
+
+    def _outbox_stats(self) -> List[Tuple[str, Any]]:
+        """(store kind, `OutboxStats`) of each open outbox observed: those of the observed clients (a
+        `with_options` view shares its client's: counted once), and every outbox after `instrument()`."""
+        with self._lock:
+            clients = list(self._clients)
+        outboxes: Dict[int, Any] = {}
+        for client in clients:
+            outbox = client.__dict__.get("_outbox")
+            if outbox is not None:
+                outboxes[id(outbox)] = outbox
+        if _BaseClient.__dict__.get("_instrument") is self and "meterly.outbox" in sys.modules:
+            from meterly.outbox._client import live_outboxes  # no outbox in use: never imported here
+
+            for outbox in live_outboxes():
+                outboxes.setdefault(id(outbox), outbox)
+        return [
+            ("sqlite" if outbox.store.durable else "memory", outbox.stats())
+            for outbox in outboxes.values()
+            if not outbox.closed
+        ]
+
+    def _observe_outbox_events(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+        totals: Dict[Tuple[str, str], int] = {}
+        for store, stats in self._outbox_stats():
+            for state in OUTBOX_EVENT_STATES:
+                totals[(store, state)] = totals.get((store, state), 0) + getattr(stats, state)
+        return [
+            metrics.Observation(count, {"meterly.outbox.store": store, "meterly.outbox.event.state": state})
+            for (store, state), count in totals.items()
+        ]
+
+    def _observe_outbox_pending(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+        totals: Dict[str, int] = {}
+        for store, stats in self._outbox_stats():
+            totals[store] = totals.get(store, 0) + stats.pending
+        return [
+            metrics.Observation(count, {"meterly.outbox.store": store}) for store, count in totals.items()
+        ]
+
+    def _observe_outbox_age(self, options: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+        oldest: Dict[str, float] = {}
+        for store, stats in self._outbox_stats():
+            oldest[store] = max(oldest.get(store, 0.0), stats.oldest_pending_age or 0.0)
+        return [metrics.Observation(age, {"meterly.outbox.store": store}) for store, age in oldest.items()]

@@ -19,10 +19,12 @@ if TYPE_CHECKING:
     from .feature import Feature, FeatureType
     from .finalizerequest import FinalizeAction, FinalizeRequest, FinalizeResponse
     from .flag import Flag
+    from .flushresult import FlushResult
     from .lock import Lock, LockOverageBehavior, LockTypedDict
     from .preview import Preview, PreviewScenario
     from .previewproduct import PreviewProduct
     from .price import BillingMethod, Price
+    from .queued import Queued
     from .requestdicts import (
         BalancesCheckRequestTypedDict,
         FinalizeRequestTypedDict,
@@ -64,6 +66,7 @@ __all__ = [
     "FinalizeRequestTypedDict",
     "FinalizeResponse",
     "Flag",
+    "FlushResult",
     "Lock",
     "LockOverageBehavior",
     "LockTypedDict",
@@ -72,6 +75,7 @@ __all__ = [
     "PreviewProduct",
     "PreviewScenario",
     "Price",
+    "Queued",
     "Reset",
     "ResetInterval",
     "Security",
@@ -116,6 +120,7 @@ _MODULES = {
     "FinalizeRequestTypedDict": "requestdicts",
     "FinalizeResponse": "finalizerequest",
     "Flag": "flag",
+    "FlushResult": "flushresult",
     "Lock": "lock",
     "LockOverageBehavior": "lock",
     "LockTypedDict": "lock",
@@ -124,6 +129,7 @@ _MODULES = {
     "PreviewProduct": "previewproduct",
     "PreviewScenario": "preview",
     "Price": "price",
+    "Queued": "queued",
     "Reset": "reset",
     "ResetInterval": "reset",
     "Security": "security",

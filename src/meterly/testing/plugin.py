@@ -1,7 +1,8 @@
 """The pytest plugin: fixtures that give each test its own Meterly sandbox, and clients that never sleep.
 
 Fixtures: `meterly_engine` (a fresh `SandboxEngine`), `meterly_client` and `meterly_async_client` (over
-`SandboxTransport`, retry waits skipped), `meterly_server` (the engine served on 127.0.0.1). The engine
+`SandboxTransport`, retry waits skipped), `meterly_server` (the engine served on 127.0.0.1),
+`meterly_outbox` (an `OutboxRecorder`: a client with a usage outbox, to flush and read back). The engine
 starts empty, or from a seed: the `meterly_seed` marker, else the `--meterly-seed` option, else the
 `meterly_seed` ini setting; a seed is a dict, the path of a JSON file, or `"demo"` for the demo data.
 The sandbox loads when a test first asks for one of these fixtures.
@@ -23,6 +24,7 @@ except ImportError:  # pragma: no cover - exercised by the plain-install wheel t
 if TYPE_CHECKING:
     from meterly import AsyncMeterly, Meterly
     from meterly.sandbox import Sandbox, SandboxEngine
+    from meterly.testing import OutboxRecorder
 
 _SEED_HELP = "seed of the meterly_engine fixture: a JSON file's path, or 'demo' for the demo data"
 
@@ -129,3 +131,29 @@ def meterly_server(meterly_engine: SandboxEngine) -> Iterator[Sandbox]:
 
     with Sandbox(engine=meterly_engine) as server:
         yield server
+
+
+@pytest.fixture
+def meterly_outbox(meterly_engine: SandboxEngine) -> Iterator[OutboxRecorder]:
+    """A `Meterly` with an in-memory outbox over `SandboxTransport(meterly_engine)` (`.client`): a test
+    queues through `.client.outbox`, calls `.flush()`, then reads `.delivered` and `.dead_letters()`."""
+    import httpx
+
+    from meterly import SERVERS, Meterly
+    from meterly.sandbox import SandboxTransport
+    from meterly.testing import OutboxRecorder, without_waits
+
+    recorder = OutboxRecorder()
+    with (
+        httpx.Client(transport=SandboxTransport(meterly_engine)) as http,
+        Meterly(
+            api_key=_api_key(meterly_engine),
+            server_url=SERVERS[0],
+            client=http,
+            hooks=[recorder.hook],
+            outbox=True,
+        ) as client,
+    ):
+        without_waits(client)
+        recorder.client = client
+        yield recorder

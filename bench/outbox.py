@@ -1,0 +1,231 @@
+"""The usage outbox, measured: the hot path, delivery throughput, an outage and recovery, and `kill -9`.
+
+`python bench/outbox.py` (from the repository root) prints:
+- hot path: the median, p99 and max of one enqueue (`client.outbox.balances.track(...)`) with 8 threads
+  enqueueing at once, in memory [p99 <= 50 us] and durable [p99 <= 1 ms], while the sender delivers;
+- throughput: events/s delivered through Autumn's `batch_track` [>= 20,000] and through Commet's one
+  `usage.track` per event, each from a full outbox once the service comes back;
+- outage: `--outage-seconds` (30) of outage while events keep being queued, then recovery: how long the
+  backlog took to drain, and whether the service's totals equal the sum of the queued values;
+- kill -9: 10,000 events queued durably during an outage, the process killed, a new process opening
+  the file: how long it took to deliver them all, and whether each counted once.
+
+Autumn's `batch_track` is measured against `tests/outbox/fake_autumn.py`, a loopback stand-in that
+deduplicates by `idempotency_key`, until the sandbox serves `batch_track`; Commet's `usage.track`
+against `meterly.sandbox.Sandbox`. `--quick` runs smaller counts and a 3 s outage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+from tests.outbox.conftest import SEED  # noqa: E402
+from tests.outbox.fake_autumn import serve  # noqa: E402
+
+from meterly import Meterly  # noqa: E402
+from meterly.outbox import Outbox  # noqa: E402
+from meterly.sandbox import DEFAULT_API_KEY, Sandbox, SandboxEngine  # noqa: E402
+
+FAST = {"retry_initial_ms": 50, "retry_max_ms": 1_000}
+
+
+def client(url: str, **outbox: Any) -> Meterly:
+    return Meterly(api_key=DEFAULT_API_KEY, server_url=url, outbox=Outbox(**{**FAST, **outbox}))
+
+
+def fake_in_another_process() -> tuple[subprocess.Popen[str], str]:
+    """The batch_track stand-in served from its own process: its threads take no share of this one's GIL."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.outbox.fake_autumn"], cwd=ROOT, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
+    )  # fmt: skip
+    assert server.stdout is not None
+    return server, server.stdout.readline().strip()
+
+
+def hot_path(path: str | None, per_thread: int) -> dict[str, float]:
+    """Enqueue latency (seconds) with 8 threads at once, the sender delivering meanwhile."""
+    server, url = fake_in_another_process()
+    try:
+        c = client(url, path=path, max_pending=1_000_000)
+        track = c.outbox.balances.track
+        track(customer_id="cus_1", feature_id="messages", value=1)  # opens the store, compiles the checks
+        samples: list[list[float]] = [[] for _ in range(8)]
+        start = threading.Barrier(8)
+
+        def run(mine: list[float]) -> None:
+            clock = time.perf_counter
+            start.wait()
+            for _ in range(per_thread):
+                t0 = clock()
+                track(customer_id="cus_1", feature_id="messages", value=1)
+                mine.append(clock() - t0)
+
+        threads = [threading.Thread(target=run, args=(s,)) for s in samples]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        left = c.outbox.flush(timeout_ms=60_000).pending
+        c.close()
+    finally:
+        server.kill()
+        server.wait()
+    every = sorted(x for s in samples for x in s)
+    return {
+        "median": statistics.median(every),
+        "p99": every[int(len(every) * 0.99)],
+        "max": every[-1],
+        "n": len(every),
+        "left": left,
+    }
+
+
+def batch_throughput(events: int, path: str | None) -> float:
+    with serve() as fake:
+        c = client(fake.url, path=path, max_pending=events + 1)
+        fake.outage = True
+        track = c.outbox.balances.track
+        for _ in range(events):
+            track(customer_id="cus_1", feature_id="messages", value=1)
+        fake.outage = False
+        t0 = time.perf_counter()
+        result = c.outbox.flush(timeout_ms=120_000)
+        elapsed = time.perf_counter() - t0
+        c.close()
+        assert result.pending == 0
+        assert fake.totals[("cus_1", "messages")] == events
+    return events / elapsed
+
+
+def usage(engine: SandboxEngine) -> Decimal:
+    balance = engine.balance("cus_1", "api_calls")
+    assert balance is not None
+    return Decimal(str(balance["usage"]))
+
+
+def commet_throughput(events: int) -> float:
+    engine = SandboxEngine.from_seed(SEED)
+    with Sandbox(engine) as sandbox:
+        c = client(sandbox.url)
+        engine.faults.outage = True
+        for _ in range(events):
+            c.outbox.usage.track(customer_id="cus_1", feature_code="api_calls", value=1)
+        engine.faults.outage = False
+        t0 = time.perf_counter()
+        result = c.outbox.flush(timeout_ms=120_000)
+        elapsed = time.perf_counter() - t0
+        c.close()
+        assert result.pending == 0
+        assert usage(engine) == events
+    return events / elapsed
+
+
+def outage(seconds: float, rate: int) -> dict[str, Any]:
+    """Queue `rate` events/s to each service through an outage of `seconds`, then time the drain."""
+    engine = SandboxEngine.from_seed(SEED)
+    with Sandbox(engine) as sandbox, serve() as fake:
+        commet = client(sandbox.url, retry_max_ms=5_000)
+        autumn = client(fake.url, retry_max_ms=5_000)
+        engine.faults.outage = fake.outage = True
+        queued_commet = queued_autumn = Decimal(0)
+        end = time.monotonic() + seconds
+        i = 0
+        while time.monotonic() < end:
+            value = Decimal(i % 9 + 1) / 4
+            commet.outbox.usage.track(customer_id="cus_1", feature_code="api_calls", value=float(value))
+            autumn.outbox.balances.track(customer_id="cus_1", feature_id="messages", value=float(value))
+            queued_commet += value
+            queued_autumn += value
+            i += 1
+            time.sleep(1 / rate)
+        engine.faults.outage = fake.outage = False
+        t0 = time.perf_counter()
+        left = (
+            commet.outbox.flush(timeout_ms=120_000).pending + autumn.outbox.flush(timeout_ms=120_000).pending
+        )
+        drained = time.perf_counter() - t0
+        commet.close()
+        autumn.close()
+        used = usage(engine)
+        return {
+            "events per service": i,
+            "drained in s": round(drained, 2),
+            "left": left,
+            "commet totals equal": used == queued_commet,
+            "autumn totals equal": fake.totals.get(("cus_1", "messages")) == queued_autumn,
+            "autumn resent items": sum(1 for n in fake.arrivals.values() if n > 1),
+        }
+
+
+def kill_9(events: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder, serve() as fake:
+        path = os.path.join(folder, "outbox.sqlite3")
+        fake.outage = True
+        writer = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests/outbox/durable_writer.py"), fake.url, path, str(events)],
+            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )  # fmt: skip
+        assert writer.stdout is not None
+        assert writer.stdout.readline().strip() == "queued"
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        fake.outage = False
+        t0 = time.perf_counter()
+        c = client(fake.url, path=path)
+        result = c.outbox.flush(timeout_ms=60_000)
+        elapsed = time.perf_counter() - t0
+        c.close()
+        return {
+            "delivered": result.delivered,
+            "left": result.pending,
+            "counted once": fake.totals.get(("cus_1", "messages")) == events
+            and max(fake.arrivals.values()) == 1,
+            "seconds": round(elapsed, 2),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--outage-seconds", type=float, default=30.0)
+    parser.add_argument("--quick", action="store_true", help="smaller counts, a 3 s outage")
+    args = parser.parse_args()
+    per_thread = 2_000 if args.quick else 10_000
+    outage_seconds = 3.0 if args.quick else args.outage_seconds
+    with tempfile.TemporaryDirectory() as folder:
+        for label, path in (("memory", None), ("durable", os.path.join(folder, "hot.sqlite3"))):
+            figures = hot_path(path, per_thread if path is None else per_thread // 4)
+            print(
+                f"hot path, {label:7}: median {figures['median'] * 1e6:7.1f} us"
+                f"  p99 {figures['p99'] * 1e6:7.1f} us"
+                f"  max {figures['max'] * 1e3:6.2f} ms  ({figures['n']:.0f} enqueues, 8 threads; "
+                f"{figures['left']:.0f} left after the flush)"
+            )
+        n = 20_000 if args.quick else 100_000
+        print(f"batch_track, memory : {batch_throughput(n, None):9,.0f} events/s ({n:,} events)")
+        print(
+            f"batch_track, durable: {batch_throughput(n, os.path.join(folder, 'tp.sqlite3')):9,.0f} events/s"
+        )
+    n = 1_000 if args.quick else 5_000
+    print(f"usage.track (Commet, one call per event), memory: {commet_throughput(n):7,.0f} events/s ({n:,})")
+    print(f"outage of {outage_seconds:g} s, then recovery: {outage(outage_seconds, 200)}")
+    print(f"kill -9 with 10,000 queued durably, then a new process: {kill_9(10_000)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""What the outbox needs to know of each operation it queues: its body checks, and how its timestamp is
+written. The one place that reads the SDK's registry of operations (`make gen` writes `client.outbox`'s
+methods from `scripts/gen_code.py`'s `QUEUED_CALLS`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from functools import cache
+from typing import Any, Callable, Dict, List, NamedTuple, Tuple
+
+from meterly import models
+from meterly._declaration import Operation, Param
+
+USAGE_TRACK = "usageTrack"
+BALANCES_TRACK = "balancesTrack"
+BALANCES_TRACK_TOKENS = "balancesTrackTokens"
+BALANCES_BATCH_TRACK = "balancesBatchTrack"
+
+
+Enqueue = Callable[[str, Dict[str, Any]], models.Queued]
+"""Queues one event: the operation id and the method's arguments (its `locals()`)."""
+
+AUTUMN_OPERATIONS = frozenset({BALANCES_TRACK, BALANCES_TRACK_TOKENS})
+"""Operations whose timestamp is Unix milliseconds (Autumn's); the others' is ISO 8601 text (Commet's)."""
+
+
+def registered(operation_id: str) -> Operation[Any]:
+    """The registry's declaration of a queued operation."""
+    from meterly._registry import BY_ID
+
+    return BY_ID[operation_id]
+
+
+class QueuedOperation(NamedTuple):
+    """An operation as the outbox queues it."""
+
+    operation_id: str
+    params: Tuple[Param, ...]
+    unix_ms: bool
+    """True when `timestamp` goes out as Unix milliseconds; False: ISO 8601 text."""
+
+
+@cache
+def queued_operation(operation_id: str) -> QueuedOperation:
+    return QueuedOperation(operation_id, registered(operation_id).params, operation_id in AUTUMN_OPERATIONS)
+
+
+def stamp(unix_ms: bool, at: float) -> Any:
+    """The event's timestamp for a moment (Unix seconds), in the operation's form."""
+    if unix_ms:
+        return int(at * 1000)
+    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds")
+
+
+@cache
+def wire_keys(operation_id: str) -> Dict[str, str]:
+    """Python argument name to JSON key, for building batch items."""
+    return {param.name: param.key for param in queued_operation(operation_id).params}
+
+
+def all_params(operation_id: str) -> List[str]:
+    """Every body argument's Python name."""
+    return [param.name for param in queued_operation(operation_id).params]
