@@ -471,7 +471,7 @@ def render_constructors() -> str:
 
     internal = {
         "meterly._config": "ApiKey, SecuritySource",
-        "meterly._pools": "HttpBackend",
+        "meterly._engines.seam": "HttpBackend, SyncHttpBackend",
         "meterly._requester": "AsyncRequester, Requester",
         "meterly.types": "UNSET, Unset",
         "meterly.utils.retries": "RetryConfig",
@@ -510,6 +510,7 @@ import httpx
 
 if TYPE_CHECKING:
     import aiohttp
+    import httpx2
 
     from meterly._fail_open import FailOpenPolicy
     from meterly.hooks import AsyncHook, Hook

@@ -31,16 +31,15 @@ from meterly._config import (
     timeout_from_ms,
 )
 from meterly._constructors import AsyncMeterlyOptions, MeterlyOptions
-from meterly._deadline import send_within
 from meterly._declaration import Operation
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
 from meterly._options import options_of
 from meterly._pipeline import Pipeline
-from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
+from meterly._engines.seam import ENGINES, HttpBackend, engine_of_client
+from meterly._pools import AsyncPool, SyncPool, reset_after_fork
 from meterly._redaction import forget_locals
 from meterly._registry import resources
-from meterly._wire import httpx_request
 from meterly.errors import RequestValidationError, shown
 from meterly.types import Unset
 
@@ -91,13 +90,8 @@ class _BaseClient(Generic[P]):
     """Wraps each whole call when set (on a client, or on this class for every client); see
     `meterly._instrument`. None costs one attribute check per call."""
 
-    def _setup(self, arguments: Mapping[str, Any], client_type: type) -> None:
+    def _setup(self, arguments: Mapping[str, Any]) -> None:
         """Checks and keeps a constructor's arguments (by name; see `meterly._constructors`)."""
-        client = arguments["client"]
-        if client is not None and not isinstance(client, client_type):
-            raise RequestValidationError(
-                "client", f"must be an {client_type.__module__}.{client_type.__name__}"
-            )
         configure_from_env()
         self._config = SDKConfiguration.create(arguments, RESOURCE_NAMES)
         self._pipeline = Pipeline(self._config, SDKHooks(arguments["hooks"]))
@@ -160,19 +154,54 @@ class _BaseClient(Generic[P]):
         self._pool.check_open()
 
 
+def _engine_for(arguments: Mapping[str, Any], is_async: bool) -> HttpBackend:
+    """The engine that sends for a client built with `arguments`: the injected client's, else
+    `http_backend`'s. Both clients choose it the same way; only the kinds of client differ."""
+    client = arguments["client"]
+    backend = arguments["http_backend"]
+    names = [name for name, (_, _, sync) in ENGINES.items() if is_async or sync]
+    if not isinstance(backend, str) or backend not in names:
+        choices = ", ".join(repr(name) for name in names)
+        raise RequestValidationError("http_backend", f"must be one of {choices}, got {shown(backend)}")
+    if client is None:
+        return backend  # type: ignore[return-value]
+    engine = engine_of_client(client)
+    kinds = (
+        "an httpx.AsyncClient, an httpx2.AsyncClient or an aiohttp.ClientSession"
+        if is_async
+        else "an httpx.Client or an httpx2.Client"
+    )
+    if engine is None or engine not in names:
+        raise RequestValidationError("client", f"must be {kinds}, got {type(client).__name__}")
+    expected = _CLIENT_CLASSES[engine][is_async]
+    if not any(
+        cls.__name__ == expected and cls.__module__.partition(".")[0] == engine for cls in type(client).__mro__
+    ):
+        raise RequestValidationError("client", f"must be {kinds}, got {type(client).__name__}")
+    return engine  # type: ignore[return-value]
+
+
+_CLIENT_CLASSES = {
+    "httpx": ("Client", "AsyncClient"),
+    "httpx2": ("Client", "AsyncClient"),
+    "aiohttp": ("", "ClientSession"),
+}
+"""The class name of an injected client each engine takes, (sync, async); "": none."""
+
+
 class Meterly(_BaseClient[SyncPool], MeterlyOptions):
     """The synchronous client; safe to share across threads, and across `os.fork()`."""
 
     def _configure(self, arguments: Dict[str, Any]) -> None:
         """The work of `__init__` (whose signature `meterly._client_options` declares)."""
-        self._setup(arguments, httpx.Client)
-        client = arguments["client"]
-        self._pool = SyncPool(client, type(self).__name__)
+        backend = _engine_for(arguments, is_async=False)
+        self._setup(arguments)
+        self._pool = SyncPool(arguments["client"], type(self).__name__, backend)
         self._sleep: Callable[[float], None] = _sleep
         self._bind_resources()
 
-    def _http(self) -> httpx.Client:
-        """The httpx.Client calls use."""
+    def _http(self) -> Any:
+        """The HTTP client calls use (an `httpx.Client` unless another engine was chosen)."""
         return self._pool.get()
 
     def _request(self, op: Operation[T], arguments: Mapping[str, Any]) -> T:
@@ -190,8 +219,9 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
         except RequestValidationError as exc:
             forget_locals(exc)  # `prepare` may have fetched the key before it found the bad argument
             raise
-        client = pool.get()
-        steps: Generator[Effect, Any, T] = pipeline.run(call, pool.build_request)
+        sender = pool.sender()
+        send = sender.send
+        steps: Generator[Effect, Any, T] = pipeline.run(call, sender.build_request)
         try:
             effect = next(steps)
             while True:
@@ -202,9 +232,8 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
                 if isinstance(effect, Awaiting):
                     effect = steps.throw(effect.refuse())
                     continue
-                request = effect if isinstance(effect, httpx.Request) else httpx_request(client, effect)
                 try:
-                    response = send_within(client, request)
+                    response = send(effect)
                 except httpx.RequestError as exc:
                     effect = steps.throw(exc)
                 else:
@@ -233,31 +262,16 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
 class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
     """The asyncio client; one instance may serve successive event loops.
 
-    `http_backend="aiohttp"` (with `pip install meterly[aiohttp]`) sends over aiohttp instead of httpx,
-    several times faster under concurrency; `client` is then an `aiohttp.ClientSession` or None. Hooks,
-    errors, retries, timeouts and fail-open behave the same: hooks and errors still get httpx objects.
+    `http_backend="aiohttp"` or `"pyreqwest"` (with `pip install meterly[aiohttp]` or
+    `meterly[pyreqwest]`) send several times faster under concurrency than httpx. Hooks, errors,
+    retries, timeouts and fail-open behave the same on every engine: hooks and errors get httpx objects.
     """
 
     def _configure(self, arguments: Dict[str, Any]) -> None:
         """The work of `__init__` (whose signature `meterly._client_options` declares)."""
-        http_backend = arguments["http_backend"]
-        client = arguments["client"]
-        if http_backend == "aiohttp":
-            try:
-                import aiohttp
-            except ImportError:
-                raise RequestValidationError(
-                    "http_backend", "'aiohttp' needs the aiohttp package: pip install 'meterly[aiohttp]'"
-                ) from None
-            client_type: type = aiohttp.ClientSession
-        elif http_backend == "httpx":
-            client_type = httpx.AsyncClient
-        else:
-            raise RequestValidationError(
-                "http_backend", f"must be 'httpx' or 'aiohttp', got {shown(http_backend)}"
-            )
-        self._setup(arguments, client_type)
-        self._pool = AsyncPool(client, type(self).__name__, http_backend)
+        backend = _engine_for(arguments, is_async=True)
+        self._setup(arguments)
+        self._pool = AsyncPool(arguments["client"], type(self).__name__, backend)
 
         self._sleep: Callable[[float], Awaitable[None]] = _asleep
         self._bind_resources()

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - exercised by the plain-install wheel t
 
 from meterly import models
 from meterly._config import ApiKey, SecuritySource
-from meterly._pools import HttpBackend
+from meterly._engines.seam import HttpBackend
 from meterly.integrations._gate import DENIED_STATUS, DeniedBody, check_gate, default_denied_body
 from meterly.sdk import AsyncMeterly
 from meterly.types import UNSET, Unset

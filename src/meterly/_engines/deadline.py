@@ -4,7 +4,7 @@ httpx's timeouts bound each socket operation, so a server sending one byte just 
 timeout could hold an attempt open for ever. The attempt's deadline is the largest of its timeouts
 (connect, read, write, pool), which the pipeline has already cut to what is left of the call's deadline.
 While an attempt runs, `ATTEMPT_DEADLINE` holds that deadline: the clients the SDK creates read it at
-every socket operation (`meterly._deadline_io`), which bounds the headers too. A client passed in by the
+every socket operation (`meterly._engines.httpx_compat`), which bounds the headers too. A client passed in by the
 caller keeps its own transport, so there the body is read through `DeadlineStream`, which raises
 `httpx.ReadTimeout` once the deadline has passed; its headers are bounded only per socket read.
 """

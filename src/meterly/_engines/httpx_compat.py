@@ -1,10 +1,14 @@
-"""httpcore network backends that cut every socket operation to the running attempt's deadline.
+"""The httpx engine's one use of private attributes: httpcore network backends that cut every socket operation to the running attempt's deadline.
 
 httpx hands each connect, read and write the timeout of its kind, so headers trickling in one byte per
 read timeout would keep an attempt alive for ever. The HTTP clients the SDK creates talk through these
-backends instead: while `meterly._deadline.ATTEMPT_DEADLINE` is set (an SDK attempt runs in this thread
+backends instead: while `meterly._engines.deadline.ATTEMPT_DEADLINE` is set (an SDK attempt runs in this thread
 or task), an operation waits at most until that deadline, and one started after it raises the timeout of
 its kind. Outside an SDK attempt they pass straight through. Loaded with the first SDK-owned client.
+
+Guarded: only httpcore 1.x (`SUPPORTED_HTTPCORE`) is patched; any other version keeps httpx's own
+per-operation timeouts and `DeadlineStream`, and `tests/unit/test_engine_compat.py` fails on it so the
+guard is revisited before a release claims that version.
 """
 
 from __future__ import annotations
@@ -16,9 +20,18 @@ from typing import Any, Iterable, Optional, Type
 import httpcore
 import httpx
 
-from meterly._deadline import ATTEMPT_DEADLINE
+from meterly._engines.deadline import ATTEMPT_DEADLINE
 
-__all__ = ["bound_by_deadline"]
+__all__ = ["SUPPORTED_HTTPCORE", "bound_by_deadline", "supported"]
+
+SUPPORTED_HTTPCORE = (1,)
+"""The httpcore major versions whose `HTTPTransport._pool._network_backend` layout this module knows."""
+
+
+def supported() -> bool:
+    """True when the installed httpcore is one whose private layout this module was written against."""
+    major = httpcore.__version__.partition(".")[0]
+    return major.isdigit() and int(major) in SUPPORTED_HTTPCORE
 
 
 def _cut(timeout: Optional[float], expired: Type[Exception]) -> Optional[float]:
@@ -153,6 +166,8 @@ def bound_by_deadline(client: httpx.Client | httpx.AsyncClient) -> bool:
     """Makes an SDK-created client's transports (proxy mounts included) honour `ATTEMPT_DEADLINE` at
     every socket operation. True when its main transport now does; an httpx whose transports are built
     differently keeps the per-operation timeouts and `DeadlineStream`."""
+    if not supported():
+        return False
     transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
     bounded = [_bound_transport(transport) for transport in transports if transport is not None]
     return bool(bounded) and bounded[0]

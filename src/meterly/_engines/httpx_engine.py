@@ -1,0 +1,170 @@
+"""The httpx engine (the default), sync and async: over the SDK's own client or an injected one.
+
+The SDK's own clients keep no cookies and cut every socket operation to the attempt's deadline
+(`httpx_compat`); an injected client keeps its transport, its body is read within the deadline
+(`DeadlineStream`) and its own timeouts are cut to the SDK's (`capped`).
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Optional, Union
+
+import httpx
+
+from meterly._engines.seam import SenderClosed, capped, owned_timeout
+from meterly._engines.deadline import asend_within, send_within
+from meterly._redaction import forget_locals
+from meterly._wire import Call, Received
+
+__all__ = ["AsyncHttpxSender", "HttpxSender", "OwnedAsyncClient", "OwnedClient"]
+
+
+class _NoCookies(httpx.Cookies):
+    """A cookie store that stays empty: Meterly sets no cookies, and feeding every response through the
+    standard library's cookie jar costs tens of microseconds a call."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
+class _Cookieless:
+    """Mixed into the httpx clients the SDK creates (never into one a caller passes in)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        raise AttributeError("the HTTP client Meterly creates keeps no cookies")
+
+
+class OwnedClient(_Cookieless, httpx.Client):
+    """The `httpx.Client` a `Meterly` creates for itself; its sockets honour each attempt's deadline."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from meterly._engines.httpx_compat import bound_by_deadline
+
+        bound_by_deadline(self)
+
+
+class OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
+    """The `httpx.AsyncClient` an `AsyncMeterly` creates for itself; its sockets honour each attempt's
+    deadline."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from meterly._engines.httpx_compat import bound_by_deadline
+
+        bound_by_deadline(self)
+
+
+def _capped_timeout(client: Union[httpx.Client, httpx.AsyncClient]) -> httpx.Timeout:
+    """An injected client's timeout with each part cut to the SDK's attempt timeout."""
+    own = client.timeout
+    return httpx.Timeout(
+        connect=capped(own.connect), read=capped(own.read), write=capped(own.write), pool=capped(own.pool)
+    )
+
+
+def discard_httpx(response: Union[httpx.Response, Received]) -> None:
+    """Shuts down the socket that carried an httpx (or httpx2) response, through the public
+    `network_stream` extension: the pool sees it closed and never hands it out again."""
+    extensions = getattr(response, "extensions", None) or {}
+    stream = extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class _Base:
+    __slots__ = ("_closing", "_default", "client", "owned")
+
+    def __init__(self, client: Any, owned: bool) -> None:
+        self.client = client
+        self.owned = owned
+        self._closing = False
+        # The SDK's own client already carries the SDK's timeout; an injected one's is capped to it.
+        self._default: Any = httpx.USE_CLIENT_DEFAULT if owned else _capped_timeout(client)
+
+    def build_request(self, call: Call) -> httpx.Request:
+        timeout = call.timeout
+        if timeout is httpx.USE_CLIENT_DEFAULT:
+            timeout = self._default
+        return self.client.build_request(  # type: ignore[no-any-return]
+            call.op.method, call.url, content=call.body, headers=call.headers, timeout=timeout
+        )
+
+    def discard(self, response: Union[httpx.Response, Received]) -> None:
+        discard_httpx(response)
+
+    def _closed_under(self, exc: BaseException, request: Optional[httpx.Request]) -> BaseException:
+        if not self._closing:
+            return exc
+        return SenderClosed("the client was closed while this request was being sent", request=request)
+
+
+class HttpxSender(_Base):
+    """The `Sender` over an `httpx.Client`."""
+
+    __slots__ = ()
+
+    def send(self, effect: Union[Call, httpx.Request]) -> httpx.Response:
+        request = effect if isinstance(effect, httpx.Request) else self.build_request(effect)
+        try:
+            return send_within(self.client, request)
+        except (httpx.TransportError, RuntimeError) as exc:
+            closed = self._closed_under(exc, request)
+            if closed is exc:
+                raise
+            forget_locals(exc)
+            raise closed from exc
+
+    def close(self) -> None:
+        self._closing = True
+        if self.owned:
+            self.client.close()
+
+
+class AsyncHttpxSender(_Base):
+    """The `AsyncSender` over an `httpx.AsyncClient`."""
+
+    __slots__ = ()
+
+    async def send(self, effect: Union[Call, httpx.Request]) -> httpx.Response:
+        request = effect if isinstance(effect, httpx.Request) else self.build_request(effect)
+        try:
+            return await asend_within(self.client, request)
+        except httpx.TransportError as exc:
+            closed = self._closed_under(exc, request)
+            if closed is exc:
+                raise
+            forget_locals(exc)
+            raise closed from exc
+
+    async def aclose(self) -> None:
+        self._closing = True
+        if self.owned:
+            await self.client.aclose()
+
+
+def sync_sender(client: Optional[httpx.Client]) -> HttpxSender:
+    """The sender over `client`, or over a client of the SDK's own (None)."""
+    if client is None:
+        return HttpxSender(OwnedClient(timeout=owned_timeout()), True)
+    return HttpxSender(client, False)
+
+
+def async_sender(client: Optional[httpx.AsyncClient]) -> AsyncHttpxSender:
+    """The sender over `client`, or over a client of the SDK's own for the running loop (None)."""
+    if client is None:
+        return AsyncHttpxSender(OwnedAsyncClient(timeout=owned_timeout()), True)
+    return AsyncHttpxSender(client, False)
