@@ -178,6 +178,10 @@ def _engine_for(arguments: Mapping[str, Any], is_async: bool) -> HttpBackend:
         cls.__name__ == expected and cls.__module__.partition(".")[0] == engine for cls in type(client).__mro__
     ):
         raise RequestValidationError("client", f"must be {kinds}, got {type(client).__name__}")
+    if backend not in ("httpx", engine):  # the default gives way to the client; a chosen engine does not
+        raise RequestValidationError(
+            "client", f"is an {engine} client, but http_backend={backend!r} was asked for: pass one only"
+        )
     return engine  # type: ignore[return-value]
 
 

@@ -1,8 +1,10 @@
 """The httpx engine (the default), sync and async: over the SDK's own client or an injected one.
 
-The SDK's own clients keep no cookies and cut every socket operation to the attempt's deadline
-(`httpx_compat`); an injected client keeps its transport, its body is read within the deadline
-(`DeadlineStream`) and its own timeouts are cut to the SDK's (`capped`).
+Every socket operation of an SDK send is cut to the attempt's deadline (`httpx_compat`, which also
+serves an injected client's pool, and only while the SDK sends on it) and the body is read within it
+(`DeadlineStream`). An injected client keeps its own timeouts as its requests' timeouts, but an attempt
+using them ends within the SDK's attempt timeout (`capped`): the SDK's deadline holds whatever the
+client was built with. The SDK's own clients keep no cookies.
 """
 
 from __future__ import annotations
@@ -64,14 +66,6 @@ class OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
         bound_by_deadline(self)
 
 
-def _capped_timeout(client: Union[httpx.Client, httpx.AsyncClient]) -> httpx.Timeout:
-    """An injected client's timeout with each part cut to the SDK's attempt timeout."""
-    own = client.timeout
-    return httpx.Timeout(
-        connect=capped(own.connect), read=capped(own.read), write=capped(own.write), pool=capped(own.pool)
-    )
-
-
 def discard_httpx(response: Union[httpx.Response, Received]) -> None:
     """Shuts down the socket that carried an httpx (or httpx2) response, through the public
     `network_stream` extension: the pool sees it closed and never hands it out again."""
@@ -86,22 +80,32 @@ def discard_httpx(response: Union[httpx.Response, Received]) -> None:
 
 
 class _Base:
-    __slots__ = ("_closing", "_default", "client", "owned")
+    __slots__ = ("_cap", "_closing", "_own_timeouts", "client", "owned")
 
     def __init__(self, client: Any, owned: bool) -> None:
         self.client = client
         self.owned = owned
         self._closing = False
-        # The SDK's own client already carries the SDK's timeout; an injected one's is capped to it.
-        self._default: Any = httpx.USE_CLIENT_DEFAULT if owned else _capped_timeout(client)
+        own = client.timeout.as_dict()
+        self._own_timeouts = own
+        values = [value for value in own.values() if value is not None]
+        # The SDK's own client carries the SDK's timeout; an injected one's attempts are capped to it.
+        self._cap: Optional[float] = None if owned else capped(max(values) if values else None)
+        if not owned:
+            from meterly._engines.httpx_compat import bound_by_deadline
+
+            bound_by_deadline(client)
 
     def build_request(self, call: Call) -> httpx.Request:
-        timeout = call.timeout
-        if timeout is httpx.USE_CLIENT_DEFAULT:
-            timeout = self._default
         return self.client.build_request(  # type: ignore[no-any-return]
-            call.op.method, call.url, content=call.body, headers=call.headers, timeout=timeout
+            call.op.method, call.url, content=call.body, headers=call.headers, timeout=call.timeout
         )
+
+    def cap(self, request: httpx.Request) -> Optional[float]:
+        """The SDK's cap on an attempt of an injected client that runs on the client's own timeouts."""
+        if self._cap is None or request.extensions.get("timeout") != self._own_timeouts:
+            return None
+        return self._cap
 
     def discard(self, response: Union[httpx.Response, Received]) -> None:
         discard_httpx(response)
@@ -120,7 +124,7 @@ class HttpxSender(_Base):
     def send(self, effect: Union[Call, httpx.Request]) -> httpx.Response:
         request = effect if isinstance(effect, httpx.Request) else self.build_request(effect)
         try:
-            return send_within(self.client, request)
+            return send_within(self.client, request, self.cap(request))
         except (httpx.TransportError, RuntimeError) as exc:
             closed = self._closed_under(exc, request)
             if closed is exc:
@@ -142,7 +146,7 @@ class AsyncHttpxSender(_Base):
     async def send(self, effect: Union[Call, httpx.Request]) -> httpx.Response:
         request = effect if isinstance(effect, httpx.Request) else self.build_request(effect)
         try:
-            return await asend_within(self.client, request)
+            return await asend_within(self.client, request, self.cap(request))
         except httpx.TransportError as exc:
             closed = self._closed_under(exc, request)
             if closed is exc:
