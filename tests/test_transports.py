@@ -1,4 +1,4 @@
-"""AsyncMeterly over a real socket behaves the same on both HTTP backends: httpx and aiohttp."""
+"""AsyncMeterly over a real socket behaves the same on every engine: httpx, httpx2, pyreqwest, aiohttp."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from meterly._hooks import HookContext
 from .conftest import API_KEY, CHECK_BODY
 from .loopback import Answer, LoopbackServer, Received, serve
 
-BACKENDS = ["httpx", "aiohttp"]
+BACKENDS = ["httpx", "httpx2", "pyreqwest", "aiohttp"]
 FAST_RETRIES = RetryConfig("backoff", BackoffStrategy(10, 40, 2.0, 2_000), True)
 
 
@@ -40,8 +40,8 @@ def free_port() -> int:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "aiohttp":
-        pytest.importorskip("aiohttp")
+    if request.param != "httpx":
+        pytest.importorskip(request.param)
     return str(request.param)
 
 
@@ -314,9 +314,6 @@ def test_successive_event_loops_each_get_a_pool_closed_when_their_loop_ends(
         pools.append(sdk._http())
         return allowed
 
-    def is_closed(pool: Any) -> bool:
-        return bool(pool.closed if backend == "aiohttp" else pool.is_closed)
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert asyncio.run(one()) is True
@@ -334,6 +331,26 @@ def test_successive_event_loops_each_get_a_pool_closed_when_their_loop_ends(
     assert [r.getMessage() for r in caught_unclosed(caplog)] == []
 
 
+def is_closed(pool: Any) -> bool:
+    """Whether an engine's HTTP client is closed, however that engine tells."""
+    if hasattr(pool, "is_closed"):  # httpx, httpx2
+        return bool(pool.is_closed)
+    if hasattr(pool, "closed"):  # aiohttp
+        return bool(pool.closed)
+    from pyreqwest.exceptions import ClientClosedError
+
+    async def send() -> None:
+        await pool.request("GET", "http://127.0.0.1:9/").build().send()
+
+    try:
+        asyncio.run(send())
+    except ClientClosedError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
 def caught_unclosed(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if "nclosed" in r.getMessage()]
 
@@ -345,7 +362,13 @@ async def test_aclose_in_the_loop_that_opened_the_pool_closes_it(
     assert (await sdk.balances.check(customer_id="c", feature_id="f")).allowed
     pool = sdk._http()
     await sdk.aclose()
-    assert pool.closed if backend == "aiohttp" else pool.is_closed
+    if backend == "pyreqwest":
+        from pyreqwest.exceptions import ClientClosedError
+
+        with pytest.raises(ClientClosedError):
+            await pool.request("GET", "http://127.0.0.1:9/").build().send()
+    else:
+        assert is_closed(pool)
     with pytest.raises(RuntimeError, match="closed"):
         await sdk.balances.check(customer_id="c", feature_id="f")
 

@@ -10,7 +10,7 @@ import os
 import threading
 import weakref
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, List, Optional
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, List, Optional, cast
 
 import httpx
 
@@ -110,7 +110,7 @@ class SyncPool(_Pool):
         with self.lock:
             self.check_open()
             if self._sender is None:  # the first call, or the first in a forked child
-                self._sender = engine_module(self.backend).sync_sender(None)
+                self._sender = cast(Sender, engine_module(self.backend).sync_sender(None))
             return self._sender
 
     def get(self) -> Any:
@@ -183,15 +183,16 @@ class AsyncPool(_Pool):
             if self.parent is not None:  # a view: its parent's pool, rebuilt by the parent when needed
                 parent: AsyncPool = self.parent
                 return parent.sender()
-            assert self._sender is not None
-            return self._sender
+            injected = self._sender
+            assert injected is not None
+            return injected
         sender = self._sender
         loop = self._running_loop()
         if sender is not None and self._loop is not None and self._loop() is loop:
             return sender
         with self.lock:
             self.check_open()
-            sender = engine_module(self.backend).async_sender(None)
+            sender = cast(AsyncSender, engine_module(self.backend).async_sender(None))
             # Closed on its own loop when that loop shuts down (asyncio.run ends): an earlier pool's
             # keeper, dropped here, is finalized by its loop like any async generator.
             self._keeper = _closed_with_its_loop(sender)

@@ -32,11 +32,11 @@ from meterly._config import (
 )
 from meterly._constructors import AsyncMeterlyOptions, MeterlyOptions
 from meterly._declaration import Operation
+from meterly._engines.seam import ENGINES, HttpBackend, engine_of_client
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
 from meterly._options import options_of
 from meterly._pipeline import Pipeline
-from meterly._engines.seam import ENGINES, HttpBackend, engine_of_client
 from meterly._pools import AsyncPool, SyncPool, reset_after_fork
 from meterly._redaction import forget_locals
 from meterly._registry import resources
@@ -175,7 +175,8 @@ def _engine_for(arguments: Mapping[str, Any], is_async: bool) -> HttpBackend:
         raise RequestValidationError("client", f"must be {kinds}, got {type(client).__name__}")
     expected = _CLIENT_CLASSES[engine][is_async]
     if not any(
-        cls.__name__ == expected and cls.__module__.partition(".")[0] == engine for cls in type(client).__mro__
+        cls.__name__ == expected and cls.__module__.partition(".")[0] == engine
+        for cls in type(client).__mro__
     ):
         raise RequestValidationError("client", f"must be {kinds}, got {type(client).__name__}")
     if backend not in ("httpx", engine):  # the default gives way to the client; a chosen engine does not

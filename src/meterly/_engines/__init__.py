@@ -1,4 +1,5 @@
-"""The engines that send (the seam is `meterly._engines.seam`): one `Sender` seam, the same shape sync and async, and the engines behind it.
+"""The engines that send: one `Sender` seam (`meterly._engines.seam`), the same shape sync and async,
+and the engines behind it.
 
 The pipeline yields a `Call` (or an `httpx.Request` a hook or the debug log needed) and gets back an
 `httpx.Response` or a `Received`; it never knows which engine sent. Every engine:

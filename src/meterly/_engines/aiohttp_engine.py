@@ -23,8 +23,9 @@ from meterly._wire import TIME_LEFT, Call, Received
 
 def client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
     """The aiohttp equivalent of an httpx per-attempt timeout: one `total` for the whole attempt, body
-    included (the largest of its timeouts), as `meterly._engines.deadline` bounds an httpx attempt. One timer per
-    attempt: separate connect and read timers would each cost an event-loop handle and add no bound."""
+    included (the largest of its timeouts), as `meterly._engines.deadline` bounds an httpx attempt. One
+    timer per attempt: separate connect and read timers would each cost an event-loop handle and add no
+    bound."""
     values = [v for v in (timeout.connect, timeout.read, timeout.write, timeout.pool) if v is not None]
     return aiohttp.ClientTimeout(total=max(values) if values else None)
 
@@ -69,6 +70,7 @@ class AiohttpSender:
         key = timeout
         if isinstance(timeout, dict):  # an httpx.Request's "timeout" extension
             timeout = httpx.Timeout(**cast(Dict[str, Optional[float]], timeout))
+        value: Any
         if isinstance(timeout, httpx.Timeout):
             value = client_timeout(timeout)
         elif self.owned:

@@ -3,21 +3,24 @@ SDK's own `httpx2.Client`/`AsyncClient` or an injected one.
 
 httpx2 has httpx's API under another name, so this engine translates at the seam: a `Call` (or a hook's
 `httpx.Request`) becomes an `httpx2.Request`, the answer comes back as a `Decoded` response, and an
-httpx2 exception as the httpx exception of the same name. No private attribute is touched: each socket
-operation is bounded by the attempt's timeouts (cut to the call's deadline and, for an injected client,
-to the SDK's), and the body is read within the attempt's deadline or not at all.
+httpx2 exception as the httpx exception of the same name. Each socket operation is cut to the attempt's
+deadline (`httpx2_compat`, the one place with private attributes), the attempt's timeouts are cut to
+the call's deadline and, for an injected client, to the SDK's, and the body is read within the
+attempt's deadline or not at all.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import httpx
 import httpx2
 
-from meterly._engines.seam import Decoded, SenderClosed, capped, cut_seconds, owned_timeout
+from meterly._engines.deadline import ATTEMPT_DEADLINE
+from meterly._engines.httpx2_compat import bound_by_deadline
 from meterly._engines.httpx_engine import discard_httpx
+from meterly._engines.seam import Decoded, SenderClosed, capped, cut_seconds, owned_timeout
 from meterly._redaction import forget_locals
 from meterly._wire import TIME_LEFT, Call, Received
 
@@ -54,6 +57,7 @@ class _Base:
         self.client = client
         self.owned = owned
         self._closing = False
+        bound_by_deadline(client)
         own = client.timeout
         values = {"connect": own.connect, "read": own.read, "write": own.write, "pool": own.pool}
         self._default: Dict[str, Optional[float]] = (
@@ -106,7 +110,9 @@ class _Base:
 
 def _expired(budget: float, original: Optional[httpx.Request]) -> httpx.ReadTimeout:
     message = f"the response did not arrive within the attempt's {budget:g} s"
-    return httpx.ReadTimeout(message, request=original) if original is not None else httpx.ReadTimeout(message)
+    return (
+        httpx.ReadTimeout(message, request=original) if original is not None else httpx.ReadTimeout(message)
+    )
 
 
 class Httpx2Sender(_Base):
@@ -117,10 +123,11 @@ class Httpx2Sender(_Base):
     def send(self, effect: Union[Call, httpx.Request]) -> Decoded:
         request, budget, original = self._request(effect)
         deadline = time.monotonic() + budget
+        token = ATTEMPT_DEADLINE.set(deadline if budget != float("inf") else None)
         try:
             response = self.client.send(request, stream=True, follow_redirects=False)
             try:
-                chunks = []
+                chunks: List[bytes] = []
                 for chunk in response.iter_bytes():
                     if time.monotonic() > deadline:
                         raise _expired(budget, original)
@@ -131,8 +138,14 @@ class Httpx2Sender(_Base):
             if isinstance(exc, RuntimeError) and not self._closing:
                 raise
             raise self._failed(exc, original) from exc
+        finally:
+            ATTEMPT_DEADLINE.reset(token)
         return Decoded(
-            response.status_code, b"".join(chunks), response.headers.multi_items(), effect, response.extensions
+            response.status_code,
+            b"".join(chunks),
+            response.headers.multi_items(),
+            effect,
+            response.extensions,
         )
 
     def close(self) -> None:
@@ -149,10 +162,11 @@ class AsyncHttpx2Sender(_Base):
     async def send(self, effect: Union[Call, httpx.Request]) -> Decoded:
         request, budget, original = self._request(effect)
         deadline = time.monotonic() + budget
+        token = ATTEMPT_DEADLINE.set(deadline if budget != float("inf") else None)
         try:
             response = await self.client.send(request, stream=True, follow_redirects=False)
             try:
-                chunks = []
+                chunks: List[bytes] = []
                 async for chunk in response.aiter_bytes():
                     if time.monotonic() > deadline:
                         raise _expired(budget, original)
@@ -163,8 +177,14 @@ class AsyncHttpx2Sender(_Base):
             if isinstance(exc, RuntimeError) and not self._closing:
                 raise
             raise self._failed(exc, original) from exc
+        finally:
+            ATTEMPT_DEADLINE.reset(token)
         return Decoded(
-            response.status_code, b"".join(chunks), response.headers.multi_items(), effect, response.extensions
+            response.status_code,
+            b"".join(chunks),
+            response.headers.multi_items(),
+            effect,
+            response.extensions,
         )
 
     async def aclose(self) -> None:

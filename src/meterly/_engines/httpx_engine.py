@@ -9,13 +9,14 @@ client was built with. The SDK's own clients keep no cookies.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from typing import Any, Optional, Union
 
 import httpx
 
-from meterly._engines.seam import SenderClosed, capped, owned_timeout
 from meterly._engines.deadline import asend_within, send_within
+from meterly._engines.seam import SenderClosed, capped, owned_timeout
 from meterly._redaction import forget_locals
 from meterly._wire import Call, Received
 
@@ -69,14 +70,12 @@ class OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
 def discard_httpx(response: Union[httpx.Response, Received]) -> None:
     """Shuts down the socket that carried an httpx (or httpx2) response, through the public
     `network_stream` extension: the pool sees it closed and never hands it out again."""
-    extensions = getattr(response, "extensions", None) or {}
-    stream = extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
+    extensions: Any = getattr(response, "extensions", None) or {}
+    stream: Any = extensions.get("network_stream")
+    sock: Any = stream.get_extra_info("socket") if stream is not None else None
     if isinstance(sock, socket.socket):
-        try:
+        with contextlib.suppress(OSError):  # already closed by the server
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 class _Base:
@@ -97,9 +96,10 @@ class _Base:
             bound_by_deadline(client)
 
     def build_request(self, call: Call) -> httpx.Request:
-        return self.client.build_request(  # type: ignore[no-any-return]
+        request: httpx.Request = self.client.build_request(
             call.op.method, call.url, content=call.body, headers=call.headers, timeout=call.timeout
         )
+        return request
 
     def cap(self, request: httpx.Request) -> Optional[float]:
         """The SDK's cap on an attempt of an injected client that runs on the client's own timeouts."""

@@ -9,7 +9,7 @@ pyreqwest exception comes out as the httpx exception the pipeline maps. No priva
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union, cast
 
 import httpx
 from pyreqwest import exceptions as px
@@ -38,12 +38,14 @@ _ERRORS: Tuple[Tuple[type, type], ...] = (
 
 def new_client() -> Any:
     """The SDK's own blocking client: no redirects, no cookies, timeouts set per attempt."""
-    return SyncClientBuilder().follow_redirects(False).build()
+    builder: Any = SyncClientBuilder()
+    return builder.follow_redirects(False).build()
 
 
 def new_async_client() -> Any:
     """The SDK's own asyncio client (one per event loop)."""
-    return ClientBuilder().follow_redirects(False).build()
+    builder: Any = ClientBuilder()
+    return builder.follow_redirects(False).build()
 
 
 def _httpx_error(exc: BaseException, request: Optional[httpx.Request], closing: bool) -> httpx.RequestError:
@@ -53,9 +55,20 @@ def _httpx_error(exc: BaseException, request: Optional[httpx.Request], closing: 
             if isinstance(exc, source):
                 cls = target
                 break
+    if cls is httpx.ConnectError and not _while_connecting(exc):
+        # reqwest files "connection closed before message completed" (a kept-alive connection the
+        # server dropped, maybe after reading the request) under connect errors too: not "never sent".
+        cls = httpx.RemoteProtocolError
     message = str(exc) or type(exc).__name__
     error: httpx.RequestError = cls(message, request=request) if request is not None else cls(message)
     return error
+
+
+def _while_connecting(exc: BaseException) -> bool:
+    """True when reqwest's causes say the connection was never made (hyper's "client error (Connect)")."""
+    details: Any = getattr(exc, "details", None) or {}
+    causes: List[Any] = details.get("causes") or []
+    return any("(Connect)" in str(cause.get("message", "")) for cause in causes)
 
 
 class _Base:
@@ -81,8 +94,10 @@ class _Base:
         """One reqwest timeout for the whole attempt; cached, as nearly every call repeats it."""
         if isinstance(timeouts, httpx.Timeout):
             timeouts = timeouts.as_dict()
+        seconds: Optional[float]
         if isinstance(timeouts, dict) and timeouts:
-            values = [value for value in timeouts.values() if value is not None]
+            given = cast(Dict[str, Optional[float]], timeouts)
+            values = [value for value in given.values() if value is not None]
             seconds = max(values) if values else None
         else:
             seconds = self._default
@@ -101,7 +116,9 @@ class _Base:
             builder = builder.body_bytes(effect.body)
             timeout = self._timeout(effect.timeout, effect.time_left)
         else:
-            builder = self.client.request(effect.method, str(effect.url)).headers(effect.headers.multi_items())
+            builder = self.client.request(effect.method, str(effect.url)).headers(
+                effect.headers.multi_items()
+            )
             builder = builder.body_bytes(effect.read())
             timeout = self._timeout(effect.extensions.get("timeout"), effect.extensions.get(TIME_LEFT))
         return builder if timeout is None else builder.timeout(timeout)

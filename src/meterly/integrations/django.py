@@ -16,8 +16,6 @@ import os
 import threading
 from typing import Any, Awaitable, Callable, Dict, FrozenSet, Optional, TypeVar, Union, cast
 
-import httpx
-
 from meterly.integrations._extra import missing
 
 try:

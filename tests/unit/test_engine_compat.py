@@ -1,0 +1,41 @@
+"""Each engine's private-attribute compat module knows the installed version of what it patches: this
+fails loudly on a version it was not written against, before a release claims that version."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from meterly._engines import httpx_compat
+from meterly._engines.httpx_engine import OwnedClient
+
+
+def test_the_installed_httpcore_is_one_httpx_compat_supports() -> None:
+    import httpcore
+
+    assert httpx_compat.supported(), (
+        f"httpcore {httpcore.__version__} is not in SUPPORTED_HTTPCORE {httpx_compat.SUPPORTED_HTTPCORE}: "
+        "check meterly._engines.httpx_compat against it, then widen the guard and pyproject's range"
+    )
+    with OwnedClient() as own, httpx.Client() as injected:
+        assert httpx_compat.bound_by_deadline(own)
+        assert httpx_compat.bound_by_deadline(injected)
+
+
+def test_the_installed_httpcore2_is_one_httpx2_compat_supports() -> None:
+    httpx2 = pytest.importorskip("httpx2")
+    import httpcore2
+
+    from meterly._engines import httpx2_compat
+
+    assert httpx2_compat.supported(), (
+        f"httpcore2 {httpcore2.__version__} is not in SUPPORTED_HTTPCORE2 {httpx2_compat.SUPPORTED_HTTPCORE2}"
+    )
+    with httpx2.Client() as client:
+        assert httpx2_compat.bound_by_deadline(client)
+
+
+def test_an_unsupported_version_is_refused_not_patched() -> None:
+    assert not httpx_compat.supported_version("3.0.0", httpx_compat.SUPPORTED_HTTPCORE)
+    assert not httpx_compat.supported_version("0.18.0", httpx_compat.SUPPORTED_HTTPCORE)
+    assert httpx_compat.supported_version("1.0.9", httpx_compat.SUPPORTED_HTTPCORE)
