@@ -59,8 +59,13 @@ class _Pool:
     own, leaving the parent's open.
     """
 
-    def __init__(self, client: Any, owner: str, backend: HttpBackend, parent: Any = None) -> None:
+    def __init__(
+        self, client: Any, owner: str, backend: HttpBackend, parent: Any = None, tls: bool = True
+    ) -> None:
         self.client: Any = client
+        self.tls = tls
+        """False when every configured server is `http://`: the SDK's own pool builds no TLS context
+        unless an https connection is made."""
         self.parent = parent
         self.backend: HttpBackend = backend
         self.owned = client is None and parent is None
@@ -90,8 +95,10 @@ class _Pool:
 class SyncPool(_Pool):
     """The sender (and HTTP client) of a `Meterly`."""
 
-    def __init__(self, client: Any, owner: str, backend: HttpBackend, parent: Any = None) -> None:
-        super().__init__(client, owner, backend, parent)
+    def __init__(
+        self, client: Any, owner: str, backend: HttpBackend, parent: Any = None, tls: bool = True
+    ) -> None:
+        super().__init__(client, owner, backend, parent, tls)
         self._sender: Optional[Sender] = None
         if client is not None:
             self._sender = engine_module(backend, "client").sync_sender(client)
@@ -110,7 +117,7 @@ class SyncPool(_Pool):
         with self.lock:
             self.check_open()
             if self._sender is None:  # the first call, or the first in a forked child
-                self._sender = cast(Sender, engine_module(self.backend).sync_sender(None))
+                self._sender = cast(Sender, engine_module(self.backend).sync_sender(None, self.tls))
             return self._sender
 
     def get(self) -> Any:
@@ -162,8 +169,10 @@ class AsyncPool(_Pool):
     is opened per event loop and closed on that loop as it shuts down.
     """
 
-    def __init__(self, client: Any, owner: str, backend: HttpBackend, parent: Any = None) -> None:
-        super().__init__(client, owner, backend, parent)
+    def __init__(
+        self, client: Any, owner: str, backend: HttpBackend, parent: Any = None, tls: bool = True
+    ) -> None:
+        super().__init__(client, owner, backend, parent, tls)
         self._sender: Optional[AsyncSender] = None
         if client is not None:
             self._sender = engine_module(backend, "client").async_sender(client)
@@ -192,7 +201,7 @@ class AsyncPool(_Pool):
             return sender
         with self.lock:
             self.check_open()
-            sender = cast(AsyncSender, engine_module(self.backend).async_sender(None))
+            sender = cast(AsyncSender, engine_module(self.backend).async_sender(None, self.tls))
             # Closed on its own loop when that loop shuts down (asyncio.run ends): an earlier pool's
             # keeper, dropped here, is finalized by its loop like any async generator.
             self._keeper = _closed_with_its_loop(sender)

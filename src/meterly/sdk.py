@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import time
@@ -153,6 +154,23 @@ class _BaseClient(Generic[P]):
     def _check_open(self) -> None:
         self._pool.check_open()
 
+    def _needs_tls(self) -> bool:
+        """Whether a configured server is `https://` (else the SDK's own pool defers its TLS context)."""
+        config = self._config
+        urls = [config.server_url, *config.server_urls.values()]
+        return any(not url.startswith("http://") for url in urls)
+
+    @staticmethod
+    def _warm_models() -> None:
+        """Loads every operation's models and compiles their validators, as a first call would."""
+        from meterly._registry import OPERATIONS
+
+        for op in OPERATIONS:
+            op.compile()
+            # The response validator compiles at the first parse; an empty body only fails validation.
+            with contextlib.suppress(ValueError):
+                op.parse(b"{}")
+
 
 def _engine_for(arguments: Mapping[str, Any], is_async: bool) -> HttpBackend:
     """The engine that sends for a client built with `arguments`: the injected client's, else
@@ -201,7 +219,7 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
         """The work of `__init__` (whose signature `meterly._client_options` declares)."""
         backend = _engine_for(arguments, is_async=False)
         self._setup(arguments)
-        self._pool = SyncPool(arguments["client"], type(self).__name__, backend)
+        self._pool = SyncPool(arguments["client"], type(self).__name__, backend, tls=self._needs_tls())
         self._sleep: Callable[[float], None] = _sleep
         self._bind_resources()
 
@@ -247,6 +265,14 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
             result: T = done.value
             return result
 
+    def warm(self) -> None:
+        """Do now what the first call would do: load and compile the models, open the connection pool
+        (no connection is made). For gunicorn's `post_fork`, or before a worker takes traffic; see
+        README "The first call"."""
+        self._pool.check_open()
+        self._warm_models()
+        self._pool.sender()
+
     def close(self) -> None:
         """Close the HTTP client the SDK created; an injected client is left open for its owner."""
         self._pool.close()
@@ -276,7 +302,7 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
         """The work of `__init__` (whose signature `meterly._client_options` declares)."""
         backend = _engine_for(arguments, is_async=True)
         self._setup(arguments)
-        self._pool = AsyncPool(arguments["client"], type(self).__name__, backend)
+        self._pool = AsyncPool(arguments["client"], type(self).__name__, backend, tls=self._needs_tls())
 
         self._sleep: Callable[[float], Awaitable[None]] = _asleep
         self._bind_resources()
@@ -327,6 +353,13 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
         except StopIteration as done:
             result: T = done.value
             return result
+
+    async def warm(self) -> None:
+        """Do now what the first call would do: load and compile the models, open the running loop's
+        connection pool (no connection is made). For FastAPI's lifespan; see README "The first call"."""
+        self._pool.check_open()
+        self._warm_models()
+        self._pool.sender()
 
     async def aclose(self) -> None:
         """Close the HTTP client the SDK created; an injected client is left open for its owner.

@@ -171,7 +171,7 @@ def _httpx_error(exc: BaseException, request: Optional[httpx.Request]) -> httpx.
     return cls(message, request=request) if request is not None else cls(message)
 
 
-def async_sender(client: Optional[aiohttp.ClientSession]) -> AiohttpSender:
+def async_sender(client: Optional[aiohttp.ClientSession], tls: bool = True) -> AiohttpSender:
     """The sender over `client`, or over a session of the SDK's own for the running loop (None)."""
     if client is None:
         return AiohttpSender(new_session(owned_timeout()), True)

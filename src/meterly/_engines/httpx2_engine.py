@@ -193,14 +193,14 @@ class AsyncHttpx2Sender(_Base):
             await self.client.aclose()
 
 
-def sync_sender(client: Optional[httpx2.Client]) -> Httpx2Sender:
+def sync_sender(client: Optional[httpx2.Client], tls: bool = True) -> Httpx2Sender:
     """The sender over `client`, or over a client of the SDK's own (None)."""
     if client is None:
         return Httpx2Sender(new_client(owned_timeout()), True)
     return Httpx2Sender(client, False)
 
 
-def async_sender(client: Optional[httpx2.AsyncClient]) -> AsyncHttpx2Sender:
+def async_sender(client: Optional[httpx2.AsyncClient], tls: bool = True) -> AsyncHttpx2Sender:
     """The sender over `client`, or over a client of the SDK's own for the running loop (None)."""
     if client is None:
         return AsyncHttpx2Sender(new_async_client(owned_timeout()), True)

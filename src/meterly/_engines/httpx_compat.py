@@ -14,14 +14,24 @@ guard is revisited before a release claims that version. `httpx2_compat` does th
 
 from __future__ import annotations
 
+import os
+import ssl
 from types import ModuleType
-from typing import Any
+from typing import Any, Optional
 
 import httpcore
 
 from meterly._engines.deadline_io import backends
 
-__all__ = ["SUPPORTED_HTTPCORE", "bound_by_deadline", "bound_with", "supported", "supported_version"]
+__all__ = [
+    "SUPPORTED_HTTPCORE",
+    "bound_by_deadline",
+    "bound_with",
+    "deferred_tls",
+    "defer_tls",
+    "supported",
+    "supported_version",
+]
 
 SUPPORTED_HTTPCORE = (1,)
 """The httpcore major versions whose `HTTPTransport._pool._network_backend` layout this module knows."""
@@ -65,3 +75,25 @@ def bound_by_deadline(client: Any) -> bool:
     socket operation. True when its main transport now does; a client whose transports are built
     differently (or an unsupported httpcore) keeps the per-operation timeouts and `DeadlineStream`."""
     return supported() and bound_with(httpcore, client)
+
+
+def deferred_tls() -> Optional[ssl.SSLContext]:
+    """A stand-in `verify=` context for an SDK-owned client whose servers are all `http://`, or None
+    when TLS can't be deferred (an unsupported httpcore, or SSL_CERT_FILE/SSL_CERT_DIR to honour).
+
+    Building httpx's verified context loads the CA bundle (tens of ms, under the GIL: 48 threads each
+    opening a client wait for one another). `defer_tls` then takes the stand-in out of the pool, and
+    httpcore builds its default verified context (certifi's CAs) only if an https connection is made.
+    The stand-in itself fails closed: it verifies, with no CA to trust."""
+    if not supported() or os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        return None
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def defer_tls(client: Any, stand_in: ssl.SSLContext) -> None:
+    """Removes `stand_in` from the pools of `client` (see `deferred_tls`)."""
+    transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        if getattr(pool, "_ssl_context", None) is stand_in:
+            pool._ssl_context = None  # type: ignore[union-attr]

@@ -47,12 +47,18 @@ class _Cookieless:
 
 
 class OwnedClient(_Cookieless, httpx.Client):
-    """The `httpx.Client` a `Meterly` creates for itself; its sockets honour each attempt's deadline."""
+    """The `httpx.Client` a `Meterly` creates for itself; its sockets honour each attempt's deadline.
+    `tls=False` (every configured server is `http://`): no TLS context until an https connection."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, tls: bool = True, **kwargs: Any) -> None:
+        from meterly._engines.httpx_compat import bound_by_deadline, defer_tls, deferred_tls
+
+        stand_in = None if tls else deferred_tls()
+        if stand_in is not None:
+            kwargs["verify"] = stand_in
         super().__init__(**kwargs)
-        from meterly._engines.httpx_compat import bound_by_deadline
-
+        if stand_in is not None:
+            defer_tls(self, stand_in)
         bound_by_deadline(self)
 
 
@@ -60,10 +66,15 @@ class OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
     """The `httpx.AsyncClient` an `AsyncMeterly` creates for itself; its sockets honour each attempt's
     deadline."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        from meterly._engines.httpx_compat import bound_by_deadline
+    def __init__(self, tls: bool = True, **kwargs: Any) -> None:
+        from meterly._engines.httpx_compat import bound_by_deadline, defer_tls, deferred_tls
 
+        stand_in = None if tls else deferred_tls()
+        if stand_in is not None:
+            kwargs["verify"] = stand_in
+        super().__init__(**kwargs)
+        if stand_in is not None:
+            defer_tls(self, stand_in)
         bound_by_deadline(self)
 
 
@@ -160,15 +171,15 @@ class AsyncHttpxSender(_Base):
             await self.client.aclose()
 
 
-def sync_sender(client: Optional[httpx.Client]) -> HttpxSender:
-    """The sender over `client`, or over a client of the SDK's own (None)."""
+def sync_sender(client: Optional[httpx.Client], tls: bool = True) -> HttpxSender:
+    """The sender over `client`, or over a client of the SDK's own (None); `tls`: see `OwnedClient`."""
     if client is None:
-        return HttpxSender(OwnedClient(timeout=owned_timeout()), True)
+        return HttpxSender(OwnedClient(tls, timeout=owned_timeout()), True)
     return HttpxSender(client, False)
 
 
-def async_sender(client: Optional[httpx.AsyncClient]) -> AsyncHttpxSender:
+def async_sender(client: Optional[httpx.AsyncClient], tls: bool = True) -> AsyncHttpxSender:
     """The sender over `client`, or over a client of the SDK's own for the running loop (None)."""
     if client is None:
-        return AsyncHttpxSender(OwnedAsyncClient(timeout=owned_timeout()), True)
+        return AsyncHttpxSender(OwnedAsyncClient(tls, timeout=owned_timeout()), True)
     return AsyncHttpxSender(client, False)

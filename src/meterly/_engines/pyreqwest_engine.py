@@ -170,11 +170,11 @@ class AsyncPyreqwestSender(_Base):
         await self.client.close()
 
 
-def sync_sender(client: None) -> PyreqwestSender:
+def sync_sender(client: None, tls: bool = True) -> PyreqwestSender:
     """The SDK's own pyreqwest sender (pyreqwest clients are not injected)."""
     return PyreqwestSender(owned_timeout())
 
 
-def async_sender(client: None) -> AsyncPyreqwestSender:
+def async_sender(client: None, tls: bool = True) -> AsyncPyreqwestSender:
     """The SDK's own pyreqwest sender for the running loop."""
     return AsyncPyreqwestSender(owned_timeout())
