@@ -32,6 +32,7 @@ import overhead
 from server import canned_server
 
 from meterly import AsyncMeterly, Meterly
+from meterly.errors import MeterlyError
 
 PATH = "/v1/balances.check"
 BODY = {"customer_id": "cus_123", "feature_id": "messages"}
@@ -40,6 +41,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # The SDK's clients get raw httpx's own 5 s timeout, so both sides run under the same limit: the SDK's
 # 1 s default bounds a whole attempt, and 64 calls at once through httpx's async pool can queue longer.
 SDK_TIMEOUT_MS = 5_000
+
+FAILED: Dict[str, int] = {}
+"""SDK calls that raised during the async section, by error (shown after it)."""
 
 Row = Tuple[str, str, str, str, str]
 rows: List[Row] = []
@@ -182,7 +186,10 @@ async def throughput(call: Callable[[], Awaitable[object]], concurrency: int, to
         nonlocal left
         while left > 0:
             left -= 1
-            await call()
+            try:
+                await call()
+            except MeterlyError as exc:  # counted and shown: a client that times out under load
+                FAILED[type(exc).__name__] = FAILED.get(type(exc).__name__, 0) + 1
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -278,6 +285,8 @@ async def async_section(url: str, rounds: int, round_seconds: float, with_aiohtt
                 )
     for close in closers:
         await close()
+    if FAILED:
+        print(f"  SDK calls that failed during the async section: {FAILED}")
 
 
 # -- zero-cost transport -----------------------------------------------------------------------------

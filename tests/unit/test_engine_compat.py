@@ -39,3 +39,37 @@ def test_an_unsupported_version_is_refused_not_patched() -> None:
     assert not httpx_compat.supported_version("3.0.0", httpx_compat.SUPPORTED_HTTPCORE)
     assert not httpx_compat.supported_version("0.18.0", httpx_compat.SUPPORTED_HTTPCORE)
     assert httpx_compat.supported_version("1.0.9", httpx_compat.SUPPORTED_HTTPCORE)
+
+
+def test_an_http_only_client_defers_tls_to_a_verified_context_built_at_first_https() -> None:
+    import ssl
+
+    from meterly._engines.deadline_io import STAND_INS, _real  # pyright: ignore[reportPrivateUsage]
+
+    stand_in = httpx_compat.deferred_tls()
+    assert stand_in is not None
+    with OwnedClient(False) as client:
+        assert client._transport._pool._ssl_context is stand_in  # type: ignore[attr-defined]
+    assert stand_in in STAND_INS
+    # Should the stand-in itself reach a handshake, it fails closed: it verifies and trusts no CA.
+    assert stand_in.verify_mode == ssl.CERT_REQUIRED
+    assert stand_in.check_hostname
+    assert stand_in.cert_store_stats()["x509_ca"] == 0
+    real = _real(stand_in)
+    assert real is not stand_in
+    assert real.verify_mode == ssl.CERT_REQUIRED
+    assert real.check_hostname
+    assert real.cert_store_stats()["x509_ca"] > 0
+    with OwnedClient(True) as client:
+        assert client._transport._pool._ssl_context is not stand_in  # type: ignore[attr-defined]
+
+
+def test_warm_compiles_the_models_and_opens_the_pool() -> None:
+    from meterly import Meterly
+    from meterly._registry import OPERATIONS
+
+    sdk = Meterly(api_key="sk_test", server_url="http://127.0.0.1:9")
+    sdk.warm()
+    assert all(op.compiled is not None for op in OPERATIONS)
+    assert sdk._pool._sender is not None  # pyright: ignore[reportPrivateUsage]
+    sdk.close()

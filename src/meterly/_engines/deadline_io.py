@@ -9,11 +9,15 @@ from __future__ import annotations
 import functools
 import ssl
 import time
-from typing import Any, Iterable, Optional, Tuple, Type
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Type
 
 from meterly._engines.deadline import ATTEMPT_DEADLINE
 
-__all__ = ["backends"]
+__all__ = ["STAND_INS", "backends"]
+
+STAND_INS: Dict[ssl.SSLContext, Callable[[], ssl.SSLContext]] = {}
+"""TLS contexts a pool holds in place of a real one it should build only when first needed: the real
+one, from its function, is what a connection starts TLS with (`httpx_compat.deferred_tls`)."""
 
 
 def _cut(timeout: Optional[float], expired: Type[Exception]) -> Optional[float]:
@@ -25,6 +29,12 @@ def _cut(timeout: Optional[float], expired: Type[Exception]) -> Optional[float]:
     if left <= 0:
         raise expired("the attempt's deadline has passed")
     return left if timeout is None or left < timeout else timeout
+
+
+def _real(context: ssl.SSLContext) -> ssl.SSLContext:
+    """`context`, or the real context a stand-in holds the place of (`STAND_INS`)."""
+    build = STAND_INS.get(context)
+    return context if build is None else build()
 
 
 @functools.cache
@@ -51,6 +61,7 @@ def backends(core: Any) -> Tuple[Type[Any], Type[Any]]:
             server_hostname: Optional[str] = None,
             timeout: Optional[float] = None,
         ) -> Any:
+            ssl_context = _real(ssl_context)
             inner = self._inner.start_tls(ssl_context, server_hostname, _cut(timeout, core.ConnectTimeout))
             return _Stream(inner)
 
@@ -102,6 +113,7 @@ def backends(core: Any) -> Tuple[Type[Any], Type[Any]]:
             timeout: Optional[float] = None,
         ) -> Any:
             timeout = _cut(timeout, core.ConnectTimeout)
+            ssl_context = _real(ssl_context)
             return _AsyncStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
 
         def get_extra_info(self, info: str) -> Any:

@@ -14,21 +14,20 @@ guard is revisited before a release claims that version. `httpx2_compat` does th
 
 from __future__ import annotations
 
-import os
+import functools
 import ssl
 from types import ModuleType
 from typing import Any, Optional
 
 import httpcore
 
-from meterly._engines.deadline_io import backends
+from meterly._engines.deadline_io import STAND_INS, backends
 
 __all__ = [
     "SUPPORTED_HTTPCORE",
     "bound_by_deadline",
     "bound_with",
     "deferred_tls",
-    "defer_tls",
     "supported",
     "supported_version",
 ]
@@ -77,23 +76,27 @@ def bound_by_deadline(client: Any) -> bool:
     return supported() and bound_with(httpcore, client)
 
 
+@functools.cache
+def _verified_context() -> ssl.SSLContext:
+    """The context httpx would have built for `verify=True` (SSL_CERT_FILE and SSL_CERT_DIR honoured),
+    built once, at the first https connection of an SDK client that deferred it."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
+@functools.cache
 def deferred_tls() -> Optional[ssl.SSLContext]:
-    """A stand-in `verify=` context for an SDK-owned client whose servers are all `http://`, or None
-    when TLS can't be deferred (an unsupported httpcore, or SSL_CERT_FILE/SSL_CERT_DIR to honour).
+    """A stand-in `verify=` context for an SDK-owned client whose servers are all `http://`; None when
+    TLS can't be deferred (an unsupported httpcore).
 
     Building httpx's verified context loads the CA bundle (tens of ms, under the GIL: 48 threads each
-    opening a client wait for one another). `defer_tls` then takes the stand-in out of the pool, and
-    httpcore builds its default verified context (certifi's CAs) only if an https connection is made.
-    The stand-in itself fails closed: it verifies, with no CA to trust."""
-    if not supported() or os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+    opening a client wait for one another). The deadline backends (`deadline_io`) start TLS with the
+    real context instead of the stand-in (`STAND_INS`), building it at the first https connection
+    only. Should the stand-in ever reach a handshake itself, it fails closed: it verifies, and trusts
+    no CA."""
+    if not supported():
         return None
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
-def defer_tls(client: Any, stand_in: ssl.SSLContext) -> None:
-    """Removes `stand_in` from the pools of `client` (see `deferred_tls`)."""
-    transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
-    for transport in transports:
-        pool = getattr(transport, "_pool", None)
-        if getattr(pool, "_ssl_context", None) is stand_in:
-            pool._ssl_context = None  # type: ignore[union-attr]
+    stand_in = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    STAND_INS[stand_in] = _verified_context
+    return stand_in

@@ -51,15 +51,14 @@ class OwnedClient(_Cookieless, httpx.Client):
     `tls=False` (every configured server is `http://`): no TLS context until an https connection."""
 
     def __init__(self, tls: bool = True, **kwargs: Any) -> None:
-        from meterly._engines.httpx_compat import bound_by_deadline, defer_tls, deferred_tls
+        from meterly._engines.httpx_compat import bound_by_deadline, deferred_tls
 
         stand_in = None if tls else deferred_tls()
         if stand_in is not None:
             kwargs["verify"] = stand_in
         super().__init__(**kwargs)
-        if stand_in is not None:
-            defer_tls(self, stand_in)
-        bound_by_deadline(self)
+        if not bound_by_deadline(self) and stand_in is not None:  # no backend to swap the real one in
+            raise RuntimeError("the deferred TLS context needs meterly's deadline backends")
 
 
 class OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
@@ -67,15 +66,14 @@ class OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
     deadline."""
 
     def __init__(self, tls: bool = True, **kwargs: Any) -> None:
-        from meterly._engines.httpx_compat import bound_by_deadline, defer_tls, deferred_tls
+        from meterly._engines.httpx_compat import bound_by_deadline, deferred_tls
 
         stand_in = None if tls else deferred_tls()
         if stand_in is not None:
             kwargs["verify"] = stand_in
         super().__init__(**kwargs)
-        if stand_in is not None:
-            defer_tls(self, stand_in)
-        bound_by_deadline(self)
+        if not bound_by_deadline(self) and stand_in is not None:  # no backend to swap the real one in
+            raise RuntimeError("the deferred TLS context needs meterly's deadline backends")
 
 
 def discard_httpx(response: Union[httpx.Response, Received]) -> None:
