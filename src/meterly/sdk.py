@@ -156,7 +156,7 @@ class _BaseClient(Generic[P]):
 
     def _needs_tls(self) -> bool:
         """Whether a configured server is `https://` (else the SDK's own pool defers its TLS context)."""
-        config = self._config
+        config: SDKConfiguration = self._config
         urls = [config.server_url, *config.server_urls.values()]
         return any(not url.startswith("http://") for url in urls)
 
