@@ -82,7 +82,8 @@ def call(
         started = time.monotonic()
         async with AsyncMeterly(**settings) as sdk:
             try:
-                result: Any = await getattr(sdk.balances, method)(customer_id="cus_123", feature_id="messages")
+                check = getattr(sdk.balances, method)
+                result: Any = await check(customer_id="cus_123", feature_id="messages")
             except errors.MeterlyError as exc:
                 result = exc
         took = time.monotonic() - started

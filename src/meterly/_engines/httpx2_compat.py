@@ -1,7 +1,8 @@
 """The httpx2 engine's one use of private attributes: the same deadline backends as `httpx_compat`,
 over httpcore2, put under the pools of the httpx2 clients the SDK sends on (its own and injected ones,
 passing straight through outside an SDK attempt). Guarded to httpcore2 2.x (`SUPPORTED_HTTPCORE2`); any
-other keeps per-operation timeouts and the body deadline, and `tests/unit/engines/test_httpx2_compat.py` fails.
+other keeps per-operation timeouts and the body deadline, and
+`tests/unit/engines/test_httpx2_compat.py` fails.
 """
 
 from __future__ import annotations
