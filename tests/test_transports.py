@@ -379,7 +379,7 @@ def test_a_wrong_backend_or_client_is_a_clear_error() -> None:
 def test_importing_and_using_the_default_client_never_imports_aiohttp_or_asyncio() -> None:
     code = (
         "import sys, meterly; meterly.Meterly(api_key='k'); meterly.AsyncMeterly(api_key='k'); "
-        "print(','.join(m for m in ('aiohttp', 'meterly._aiohttp') if m in sys.modules))"
+        "print(','.join(m for m in ('aiohttp', 'meterly._engines.aiohttp_engine') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

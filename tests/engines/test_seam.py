@@ -236,6 +236,40 @@ def test_discard_closes_the_connection_that_carried_a_response(engine: str) -> N
     assert ports[3] != ports[2]  # the discarded connection was not reused
 
 
+@pytest.mark.parametrize("engine", ["httpx", "httpx2", "aiohttp", "pyreqwest"])
+def test_an_async_discard_closes_the_connection_that_carried_a_response(engine: str) -> None:
+    if engine != "httpx":
+        pytest.importorskip(engine)
+
+    async def main(url: str) -> None:
+        sender = seam.engine_module(engine).async_sender(None)
+        request = httpx.Request("POST", f"{url}/v1/balances.check", content=b"{}")
+        await sender.send(request)
+        await sender.send(request)
+        response = await sender.send(request)
+        await sender.discard(response)  # pyreqwest: its whole pool is replaced
+        await sender.send(request)
+        await sender.aclose()
+
+    with counting_server() as (url, ports):
+        asyncio.run(main(url))
+    assert ports[0] == ports[1] == ports[2]  # kept alive
+    assert ports[3] != ports[2]  # the discarded connection was not reused
+
+
+def test_a_send_cut_off_by_closing_is_the_one_class_the_attempt_loop_reads() -> None:
+    from meterly import _wire
+
+    # One concept on both sides of the seam: engines raise what `_attempts` reads as "closed".
+    assert seam.ClosedWhileSending is _wire.ClosedWhileSending
+    assert issubclass(seam.ClosedWhileSending, _wire.ClientClosed)
+    assert not never_sent(seam.ClosedWhileSending("closed"))  # the write may have arrived
+    assert never_sent(seam.ClosedBeforeSending("closed"))
+    assert seam.never_sent is _wire.never_sent
+    assert not hasattr(seam, "SenderClosed")
+    assert not hasattr(seam, "not_sent")
+
+
 @pytest.mark.parametrize("engine", ["httpx", "httpx2", "pyreqwest"])
 def test_closing_with_a_send_in_flight_raises_closed_while_sending(engine: str) -> None:
     with fault_server(always(Fault.STALL), stall_seconds=3) as server:
