@@ -32,6 +32,7 @@ import overhead
 from server import canned_server
 
 from meterly import AsyncMeterly, Meterly
+from meterly.errors import MeterlyError
 
 PATH = "/v1/balances.check"
 BODY = {"customer_id": "cus_123", "feature_id": "messages"}
@@ -40,6 +41,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # The SDK's clients get raw httpx's own 5 s timeout, so both sides run under the same limit: the SDK's
 # 1 s default bounds a whole attempt, and 64 calls at once through httpx's async pool can queue longer.
 SDK_TIMEOUT_MS = 5_000
+
+FAILED: Dict[str, int] = {}
+"""SDK calls that raised during the async section, by error (shown after it)."""
 
 Row = Tuple[str, str, str, str, str]
 rows: List[Row] = []
@@ -91,6 +95,42 @@ def sync_latency(url: str, calls: int, rounds: int) -> None:
         conn.request("POST", PATH, body=payload, headers={"content-type": "application/json", **AUTH})
         return json.loads(conn.getresponse().read())
 
+    fns: Dict[str, Callable[[], object]] = {"raw": raw, "sdk": sdk_call, "stdlib": stdlib}
+    extra: List[Any] = []
+    try:
+        import httpx2
+
+        raw2 = httpx2.Client()
+        sdk2 = Meterly(api_key="sk_bench", server_url=url, timeout_ms=SDK_TIMEOUT_MS, http_backend="httpx2")
+        fns["raw httpx2"] = lambda: raw2.post(url + PATH, json=BODY, headers=AUTH).json()
+        fns["sdk httpx2"] = lambda: sdk2.balances.check(customer_id="cus_123", feature_id="messages")
+        extra += [raw2, sdk2]
+    except ImportError:
+        pass
+    try:
+        from pyreqwest.client import SyncClientBuilder
+
+        rq = SyncClientBuilder().build()
+
+        def raw_rq() -> object:
+            return (
+                rq.post(url + PATH)
+                .body_bytes(payload)
+                .headers({"content-type": "application/json", **AUTH})
+                .build()
+                .send()
+                .json()
+            )
+
+        sdk_rq = Meterly(
+            api_key="sk_bench", server_url=url, timeout_ms=SDK_TIMEOUT_MS, http_backend="pyreqwest"
+        )
+        fns["raw pyreqwest"] = raw_rq
+        fns["sdk pyreqwest"] = lambda: sdk_rq.balances.check(customer_id="cus_123", feature_id="messages")
+        extra += [rq, sdk_rq]
+    except ImportError:
+        pass
+
     def timed(fn: Callable[[], object]) -> Callable[[], float]:
         def run() -> float:
             start = time.perf_counter()
@@ -100,9 +140,9 @@ def sync_latency(url: str, calls: int, rounds: int) -> None:
 
         return run
 
-    for fn in (raw, sdk_call, stdlib):
+    for fn in fns.values():
         timed(fn)()
-    samples = interleaved({"raw": timed(raw), "sdk": timed(sdk_call), "stdlib": timed(stdlib)}, rounds)
+    samples = interleaved({name: timed(fn) for name, fn in fns.items()}, rounds)
     result = medians(samples)
     ratio = paired(samples, "raw", "sdk")
     row(
@@ -112,9 +152,27 @@ def sync_latency(url: str, calls: int, rounds: int) -> None:
         f"{ratio:.2f}x",
         f"<= 1.10x  (http.client: {result['stdlib'] * 1e3:.3f} ms)",
     )
+    if "sdk httpx2" in samples:
+        row(
+            "sync latency per call, httpx2 engine (ms)",
+            f"{result['raw httpx2'] * 1e3:.3f}",
+            f"{result['sdk httpx2'] * 1e3:.3f}",
+            f"{paired(samples, 'raw httpx2', 'sdk httpx2'):.2f}x",
+            "vs raw httpx2",
+        )
+    if "sdk pyreqwest" in samples:
+        row(
+            "sync latency per call, pyreqwest engine (ms)",
+            f"{result['stdlib'] * 1e3:.3f}",
+            f"{result['sdk pyreqwest'] * 1e3:.3f}",
+            f"{paired(samples, 'stdlib', 'sdk pyreqwest'):.2f}x",
+            f"<= 1.0x http.client  (raw pyreqwest: {result['raw pyreqwest'] * 1e3:.3f} ms)",
+        )
     raw_client.close()
     sdk.close()
     conn.close()
+    for client in extra:
+        client.close()
 
 
 # -- async throughput --------------------------------------------------------------------------------
@@ -128,7 +186,10 @@ async def throughput(call: Callable[[], Awaitable[object]], concurrency: int, to
         nonlocal left
         while left > 0:
             left -= 1
-            await call()
+            try:
+                await call()
+            except MeterlyError as exc:  # counted and shown: a client that times out under load
+                FAILED[type(exc).__name__] = FAILED.get(type(exc).__name__, 0) + 1
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -145,7 +206,26 @@ async def async_section(url: str, rounds: int, round_seconds: float, with_aiohtt
 
     calls["raw httpx"] = raw_httpx_call
     calls["meterly (httpx)"] = lambda: sdk_httpx.balances.check(customer_id="cus_123", feature_id="messages")
-    closers: List[Callable[[], Awaitable[None]]] = [raw_httpx.aclose, sdk_httpx.aclose]
+    injected = httpx.AsyncClient()
+    sdk_injected = AsyncMeterly(
+        api_key="sk_bench", server_url=url, timeout_ms=SDK_TIMEOUT_MS, client=injected
+    )
+    calls["meterly (httpx injected)"] = lambda: sdk_injected.balances.check(
+        customer_id="cus_123", feature_id="messages"
+    )
+    closers: List[Callable[[], Awaitable[None]]] = [raw_httpx.aclose, sdk_httpx.aclose, injected.aclose]
+    try:
+        import pyreqwest  # noqa: F401
+
+        sdk_rq = AsyncMeterly(
+            api_key="sk_bench", server_url=url, http_backend="pyreqwest", timeout_ms=SDK_TIMEOUT_MS
+        )
+        calls["meterly (pyreqwest)"] = lambda: sdk_rq.balances.check(
+            customer_id="cus_123", feature_id="messages"
+        )
+        closers.append(sdk_rq.aclose)
+    except ImportError:
+        pass
     if with_aiohttp:
         import aiohttp
 
@@ -183,7 +263,7 @@ async def async_section(url: str, rounds: int, round_seconds: float, with_aiohtt
             f"{1 / per_call['raw httpx']:.0f}",
             f"{1 / per_call['meterly (httpx)']:.0f}",
             f"{1 / paired(samples, 'raw httpx', 'meterly (httpx)'):.2f}x",
-            "",
+            f"injected httpx.AsyncClient: {1 / per_call['meterly (httpx injected)']:.0f}/s",
         )
         if with_aiohttp:
             over_httpx = 1 / paired(samples, "meterly (httpx)", "meterly (aiohttp)")
@@ -195,8 +275,18 @@ async def async_section(url: str, rounds: int, round_seconds: float, with_aiohtt
                 f"{'>= 0.8x raw aiohttp; ' if concurrency == 64 else ''}"
                 f"{over_httpx:.1f}x meterly(httpx){' (>= 5x)' if concurrency == 64 else ''}",
             )
+            if "meterly (pyreqwest)" in calls:
+                row(
+                    f"async c={concurrency:<2d} calls/s (pyreqwest)",
+                    f"{1 / per_call['raw aiohttp']:.0f}",
+                    f"{1 / per_call['meterly (pyreqwest)']:.0f}",
+                    f"{1 / paired(samples, 'raw aiohttp', 'meterly (pyreqwest)'):.2f}x",
+                    ">= 1.0x raw aiohttp",
+                )
     for close in closers:
         await close()
+    if FAILED:
+        print(f"  SDK calls that failed during the async section: {FAILED}")
 
 
 # -- zero-cost transport -----------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """A fault storm of writes through `tests/faultproxy.py` on every engine, judged by the sandbox's ledger.
 
-`python bench/storm.py --writes 1000` sends, per engine (sync httpx, async httpx, aiohttp), that many
-writes (alternately Commet's `usage.track` and Autumn's `balances.check(send_event=True)`, over eight
-customers, eight at a time, `fail_open=True`, default retries and timeouts) through a proxy that
-answers a share of the requests (`--fault-share`, 0.25) with a seeded random fault: dropped or reset
-after or before forwarding, answered twice, trickled, 5xx with and without forwarding, 429 with odd
-Retry-After values. It prints, per engine, what must be zero and the longest hold:
+`python bench/storm.py --writes 1000` sends, per engine (`tests/integrity/harness.py`'s `ENGINES`: every
+engine of both clients, with its own pool and with an injected client), that many writes (alternately
+Commet's `usage.track` and Autumn's `balances.check(send_event=True)`, over eight customers, eight at a
+time, `fail_open=True`, default retries and timeouts) through a proxy that answers a share of the
+requests (`--fault-share`, 0.25) with a seeded random fault: dropped or reset after or before forwarding,
+answered twice, trickled, 5xx with and without forwarding, 429 with odd Retry-After values. It prints,
+per engine, what must be zero and the longest hold:
 
 - lost: a real success for a write the sandbox never recorded;
 - doubled: a write the sandbox recorded twice (it deduplicates Commet's and, today, Autumn's routes);
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         for engine, report in reports.items():
             figures = ", ".join(f"{name} {report[name]}" for name in MUST_BE_ZERO)
             print(
-                f"{engine:12} {report['writes']} writes: {figures}, "
+                f"{engine:21} {report['writes']} writes: {figures}, "
                 f"longest hold {report['longest_hold_s']} s "
                 f"(p99 {report['p99_hold_s']} s); {report['succeeded']} succeeded, {report['fallbacks']} "
                 f"fallbacks, {report['outcome_unknown']} outcome unknown, errors {report['errors']}, "

@@ -521,7 +521,7 @@ def render_constructors() -> str:
 
     internal = {
         "meterly._config": "ApiKey, SecuritySource",
-        "meterly._pools": "HttpBackend",
+        "meterly._engines.seam": "HttpBackend, SyncHttpBackend",
         "meterly._requester": "AsyncRequester, Requester",
         "meterly.types": "UNSET, Unset",
         "meterly.utils.retries": "RetryConfig",
@@ -561,6 +561,7 @@ from typing_extensions import TypedDict
 
 if TYPE_CHECKING:
     import aiohttp
+    import httpx2
 
     from meterly._fail_open import FailOpenPolicy
     from meterly.hooks import AsyncHook, Hook

@@ -29,11 +29,31 @@ NOT_CORE: Dict[str, str] = {
 """Top-level parts of `src/meterly` that are not core modules, each with where it is tested."""
 
 ALIASES: Dict[str, Tuple[str, str]] = {
-    "_aiohttp.py": ("test_transports.py", "the engines are tested together, through both clients"),
-    "_sender.py": ("test_transports.py", "the engines are tested together, through both clients"),
     "_pools.py": ("resilience/test_process_safety.py", "pools are about fork and event-loop lifecycle"),
-    "_deadline.py": ("resilience/test_deadlines.py", "the deadline is tested with its I/O, on sockets"),
-    "_deadline_io.py": ("resilience/test_deadlines.py", "the deadline is tested with its I/O, on sockets"),
+    "_engines/deadline.py": (
+        "resilience/test_deadlines.py",
+        "the deadline is tested with its I/O, on sockets",
+    ),
+    "_engines/deadline_io.py": (
+        "resilience/test_deadlines.py",
+        "the deadline is tested with its I/O, on sockets",
+    ),
+    "_engines/httpx_engine.py": (
+        "engines/test_seam.py",
+        "every engine runs one conformance suite, by the seam",
+    ),
+    "_engines/httpx2_engine.py": (
+        "engines/test_seam.py",
+        "every engine runs one conformance suite, by the seam",
+    ),
+    "_engines/pyreqwest_engine.py": (
+        "engines/test_seam.py",
+        "every engine runs one conformance suite, by the seam",
+    ),
+    "_engines/aiohttp_engine.py": (
+        "engines/test_seam.py",
+        "every engine runs one conformance suite, by the seam",
+    ),
     "balances.py": ("unit/test_resources.py", "generated from the registry: tested once, over it"),
     "usage.py": ("unit/test_resources.py", "generated from the registry: tested once, over it"),
 }

@@ -86,12 +86,14 @@ OPTIONS: Tuple[ClientOption, ...] = (
     ),
     ClientOption(
         "client",
-        "Optional[httpx.Client]",
+        "Union[httpx.Client, httpx2.Client, None]",
         "None",
-        "An `httpx.Client` to send with; the SDK never closes a client it did not create.",
-        async_annotation="Union[httpx.AsyncClient, aiohttp.ClientSession, None]",
-        async_doc='An `httpx.AsyncClient` (or with `http_backend="aiohttp"` an `aiohttp.ClientSession`) to '
-        "send with; the SDK never closes a client it did not create.",
+        "An `httpx.Client` or `httpx2.Client` to send with (it keeps the SDK's deadline whatever its own "
+        "timeouts); the SDK never closes a client it did not create.",
+        async_annotation="Union[httpx.AsyncClient, httpx2.AsyncClient, aiohttp.ClientSession, None]",
+        async_doc="An `httpx.AsyncClient`, `httpx2.AsyncClient` or `aiohttp.ClientSession` to send with (it "
+        "keeps the SDK's deadline whatever its own timeouts); the SDK never closes a client it did not "
+        "create.",
         config=False,
     ),
     ClientOption(
@@ -121,11 +123,14 @@ OPTIONS: Tuple[ClientOption, ...] = (
     ),
     ClientOption(
         "http_backend",
-        "HttpBackend",
+        "SyncHttpBackend",
         '"httpx"',
-        '`"httpx"`, or `"aiohttp"` (`pip install \'meterly[aiohttp]\'`) for more throughput under '
-        "concurrency.",
-        only_async=True,
+        'The engine of the SDK\'s own client: `"httpx"`, `"httpx2"` or `"pyreqwest"` (the fastest; '
+        "`pip install 'meterly[pyreqwest]'`); see README \"Choosing an HTTP engine\".",
+        async_annotation="HttpBackend",
+        async_doc='The engine of the SDK\'s own clients: `"httpx"`, `"httpx2"`, `"pyreqwest"` or `"aiohttp"` '
+        "(each optional one an extra, `pip install 'meterly[aiohttp]'`); see README \"Choosing an HTTP "
+        'engine".',
         config=False,
     ),
     ClientOption(

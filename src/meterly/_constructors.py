@@ -12,7 +12,7 @@ import httpx
 from typing_extensions import TypedDict
 
 from meterly._config import ApiKey, SecuritySource
-from meterly._pools import HttpBackend
+from meterly._engines.seam import HttpBackend, SyncHttpBackend
 from meterly._requester import AsyncRequester, Requester
 from meterly.balances import AsyncBalances, Balances
 from meterly.types import UNSET, Unset
@@ -21,6 +21,7 @@ from meterly.utils.retries import RetryConfig
 
 if TYPE_CHECKING:
     import aiohttp
+    import httpx2
 
     from meterly._fail_open import FailOpenPolicy
     from meterly.hooks import AsyncHook, Hook
@@ -78,10 +79,11 @@ class MeterlyOptions(ClientOptions):
         timeout_ms: Optional[int] = None,
         retry_config: Union[RetryConfig, Unset, None] = UNSET,
         max_retries: Optional[int] = None,
-        client: Optional[httpx.Client] = None,
+        client: Union[httpx.Client, httpx2.Client, None] = None,
         debug_logger: Optional[logging.Logger] = None,
         fail_open: Union[bool, FailOpenPolicy] = False,
         hooks: Iterable[Hook] = (),
+        http_backend: SyncHttpBackend = "httpx",
         server_urls: Optional[Mapping[str, str]] = None,
         api_versions: Optional[Mapping[str, str]] = None,
         outbox: Union[bool, Outbox, None] = None,
@@ -98,10 +100,13 @@ class MeterlyOptions(ClientOptions):
             timeout_ms: The timeout of each attempt, in milliseconds (default 1 s for an SDK-owned pool).
             retry_config: The retry policy (`RetryConfig`); UNSET is the default policy, None never retries.
             max_retries: At most this many retries per call, on top of `retry_config`'s policy.
-            client: An `httpx.Client` to send with; the SDK never closes a client it did not create.
+            client: An `httpx.Client` or `httpx2.Client` to send with (it keeps the SDK's deadline whatever
+                its own timeouts); the SDK never closes a client it did not create.
             debug_logger: A logger that gets one DEBUG line per attempt, keys redacted.
             fail_open: `True` or a `FailOpenPolicy` to answer checks on their own during an outage.
             hooks: Objects whose `before_request`, `after_success` and `after_error` see every attempt.
+            http_backend: The engine of the SDK's own client: `"httpx"`, `"httpx2"` or `"pyreqwest"` (the
+                fastest; `pip install 'meterly[pyreqwest]'`); see README "Choosing an HTTP engine".
             server_urls: A server per resource (`{"balances": ..., "usage": ...}`), for an app that uses both
                 services; a resource left out uses `server_url`.
             api_versions: The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}` are
@@ -133,7 +138,7 @@ class AsyncMeterlyOptions(ClientOptions):
         timeout_ms: Optional[int] = None,
         retry_config: Union[RetryConfig, Unset, None] = UNSET,
         max_retries: Optional[int] = None,
-        client: Union[httpx.AsyncClient, aiohttp.ClientSession, None] = None,
+        client: Union[httpx.AsyncClient, httpx2.AsyncClient, aiohttp.ClientSession, None] = None,
         debug_logger: Optional[logging.Logger] = None,
         fail_open: Union[bool, FailOpenPolicy] = False,
         hooks: Iterable[AsyncHook] = (),
@@ -154,14 +159,16 @@ class AsyncMeterlyOptions(ClientOptions):
             timeout_ms: The timeout of each attempt, in milliseconds (default 1 s for an SDK-owned pool).
             retry_config: The retry policy (`RetryConfig`); UNSET is the default policy, None never retries.
             max_retries: At most this many retries per call, on top of `retry_config`'s policy.
-            client: An `httpx.AsyncClient` (or with `http_backend="aiohttp"` an `aiohttp.ClientSession`) to
-                send with; the SDK never closes a client it did not create.
+            client: An `httpx.AsyncClient`, `httpx2.AsyncClient` or `aiohttp.ClientSession` to send with (it
+                keeps the SDK's deadline whatever its own timeouts); the SDK never closes a client it did not
+                create.
             debug_logger: A logger that gets one DEBUG line per attempt, keys redacted.
             fail_open: `True` or a `FailOpenPolicy` to answer checks on their own during an outage.
             hooks: Objects whose `before_request`, `after_success` and `after_error` (plain or `async def`)
                 see every attempt.
-            http_backend: `"httpx"`, or `"aiohttp"` (`pip install 'meterly[aiohttp]'`) for more throughput
-                under concurrency.
+            http_backend: The engine of the SDK's own clients: `"httpx"`, `"httpx2"`, `"pyreqwest"` or
+                `"aiohttp"` (each optional one an extra, `pip install 'meterly[aiohttp]'`); see README
+                "Choosing an HTTP engine".
             server_urls: A server per resource (`{"balances": ..., "usage": ...}`), for an app that uses both
                 services; a resource left out uses `server_url`.
             api_versions: The API version each resource pins (`{"balances": "2.1", "usage": "2026-08-27"}` are
@@ -204,8 +211,9 @@ class MeterlyKeywords(TypedDict, total=False):
     max_retries: Optional[int]
     """At most this many retries per call, on top of `retry_config`'s policy."""
 
-    client: Optional[httpx.Client]
-    """An `httpx.Client` to send with; the SDK never closes a client it did not create."""
+    client: Union[httpx.Client, httpx2.Client, None]
+    """An `httpx.Client` or `httpx2.Client` to send with (it keeps the SDK's deadline whatever its own
+    timeouts); the SDK never closes a client it did not create."""
 
     debug_logger: Optional[logging.Logger]
     """A logger that gets one DEBUG line per attempt, keys redacted."""
@@ -215,6 +223,10 @@ class MeterlyKeywords(TypedDict, total=False):
 
     hooks: Iterable[Hook]
     """Objects whose `before_request`, `after_success` and `after_error` see every attempt."""
+
+    http_backend: SyncHttpBackend
+    """The engine of the SDK's own client: `"httpx"`, `"httpx2"` or `"pyreqwest"` (the fastest; `pip
+    install 'meterly[pyreqwest]'`); see README "Choosing an HTTP engine"."""
 
     server_urls: Optional[Mapping[str, str]]
     """A server per resource (`{"balances": ..., "usage": ...}`), for an app that uses both services; a
@@ -256,9 +268,9 @@ class AsyncMeterlyKeywords(TypedDict, total=False):
     max_retries: Optional[int]
     """At most this many retries per call, on top of `retry_config`'s policy."""
 
-    client: Union[httpx.AsyncClient, aiohttp.ClientSession, None]
-    """An `httpx.AsyncClient` (or with `http_backend="aiohttp"` an `aiohttp.ClientSession`) to send with;
-    the SDK never closes a client it did not create."""
+    client: Union[httpx.AsyncClient, httpx2.AsyncClient, aiohttp.ClientSession, None]
+    """An `httpx.AsyncClient`, `httpx2.AsyncClient` or `aiohttp.ClientSession` to send with (it keeps the
+    SDK's deadline whatever its own timeouts); the SDK never closes a client it did not create."""
 
     debug_logger: Optional[logging.Logger]
     """A logger that gets one DEBUG line per attempt, keys redacted."""
@@ -271,7 +283,8 @@ class AsyncMeterlyKeywords(TypedDict, total=False):
     attempt."""
 
     http_backend: HttpBackend
-    """`"httpx"`, or `"aiohttp"` (`pip install 'meterly[aiohttp]'`) for more throughput under concurrency."""
+    """The engine of the SDK's own clients: `"httpx"`, `"httpx2"`, `"pyreqwest"` or `"aiohttp"` (each
+    optional one an extra, `pip install 'meterly[aiohttp]'`); see README "Choosing an HTTP engine"."""
 
     server_urls: Optional[Mapping[str, str]]
     """A server per resource (`{"balances": ..., "usage": ...}`), for an app that uses both services; a

@@ -10,68 +10,17 @@ import os
 import threading
 import weakref
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, AsyncGenerator, Awaitable, Callable, List, Literal, Optional
+from typing import TYPE_CHECKING, Any, AsyncGenerator, Callable, List, Optional, cast
 
 import httpx
 
-from meterly._config import DEFAULT_TIMEOUT_MS
-from meterly._wire import Call, httpx_request
+from meterly._engines.seam import AsyncSender, HttpBackend, Sender, engine_module
+from meterly._wire import Call
 
 if TYPE_CHECKING:
     import asyncio
 
-    from meterly._sender import AsyncSender
-
-HttpBackend = Literal["httpx", "aiohttp"]
-
-
-def owned_timeout() -> httpx.Timeout:
-    """The per-attempt timeout of the pools the SDK creates."""
-    return httpx.Timeout(DEFAULT_TIMEOUT_MS / 1000)
-
-
-class _NoCookies(httpx.Cookies):
-    """A cookie store that stays empty: Meterly sets no cookies, and feeding every response through the
-    standard library's cookie jar costs tens of microseconds a call."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-_NO_COOKIES = _NoCookies()
-
-
-class _Cookieless:
-    """Mixed into the httpx clients the SDK creates (never into one a caller passes in)."""
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        raise AttributeError("the HTTP client Meterly creates keeps no cookies")
-
-
-class OwnedClient(_Cookieless, httpx.Client):
-    """The `httpx.Client` a `Meterly` creates for itself; its sockets honour each attempt's deadline."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        from meterly._deadline_io import bound_by_deadline
-
-        bound_by_deadline(self)
-
-
-class OwnedAsyncClient(_Cookieless, httpx.AsyncClient):
-    """The `httpx.AsyncClient` an `AsyncMeterly` creates for itself; its sockets honour each attempt's
-    deadline."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        from meterly._deadline_io import bound_by_deadline
-
-        bound_by_deadline(self)
+__all__ = ["AsyncPool", "SyncPool", "reset_after_fork"]
 
 
 # -- fork ----------------------------------------------------------------------------------------------
@@ -104,15 +53,21 @@ def reset_after_fork(client: Any) -> None:
 
 
 class _Pool:
-    """What both pools share: the lock that guards them and the closed state of their client.
+    """What both pools share: the engine, the lock that guards them and the closed state of their client.
 
     A pool with a `parent` is a `with_options` view's: it sends over its parent's pool and closes on its
     own, leaving the parent's open.
     """
 
-    def __init__(self, client: Any, owner: str, parent: Any = None) -> None:
+    def __init__(
+        self, client: Any, owner: str, backend: HttpBackend, parent: Any = None, tls: bool = True
+    ) -> None:
         self.client: Any = client
+        self.tls = tls
+        """False when every configured server is `http://`: the SDK's own pool builds no TLS context
+        unless an https connection is made."""
         self.parent = parent
+        self.backend: HttpBackend = backend
         self.owned = client is None and parent is None
         """True when the SDK creates (and so closes) the pool; a caller's client is never closed."""
         self.closed = False
@@ -138,55 +93,71 @@ class _Pool:
             self.forget()
 
     def forget(self) -> None:
-        self.client = None
+        raise NotImplementedError
 
 
 class SyncPool(_Pool):
-    """The `httpx.Client` of a `Meterly`."""
+    """The sender (and HTTP client) of a `Meterly`."""
 
-    client: Optional[httpx.Client]
+    def __init__(
+        self, client: Any, owner: str, backend: HttpBackend, parent: Any = None, tls: bool = True
+    ) -> None:
+        super().__init__(client, owner, backend, parent, tls)
+        self._sender: Optional[Sender] = None
+        if client is not None:
+            self._sender = engine_module(backend, "client").sync_sender(client)
 
     def view(self) -> SyncPool:
         """The pool of a view of this client: this pool (or the one it views), closed on its own."""
-        return SyncPool(None, self._owner, self.parent or self)
+        return SyncPool(None, self._owner, self.backend, self.parent or self)
 
-    def get(self) -> httpx.Client:
-        client = self.client
-        if client is not None:
-            return client
+    def sender(self) -> Sender:
+        sender = self._sender
+        if sender is not None:
+            return sender
         if self.parent is not None:  # a view: its parent's pool, rebuilt by the parent when needed
             parent: SyncPool = self.parent
-            return parent.get()
+            return parent.sender()
         with self.lock:
             self.check_open()
-            if self.client is None:  # the first call, or the first in a forked child
-                self.client = OwnedClient(timeout=owned_timeout())
-            return self.client
+            if self._sender is None:  # the first call, or the first in a forked child
+                self._sender = cast(Sender, engine_module(self.backend).sync_sender(None, self.tls))
+            return self._sender
+
+    def get(self) -> Any:
+        """The HTTP client calls use."""
+        return self.sender().client
 
     def build_request(self, call: Call) -> httpx.Request:
         """`call` as a request of this pool's client, for the hooks and the debug log."""
-        return httpx_request(self.get(), call)
+        return self.sender().build_request(call)
+
+    def forget(self) -> None:
+        self._sender = None
 
     def close(self) -> None:
+        """Closes the SDK's own pool; sends still running on it raise `ClosedWhileSending`."""
         with self.lock:
             self.closed = True
-            client, self.client = self.client, None
-        if client is not None and self.owned:
-            client.close()
+            sender = None if self.parent is not None else self._sender
+            if self.owned:
+                self._sender = None
+        if sender is not None:
+            sender.close()
 
 
 _INHERITED_KEEPERS: List[AsyncGenerator[None, None]] = []
 """Keepers of pools a forked child inherited: kept, never finalized, as their loop is the parent's."""
 
 
-async def _closed_with_its_loop(close: Callable[[], Awaitable[None]]) -> AsyncGenerator[None, None]:
+async def _closed_with_its_loop(sender: AsyncSender) -> AsyncGenerator[None, None]:
     """An async generator that only waits to be finalized: the event loop it started in finalizes it when
     shutting down (`asyncio.run` does, through `loop.shutdown_asyncgens()`), and its `finally` then closes
     an SDK-owned pool on the loop its connections belong to."""
     try:
         yield
     finally:
-        await close()
+        await sender.aclose()
 
 
 def _start(keeper: AsyncGenerator[None, None]) -> None:
@@ -196,78 +167,63 @@ def _start(keeper: AsyncGenerator[None, None]) -> None:
 
 
 class AsyncPool(_Pool):
-    """The `httpx.AsyncClient` (or `aiohttp.ClientSession`) of an `AsyncMeterly`, and its sender.
+    """The sender (and HTTP client) of an `AsyncMeterly`.
 
     Connections belong to the loop that opened them (and to the parent after a fork): an SDK-owned pool
     is opened per event loop and closed on that loop as it shuts down.
     """
 
-    def __init__(self, client: Any, owner: str, backend: HttpBackend, parent: Any = None) -> None:
-        super().__init__(client, owner, parent)
-        self.backend: HttpBackend = backend
+    def __init__(
+        self, client: Any, owner: str, backend: HttpBackend, parent: Any = None, tls: bool = True
+    ) -> None:
+        super().__init__(client, owner, backend, parent, tls)
         self._sender: Optional[AsyncSender] = None
+        if client is not None:
+            self._sender = engine_module(backend, "client").async_sender(client)
         import asyncio  # here, not at module level: sync-only programs never import asyncio
 
         self._loop: Optional[weakref.ref[asyncio.AbstractEventLoop]] = None
         self._keeper: Optional[AsyncGenerator[None, None]] = None
-        self._running_loop = asyncio.get_running_loop
+        self._running_loop: Callable[[], asyncio.AbstractEventLoop] = asyncio.get_running_loop
 
     def view(self) -> AsyncPool:
         """The pool of a view of this client: this pool (or the one it views), closed on its own."""
         return AsyncPool(None, self._owner, self.backend, self.parent or self)
 
-    def get(self) -> Any:
-        """The pool calls from the running loop use."""
-        client = self.client
+    def sender(self) -> AsyncSender:
+        """The sender over the running loop's pool."""
         if not self.owned:
             if self.parent is not None:  # a view: its parent's pool, rebuilt by the parent when needed
                 parent: AsyncPool = self.parent
-                return parent.get()
-            return client
+                return parent.sender()
+            injected = self._sender
+            assert injected is not None
+            return injected
+        sender = self._sender
         loop = self._running_loop()
-        if client is not None and self._loop is not None and self._loop() is loop:
-            return client
+        if sender is not None and self._loop is not None and self._loop() is loop:
+            return sender
         with self.lock:
             self.check_open()
-            if self.backend == "aiohttp":
-                from meterly._aiohttp import new_session
-
-                client = new_session(owned_timeout())
-                close = client.close
-            else:
-                client = OwnedAsyncClient(timeout=owned_timeout())
-                close = client.aclose
+            sender = cast(AsyncSender, engine_module(self.backend).async_sender(None, self.tls))
             # Closed on its own loop when that loop shuts down (asyncio.run ends): an earlier pool's
             # keeper, dropped here, is finalized by its loop like any async generator.
-            self._keeper = _closed_with_its_loop(close)
+            self._keeper = _closed_with_its_loop(sender)
             _start(self._keeper)
-            self.client = client
-            self._loop = weakref.ref(loop)
-            return client
-
-    def sender(self) -> AsyncSender:
-        """The sender over the running loop's pool, made once per pool."""
-        if self.parent is not None:
-            parent: AsyncPool = self.parent
-            return parent.sender()
-        client = self.get()
-        sender = self._sender
-        if sender is None or sender.client is not client:
-            if self.backend == "aiohttp":
-                from meterly._aiohttp import AiohttpSender
-
-                sender = AiohttpSender(client)
-            else:
-                from meterly._sender import HttpxSender
-
-                sender = HttpxSender(client)
             self._sender = sender
-        return sender
+            self.client = sender.client
+            self._loop = weakref.ref(loop)
+            return sender
+
+    def get(self) -> Any:
+        """The HTTP client calls from the running loop use."""
+        return self.sender().client
 
     def forget(self) -> None:
         if self._keeper is not None:  # never finalized here: the parent's loop owns that pool
             _INHERITED_KEEPERS.append(self._keeper)
         self.client = None
+        self._sender = None
         self._loop = None
         self._keeper = None
 
@@ -279,12 +235,15 @@ class AsyncPool(_Pool):
         """
         with self.lock:
             self.closed = True
-            client, self.client = self.client, None
+            if not self.owned:
+                return
+            sender, self._sender = self._sender, None
+            self.client = None
             keeper, self._keeper = self._keeper, None
             loop = None if self._loop is None else self._loop()
-        if client is None or not self.owned or loop is not self._running_loop():
+        if sender is None or loop is not self._running_loop():
             return
         if keeper is not None:
-            await keeper.aclose()  # its `finally` closes the client
+            await keeper.aclose()  # its `finally` closes the sender's client
         else:
-            await (client.close() if self.backend == "aiohttp" else client.aclose())
+            await sender.aclose()

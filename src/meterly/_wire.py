@@ -121,8 +121,9 @@ class Received:
 
 
 class Discard:
-    """What the attempt loop yields when `response` answered another request: the driver closes the
-    connection that carried it (so the pool never hands it out again) and resumes the loop with None."""
+    """What the attempt loop yields when `response` answered another request: the driver has its sender
+    `discard` the connection that carried it (so the pool never hands it out again) and resumes the
+    loop with None."""
 
     __slots__ = ("response",)
 
@@ -139,13 +140,15 @@ class ClosedBeforeSending(ClientClosed, httpx.ConnectError):
 
 
 class ClosedWhileSending(ClientClosed, httpx.ReadError):
-    """The client was closed while this attempt was out: the request may have reached the service."""
+    """The client was closed while this attempt was out: the request may have reached the service.
+    Every engine (`meterly._engines`) raises it for a send its `close()` cut off, and the drive loops
+    for any failure that arrives once the pool is closed."""
 
 
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 """The transport failures that happen before a request's first byte leaves: no connection was made (DNS,
 refused, TLS, connect timeout) or none was free. Every engine raises these httpx classes for its own
-connect-phase failures (`meterly._aiohttp` maps aiohttp's connector errors to them)."""
+connect-phase failures (`meterly._engines.aiohttp_engine` and `pyreqwest_engine` map theirs to them)."""
 
 
 def never_sent(exc: httpx.RequestError) -> bool:

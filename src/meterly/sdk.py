@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import time
@@ -31,16 +32,16 @@ from meterly._config import (
     timeout_from_ms,
 )
 from meterly._constructors import AsyncMeterlyOptions, MeterlyOptions
-from meterly._deadline import discard_connection, send_within
 from meterly._declaration import Operation
+from meterly._engines.seam import ENGINES, HttpBackend, engine_of_client
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
 from meterly._options import options_of
 from meterly._pipeline import Pipeline
-from meterly._pools import AsyncPool, HttpBackend, SyncPool, reset_after_fork
+from meterly._pools import AsyncPool, SyncPool, reset_after_fork
 from meterly._redaction import forget_locals
 from meterly._registry import resources
-from meterly._wire import ClosedBeforeSending, ClosedWhileSending, Discard, httpx_request
+from meterly._wire import ClosedBeforeSending, ClosedWhileSending, Discard
 from meterly.errors import RequestValidationError, shown
 from meterly.types import Unset
 
@@ -92,13 +93,8 @@ class _BaseClient(Generic[P]):
     """Wraps each whole call when set (on a client, or on this class for every client); see
     `meterly._instrument`. None costs one attribute check per call."""
 
-    def _setup(self, arguments: Mapping[str, Any], client_type: type) -> None:
+    def _setup(self, arguments: Mapping[str, Any]) -> None:
         """Checks and keeps a constructor's arguments (by name; see `meterly._constructors`)."""
-        client = arguments["client"]
-        if client is not None and not isinstance(client, client_type):
-            raise RequestValidationError(
-                "client", f"must be an {client_type.__module__}.{client_type.__name__}"
-            )
         configure_from_env()
         self._config = SDKConfiguration.create(arguments, RESOURCE_NAMES)
         self._pipeline = Pipeline(self._config, SDKHooks(arguments["hooks"]))
@@ -169,15 +165,72 @@ class _BaseClient(Generic[P]):
     def _check_open(self) -> None:
         self._pool.check_open()
 
+    def _needs_tls(self) -> bool:
+        """Whether a configured server is `https://` (else the SDK's own pool defers its TLS context)."""
+        config: SDKConfiguration = self._config
+        urls = [config.server_url, *config.server_urls.values()]
+        return any(not url.startswith("http://") for url in urls)
+
+    @staticmethod
+    def _warm_models() -> None:
+        """Loads every operation's models and compiles their validators, as a first call would."""
+        from meterly._registry import OPERATIONS
+
+        for op in OPERATIONS:
+            op.compile()
+            # The response validator compiles at the first parse; an empty body only fails validation.
+            with contextlib.suppress(ValueError):
+                op.parse(b"{}")
+
+
+def _engine_for(arguments: Mapping[str, Any], is_async: bool) -> HttpBackend:
+    """The engine that sends for a client built with `arguments`: the injected client's, else
+    `http_backend`'s. Both clients choose it the same way; only the kinds of client differ."""
+    client = arguments["client"]
+    backend = arguments["http_backend"]
+    names = [name for name, (_, _, sync) in ENGINES.items() if is_async or sync]
+    if not isinstance(backend, str) or backend not in names:
+        choices = ", ".join(repr(name) for name in names)
+        raise RequestValidationError("http_backend", f"must be one of {choices}, got {shown(backend)}")
+    if client is None:
+        return backend  # type: ignore[return-value]
+    engine = engine_of_client(client)
+    kinds = (
+        "an httpx.AsyncClient, an httpx2.AsyncClient or an aiohttp.ClientSession"
+        if is_async
+        else "an httpx.Client or an httpx2.Client"
+    )
+    if engine is None or engine not in names:
+        raise RequestValidationError("client", f"must be {kinds}, got {type(client).__name__}")
+    expected = _CLIENT_CLASSES[engine][is_async]
+    if not any(
+        cls.__name__ == expected and cls.__module__.partition(".")[0] == engine
+        for cls in type(client).__mro__
+    ):
+        raise RequestValidationError("client", f"must be {kinds}, got {type(client).__name__}")
+    if backend not in ("httpx", engine):  # the default gives way to the client; a chosen engine does not
+        raise RequestValidationError(
+            "client", f"is an {engine} client, but http_backend={backend!r} was asked for: pass one only"
+        )
+    return engine  # type: ignore[return-value]
+
+
+_CLIENT_CLASSES = {
+    "httpx": ("Client", "AsyncClient"),
+    "httpx2": ("Client", "AsyncClient"),
+    "aiohttp": ("", "ClientSession"),
+}
+"""The class name of an injected client each engine takes, (sync, async); "": none."""
+
 
 class Meterly(_BaseClient[SyncPool], MeterlyOptions):
     """The synchronous client; safe to share across threads, and across `os.fork()`."""
 
     def _configure(self, arguments: Dict[str, Any]) -> None:
         """The work of `__init__` (whose signature `meterly._client_options` declares)."""
-        self._setup(arguments, httpx.Client)
-        client = arguments["client"]
-        self._pool = SyncPool(client, type(self).__name__)
+        backend = _engine_for(arguments, is_async=False)
+        self._setup(arguments)
+        self._pool = SyncPool(arguments["client"], type(self).__name__, backend, tls=self._needs_tls())
         self._sleep: Callable[[float], None] = _sleep
         self._bind_resources()
         self._outbox: Optional[ClientOutbox] = None
@@ -193,8 +246,8 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
             raise self._no_outbox()
         return self._outbox
 
-    def _http(self) -> httpx.Client:
-        """The httpx.Client calls use."""
+    def _http(self) -> Any:
+        """The HTTP client calls use (an `httpx.Client` unless another engine was chosen)."""
         return self._pool.get()
 
     def _request(self, op: Operation[T], arguments: Mapping[str, Any]) -> T:
@@ -214,8 +267,9 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
             forget_locals(exc)  # `prepare` may have fetched the key before it found the bad argument
             raise
         call.started = started
-        client = pool.get()
-        steps: Generator[Effect, Any, T] = pipeline.run(call, pool.build_request)
+        sender = pool.sender()
+        send = sender.send
+        steps: Generator[Effect, Any, T] = pipeline.run(call, sender.build_request)
         try:
             effect = next(steps)
             while True:
@@ -227,16 +281,14 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
                     effect = steps.throw(effect.refuse())
                     continue
                 if isinstance(effect, Discard):
-                    if isinstance(effect.response, httpx.Response):
-                        discard_connection(effect.response)
+                    sender.discard(effect.response)
                     effect = next(steps)
                     continue
                 if pool.is_closed():
                     effect = steps.throw(ClosedBeforeSending("the client was closed"))
                     continue
-                request = effect if isinstance(effect, httpx.Request) else httpx_request(client, effect)
                 try:
-                    response = send_within(client, request)
+                    response = send(effect)
                 except Exception as exc:
                     if pool.is_closed():  # closed by another thread while this attempt was out
                         effect = steps.throw(ClosedWhileSending("the client was closed while sending"))
@@ -249,6 +301,14 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
         except StopIteration as done:
             result: T = done.value
             return result
+
+    def warm(self) -> None:
+        """Do now what the first call would do: load and compile the models, open the connection pool
+        (no connection is made). For gunicorn's `post_fork`, or before a worker takes traffic; see
+        README "The first call"."""
+        self._pool.check_open()
+        self._warm_models()
+        self._pool.sender()
 
     def close(self) -> None:
         """Close the HTTP client the SDK created; an injected client is left open for its owner.
@@ -278,31 +338,16 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
 class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
     """The asyncio client; one instance may serve successive event loops.
 
-    `http_backend="aiohttp"` (with `pip install meterly[aiohttp]`) sends over aiohttp instead of httpx,
-    several times faster under concurrency; `client` is then an `aiohttp.ClientSession` or None. Hooks,
-    errors, retries, timeouts and fail-open behave the same: hooks and errors still get httpx objects.
+    `http_backend="aiohttp"` or `"pyreqwest"` (with `pip install meterly[aiohttp]` or
+    `meterly[pyreqwest]`) send several times faster under concurrency than httpx. Hooks, errors,
+    retries, timeouts and fail-open behave the same on every engine: hooks and errors get httpx objects.
     """
 
     def _configure(self, arguments: Dict[str, Any]) -> None:
         """The work of `__init__` (whose signature `meterly._client_options` declares)."""
-        http_backend = arguments["http_backend"]
-        client = arguments["client"]
-        if http_backend == "aiohttp":
-            try:
-                import aiohttp
-            except ImportError:
-                raise RequestValidationError(
-                    "http_backend", "'aiohttp' needs the aiohttp package: pip install 'meterly[aiohttp]'"
-                ) from None
-            client_type: type = aiohttp.ClientSession
-        elif http_backend == "httpx":
-            client_type = httpx.AsyncClient
-        else:
-            raise RequestValidationError(
-                "http_backend", f"must be 'httpx' or 'aiohttp', got {shown(http_backend)}"
-            )
-        self._setup(arguments, client_type)
-        self._pool = AsyncPool(client, type(self).__name__, http_backend)
+        backend = _engine_for(arguments, is_async=True)
+        self._setup(arguments)
+        self._pool = AsyncPool(arguments["client"], type(self).__name__, backend, tls=self._needs_tls())
 
         self._sleep: Callable[[float], Awaitable[None]] = _asleep
         self._bind_resources()
@@ -382,6 +427,13 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
         except StopIteration as done:
             result: T = done.value
             return result
+
+    async def warm(self) -> None:
+        """Do now what the first call would do: load and compile the models, open the running loop's
+        connection pool (no connection is made). For FastAPI's lifespan; see README "The first call"."""
+        self._pool.check_open()
+        self._warm_models()
+        self._pool.sender()
 
     async def aclose(self) -> None:
         """Close the HTTP client the SDK created; an injected client is left open for its owner.

@@ -1,5 +1,6 @@
 """The sandbox served on a real socket with a ledger of every write it answered, and a driver that runs
-the same calls on each engine (sync httpx, async httpx, aiohttp), timing and keeping every outcome.
+the same calls on each engine (`ENGINES`: every engine of both clients, with its own pool and with an
+injected client), timing and keeping every outcome.
 
 The ledger is the truth the integrity tests compare the SDK's reports with: a write is identified by
 its Idempotency-Key (every test passes its own), and it was recorded once per 2xx answer the sandbox
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import importlib
 import json
 import threading
 import time
@@ -21,7 +23,23 @@ from typing import Any, Optional
 from meterly import AsyncMeterly, Meterly, errors
 from meterly.sandbox import DEMO_SEED, Sandbox, SandboxEngine, SandboxResponse
 
-ENGINES = ("sync", "httpx-async", "aiohttp")
+ENGINE_SPECS: dict[str, tuple[bool, str, bool]] = {
+    # name: (async client, http_backend, injected client)
+    "sync": (False, "httpx", False),
+    "httpx-async": (True, "httpx", False),
+    "aiohttp": (True, "aiohttp", False),
+    "httpx2-sync": (False, "httpx2", False),
+    "httpx2-async": (True, "httpx2", False),
+    "pyreqwest-sync": (False, "pyreqwest", False),
+    "pyreqwest-async": (True, "pyreqwest", False),
+    "httpx-sync-injected": (False, "httpx", True),
+    "httpx-async-injected": (True, "httpx", True),
+    "httpx2-sync-injected": (False, "httpx2", True),
+    "httpx2-async-injected": (True, "httpx2", True),
+    "aiohttp-injected": (True, "aiohttp", True),
+}
+"""Every engine the suites run over (pyreqwest takes no injected client)."""
+ENGINES = tuple(ENGINE_SPECS)
 API_KEY = "sk_test_sandbox"
 
 # The demo data plus customers whose answers differ (a check for one must never get the other's) and
@@ -133,14 +151,53 @@ def _target(client: Any, sdk_call: str) -> Any:
     return target
 
 
+def is_sync(engine: str) -> bool:
+    """Whether `engine` is one of `Meterly`'s (else `AsyncMeterly`'s)."""
+    return not ENGINE_SPECS[engine][0]
+
+
+def injected_client(backend: str, is_async: bool) -> Any:
+    """A client of `backend`'s own kind, as a user would pass it in (build async ones in a loop)."""
+    if backend == "aiohttp":
+        import aiohttp
+
+        return aiohttp.ClientSession()
+    module: Any = importlib.import_module(backend)
+    return module.AsyncClient() if is_async else module.Client()
+
+
+class _OwningMeterly(Meterly):
+    """A Meterly over an injected client that, as the client's owner would, closes it with itself."""
+
+    injected: Any = None
+
+    def close(self) -> None:
+        super().close()
+        self.injected.close()
+
+
+class _OwningAsyncMeterly(AsyncMeterly):
+    """`_OwningMeterly` for AsyncMeterly."""
+
+    injected: Any = None
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        close = self.injected.close if hasattr(self.injected, "closed") else self.injected.aclose
+        await close()
+
+
 def make_client(engine: str, **kwargs: Any) -> Any:
-    """A Meterly (engine "sync") or AsyncMeterly ("httpx-async", "aiohttp"); build async ones in a loop."""
+    """A Meterly or AsyncMeterly of `engine` (see `ENGINE_SPECS`); build async ones in a loop. An
+    injected client is closed when the SDK's client is, by the harness as its owner."""
     kwargs.setdefault("api_key", API_KEY)
-    if engine == "sync":
-        return Meterly(**kwargs)
-    if engine == "aiohttp":
-        return AsyncMeterly(http_backend="aiohttp", **kwargs)
-    return AsyncMeterly(**kwargs)
+    is_async, backend, injected = ENGINE_SPECS[engine]
+    if not injected:
+        return (AsyncMeterly if is_async else Meterly)(http_backend=backend, **kwargs)
+    client = injected_client(backend, is_async)
+    sdk: Any = (_OwningAsyncMeterly if is_async else _OwningMeterly)(client=client, **kwargs)
+    sdk.injected = client
+    return sdk
 
 
 def run_calls(
@@ -151,7 +208,7 @@ def run_calls(
     is an expected error; anything else is kept too, so a test can say that it escaped."""
     outcomes = [Outcome(call) for call in calls]
 
-    if engine == "sync":
+    if is_sync(engine):
         client = make_client(engine, **client_kwargs)
 
         def one_sync(outcome: Outcome) -> None:

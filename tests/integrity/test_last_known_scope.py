@@ -14,7 +14,7 @@ import pytest
 from meterly import FailOpenPolicy
 from tests.faultproxy import Fault, FaultProxy
 
-from .harness import ENGINES, free_port_url, make_client, served
+from .harness import ENGINES, free_port_url, is_sync, make_client, served
 
 TENANT_KEYS = {"a": "sk_test_tenant_a", "b": "sk_test_tenant_b"}
 # Deny by default, so that a leaked last-known `allowed=True` shows; no circuit, so every call tries.
@@ -25,7 +25,7 @@ Step = Callable[[Any], Any]
 
 def run_steps(engine: str, steps: Sequence[Step], **client_kwargs: Any) -> list[Any]:
     """Each step gets the client and makes one call (a result, or an awaitable on async engines)."""
-    if engine == "sync":
+    if is_sync(engine):
         with make_client(engine, **client_kwargs) as client:
             return [step(client) for step in steps]
 

@@ -18,7 +18,7 @@ import pytest
 from meterly import errors
 from tests.faultproxy import Fault, FaultProxy
 
-from .harness import ENGINES, ledger, make_client, served, write_outcome_unknown
+from .harness import ENGINE_SPECS, ENGINES, is_sync, ledger, make_client, served, write_outcome_unknown
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -37,7 +37,7 @@ def write(kind: str, n: int) -> Callable[[Any], Any]:
 def close_in_flight(engine: str, kind: str, url: str, calls: int = 4) -> list[Any]:
     """Start `calls` writes whose answers trickle in, close the client 0.3 s later, give their outcomes."""
     writes = [write(kind, n) for n in range(calls)]
-    if engine == "sync":
+    if is_sync(engine):
         client = make_client(engine, server_url=url)
         outcomes: list[Any] = [None] * calls
 
@@ -86,7 +86,7 @@ def test_closing_with_writes_in_flight_says_their_outcome_is_unknown(engine: str
 FIRST_CALL = textwrap.dedent(
     """
     import asyncio, socket, sys, time
-    engine = sys.argv[1]
+    is_async, backend, injected = sys.argv[1] == "async", sys.argv[2], sys.argv[3] == "injected"
     # Accepts connections (the kernel does) and never answers: the call lasts its whole deadline.
     silent = socket.create_server(("127.0.0.1", 0), backlog=64)
     url = f"http://127.0.0.1:{silent.getsockname()[1]}"
@@ -94,34 +94,58 @@ FIRST_CALL = textwrap.dedent(
 
     def sync_call():
         started = time.monotonic()
-        client = Meterly(api_key="sk_test_first", server_url=url)
+        if injected:
+            import importlib
+            own = importlib.import_module(backend).Client()
+            client = Meterly(api_key="sk_test_first", server_url=url, client=own)
+        else:
+            client = Meterly(api_key="sk_test_first", server_url=url, http_backend=backend)
         try:
             client.balances.check(customer_id="cus_1", feature_id="messages")
         except errors.MeterlyError:
             pass
-        return time.monotonic() - started
+        elapsed = time.monotonic() - started
+        client.close()
+        if injected:
+            own.close()
+        return elapsed
 
     async def async_call():
         started = time.monotonic()
-        backend = {"http_backend": "aiohttp"} if engine == "aiohttp" else {}
-        client = AsyncMeterly(api_key="sk_test_first", server_url=url, **backend)
+        if injected:
+            import importlib
+            if backend == "aiohttp":
+                import aiohttp
+                own = aiohttp.ClientSession()
+            else:
+                own = importlib.import_module(backend).AsyncClient()
+            client = AsyncMeterly(api_key="sk_test_first", server_url=url, client=own)
+        else:
+            client = AsyncMeterly(api_key="sk_test_first", server_url=url, http_backend=backend)
         try:
             await client.balances.check(customer_id="cus_1", feature_id="messages")
         except errors.MeterlyError:
             pass
         await client.aclose()
+        if injected:
+            await (own.close() if backend == "aiohttp" else own.aclose())
         return time.monotonic() - started
 
-    print(sync_call() if engine == "sync" else asyncio.run(async_call()))
+    print(asyncio.run(async_call()) if is_async else sync_call())
     """
 )
+
+
+def first_call_argv(engine: str) -> list[str]:
+    is_async, backend, injected = ENGINE_SPECS[engine]
+    return ["async" if is_async else "sync", backend, "injected" if injected else "own"]
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_new_clients_first_call_stays_within_two_seconds_setup_included(engine: str) -> None:
     # A fresh interpreter: the first call pays for every lazy import, pool and TLS context.
     done = subprocess.run(
-        [sys.executable, "-c", FIRST_CALL, engine],
+        [sys.executable, "-c", FIRST_CALL, *first_call_argv(engine)],
         capture_output=True,
         text=True,
         timeout=30,

@@ -238,7 +238,7 @@ def dist_version(dist: Path) -> str:
 
 def test_the_lowest_supported_versions_pass_the_core_tests(wheel: Path, tmp_path: Path) -> None:
     floors = lowest_versions()
-    assert set(floors) == {"httpx", "pydantic", "typing-extensions"}
+    assert set(floors) == {"httpx", "httpcore", "pydantic", "typing-extensions"}
     pins = [f"{name}=={version}" for name, version in floors.items()]
     venv = new_venv(tmp_path / "low", wheel, *pins, "pytest>=8", "pytest-asyncio>=0.23")
     assert "No broken requirements found" in pip(venv, "check").stdout

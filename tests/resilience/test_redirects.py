@@ -48,9 +48,10 @@ def calls(sdk: Any) -> list[Any]:
     ]
 
 
-def run_sync(url: str, client: httpx.Client | None) -> list[BaseException]:
+def run_sync(url: str, client: Any, backend: str = "httpx") -> list[BaseException]:
     raised: list[BaseException] = []
-    with Meterly(security=SECURITY, server_url=url, client=client) as sdk:
+    engine: Any = backend
+    with Meterly(security=SECURITY, server_url=url, client=client, http_backend=engine) as sdk:
         for call in calls(sdk):
             with pytest.raises(errors.APIError) as caught:
                 call()
@@ -63,6 +64,10 @@ def run_async(url: str, backend: str, injected: bool) -> list[BaseException]:
         client: Any = None
         if injected and backend == "httpx":
             client = httpx.AsyncClient(follow_redirects=True)
+        elif injected and backend == "httpx2":
+            import httpx2
+
+            client = httpx2.AsyncClient(follow_redirects=True)
         elif injected:
             import aiohttp
 
@@ -75,7 +80,7 @@ def run_async(url: str, backend: str, injected: bool) -> list[BaseException]:
                     await call()
                 raised.append(caught.value)
         if client is not None:
-            await (client.aclose() if backend == "httpx" else client.close())
+            await (client.close() if backend == "aiohttp" else client.aclose())
         return raised
 
     return asyncio.run(run())
@@ -86,6 +91,12 @@ ENGINES = [
     pytest.param("sync", False, id="sync-owned"),
     pytest.param("httpx", True, id="httpx-injected-follow_redirects"),
     pytest.param("httpx", False, id="httpx-owned"),
+    pytest.param("sync-httpx2", True, id="sync-httpx2-injected-follow_redirects"),
+    pytest.param("sync-httpx2", False, id="sync-httpx2-owned"),
+    pytest.param("sync-pyreqwest", False, id="sync-pyreqwest-owned"),
+    pytest.param("httpx2", True, id="httpx2-injected-follow_redirects"),
+    pytest.param("httpx2", False, id="httpx2-owned"),
+    pytest.param("pyreqwest", False, id="pyreqwest-owned"),
     pytest.param("aiohttp", True, id="aiohttp-injected"),
     pytest.param("aiohttp", False, id="aiohttp-owned"),
 ]
@@ -96,10 +107,20 @@ ENGINES = [
 def test_a_redirect_to_another_origin_never_carries_a_key_there(
     engine: str, injected: bool, status: int, elsewhere: LoopbackServer
 ) -> None:
-    if engine == "aiohttp":
-        pytest.importorskip("aiohttp")
+    package = engine.rpartition("-")[2]
+    if package not in ("sync", "httpx"):
+        pytest.importorskip(package)
     with redirecting(elsewhere.url, status) as origin:
-        if engine == "sync":
+        if engine == "sync-httpx2":
+            import httpx2
+
+            client2 = httpx2.Client(follow_redirects=True) if injected else None
+            raised = run_sync(origin.url, client2, "httpx2")
+            if client2 is not None:
+                client2.close()
+        elif engine == "sync-pyreqwest":
+            raised = run_sync(origin.url, None, "pyreqwest")
+        elif engine == "sync":
             client = httpx.Client(follow_redirects=True) if injected else None
             raised = run_sync(origin.url, client)
             if client is not None:

@@ -27,7 +27,8 @@ from .faultserver import Fault, always, fault_server
 BEARER = "sk_live_BEARER_c0ffee0123456789"
 HEADER = "sk_live_HEADER_feedface98765432"
 KEYS = (BEARER, HEADER)
-ENGINES = ["sync", "httpx", "aiohttp"]
+ENGINES = ["sync", "sync-httpx2", "sync-pyreqwest", "httpx", "httpx2", "pyreqwest", "aiohttp"]
+"""`sync[-engine]` is a `Meterly` (httpx by default), the others an `AsyncMeterly` of that engine."""
 
 
 def chained(error: BaseException) -> Iterator[BaseException]:
@@ -79,8 +80,9 @@ def failed_call(engine: str, url: str, operation: str, **options: Any) -> BaseEx
         call: Callable[[Any], Any] = lambda sdk: sdk.balances.check(customer_id="c", feature_id="f")  # noqa: E731
     else:
         call = lambda sdk: sdk.usage.check(customer_id="c", feature_code="f")  # noqa: E731
-    if engine == "sync":
-        with Meterly(**settings) as sdk:
+    if engine.startswith("sync"):
+        backend: Any = engine.partition("-")[2] or "httpx"
+        with Meterly(http_backend=backend, **settings) as sdk:
             try:
                 call(sdk)
             except errors.MeterlyError as exc:
@@ -100,8 +102,9 @@ def failed_call(engine: str, url: str, operation: str, **options: Any) -> BaseEx
 
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> str:
-    if request.param == "aiohttp":
-        pytest.importorskip("aiohttp")
+    package = str(request.param).rpartition("-")[2]
+    if package not in ("sync", "httpx"):
+        pytest.importorskip(package)
     return str(request.param)
 
 
@@ -157,10 +160,14 @@ def test_with_a_debug_logger_and_an_injected_client_no_key_is_left_either(engine
     options: dict[str, Any] = {"debug_logger": debug}
     if engine == "sync":
         options["client"] = httpx.Client()
+    elif engine in ("sync-httpx2", "httpx2"):
+        import httpx2
+
+        options["client"] = httpx2.Client() if engine == "sync-httpx2" else httpx2.AsyncClient()
     error = failed_call(engine, refused_url(), "usage.check", **options)
     assert isinstance(error, errors.APIConnectionError)
     assert_no_key_in_any_frame(error)
-    if engine == "sync":
+    if engine in ("sync", "sync-httpx2"):
         options["client"].close()
 
 
@@ -204,9 +211,10 @@ def test_a_bad_argument_found_after_the_key_was_fetched_leaves_no_key_in_any_fra
             return exc
         raise AssertionError("the call did not fail")
 
-    if engine == "sync":
+    if engine.startswith("sync"):
+        backend: Any = engine.partition("-")[2] or "httpx"
         with pytest.raises(errors.RequestValidationError) as caught:
-            Meterly(**settings).usage.check(customer_id="c", feature_code="f", **bad)
+            Meterly(http_backend=backend, **settings).usage.check(customer_id="c", feature_code="f", **bad)
         error: BaseException = caught.value
     else:
         error = asyncio.run(run())

@@ -125,3 +125,14 @@ def test_an_unknown_http_backend_is_refused_naming_it() -> None:
     with pytest.raises(errors.RequestValidationError) as caught:
         AsyncMeterly(api_key=API_KEY, http_backend="curl")  # type: ignore[arg-type]
     assert caught.value.param == "http_backend"
+
+
+def test_warm_compiles_the_models_and_opens_the_pool() -> None:
+    from meterly import Meterly
+    from meterly._registry import OPERATIONS
+
+    sdk = Meterly(api_key="sk_test", server_url="http://127.0.0.1:9")
+    sdk.warm()
+    assert all(op.compiled is not None for op in OPERATIONS)
+    assert sdk._pool._sender is not None  # pyright: ignore[reportPrivateUsage]
+    sdk.close()

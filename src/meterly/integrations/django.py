@@ -23,8 +23,6 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, FrozenSet, Optional, TypeVar, Union, cast
 
-import httpx
-
 from meterly.integrations._extra import missing
 
 try:
@@ -67,9 +65,9 @@ def _keywords_of(constructor: Callable[..., None]) -> FrozenSet[str]:
 _SYNC_KEYWORDS = _keywords_of(Meterly.__init__)
 _ASYNC_KEYWORDS = _keywords_of(AsyncMeterly.__init__)
 _KEYWORDS = _SYNC_KEYWORDS | _ASYNC_KEYWORDS
-"""What `settings.METERLY` may hold: every keyword of `Meterly` or `AsyncMeterly`. One only the async
-client takes (`http_backend`) is given to it alone; `outbox` only to the sync client (its thread sender
-serves async views too, whose event loops may not outlive a request)."""
+"""What `settings.METERLY` may hold: every keyword of `Meterly` or `AsyncMeterly`. An async-only engine
+(`http_backend="aiohttp"`) is given to the async client alone, the sync one keeping httpx; `outbox` only to
+the sync client (its thread sender serves async views too, whose event loops may not outlive a request)."""
 
 _lock = threading.Lock()
 _clients: Dict[str, Union[Meterly, AsyncMeterly]] = {}
@@ -82,6 +80,14 @@ def _reset_lock_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_lock_after_fork)
+
+
+def _is_sync_client(value: object) -> bool:
+    """An `httpx.Client` or `httpx2.Client` (checked by class, so httpx2 need not be installed)."""
+    return any(
+        cls.__name__ == "Client" and cls.__module__.partition(".")[0] in ("httpx", "httpx2")
+        for cls in type(value).__mro__
+    )
 
 
 def _keywords(for_async: bool) -> Dict[str, Any]:
@@ -98,8 +104,10 @@ def _keywords(for_async: bool) -> Dict[str, Any]:
             )
         if name not in accepted or (name == "outbox" and for_async):
             continue
-        if name == "client" and isinstance(value, httpx.Client) == for_async:
+        if name == "client" and _is_sync_client(value) == for_async:
             continue  # an httpx.Client serves the sync views, any other client the async ones
+        if name == "http_backend" and value == "aiohttp" and not for_async:
+            continue
         keywords[name] = value
     return keywords
 

@@ -1,4 +1,5 @@
-"""The optional aiohttp send path of `AsyncMeterly(http_backend="aiohttp")`; `pip install meterly[aiohttp]`.
+"""The aiohttp engine of `AsyncMeterly(http_backend="aiohttp")` or of an injected `aiohttp.ClientSession`;
+`pip install meterly[aiohttp]`.
 
 Only sending differs: the shared pipeline still decides hooks, errors, retries and fail-open. aiohttp's
 exceptions come out as the httpx exceptions the pipeline maps (a timeout as `httpx.ReadTimeout` or
@@ -16,17 +17,16 @@ import httpx
 from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
+from meterly._engines.seam import ClosedWhileSending, Decoded, capped, owned_timeout
 from meterly._redaction import forget_locals
 from meterly._wire import TIME_LEFT, Call, Received
-
-# aiohttp hands back a decoded body, so the httpx view must not decode it again.
-_DECODED_AWAY = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 
 
 def client_timeout(timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
     """The aiohttp equivalent of an httpx per-attempt timeout: one `total` for the whole attempt, body
-    included (the largest of its timeouts), as `meterly._deadline` bounds an httpx attempt. One timer per
-    attempt: separate connect and read timers would each cost an event-loop handle and add no bound."""
+    included (the largest of its timeouts), as `meterly._engines.deadline` bounds an httpx attempt. One
+    timer per attempt: separate connect and read timers would each cost an event-loop handle and add no
+    bound."""
     values = [v for v in (timeout.connect, timeout.read, timeout.write, timeout.pool) if v is not None]
     return aiohttp.ClientTimeout(total=max(values) if values else None)
 
@@ -40,11 +40,18 @@ def new_session(timeout: httpx.Timeout) -> aiohttp.ClientSession:
 
 
 class AiohttpSender:
-    """The `AsyncSender` over one `aiohttp.ClientSession`: it returns `Received` responses, and builds no
-    httpx object unless a hook or the debug log asks for one."""
+    """The `AsyncSender` over one `aiohttp.ClientSession`: it returns `Decoded` responses, and builds no
+    httpx object unless a hook or the debug log asks for one.
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    An injected session's own timeout is cut to the SDK's attempt timeout (a default session's is five
+    minutes, which would let a silent server hold a call that long)."""
+
+    def __init__(self, session: aiohttp.ClientSession, owned: bool = True) -> None:
         self.client = session
+        self.owned = owned
+        self._closing = False
+        total = session.timeout.total
+        self._session_total = total if owned else capped(total)
         # The last URL and timeout seen and their aiohttp forms: a client's calls nearly always repeat them.
         self._url_key: Optional[httpx.URL] = None
         self._url_value = URL()
@@ -64,8 +71,14 @@ class AiohttpSender:
         key = timeout
         if isinstance(timeout, dict):  # an httpx.Request's "timeout" extension
             timeout = httpx.Timeout(**cast(Dict[str, Optional[float]], timeout))
-        value = client_timeout(timeout) if isinstance(timeout, httpx.Timeout) else aiohttp.helpers.sentinel
-        self._timeout_key, self._timeout_value = key, value  # sentinel: the session's own timeout
+        value: Any
+        if isinstance(timeout, httpx.Timeout):
+            value = client_timeout(timeout)
+        elif self.owned:
+            value = aiohttp.helpers.sentinel  # the session's own timeout
+        else:
+            value = aiohttp.ClientTimeout(total=self._session_total)
+        self._timeout_key, self._timeout_value = key, value
         return value
 
     def build_request(self, call: Call) -> httpx.Request:
@@ -73,7 +86,7 @@ class AiohttpSender:
 
     def _cut(self, timeout: Any, left: float) -> Any:
         """`timeout`, or a shorter one when only `left` seconds remain of the call's deadline."""
-        total = self.client.timeout.total if timeout is aiohttp.helpers.sentinel else timeout.total
+        total = self._session_total if timeout is aiohttp.helpers.sentinel else timeout.total
         if total is not None and total <= left:
             return timeout
         return aiohttp.ClientTimeout(total=left)
@@ -104,43 +117,38 @@ class AiohttpSender:
                 method, url, data=body, headers=_headers(effect), timeout=timeout, allow_redirects=False
             )
             connection = response.connection
+            # Kept before `release()` hands the connection back: `discard` closes exactly this one.
             protocol = connection.protocol if connection is not None else None
             try:
                 content = await response.read()  # reads to the end and hands the connection back
             finally:
                 response.release()
-            received = _Received(response.status, content, response.raw_headers, effect)
-            received.protocol = protocol
-            return received
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            return Decoded(response.status, content, response.raw_headers, effect, protocol)
+        except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError) as exc:
+            if isinstance(exc, RuntimeError) and not self._closing:
+                raise
             forget_locals(exc)
+            if self._closing:
+                raise ClosedWhileSending("the client was closed while this request was being sent") from exc
             raise _httpx_error(exc, request) from exc
 
     async def discard(self, response: Union[httpx.Response, Received]) -> None:
         """Closes the connection that carried `response`: the pool drops a closed one instead of reusing
         it. The loop asks for this right after the answer is read, with no await in between, so the
         connection handed back to the pool is still idle."""
-        protocol = getattr(response, "protocol", None)
-        if protocol is not None:
+        protocol = getattr(response, "extensions", None)
+        if isinstance(protocol, ResponseHandler):
             protocol.close()
+
+    async def aclose(self) -> None:
+        self._closing = True
+        if self.owned:
+            await self.client.close()
 
 
 def _headers(effect: Union[Call, httpx.Request]) -> Union[Dict[str, str], List[Tuple[str, str]]]:
     """The headers to send, handed straight to aiohttp (so no frame of `send` holds them)."""
     return effect.headers if isinstance(effect, Call) else effect.headers.multi_items()
-
-
-class _Received(Received):
-    """A response read by aiohttp: its body is already decoded, so the httpx view drops the encoding."""
-
-    __slots__ = ("protocol",)
-
-    protocol: Optional[ResponseHandler]
-    """The connection it arrived on (closed by `AiohttpSender.discard`)."""
-
-    def to_httpx(self) -> httpx.Response:
-        self.headers = [item for item in self.headers if item[0].lower() not in _DECODED_AWAY]
-        return super().to_httpx()
 
 
 def _httpx_error(exc: BaseException, request: Optional[httpx.Request]) -> httpx.RequestError:
@@ -164,3 +172,10 @@ def _httpx_error(exc: BaseException, request: Optional[httpx.Request]) -> httpx.
         cls = httpx.TransportError
     message = str(exc) or type(exc).__name__
     return cls(message, request=request) if request is not None else cls(message)
+
+
+def async_sender(client: Optional[aiohttp.ClientSession], tls: bool = True) -> AiohttpSender:
+    """The sender over `client`, or over a session of the SDK's own for the running loop (None)."""
+    if client is None:
+        return AiohttpSender(new_session(owned_timeout()), True)
+    return AiohttpSender(client, False)

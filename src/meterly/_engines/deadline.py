@@ -3,10 +3,11 @@
 httpx's timeouts bound each socket operation, so a server sending one byte just inside every read
 timeout could hold an attempt open for ever. The attempt's deadline is the largest of its timeouts
 (connect, read, write, pool), which the pipeline has already cut to what is left of the call's deadline.
-While an attempt runs, `ATTEMPT_DEADLINE` holds that deadline: the clients the SDK creates read it at
-every socket operation (`meterly._deadline_io`), which bounds the headers too. A client passed in by the
-caller keeps its own transport, so there the body is read through `DeadlineStream`, which raises
-`httpx.ReadTimeout` once the deadline has passed; its headers are bounded only per socket read.
+While an attempt runs, `ATTEMPT_DEADLINE` holds that deadline: the httpx clients the SDK sends on (its
+own, and an injected one's pool while the SDK sends) read it at every socket operation
+(`meterly._engines.httpx_compat`), which bounds the headers too; the body is read through
+`DeadlineStream`, which raises `httpx.ReadTimeout` once the deadline has passed (also where the compat
+module does not apply: a custom transport, an unsupported httpcore).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import time
 from contextvars import ContextVar
-from typing import AsyncIterator, Iterator, Optional
+from typing import Any, AsyncIterator, Iterator, Optional, Union
 
 import httpx
 
 from meterly._redaction import forget_locals
+from meterly._wire import Received
 
 __all__ = [
     "ATTEMPT_DEADLINE",
@@ -86,14 +88,22 @@ class AsyncDeadlineStream(httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
-def send_within(client: httpx.Client, request: httpx.Request) -> httpx.Response:
+def _budget(request: httpx.Request, cap: Optional[float]) -> Optional[float]:
+    budget = attempt_budget(request)
+    if cap is not None and (budget is None or cap < budget):
+        return cap
+    return budget
+
+
+def send_within(client: httpx.Client, request: httpx.Request, cap: Optional[float] = None) -> httpx.Response:
     """`client.send(request)`, with the body read before the attempt's deadline or not at all.
 
     A redirect is never followed, whatever the client's own `follow_redirects`: the 3xx comes back as
     the answer (and becomes an `APIError`), so the key never reaches another address. An exception
-    leaves with the frames below this one cleared of their locals (`forget_locals`).
+    leaves with the frames below this one cleared of their locals (`forget_locals`). `cap`: the most
+    seconds the attempt may take whatever the request's own timeouts (an injected client's).
     """
-    budget = attempt_budget(request)
+    budget = _budget(request, cap)
     try:
         if budget is None:
             return client.send(request, follow_redirects=False)
@@ -117,10 +127,12 @@ def send_within(client: httpx.Client, request: httpx.Request) -> httpx.Response:
     return response
 
 
-async def asend_within(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+async def asend_within(
+    client: httpx.AsyncClient, request: httpx.Request, cap: Optional[float] = None
+) -> httpx.Response:
     """`await client.send(request)`, with the body read before the attempt's deadline or not at all;
-    redirects and exceptions as in `send_within`."""
-    budget = attempt_budget(request)
+    redirects, exceptions and `cap` as in `send_within`."""
+    budget = _budget(request, cap)
     try:
         if budget is None:
             return await client.send(request, follow_redirects=False)
@@ -144,21 +156,23 @@ async def asend_within(client: httpx.AsyncClient, request: httpx.Request) -> htt
     return response
 
 
-def discard_connection(response: httpx.Response) -> None:
+def discard_connection(response: Union[httpx.Response, Received]) -> None:
     """Closes the connection that carried `response`, so the pool never hands it out again (more bytes,
     such as another copy of an answer, may be waiting on it). httpcore closes an idle connection whose
     socket is closed instead of reusing it. A transport that exposes no `network_stream` (a mock) keeps
     no connection to discard."""
-    stream = response.extensions.get("network_stream")
+    extensions: Any = getattr(response, "extensions", None) or {}
+    stream = extensions.get("network_stream")
     close = getattr(stream, "close", None)
     if close is not None:
         with contextlib.suppress(Exception):  # already closed, or closing failed: either way it is gone
             close()
 
 
-async def adiscard_connection(response: httpx.Response) -> None:
+async def adiscard_connection(response: Union[httpx.Response, Received]) -> None:
     """`discard_connection` for a response of an `httpx.AsyncClient`."""
-    stream = response.extensions.get("network_stream")
+    extensions: Any = getattr(response, "extensions", None) or {}
+    stream = extensions.get("network_stream")
     aclose = getattr(stream, "aclose", None)
     if aclose is not None:
         with contextlib.suppress(Exception):

@@ -1,0 +1,102 @@
+"""The httpx engine's one use of private attributes: the deadline backends (`deadline_io`) put under the
+pools of the httpx clients the SDK sends on.
+
+httpx hands each connect, read and write the timeout of its kind, so headers trickling in one byte per
+read timeout would keep an attempt alive for ever. The clients the SDK sends on (its own, and an injected
+one, whose other users never notice: the backends pass straight through outside an SDK attempt) talk
+through these backends instead: while `meterly._engines.deadline.ATTEMPT_DEADLINE` is set, an operation
+waits at most until that deadline, and one started after it raises the timeout of its kind.
+
+Guarded: only httpcore 1.x (`SUPPORTED_HTTPCORE`) is patched; any other version keeps httpx's own
+per-operation timeouts and `DeadlineStream`, and `tests/unit/engines/test_httpx_compat.py` fails on it so the
+guard is revisited before a release claims that version. `httpx2_compat` does the same for httpx2.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+from types import ModuleType
+from typing import Any, Optional
+
+import httpcore
+
+from meterly._engines.deadline_io import STAND_INS, backends
+
+__all__ = [
+    "SUPPORTED_HTTPCORE",
+    "bound_by_deadline",
+    "bound_with",
+    "deferred_tls",
+    "supported",
+    "supported_version",
+]
+
+SUPPORTED_HTTPCORE = (1,)
+"""The httpcore major versions whose `HTTPTransport._pool._network_backend` layout this module knows."""
+
+
+def supported_version(version: str, majors: tuple[int, ...]) -> bool:
+    major = version.partition(".")[0]
+    return major.isdigit() and int(major) in majors
+
+
+def supported() -> bool:
+    """True when the installed httpcore is one whose private layout this module was written against."""
+    return supported_version(httpcore.__version__, SUPPORTED_HTTPCORE)
+
+
+def _bound_transport(core: ModuleType, transport: object) -> bool:
+    """Puts a deadline backend under one transport's pool; False when it has no such pool."""
+    sync_backend, async_backend = backends(core)
+    pool = getattr(transport, "_pool", None)  # HTTPTransport and AsyncHTTPTransport
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, (sync_backend, async_backend)):
+        return True
+    if isinstance(backend, core.NetworkBackend):
+        pool._network_backend = sync_backend(backend)  # type: ignore[union-attr]
+        return True
+    if isinstance(backend, core.AsyncNetworkBackend):
+        pool._network_backend = async_backend(backend)  # type: ignore[union-attr]
+        return True
+    return False
+
+
+def bound_with(core: ModuleType, client: Any) -> bool:
+    """`bound_by_deadline` for a client of httpx or of its fork, whose transports use `core`."""
+    transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    bounded = [_bound_transport(core, transport) for transport in transports if transport is not None]
+    return bool(bounded) and bounded[0]
+
+
+def bound_by_deadline(client: Any) -> bool:
+    """Makes an httpx client's transports (proxy mounts included) honour `ATTEMPT_DEADLINE` at every
+    socket operation. True when its main transport now does; a client whose transports are built
+    differently (or an unsupported httpcore) keeps the per-operation timeouts and `DeadlineStream`."""
+    return supported() and bound_with(httpcore, client)
+
+
+@functools.cache
+def _verified_context() -> ssl.SSLContext:
+    """The context httpx would have built for `verify=True` (SSL_CERT_FILE and SSL_CERT_DIR honoured),
+    built once, at the first https connection of an SDK client that deferred it."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
+@functools.cache
+def deferred_tls() -> Optional[ssl.SSLContext]:
+    """A stand-in `verify=` context for an SDK-owned client whose servers are all `http://`; None when
+    TLS can't be deferred (an unsupported httpcore).
+
+    Building httpx's verified context loads the CA bundle (tens of ms, under the GIL: 48 threads each
+    opening a client wait for one another). The deadline backends (`deadline_io`) start TLS with the
+    real context instead of the stand-in (`STAND_INS`), building it at the first https connection
+    only. Should the stand-in ever reach a handshake itself, it fails closed: it verifies, and trusts
+    no CA."""
+    if not supported():
+        return None
+    stand_in = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    STAND_INS[stand_in] = _verified_context
+    return stand_in

@@ -1,0 +1,19 @@
+"""`httpx2_compat` knows the installed httpcore2: this fails loudly on a version it was not written
+against, before a release claims that version."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_the_installed_httpcore2_is_one_httpx2_compat_supports() -> None:
+    httpx2 = pytest.importorskip("httpx2")
+    import httpcore2
+
+    from meterly._engines import httpx2_compat
+
+    assert httpx2_compat.supported(), (
+        f"httpcore2 {httpcore2.__version__} is not in SUPPORTED_HTTPCORE2 {httpx2_compat.SUPPORTED_HTTPCORE2}"
+    )
+    with httpx2.Client() as client:
+        assert httpx2_compat.bound_by_deadline(client)
