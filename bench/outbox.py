@@ -48,30 +48,61 @@ def client(url: str, **outbox: Any) -> Meterly:
     return Meterly(api_key=DEFAULT_API_KEY, server_url=url, outbox=Outbox(**{**FAST, **outbox}))
 
 
-def sandbox_in_another_process() -> tuple[subprocess.Popen[str], str]:
-    """The sandbox served from its own process (`--serve-sandbox`): its threads take no share of the GIL."""
-    server = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--serve-sandbox"], cwd=ROOT, text=True,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
-    )  # fmt: skip
-    assert server.stdout is not None
-    return server, server.stdout.readline().strip()
+class RemoteSandbox:
+    """The sandbox served from its own process (`--serve-sandbox`), as a real service is: its threads take
+    no share of the measured process's GIL. Driven over its stdin: `outage on`/`outage off`, `usage`."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--serve-sandbox"], cwd=ROOT, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}"},
+        )  # fmt: skip
+        self.url = self._read()
+
+    def _read(self) -> str:
+        assert self.process.stdout is not None
+        return self.process.stdout.readline().strip()
+
+    def _tell(self, line: str) -> str:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def outage(self, on: bool) -> None:
+        self._tell("outage on" if on else "outage off")
+
+    def usage(self) -> Decimal:
+        """What the sandbox counted for cus_1's api_calls."""
+        return Decimal(self._tell("usage"))
+
+    def __enter__(self) -> RemoteSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.kill()
+        self.process.wait()
 
 
 def serve_sandbox() -> None:
-    """Serve a sandbox on SEED, print its URL, and stop when stdin closes."""
-    with Sandbox(SandboxEngine.from_seed(SEED)) as sandbox:
+    """Serve a sandbox on SEED, print its URL, answer the commands RemoteSandbox sends, stop at EOF."""
+    engine = SandboxEngine.from_seed(SEED)
+    with Sandbox(engine) as sandbox:
         print(sandbox.url, flush=True)
-        while sys.stdin.read(1):
-            time.sleep(0.1)
+        for line in sys.stdin:
+            command = line.strip()
+            if command.startswith("outage"):
+                engine.faults.outage = command == "outage on"
+                print("ok", flush=True)
+            elif command == "usage":
+                print(usage(engine), flush=True)
 
 
 def hot_path(path: str | None, per_thread: int) -> dict[str, float]:
     """Enqueue latency (seconds) with 8 threads at once, the sender delivering meanwhile."""
-    server, url = sandbox_in_another_process()
-    try:
-        c = client(url, path=path, max_pending=1_000_000)
+    with RemoteSandbox() as sandbox:
+        c = client(sandbox.url, path=path, max_pending=1_000_000)
         track = c.outbox.balances.track
         track(customer_id="cus_1", feature_id="api_calls", value=1)  # opens the store, compiles the checks
         samples: list[list[float]] = [[] for _ in range(8)]
@@ -92,9 +123,6 @@ def hot_path(path: str | None, per_thread: int) -> dict[str, float]:
             t.join()
         left = c.outbox.flush(timeout_ms=60_000).pending
         c.close()
-    finally:
-        server.kill()
-        server.wait()
     every = sorted(x for s in samples for x in s)
     return {
         "median": statistics.median(every),
@@ -113,20 +141,19 @@ def usage(engine: SandboxEngine) -> Decimal:
 
 
 def batch_throughput(events: int, path: str | None) -> float:
-    engine = SandboxEngine.from_seed(SEED)
-    with Sandbox(engine) as sandbox:
+    with RemoteSandbox() as sandbox:
         c = client(sandbox.url, path=path, max_pending=events + 1)
-        engine.faults.outage = True
+        sandbox.outage(True)
         track = c.outbox.balances.track
         for _ in range(events):
             track(customer_id="cus_1", feature_id="api_calls", value=1)
-        engine.faults.outage = False
+        sandbox.outage(False)
         t0 = time.perf_counter()
         result = c.outbox.flush(timeout_ms=120_000)
         elapsed = time.perf_counter() - t0
         c.close()
         assert result.pending == 0
-        assert usage(engine) == events
+        assert sandbox.usage() == events  # each counted once
     return events / elapsed
 
 
