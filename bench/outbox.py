@@ -177,6 +177,7 @@ def commet_throughput(events: int) -> float:
 def outage(seconds: float, rate: int) -> dict[str, Any]:
     """Queue `rate` events/s to each service through an outage of `seconds`, then time the drain."""
     engine = OutboxEngine.from_seed(SEED)
+    assert isinstance(engine, OutboxEngine)
     with Sandbox(engine) as sandbox:
         commet = client(sandbox.url, retry_max_ms=5_000)
         autumn = client(sandbox.url, retry_max_ms=5_000)
@@ -214,6 +215,7 @@ def outage(seconds: float, rate: int) -> dict[str, Any]:
 
 def kill_9(events: int) -> dict[str, Any]:
     engine = OutboxEngine.from_seed(SEED)
+    assert isinstance(engine, OutboxEngine)
     with tempfile.TemporaryDirectory() as folder, Sandbox(engine) as sandbox:
         path = os.path.join(folder, "outbox.sqlite3")
         engine.faults.outage = True
