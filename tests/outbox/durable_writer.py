@@ -16,7 +16,7 @@ def main(url: str, path: str, count: int) -> None:
     box = client.outbox
     track = box.balances.track
     for _ in range(count):
-        track(customer_id="cus_1", feature_id="messages", value=1)
+        track(customer_id="cus_1", feature_id="api_calls", value=1)
     box.commit()
     print("queued", flush=True)
     time.sleep(3600)

@@ -197,6 +197,21 @@ def test_batch_track_a_key_used_in_an_earlier_batch_is_dropped_and_the_rest_dedu
     assert _remaining(engine) == 15
 
 
+def test_batch_track_a_key_counts_again_after_24_hours_and_expired_keys_are_forgotten() -> None:
+    engine = _batch_engine()
+    post(engine, BATCH, [_item(1, "batch-old")])
+    engine.clock.advance(24 * 3600 - 1)
+    post(engine, BATCH, [_item(1, "batch-old"), _item(1, "batch-new")])  # still within the day: skipped
+    assert _remaining(engine) == 18
+    engine.clock.advance(1)
+    post(engine, BATCH, [_item(1, "batch-old")])  # a day after it was first seen: counted again
+    assert _remaining(engine) == 17
+    assert set(engine.batch_keys) == {"batch-new", "batch-old"}
+    engine.clock.advance(24 * 3600)
+    post(engine, BATCH, [_item(1, "batch-last")])
+    assert set(engine.batch_keys) == {"batch-last"}  # memory stays bounded by a day of keys
+
+
 def test_track_overage_overflow1_passes_the_grant_and_cap_mode_then_adds_nothing() -> None:
     engine = _engine([MESSAGES], [{"feature_id": "messages", "included": 100}])
     body = {"customer_id": "cus", "feature_id": "messages", "value": 150, "overage_behavior": "overflow"}

@@ -62,6 +62,8 @@ def per_seat_message(customer_id: str, feature_id: str) -> str:
 
 def _order(entries: List[Entry]) -> List[Entry]:
     """Deduction order: entries that reset soonest first (use it or lose it), then by expiry, then age."""
+    if len(entries) < 2:
+        return list(entries)  # nothing to order: skips computing reset dates, per write, for one entry
     inf = float("inf")
     return sorted(
         entries,

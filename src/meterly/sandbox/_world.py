@@ -340,12 +340,20 @@ class World:
     def remember_batch_key(self, key: str) -> bool:
         """Whether `key` is new in the last 24 hours (and remember it); old keys are forgotten by time."""
         now = self.clock.now_ms()
-        expired = [k for k, seen in self.batch_keys.items() if now - seen >= BATCH_KEY_TTL_MS]
-        for k in expired:
-            del self.batch_keys[k]
-        if key in self.batch_keys:
+        keys = self.batch_keys
+        seen = keys.get(key)
+        if seen is not None and now - seen < BATCH_KEY_TTL_MS:
             return False
-        self.batch_keys[key] = now
+        # Forget expired keys from the oldest on, stopping at the first live one: a scan of every key
+        # per item made a 1,000-item batch cost O(keys held). The test above is exact on its own, so a
+        # key left behind (the clock set back) is still judged by its own time.
+        while keys:
+            oldest = next(iter(keys))
+            if now - keys[oldest] < BATCH_KEY_TTL_MS:
+                break
+            del keys[oldest]
+        keys.pop(key, None)  # re-seen after expiry: it moves to the newest end
+        keys[key] = now
         return True
 
     # -- holds (a check's lock) -------------------------------------------------------------------

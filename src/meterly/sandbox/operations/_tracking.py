@@ -58,9 +58,12 @@ def record(
     units: Decimal,
     entity_id: Optional[str],
     overflow: bool,
+    *,
+    with_deductions: bool = True,
 ) -> tuple[Optional[Source], List[Dict[str, Any]]]:
     """Deduct `units` of `feature` (negative gives back): `cap` deducts only what is left, `overflow`
-    all of it. The source drawn on and its deductions; no source when the customer has no balance."""
+    all of it. The source drawn on and its deductions (none computed `with_deductions=False`, for an
+    answer that shows none); no source when the customer has no balance."""
     source = world.source(customer, feature, entity_id, needed=units if units > 0 else None)
     if source is None or source.feature.type == "boolean":
         return None, []
@@ -70,7 +73,7 @@ def record(
             raise ProtocolError(400, INVALID, per_seat_message(customer.id, source.feature.id), "entity_id")
         source = own
     amount = units * source.cost
-    before = usage_snapshot(source.entries)
+    before = usage_snapshot(source.entries) if with_deductions else {}
     if overflow:  # all of it: past the grant, or given back past zero usage
         deduct(source.entries, amount, force=True)
     elif amount < 0:  # given back down to zero usage
@@ -78,7 +81,7 @@ def record(
     else:
         room = available(source.entries)
         deduct(source.entries, amount if room is None else min(amount, max(ZERO, room)))
-    return source, deductions(source.entries, before, source.feature.id)
+    return source, deductions(source.entries, before, source.feature.id) if with_deductions else []
 
 
 def answer(

@@ -53,6 +53,6 @@ def handle(world: World, events: List[Body]) -> Reply:
         overflow = body.get("overage_behavior") == "overflow"
         entity_id = body.optional_text("entity_id")
         for feature in features:
-            record(world, customer, feature, units, entity_id, overflow)
+            record(world, customer, feature, units, entity_id, overflow, with_deductions=False)
     result: Dict[str, Any] = {"success": True}
     return Reply(202, result)
