@@ -167,3 +167,17 @@ def test_the_leases_of_a_live_process_are_kept_when_the_file_is_opened(durable_p
     assert len(store.claim("usageTrack", 10, time.time())) == 2
     reopened = make("sqlite", durable_path, max_pending=100)
     assert reopened.claim("usageTrack", 10, time.time()) == []
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_an_event_being_delivered_still_counts_as_the_oldest_waiting(kind: str, durable_path: str) -> None:
+    store = make(kind, durable_path)
+    fill(store, 2)
+    queued_at = store.oldest_pending()
+    claimed = store.claim("usageTrack", 10, time.time())
+    assert len(claimed) == 2
+    assert store.pending() == 2
+    assert store.oldest_pending() == queued_at  # in flight during an outage is still waiting
+    store.settle(claimed, [], [])
+    assert (store.pending(), store.oldest_pending()) == (0, None)
+    store.close()

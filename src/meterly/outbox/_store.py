@@ -111,7 +111,8 @@ class MemoryStore:
         self._lock = threading.Lock()
         """Taken by the sender's claims and settles, and to make room: never by a plain enqueue."""
         self._queues: Dict[str, Deque[Event]] = {}
-        self._claimed = 0
+        self._claimed: Dict[int, float] = {}
+        """The enqueue time of each event being delivered, by row: still pending, and perhaps the oldest."""
         self._dead: Deque[DeadLetter] = deque(maxlen=self.MAX_DEAD)
         self._rows = itertools.count(1)
 
@@ -151,8 +152,9 @@ class MemoryStore:
         with self._lock:
             queue = self._queues.get(operation)
             while queue and len(taken) < limit:
-                taken.append(queue.popleft())
-            self._claimed += len(taken)
+                event = queue.popleft()
+                taken.append(event)
+                self._claimed[event.row] = event.enqueued_at
         return taken
 
     def settle(
@@ -166,15 +168,16 @@ class MemoryStore:
             for event, error in dead:
                 event = event._replace(attempts=event.attempts + 1)
                 self._dead.append(DeadLetter(event, error, now))
-            self._claimed -= len(delivered) + len(retry) + len(dead)
+            for event in (*delivered, *retry, *(event for event, _ in dead)):
+                self._claimed.pop(event.row, None)
         return Settled(len(delivered), len(dead))
 
     def pending(self) -> int:
         """Events waiting or being delivered."""
-        return sum([len(queue) for queue in list(self._queues.values())]) + self._claimed
+        return sum([len(queue) for queue in list(self._queues.values())]) + len(self._claimed)
 
     def oldest_pending(self) -> Optional[float]:
-        heads: List[float] = []
+        heads: List[float] = list(self._claimed.copy().values())  # being delivered is still waiting
         for queue in list(self._queues.values()):
             with contextlib.suppress(IndexError):
                 heads.append(queue[0].enqueued_at)
@@ -188,7 +191,7 @@ class MemoryStore:
         """The child forgets what the parent queued: the parent still holds and delivers those events."""
         self._lock = threading.Lock()
         self._queues = {}
-        self._claimed = 0
+        self._claimed = {}
         self._dead = deque(maxlen=self.MAX_DEAD)
 
     def close(self) -> None:
