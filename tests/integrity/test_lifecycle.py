@@ -34,8 +34,17 @@ def write(kind: str, n: int) -> Callable[[Any], Any]:
     )
 
 
-def close_in_flight(engine: str, kind: str, url: str, calls: int = 4) -> list[Any]:
-    """Start `calls` writes whose answers trickle in, close the client 0.3 s later, give their outcomes."""
+def close_in_flight(
+    engine: str, kind: str, url: str, arrived: Callable[[], bool], calls: int = 4
+) -> list[Any]:
+    """Start `calls` writes whose answers trickle in, close the client once `arrived()` says the service
+    has them all (at most 5 s; a fixed wait was too short on a loaded machine), give their outcomes."""
+
+    def until_arrived() -> None:
+        deadline = time.monotonic() + 5
+        while not arrived() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     writes = [write(kind, n) for n in range(calls)]
     if is_sync(engine):
         client = make_client(engine, server_url=url)
@@ -50,7 +59,7 @@ def close_in_flight(engine: str, kind: str, url: str, calls: int = 4) -> list[An
         threads = [threading.Thread(target=run, args=(n,)) for n in range(calls)]
         for thread in threads:
             thread.start()
-        time.sleep(0.3)
+        until_arrived()
         client.close()
         for thread in threads:
             thread.join(timeout=10)
@@ -59,7 +68,9 @@ def close_in_flight(engine: str, kind: str, url: str, calls: int = 4) -> list[An
     async def main() -> list[Any]:
         client = make_client(engine, server_url=url)
         tasks = [asyncio.ensure_future(w(client)) for w in writes]
-        await asyncio.sleep(0.3)
+        deadline = time.monotonic() + 5
+        while not arrived() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         await client.aclose()
         return list(await asyncio.gather(*tasks, return_exceptions=True))
 
@@ -75,7 +86,9 @@ def test_closing_with_writes_in_flight_says_their_outcome_is_unknown(engine: str
             sandbox.url, script=lambda request: Fault.TRICKLE, trickle_bytes=8, trickle_delay_s=0.05
         ) as proxy,
     ):
-        outcomes = close_in_flight(engine, kind, proxy.url)
+        outcomes = close_in_flight(
+            engine, kind, proxy.url, arrived=lambda: len(ledger(sandbox).recorded()) == 4
+        )
         recorded = ledger(sandbox).recorded()
     assert sorted(str(key) for key in recorded) == ["k0", "k1", "k2", "k3"]  # every write had arrived
     assert [type(o).__name__ for o in outcomes if not isinstance(o, errors.MeterlyError)] == []
