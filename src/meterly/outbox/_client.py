@@ -193,11 +193,7 @@ class ClientOutbox(_BaseOutbox):
         if deliver is None:
             if client is None:
                 raise errors.RequestValidationError("client", "a client or a deliver callable is required")
-            deliverer = ClientDeliverer(client)
-            self._deliverer: Optional[ClientDeliverer] = deliverer
-            deliver = deliverer
-        else:
-            self._deliverer = None
+            deliver = ClientDeliverer(client)
         self.sender = ThreadSender(self.core, deliver)
         if self.store.durable and self.store.pending():
             self.sender.start()  # what an earlier process left
@@ -240,8 +236,6 @@ class ClientOutbox(_BaseOutbox):
             self.sender.stop()
             self.report_left()
             self.store.close()
-            if self._deliverer is not None:
-                self._deliverer.close()
 
     def after_fork_in_child(self) -> None:
         super().after_fork_in_child()
@@ -268,11 +262,7 @@ class AsyncClientOutbox(_BaseOutbox):
         if deliver is None:
             if client is None:
                 raise errors.RequestValidationError("client", "a client or a deliver callable is required")
-            deliverer = AsyncClientDeliverer(client)
-            self._deliverer: Optional[AsyncClientDeliverer] = deliverer
-            deliver = deliverer
-        else:
-            self._deliverer = None
+            deliver = AsyncClientDeliverer(client)
         self.sender = TaskSender(self.core, deliver)
 
     def _wake(self) -> None:
@@ -321,8 +311,6 @@ class AsyncClientOutbox(_BaseOutbox):
             await self.sender.stop()
             self.report_left()
             self.store.close()
-            if self._deliverer is not None:
-                self._deliverer.close()
 
     def after_fork_in_child(self) -> None:
         super().after_fork_in_child()

@@ -175,9 +175,6 @@ class ClientDeliverer:
             return batch_outcomes(events, outcome)
         return batch_outcomes(events, DELIVERED_OUTCOME)
 
-    def close(self) -> None:
-        """Nothing to close: deliveries go through the client's own pool."""
-
 
 class AsyncClientDeliverer:
     """Delivers through an `AsyncMeterly` client."""
@@ -215,6 +212,3 @@ class AsyncClientDeliverer:
                 return [(await self._batch([event]))[0] for event in events]
             return batch_outcomes(events, outcome)
         return batch_outcomes(events, DELIVERED_OUTCOME)
-
-    def close(self) -> None:
-        """Nothing to close: deliveries go through the client's own pool."""
