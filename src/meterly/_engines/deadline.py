@@ -95,25 +95,57 @@ def _budget(request: httpx.Request, cap: Optional[float]) -> Optional[float]:
     return budget
 
 
-def send_within(client: httpx.Client, request: httpx.Request, cap: Optional[float] = None) -> httpx.Response:
+def _handed(transport: httpx.BaseTransport, request: httpx.Request) -> httpx.Response:
+    """`request` given straight to `transport`, as `httpx.Client.send` would give it (body unread)."""
+    try:
+        response = transport.handle_request(request)
+    except httpx.RequestError as exc:
+        exc.request = request
+        raise
+    response.request = request
+    return response
+
+
+async def _ahanded(transport: httpx.AsyncBaseTransport, request: httpx.Request) -> httpx.Response:
+    """`_handed` for an async transport."""
+    try:
+        response = await transport.handle_async_request(request)
+    except httpx.RequestError as exc:
+        exc.request = request
+        raise
+    response.request = request
+    return response
+
+
+def send_within(
+    client: httpx.Client,
+    request: httpx.Request,
+    cap: Optional[float] = None,
+    transport: Optional[httpx.BaseTransport] = None,
+) -> httpx.Response:
     """`client.send(request)`, with the body read before the attempt's deadline or not at all.
 
     A redirect is never followed, whatever the client's own `follow_redirects`: the 3xx comes back as
     the answer (and becomes an `APIError`), so the key never reaches another address. An exception
     leaves with the frames below this one cleared of their locals (`forget_locals`). `cap`: the most
     seconds the attempt may take whatever the request's own timeouts (an injected client's).
+    `transport`: the client's transport for the request's URL, when handing the request straight to it
+    leaves out nothing the client's `send` would do (`httpx_compat.transport_for`).
     """
     budget = _budget(request, cap)
     try:
-        if budget is None:
+        if budget is None and transport is None:
             return client.send(request, follow_redirects=False)
-        deadline = time.monotonic() + budget
+        deadline = None if budget is None else time.monotonic() + budget
         token = ATTEMPT_DEADLINE.set(deadline)
         try:
-            response = client.send(request, stream=True, follow_redirects=False)
+            if transport is None:
+                response = client.send(request, stream=True, follow_redirects=False)
+            else:
+                response = _handed(transport, request)
             try:
                 stream = response.stream
-                if isinstance(stream, httpx.SyncByteStream):
+                if budget is not None and deadline is not None and isinstance(stream, httpx.SyncByteStream):
                     response.stream = DeadlineStream(stream, request, deadline, budget)
                 response.read()
             except BaseException:
@@ -128,21 +160,27 @@ def send_within(client: httpx.Client, request: httpx.Request, cap: Optional[floa
 
 
 async def asend_within(
-    client: httpx.AsyncClient, request: httpx.Request, cap: Optional[float] = None
+    client: httpx.AsyncClient,
+    request: httpx.Request,
+    cap: Optional[float] = None,
+    transport: Optional[httpx.AsyncBaseTransport] = None,
 ) -> httpx.Response:
     """`await client.send(request)`, with the body read before the attempt's deadline or not at all;
-    redirects, exceptions and `cap` as in `send_within`."""
+    redirects, exceptions, `cap` and `transport` as in `send_within`."""
     budget = _budget(request, cap)
     try:
-        if budget is None:
+        if budget is None and transport is None:
             return await client.send(request, follow_redirects=False)
-        deadline = time.monotonic() + budget
+        deadline = None if budget is None else time.monotonic() + budget
         token = ATTEMPT_DEADLINE.set(deadline)
         try:
-            response = await client.send(request, stream=True, follow_redirects=False)
+            if transport is None:
+                response = await client.send(request, stream=True, follow_redirects=False)
+            else:
+                response = await _ahanded(transport, request)
             try:
                 stream = response.stream
-                if isinstance(stream, httpx.AsyncByteStream):
+                if budget is not None and deadline is not None and isinstance(stream, httpx.AsyncByteStream):
                     response.stream = AsyncDeadlineStream(stream, request, deadline, budget)
                 await response.aread()
             except BaseException:

@@ -11,6 +11,7 @@ attempt's deadline or not at all.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -19,6 +20,8 @@ import httpx2
 
 from meterly._engines.deadline import ATTEMPT_DEADLINE, adiscard_connection, discard_connection
 from meterly._engines.httpx2_compat import bound_by_deadline
+from meterly._engines.httpx_compat import sends_plainly, transport_for
+from meterly._engines.httpx_engine import HeaderSets
 from meterly._engines.seam import ClosedWhileSending, Decoded, capped, cut_seconds, owned_timeout
 from meterly._redaction import forget_locals
 from meterly._wire import TIME_LEFT, Call, Received
@@ -49,14 +52,25 @@ def _httpx_error(exc: BaseException, request: Optional[httpx.Request]) -> httpx.
     return error
 
 
+_LOG = logging.getLogger("httpx2")
+"""httpx2's own request log: while it is on, requests go through the client's `send`, which writes it."""
+
+
 class _Base:
-    __slots__ = ("_closing", "_default", "client", "owned")
+    __slots__ = ("_closing", "_default", "_headers", "_plain", "_urls", "client", "owned")
 
     def __init__(self, client: Any, owned: bool) -> None:
         self.client = client
         self.owned = owned
         self._closing = False
         bound_by_deadline(client)
+        # As in the httpx engine: a client of httpx2's own classes is given the requests the SDK builds
+        # itself, straight to its transport, while that leaves out nothing.
+        self._plain = sends_plainly(
+            client, httpx2.AsyncClient if isinstance(client, httpx2.AsyncClient) else httpx2.Client
+        )
+        self._headers = HeaderSets(httpx2.Headers)
+        self._urls: Dict[int, Tuple[httpx.URL, Any]] = {}
         own = client.timeout
         values = {"connect": own.connect, "read": own.read, "write": own.write, "pool": own.pool}
         self._default: Dict[str, Optional[float]] = (
@@ -72,13 +86,15 @@ class _Base:
             timeout = effect.timeout
             values = timeout.as_dict() if isinstance(timeout, httpx.Timeout) else self._default
             values = cut_seconds(values, effect.time_left)
-            request = self.client.build_request(
-                effect.op.method,
-                str(effect.url),
-                content=effect.body,
-                headers=effect.headers,
-                timeout=httpx2.Timeout(**values),
-            )
+            request = self._direct(effect, values)
+            if request is None:
+                request = self.client.build_request(
+                    effect.op.method,
+                    str(effect.url),
+                    content=effect.body,
+                    headers=effect.headers,
+                    timeout=httpx2.Timeout(**values),
+                )
             original = None
         else:
             values = effect.extensions.get("timeout") or self._default
@@ -95,6 +111,36 @@ class _Base:
         budget = max(set_values) if set_values else float("inf")
         return request, budget, original
 
+    def _direct(self, call: Call, timeouts: Dict[str, Optional[float]]) -> Any:
+        """The request the client's `build_request` would make for `call`, built directly (None when
+        the client has default query parameters or cookies to merge in, or its headers set Host)."""
+        client = self.client
+        if not self._plain or client.params or client.cookies:
+            return None
+        merged = self._headers.merged(client.headers, call.headers)
+        if merged is None:
+            return None
+        request = httpx2.Request(
+            call.op.method, self._url(call.url), content=call.body, extensions={"timeout": dict(timeouts)}
+        )
+        request.headers = self._headers.complete(request.headers.raw, merged, call.headers)
+        return request
+
+    def _url(self, url: httpx.URL) -> Any:
+        """`url` as an `httpx2.URL`, kept while the same `httpx.URL` (a prepared target) comes back."""
+        kept = self._urls.get(id(url))
+        if kept is not None and kept[0] is url:
+            return kept[1]
+        if len(self._urls) >= _MAX_URLS:
+            self._urls.clear()
+        converted = httpx2.URL(str(url))
+        self._urls[id(url)] = (url, converted)
+        return converted
+
+    def _transport(self, request: Any) -> Any:
+        """The transport to hand `request` to directly, or None to send it through the client."""
+        return transport_for(self.client, request.url, _LOG) if self._plain else None
+
     def _failed(self, exc: BaseException, original: Optional[httpx.Request]) -> BaseException:
         forget_locals(exc)
         if self._closing:
@@ -104,6 +150,10 @@ class _Base:
         if isinstance(exc, httpx.RequestError):
             return exc
         return _httpx_error(exc, original)
+
+
+_MAX_URLS = 64
+"""Converted URLs kept per client before they are all dropped."""
 
 
 def _expired(budget: float, original: Optional[httpx.Request]) -> httpx.ReadTimeout:
@@ -121,9 +171,14 @@ class Httpx2Sender(_Base):
     def send(self, effect: Union[Call, httpx.Request]) -> Decoded:
         request, budget, original = self._request(effect)
         deadline = time.monotonic() + budget
+        transport = self._transport(request)
         token = ATTEMPT_DEADLINE.set(deadline if budget != float("inf") else None)
         try:
-            response = self.client.send(request, stream=True, follow_redirects=False)
+            if transport is None:
+                response = self.client.send(request, stream=True, follow_redirects=False)
+            else:
+                response = transport.handle_request(request)
+                response.request = request
             try:
                 chunks: List[bytes] = []
                 for chunk in response.iter_bytes():
@@ -138,6 +193,8 @@ class Httpx2Sender(_Base):
             raise self._failed(exc, original) from exc
         finally:
             ATTEMPT_DEADLINE.reset(token)
+        if transport is not None and "set-cookie" in response.headers:
+            self.client.cookies.extract_cookies(response)
         return Decoded(
             response.status_code,
             b"".join(chunks),
@@ -163,9 +220,14 @@ class AsyncHttpx2Sender(_Base):
     async def send(self, effect: Union[Call, httpx.Request]) -> Decoded:
         request, budget, original = self._request(effect)
         deadline = time.monotonic() + budget
+        transport = self._transport(request)
         token = ATTEMPT_DEADLINE.set(deadline if budget != float("inf") else None)
         try:
-            response = await self.client.send(request, stream=True, follow_redirects=False)
+            if transport is None:
+                response = await self.client.send(request, stream=True, follow_redirects=False)
+            else:
+                response = await transport.handle_async_request(request)
+                response.request = request
             try:
                 chunks: List[bytes] = []
                 async for chunk in response.aiter_bytes():
@@ -180,6 +242,8 @@ class AsyncHttpx2Sender(_Base):
             raise self._failed(exc, original) from exc
         finally:
             ATTEMPT_DEADLINE.reset(token)
+        if transport is not None and "set-cookie" in response.headers:
+            self.client.cookies.extract_cookies(response)
         return Decoded(
             response.status_code,
             b"".join(chunks),

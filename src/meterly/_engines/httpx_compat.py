@@ -14,8 +14,11 @@ guard is revisited before a release claims that version. `httpx2_compat` does th
 
 from __future__ import annotations
 
+import datetime
 import functools
+import logging
 import ssl
+import time
 from types import ModuleType
 from typing import Any, Optional
 
@@ -28,8 +31,11 @@ __all__ = [
     "bound_by_deadline",
     "bound_with",
     "deferred_tls",
+    "sends_plainly",
+    "settle",
     "supported",
     "supported_version",
+    "transport_for",
 ]
 
 SUPPORTED_HTTPCORE = (1,)
@@ -100,3 +106,54 @@ def deferred_tls() -> Optional[ssl.SSLContext]:
     stand_in = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     STAND_INS[stand_in] = _verified_context
     return stand_in
+
+
+_SEND_STEPS = (
+    "build_request",
+    "send",
+    "_send_handling_auth",
+    "_send_handling_redirects",
+    "_send_single_request",
+    "_transport_for_url",
+)
+"""What an httpx client does between `send(request)` and its transport, in httpx 0.28 and 0.29 (and
+httpx2, which keeps their layout)."""
+
+
+def sends_plainly(client: object, base: type) -> bool:
+    """Whether `client`'s class sends as `base` (httpx's or httpx2's own `Client` or `AsyncClient`)
+    does, and `base` has the layout `transport_for` knows. A subclass that changes how a request is
+    built or sent (a tracing wrapper, say) is always sent through its own `send`."""
+    cls = type(client)
+    return all(
+        getattr(base, step, None) is not None and getattr(cls, step, None) is getattr(base, step)
+        for step in _SEND_STEPS
+    )
+
+
+def transport_for(client: Any, url: Any, log: logging.Logger) -> Any:
+    """The transport `client.send` would give a request for `url` (its mounts and proxies honoured), or
+    None when giving the request straight to it would leave out something `send` does: the client is
+    closed (`send` raises), has event hooks or auth, has cookies to send, or its request log (`log`) is
+    on. Only for a client that `sends_plainly`; `settle` does the rest of `send`'s work."""
+    hooks = client.event_hooks
+    if (
+        client.is_closed
+        or hooks["request"]
+        or hooks["response"]
+        or client.auth is not None
+        or client.cookies
+        or log.isEnabledFor(logging.INFO)
+    ):
+        return None
+    return client._transport_for_url(url)
+
+
+def settle(client: Any, response: Any, started: float) -> None:
+    """What `client.send` does with a response its transport answered (`transport_for`) once the body
+    is read: keep the cookies it sets, give it the client's default encoding, and its `elapsed` from
+    `started` (`time.perf_counter()`)."""
+    if "set-cookie" in response.headers:
+        client.cookies.extract_cookies(response)
+    response.default_encoding = client._default_encoding
+    response.elapsed = datetime.timedelta(seconds=time.perf_counter() - started)

@@ -17,3 +17,11 @@ def test_the_installed_httpcore2_is_one_httpx2_compat_supports() -> None:
     )
     with httpx2.Client() as client:
         assert httpx2_compat.bound_by_deadline(client)
+
+
+def test_the_installed_httpx2_sends_as_the_direct_handover_expects() -> None:
+    httpx2 = pytest.importorskip("httpx2")
+    from meterly._engines.httpx_compat import sends_plainly
+
+    assert sends_plainly(httpx2.Client(), httpx2.Client)
+    assert sends_plainly(httpx2.AsyncClient(), httpx2.AsyncClient)

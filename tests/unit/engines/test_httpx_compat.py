@@ -49,3 +49,25 @@ def test_an_http_only_client_defers_tls_to_a_verified_context_built_at_first_htt
     assert real.cert_store_stats()["x509_ca"] > 0
     with OwnedClient(True) as client:
         assert client._transport._pool._ssl_context is not stand_in  # type: ignore[attr-defined]
+
+
+def test_the_installed_httpx_sends_as_the_direct_handover_expects() -> None:
+    """The engines give a plain client's requests straight to its transport (`transport_for`); that
+    needs the send steps `sends_plainly` names, on httpx's classes and on the SDK's own client."""
+    import logging
+
+    assert httpx_compat.sends_plainly(httpx.Client(), httpx.Client)
+    assert httpx_compat.sends_plainly(httpx.AsyncClient(), httpx.AsyncClient)
+    assert httpx_compat.sends_plainly(OwnedClient(), httpx.Client)
+
+    class Traced(httpx.Client):
+        def send(self, request: httpx.Request, **kwargs: object) -> httpx.Response:  # type: ignore[override]
+            return super().send(request)
+
+    assert not httpx_compat.sends_plainly(Traced(), httpx.Client)
+    with httpx.Client() as client:
+        url = httpx.URL("https://api.meterly.test/v1/balances.check")
+        quiet = logging.getLogger("meterly.test.quiet")
+        assert httpx_compat.transport_for(client, url, quiet) is client._transport
+        client.cookies.set("session", "s-1")
+        assert httpx_compat.transport_for(client, url, quiet) is None
