@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.inner_pytest import only_these_plugins
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 SECTION = "## Testing your app against the sandbox"
 
@@ -24,7 +26,7 @@ def readme_example() -> str:
 
 def test_readme_sandbox_example_passes_under_pytest(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_paywall=readme_example())
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *only_these_plugins())
     result.assert_outcomes(passed=4)
 
 
