@@ -4,18 +4,23 @@ consistent with the models, and the generated resource methods take exactly the 
 from __future__ import annotations
 
 import inspect
+import threading
+import time
 import typing
 from datetime import datetime
-from typing import Any, Dict, Optional, Sequence, Union, get_args, get_origin
+from typing import Any, Dict, List, Optional, Sequence, Union, get_args, get_origin
 
+import pydantic
 import pytest
 
 from meterly import AsyncMeterly, Meterly, models
 from meterly._arg import NO_DEFAULT, Arg
-from meterly._declaration import BODY_KEY, Operation
+from meterly._declaration import BODY_KEY, AdapterCheck, Operation, json_parser
 from meterly._options import CallOptions
 from meterly._registry import OPERATIONS
+from meterly.errors import RequestValidationError
 from meterly.models import requestdicts
+from meterly.types import BaseModel
 
 IDS = [op.operation_id for op in OPERATIONS]
 
@@ -164,3 +169,121 @@ def test_every_argument_doc_names_a_body_parameter(op: Operation[Any]) -> None:
     else:
         assert set(op.arg_docs) <= set(op.request_model.model_fields)
     assert "Returns:" in op.doc
+
+
+def _fresh(op: Operation[Any]) -> Operation[Any]:
+    """A copy of `op`'s declaration, nothing of it compiled yet."""
+    return Operation(
+        operation_id=op.operation_id,
+        sdk_call=f"{op.resource}.{op.method_name}",
+        path=op.path,
+        security=op.security,
+        request=lambda: op.request_model,
+        response=lambda: op.response_model,
+    )
+
+
+def _balances_check() -> Operation[Any]:
+    return next(op for op in OPERATIONS if (op.resource, op.method_name) == ("balances", "check"))
+
+
+def _adapters_built(monkeypatch: pytest.MonkeyPatch) -> List[Any]:
+    """Records every pydantic TypeAdapter built from now on."""
+    built: List[Any] = []
+    original = pydantic.TypeAdapter.__init__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        built.append(args[0] if args else kwargs.get("type"))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pydantic.TypeAdapter, "__init__", counting)
+    return built
+
+
+def test_a_parameter_checked_by_an_adapter_builds_it_at_its_first_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    op = _fresh(_balances_check())
+    built = _adapters_built(monkeypatch)
+    (lock,) = [param for param in op.compile() if param.name == "lock"]
+    assert isinstance(lock.check, AdapterCheck)
+    assert built == []  # a call without `lock` never needs it
+    assert lock.check("lock", {"lock_id": "l1"})["lock_id"] == "l1"
+    assert lock.check("lock", {"lock_id": "l2"})["lock_id"] == "l2"
+    assert len(built) == 1
+    with pytest.raises(RequestValidationError) as caught:
+        lock.check("lock", {"lock_id": 1})
+    assert caught.value.param == "lock"
+
+
+def test_warm_builds_every_adapter_and_the_result_validator(monkeypatch: pytest.MonkeyPatch) -> None:
+    op = _fresh(_balances_check())
+    op.warm()
+    built = _adapters_built(monkeypatch)
+    (lock,) = [param for param in op.params if param.name == "lock"]
+    lock.check("lock", {"lock_id": "l1"})
+    answer = op.parse(b'{"allowed": true, "customer_id": "c", "balance": null}')
+    assert answer.allowed is True
+    assert built == []
+
+
+def test_threads_whose_first_calls_meet_compile_the_body_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from meterly import _declaration
+
+    op = _fresh(_balances_check())
+    compiled: List[Any] = []
+    original = _declaration.body_params
+
+    def counting(model: Any) -> Any:
+        compiled.append(model)
+        time.sleep(0.01)  # long enough for every other thread to arrive meanwhile
+        return original(model)
+
+    monkeypatch.setattr(_declaration, "body_params", counting)
+    threads = 16
+    start = threading.Barrier(threads)
+    results: List[Any] = []
+
+    def first_call() -> None:
+        start.wait()
+        results.append(op.params)
+
+    workers = [threading.Thread(target=first_call) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(compiled) == 1
+    assert len(results) == threads
+    assert all(params is results[0] for params in results)
+
+
+def test_threads_whose_first_parses_meet_build_the_validator_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Deferred(BaseModel):  # meterly's base: its validator is built at first use
+        allowed: bool
+
+    rebuilds: List[int] = []
+    original = Deferred.model_rebuild.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        rebuilds.append(1)
+        time.sleep(0.01)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(Deferred, "model_rebuild", classmethod(counting))
+    parse = json_parser(lambda: Deferred)
+    threads = 16
+    start = threading.Barrier(threads)
+    answers: List[bool] = []
+
+    def first_parse() -> None:
+        start.wait()
+        answers.append(parse(b'{"allowed": true}').allowed)
+
+    workers = [threading.Thread(target=first_parse) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert answers == [True] * threads
+    assert len(rebuilds) == 1

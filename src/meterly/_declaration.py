@@ -6,7 +6,10 @@ The declarations themselves live one per module in `meterly._endpoints`; `meterl
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import threading
 from datetime import datetime
 from typing import (
     Any,
@@ -38,6 +41,19 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 
 Check = Callable[[str, Any], Any]
 """Checks one argument (`name` for the error) and returns the value to send; raises RequestValidationError."""
+
+_compile_lock = threading.Lock()
+"""Held while a body or a validator compiles: threads whose first calls meet compile it once, not once
+each (48 threads each building the same pydantic schema took the GIL for hundreds of ms)."""
+
+
+def _new_lock_after_fork() -> None:
+    global _compile_lock
+    _compile_lock = threading.Lock()  # a thread of the parent may have held it when it forked
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 class SecurityScheme(NamedTuple):
@@ -224,17 +240,35 @@ class Operation(Generic[T]):
         return self.compiled if self.compiled is not None else self.compile()
 
     def compile(self) -> Tuple[Param, ...]:
-        """Compiles the body parameters from the request model (once: later calls return them)."""
+        """Compiles the body parameters from the request model (once: later calls return them).
+
+        A check by a pydantic adapter (a parameter of a type without a check of its own, such as
+        `lock`) builds its adapter when it first checks a value; `warm` builds them all now.
+        """
         if self.compiled is None:
-            array = self.array_body
-            if array is None:
-                model = self._request()
-                self.unsent_defaults = _unsent_defaults(model)
-                self.compiled = body_params(model)
-            else:
-                check = _items_check(self._request(), array.min_items, array.max_items)
-                self.compiled = (Param(array.name, array.name, check, True, True),)
+            with _compile_lock:
+                if self.compiled is None:
+                    array = self.array_body
+                    if array is None:
+                        model = self._request()
+                        self.unsent_defaults = _unsent_defaults(model)
+                        params = body_params(model)
+                    else:
+                        check = _items_check(self._request(), array.min_items, array.max_items)
+                        params = (Param(array.name, array.name, check, True, True),)
+                    self.compiled = params  # last: the pipeline reads it without the lock
         return self.compiled
+
+    def warm(self) -> None:
+        """Does now what the first calls would: compiles the body parameters and every check's adapter,
+        and the result's validator."""
+        for param in self.compile():
+            if isinstance(param.check, AdapterCheck):
+                param.check.adapter()
+            elif param.check is check_timestamp:
+                _timestamp_parser()
+        with contextlib.suppress(ValueError):  # an empty body compiles the validator, then fails it
+            self.parse(b"{}")
 
     def writes_with(self, args: Mapping[str, Any]) -> bool:
         """Whether a call with these arguments records something."""
@@ -272,7 +306,11 @@ def json_parser(model: Callable[[], type[M]]) -> Callable[[bytes], M]:
     def parse(content: bytes) -> M:
         nonlocal validate_json
         if validate_json is None:
-            validate_json = model().__pydantic_validator__.validate_json
+            with _compile_lock:
+                if validate_json is None:
+                    cls = model()
+                    cls.model_rebuild()  # builds the deferred validator once, under the lock
+                    validate_json = cls.__pydantic_validator__.validate_json
         return validate_json(content)
 
     return parse
@@ -415,19 +453,29 @@ def _int_check(low: Optional[float], high: Optional[float]) -> Check:
 _parse_timestamp: Optional[Callable[[str], datetime]] = None
 
 
+def _timestamp_parser() -> Callable[[str], datetime]:
+    """pydantic's parser, which reads every ISO 8601 form on every Python version (built once)."""
+    global _parse_timestamp
+    if _parse_timestamp is None:
+        with _compile_lock:
+            if _parse_timestamp is None:
+                _parse_timestamp = pydantic.TypeAdapter(datetime).validate_strings
+    return _parse_timestamp
+
+
 def check_timestamp(name: str, value: Any) -> str:
     """A `datetime` (sent as its ISO 8601 text) or ISO 8601 text (sent as given)."""
-    global _parse_timestamp
     if isinstance(value, datetime):
         return value.isoformat()
     if not isinstance(value, str):
         raise RequestValidationError(
             name, f"must be a datetime or an ISO 8601 str, got {type(value).__name__}"
         )
-    if _parse_timestamp is None:  # pydantic's parser reads every ISO 8601 form on every Python version
-        _parse_timestamp = pydantic.TypeAdapter(datetime).validate_strings
+    parse = _parse_timestamp
+    if parse is None:
+        parse = _timestamp_parser()
     try:
-        _parse_timestamp(value)
+        parse(value)
     except pydantic.ValidationError:
         raise RequestValidationError(name, f"must be an ISO 8601 date-time, got {value!r}") from None
     return value
@@ -457,9 +505,31 @@ def _adapter_check(info: Any) -> Check:
     annotation = info.annotation
     if info.metadata:
         annotation = Annotated.__class_getitem__((annotation, *info.metadata))  # type: ignore[attr-defined]
-    adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(cast(Any, annotation))
+    return AdapterCheck(annotation)
 
-    def check(name: str, value: Any) -> Any:
+
+class AdapterCheck:
+    """The `Check` of `_adapter_check`. Its pydantic adapter is built at the first value it checks: most
+    calls leave such a parameter (`lock`) out, and building it compiles the schema of its model."""
+
+    __slots__ = ("_adapter", "_annotation")
+
+    def __init__(self, annotation: Any) -> None:
+        self._annotation = annotation
+        self._adapter: Optional[pydantic.TypeAdapter[Any]] = None
+
+    def adapter(self) -> pydantic.TypeAdapter[Any]:
+        """The adapter, built once."""
+        if self._adapter is None:
+            with _compile_lock:
+                if self._adapter is None:
+                    self._adapter = pydantic.TypeAdapter(self._annotation)
+        return self._adapter
+
+    def __call__(self, name: str, value: Any) -> Any:
+        adapter = self._adapter
+        if adapter is None:
+            adapter = self.adapter()
         try:
             return adapter.dump_python(adapter.validate_python(value), mode="json", by_alias=True)
         except pydantic.ValidationError as exc:
@@ -473,8 +543,6 @@ def _adapter_check(info: Any) -> Check:
             where = ".".join(str(part) for part in loc)
             problem = _problem(first["msg"])
             raise RequestValidationError(name, f"{where + ': ' if where else ''}{problem}") from None
-
-    return check
 
 
 def _items_check(model: type[pydantic.BaseModel], min_items: int, max_items: int) -> Check:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import time
@@ -173,14 +172,11 @@ class _BaseClient(Generic[P]):
 
     @staticmethod
     def _warm_models() -> None:
-        """Loads every operation's models and compiles their validators, as a first call would."""
+        """Loads every operation's models and compiles their validators, as first calls would."""
         from meterly._registry import OPERATIONS
 
         for op in OPERATIONS:
-            op.compile()
-            # The response validator compiles at the first parse; an empty body only fails validation.
-            with contextlib.suppress(ValueError):
-                op.parse(b"{}")
+            op.warm()
 
 
 def _engine_for(arguments: Mapping[str, Any], is_async: bool) -> HttpBackend:

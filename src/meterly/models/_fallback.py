@@ -1,7 +1,5 @@
 """The `is_fallback` marker shared by the answers that fail-open can make up."""
 
-from __future__ import annotations
-
 from typing import Any, Dict, Iterator, Literal, Optional, Tuple
 
 from meterly.types import BaseModel

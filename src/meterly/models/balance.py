@@ -1,7 +1,5 @@
 """`Balance`: a customer's balance of one feature."""
 
-from __future__ import annotations
-
 from typing import List, Optional
 
 from meterly.types import BaseModel, Nullable

@@ -1,7 +1,5 @@
 """`Breakdown`: one plan's or grant's part of a balance."""
 
-from __future__ import annotations
-
 from typing import Optional
 
 from meterly.types import BaseModel, Nullable

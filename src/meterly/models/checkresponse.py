@@ -1,7 +1,5 @@
 """`CheckResponse`: the answer of `balances.check`."""
 
-from __future__ import annotations
-
 from typing import Any, Dict, Optional
 
 from pydantic import Field

@@ -1,7 +1,5 @@
 """`CustomerRollover`: unused balance carried into the next cycle."""
 
-from __future__ import annotations
-
 from typing import Optional
 
 from meterly.types import BaseModel, Nullable

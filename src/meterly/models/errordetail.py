@@ -1,7 +1,5 @@
 """`ErrorDetail`: the `error` object of the enveloped error shape."""
 
-from __future__ import annotations
-
 from typing import Any, Optional
 
 from meterly.types import UNSET, BaseModel, OptionalNullable

@@ -1,7 +1,5 @@
 """`Feature`: a feature's definition, as later API versions include it in flags and balances."""
 
-from __future__ import annotations
-
 from typing import Literal, Union
 
 from meterly.types import BaseModel, UnrecognizedStr

@@ -1,7 +1,5 @@
 """`FinalizeRequest` and `FinalizeResponse`: the body and the answer of `balances.finalize`."""
 
-from __future__ import annotations
-
 from typing import Any, Dict, Literal, Optional, Union
 
 from pydantic import Field

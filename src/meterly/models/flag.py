@@ -1,7 +1,5 @@
 """`Flag`: the grant of a boolean feature, returned by later API versions of balances.check."""
 
-from __future__ import annotations
-
 from typing import Optional
 
 from meterly.types import BaseModel, Nullable

@@ -1,7 +1,5 @@
 """`FlushResult`: what `client.outbox.flush()` did before it returned."""
 
-from __future__ import annotations
-
 from meterly.types import BaseModel
 
 

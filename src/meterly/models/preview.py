@@ -1,7 +1,5 @@
 """`Preview`: upgrade information returned with a denial."""
 
-from __future__ import annotations
-
 from typing import List, Literal, Union
 
 from meterly.types import BaseModel, UnrecognizedStr

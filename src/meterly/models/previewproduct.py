@@ -1,7 +1,5 @@
 """`PreviewProduct`: a product offered in a denial preview."""
 
-from __future__ import annotations
-
 from meterly.types import BaseModel
 
 

@@ -1,7 +1,5 @@
 """`Price`: how usage beyond the included grant is billed."""
 
-from __future__ import annotations
-
 from typing import Literal, Optional, Union
 
 from meterly.types import BaseModel, Nullable, UnrecognizedStr

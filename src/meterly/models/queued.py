@@ -1,7 +1,5 @@
 """`Queued`: what `client.outbox.<resource>.<method>(...)` returns once an event is in the outbox."""
 
-from __future__ import annotations
-
 from datetime import datetime
 
 from meterly.types import BaseModel

@@ -1,7 +1,5 @@
 """`Reset`: when and how often a balance's usage resets."""
 
-from __future__ import annotations
-
 from typing import Literal, Optional, Union
 
 from meterly.types import BaseModel, Nullable, UnrecognizedStr

@@ -1,7 +1,5 @@
 """`Security`: per-scheme API keys."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Any, Optional
 
 import pydantic

@@ -1,7 +1,5 @@
 """`TrackRequest`: the body of `balances.track`."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, Dict, Literal, Optional, Union
 

@@ -1,7 +1,5 @@
 """`TrackResponse`: the answer of `balances.track` and `balances.track_tokens`."""
 
-from __future__ import annotations
-
 from typing import Dict, List, Optional
 
 from meterly.types import UNSET, BaseModel, Nullable, OptionalNullable

@@ -1,7 +1,5 @@
 """`TrackTokensRequest`: the body of `balances.track_tokens`."""
 
-from __future__ import annotations
-
 from typing import Any, Dict, Literal, Optional
 
 from pydantic import Field

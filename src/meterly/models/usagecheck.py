@@ -1,7 +1,5 @@
 """`UsageCheck`: the answer of `usage.check`."""
 
-from __future__ import annotations
-
 from typing import Literal, Optional, Union
 
 from pydantic import Field

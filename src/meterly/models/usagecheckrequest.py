@@ -1,7 +1,5 @@
 """`UsageCheckRequest`: the body of `usage.check`."""
 
-from __future__ import annotations
-
 from pydantic import Field
 from typing_extensions import Annotated
 

@@ -1,7 +1,5 @@
 """`UsageCheckResponse`: the `{"success": true, "data": {...}}` envelope of `usage.check`."""
 
-from __future__ import annotations
-
 from meterly.types import BaseModel
 
 from .usagecheck import UsageCheck

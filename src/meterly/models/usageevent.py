@@ -1,7 +1,5 @@
 """`UsageEvent`: the answer of `usage.track`, the event as recorded."""
 
-from __future__ import annotations
-
 from typing import List, Optional
 
 from pydantic import Field

@@ -1,7 +1,5 @@
 """`UsageEventConsumption`: what recording a usage event drew from credits or a balance."""
 
-from __future__ import annotations
-
 from typing import Literal, Union
 
 from meterly.types import BaseModel, UnrecognizedStr

@@ -1,7 +1,5 @@
 """`UsageEventProperty`: one property of a usage event, as Commet lists them."""
 
-from __future__ import annotations
-
 from meterly.types import BaseModel
 
 

@@ -1,7 +1,5 @@
 """`UsageTrackRequest`: the body of `usage.track`."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, List, Mapping, Optional
 

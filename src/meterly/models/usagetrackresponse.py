@@ -1,7 +1,5 @@
 """`UsageTrackResponse`: the `{"success": true, "data": {...}}` envelope of `usage.track`."""
 
-from __future__ import annotations
-
 from meterly.types import BaseModel
 
 from .usageevent import UsageEvent
