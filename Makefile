@@ -1,5 +1,9 @@
 # Everything a fresh machine with python3 and make needs: `make demo`, `make test`.
 PYTHON ?= python3
+# Bytecode is written even where the environment turns it off: without it every pytest worker and every
+# subprocess a test starts compiles the package, and pytest rewrites the assertions of every plugin's
+# modules (hypothesis, schemathesis, anyio: about 280), again in each worker: 8 s of CPU per worker.
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from meterly import AsyncMeterly, Meterly, models
-from tests.fidelity.test_prism import KEY, RECORDING_CALLS, serve
+from tests.fidelity.test_prism import KEY, PRISM_MS, RECORDING_CALLS, serve
 
 pytestmark = pytest.mark.skipif(
     __import__("shutil").which("node") is None, reason="Prism needs node, which is not installed"
@@ -236,7 +236,7 @@ def test_prism_refuses_a_key_autumn_does_not_define(autumn_url: str) -> None:
 
 
 def test_our_recording_requests_fit_autumn_s_shapes_and_its_answers_parse(autumn_url: str) -> None:
-    with Meterly(api_key=KEY, server_url=autumn_url, retry_config=None) as client:
+    with Meterly(api_key=KEY, server_url=autumn_url, retry_config=None, timeout_ms=PRISM_MS) as client:
         for method, arguments, model in RECORDING_CALLS:
             raw = getattr(client.balances.with_raw_response, method)(**arguments)
             assert "sl-violations" not in raw.headers, (method, raw.headers.get("sl-violations"))
@@ -246,7 +246,9 @@ def test_our_recording_requests_fit_autumn_s_shapes_and_its_answers_parse(autumn
 
 def test_our_async_recording_requests_fit_autumn_s_shapes(autumn_url: str) -> None:
     async def main() -> None:
-        async with AsyncMeterly(api_key=KEY, server_url=autumn_url, retry_config=None) as client:
+        async with AsyncMeterly(
+            api_key=KEY, server_url=autumn_url, retry_config=None, timeout_ms=PRISM_MS
+        ) as client:
             for method, arguments, model in RECORDING_CALLS:
                 assert isinstance(await getattr(client.balances, method)(**arguments), model)
             res = await client.balances.check(customer_id="cus_123", feature_id="messages")
