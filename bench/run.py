@@ -19,7 +19,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Tuple
 from urllib.parse import urlsplit
@@ -337,55 +336,12 @@ def seam_section(calls: int, rounds: int) -> None:
 
 # -- cold start --------------------------------------------------------------------------------------
 
-FLOOR = "import httpx; from pydantic import BaseModel"
-SDK_IMPORT = "import meterly; meterly.Meterly(api_key='sk_bench')"
-RAW_FIRST = (
-    "import httpx; r = httpx.post('{url}{path}', json={body!r}, headers={auth!r}).json(); assert r['allowed']"
-)
-SDK_FIRST = (
-    "import meterly; c = meterly.Meterly(api_key='sk_bench', server_url='{url}'); "
-    "assert c.balances.check(customer_id='cus_123', feature_id='messages').allowed"
-)
-
-
-def process_seconds(code: str, env: Dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, env=env)
-    return time.perf_counter() - start
-
 
 def cold_start(url: str, runs: int) -> None:
-    fmt = {"url": url, "path": PATH, "body": BODY, "auth": AUTH}
-    codes = {
-        "floor": FLOOR,
-        "import": SDK_IMPORT,
-        "raw_first": RAW_FIRST.format(**fmt),
-        "sdk_first": SDK_FIRST.format(**fmt),
-    }
-    # Bytecode cached for every module alike, as after `pip install` (an editable install of meterly, or
-    # PYTHONDONTWRITEBYTECODE, would otherwise make only meterly compile its source at each start).
-    with tempfile.TemporaryDirectory(prefix="meterly-pycache-") as cache:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = cache
-        for code in codes.values():
-            process_seconds(code, env)
-        runners = {name: (lambda c=code: process_seconds(c, env)) for name, code in codes.items()}
-        samples = interleaved(runners, runs)
-    result = medians(samples)
-    row(
-        "cold start: import + client (ms)",
-        f"{result['floor'] * 1e3:.0f}",
-        f"{result['import'] * 1e3:.0f}",
-        f"{paired(samples, 'floor', 'import'):.3f}x",
-        "<= 1.10x the floor `import httpx; from pydantic import BaseModel`",
-    )
-    row(
-        "cold start: process start to first check (ms)",
-        f"{result['raw_first'] * 1e3:.0f}",
-        f"{result['sdk_first'] * 1e3:.0f}",
-        f"{paired(samples, 'raw_first', 'sdk_first'):.3f}x",
-        "",
-    )
+    """`firstcall.py`'s fresh-process rows: import + construct, and process start to the first check."""
+    import firstcall
+
+    firstcall.process_rows(url, runs, row)
 
 
 # -- memory ------------------------------------------------------------------------------------------

@@ -1,0 +1,195 @@
+"""The first call, measured in fresh processes.
+
+`python bench/firstcall.py` prints (targets in brackets):
+- import + construct next to `import httpx; from pydantic import BaseModel` [<= 1.10x];
+- process start to the first parsed `balances.check` against a local canned server, next to
+  `httpx.post(...).json()` [<= 1.3x], and next to the same post validated by one small pydantic model (what
+  any typed client has to pay: pydantic's import and one model's compilation);
+- 48 threads in one fresh process, each building its own client and making its first check at the same
+  moment against `with Sandbox()`: the slowest and the median answer, without and with `warm()` called by
+  each thread before the moment [slowest <= 400 ms].
+
+Every process figure is timed from just before the process is started to its last statement (the
+interpreter's exit is not the first call's cost), wall clock and the process's CPU, in interleaved rounds;
+a ratio is the median of the rounds' paired ratios. Bytecode is cached for every module alike, as after
+`pip install`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
+
+from run import AUTH, BODY, PATH, paired, row  # noqa: E402
+from server import canned_server  # noqa: E402
+
+CACHE = tempfile.mkdtemp(prefix="meterly-pycache-")
+END = "; import time as _t; print(_t.monotonic(), _t.process_time())"
+FLOOR = "import httpx; from pydantic import BaseModel"
+SDK_IMPORT = "import meterly; meterly.Meterly(api_key='sk_bench')"
+RAW_FIRST = (
+    "import httpx; r = httpx.post({url!r}, json={body!r}, headers={auth!r}).json(); assert r['allowed']"
+)
+RAW_MODEL = (
+    "import typing, httpx; from pydantic import BaseModel\n"
+    "class Check(BaseModel):\n"
+    "    allowed: bool\n    customer_id: str\n    required_balance: typing.Optional[float] = None\n"
+    "    balance: typing.Optional[typing.Dict[str, typing.Any]] = None\n"
+    "r = Check.model_validate(httpx.post({url!r}, json={body!r}, headers={auth!r}).json()); assert r.allowed"
+)
+SDK_FIRST = (
+    "import meterly; c = meterly.Meterly(api_key='sk_bench', server_url={base!r}); "
+    "assert c.balances.check(customer_id='cus_123', feature_id='messages').allowed"
+)
+
+WAVE = """
+import json, sys, threading, time
+from meterly import Meterly
+from meterly.sandbox import Sandbox
+
+threads, warm = int(sys.argv[1]), sys.argv[2] == "warm"
+took = [float("inf")] * threads
+with Sandbox() as sb:
+    barrier = threading.Barrier(threads)
+
+    def one(i):
+        client = Meterly(api_key=sb.api_key, server_url=sb.url)
+        if warm:
+            client.warm()
+        barrier.wait()
+        started = time.perf_counter()
+        client.balances.check(customer_id="cus_pro", feature_id="messages")
+        took[i] = time.perf_counter() - started
+        client.close()
+
+    workers = [threading.Thread(target=one, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+print(json.dumps(took))
+"""
+
+
+def timed_process(code: str, env: Dict[str, str]) -> Tuple[float, float]:
+    """(wall, CPU) seconds from just before the process starts to its last statement."""
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-c", code + END], check=True, env=env, capture_output=True, text=True
+    )
+    ended, cpu = (float(x) for x in out.stdout.split()[-2:])
+    return ended - started, cpu
+
+
+def fresh_env() -> Dict[str, str]:
+    """Bytecode cached for every module alike, as after `pip install` (an editable install of meterly, or
+    PYTHONDONTWRITEBYTECODE, would otherwise make only meterly compile its source at each start)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = CACHE
+    env["PYTHONPATH"] = str(HERE.parent / "src")
+    return env
+
+
+def process_rows(base: str, rounds: int, row: Callable[[str, str, str, str, str], None] = row) -> None:
+    env = fresh_env()
+    fmt = {"url": base + PATH, "body": BODY, "auth": AUTH, "base": base}
+    codes = {
+        "floor": FLOOR,
+        "import": SDK_IMPORT,
+        "raw_first": RAW_FIRST.format(**fmt),
+        "raw_model": RAW_MODEL.format(**fmt),
+        "sdk_first": SDK_FIRST.format(**fmt),
+    }
+    for code in codes.values():  # caches every module's bytecode
+        timed_process(code, env)
+    wall: Dict[str, List[float]] = {name: [] for name in codes}
+    cpu: Dict[str, List[float]] = {name: [] for name in codes}
+    for _ in range(rounds):
+        for name, code in codes.items():
+            w, c = timed_process(code, env)
+            wall[name].append(w)
+            cpu[name].append(c)
+
+    def ms(samples: Dict[str, List[float]], name: str) -> str:
+        return f"{statistics.median(samples[name]) * 1e3:.0f}"
+
+    for label, samples in (("wall", wall), ("CPU", cpu)):
+        row(
+            f"import + client, {label} (ms)",
+            ms(samples, "floor"),
+            ms(samples, "import"),
+            f"{paired(samples, 'floor', 'import'):.3f}x",
+            "<= 1.10x import httpx + pydantic",
+        )
+        row(
+            f"start to first parsed check, {label} (ms)",
+            ms(samples, "raw_first"),
+            ms(samples, "sdk_first"),
+            f"{paired(samples, 'raw_first', 'sdk_first'):.3f}x",
+            "<= 1.3x httpx.post(...).json()",
+        )
+        row(
+            f"  httpx.post + 1 pydantic model, {label} (ms)",
+            ms(samples, "raw_first"),
+            ms(samples, "raw_model"),
+            f"{paired(samples, 'raw_first', 'raw_model'):.3f}x",
+            "reference: one model's cost",
+        )
+
+
+def wave_rows(threads: int, runs: int) -> None:
+    env = fresh_env()
+    for mode in ("cold", "warm"):
+        slowest: List[float] = []
+        middle: List[float] = []
+        for _ in range(runs):
+            out = subprocess.run(
+                [sys.executable, "-c", WAVE, str(threads), mode],
+                check=True,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            took = json.loads(out.stdout.splitlines()[-1])
+            slowest.append(max(took))
+            middle.append(statistics.median(took))
+        label = "max / median" if mode == "cold" else "warm() first"
+        row(
+            f"{threads} threads' first checks, {label} (ms)",
+            "",
+            f"{statistics.median(slowest) * 1e3:.0f} / {statistics.median(middle) * 1e3:.0f}",
+            f"max {max(slowest) * 1e3:.0f}",
+            "slowest <= 400 ms",
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=21, help="interleaved rounds of fresh processes")
+    parser.add_argument("--threads", type=int, default=48)
+    parser.add_argument("--wave-runs", type=int, default=7, help="fresh processes per wave mode")
+    parser.add_argument("--server", choices=("nginx", "asyncio"), default="nginx")
+    args = parser.parse_args()
+    try:
+        with canned_server(args.server) as (base, name):
+            print(f"server: {name} at {base}")
+            process_rows(base, args.rounds)
+        wave_rows(args.threads, args.wave_runs)
+    finally:
+        shutil.rmtree(CACHE, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
