@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # fail-open's state loads only for clients that fail open
     from meterly._fail_open import Circuit, FailOpen, LastKnownKey
     from meterly.models._fallback import FallbackReason
 
-__all__ = ["AttemptLoop", "Effect", "Pause", "fallback_reason"]
+__all__ = ["UNSETTLED", "AttemptLoop", "Effect", "Pause", "fallback_reason"]
 
 Effect = Union[httpx.Request, Call, float, Awaiting, Discard]
 """What the loop asks its driver for: send this request (or prepared call), sleep this long (a `Pause`
@@ -62,6 +62,10 @@ class Pause(float):
         pause = super().__new__(cls, seconds)
         pause.circuit = circuit
         return pause
+
+
+UNSETTLED: Any = object()
+"""What `AttemptLoop.settle` answers when an attempt's response does not decide the call on its own."""
 
 
 class AttemptLoop:
@@ -190,6 +194,38 @@ class AttemptLoop:
             yield Pause(delay, circuit)  # woken early when the circuit opens
             if not circuit.admit(self.clock()):
                 return self._fallback(call, reason, outcome, may_have_arrived)
+
+    def plain(self, call: Call) -> bool:
+        """True when `run` would send `call` itself as the first attempt and, for a 200 that fits the
+        model and echoes its request, only return the parsed result: no hook, no attempt log, no
+        fail-open circuit, not a raw-response call. A driver may then send the first attempt before
+        starting the loop, and start it (handing it that attempt's outcome) only when `settle` does not
+        answer: the generator and its setup cost more than the rest of a call's own Python work."""
+        hooks = self.hooks
+        return not (
+            call.raw
+            or hooks.before_request_hooks
+            or hooks.after_success_hooks
+            or hooks.after_error_hooks
+            or self.debug_logger is not None
+            or (self.fail_open is not None and call.op.fallback is not None)
+            or logger.isEnabledFor(logging.DEBUG)
+        )
+
+    @staticmethod
+    def settle(call: Call, response: Union[httpx.Response, Received]) -> Any:
+        """The result of a `plain` call whose first attempt got `response`, when the loop would return it
+        at once (a 200 that fits the model and echoes its request); else `UNSETTLED`."""
+        if response.status_code != 200:
+            return UNSETTLED
+        op = call.op
+        try:
+            result = op.parse(response.content)
+        except pydantic.ValidationError:
+            return UNSETTLED
+        if op.echoes and _mismatched(call, result) is not None:
+            return UNSETTLED
+        return result
 
     def _on_response(self, call: Call, response: Union[httpx.Response, Received], elapsed: float) -> Any:
         op = call.op

@@ -23,7 +23,7 @@ from typing import (
 
 import httpx
 
-from meterly._attempts import Effect, Pause
+from meterly._attempts import UNSETTLED, Effect, Pause
 from meterly._config import (
     SDKConfiguration,
     fail_open_policy_of,
@@ -63,6 +63,25 @@ _CLOSED_LOOP = (
     "an httpx client cannot move between event loops: create it (and the AsyncMeterly) inside the loop "
     "that uses it, or let AsyncMeterly create its own client (it opens a pool per event loop)"
 )
+
+
+class _Sent:
+    """The outcome of a call's first attempt, sent by a driver before it started the attempt loop
+    (`AttemptLoop.plain`); `replay` hands it to the loop in place of sending that attempt again."""
+
+    __slots__ = ("error", "response")
+
+    def __init__(self, response: Any, error: Optional[Exception]) -> None:
+        self.response = response
+        self.error = error
+
+    def replay(self, effect: Effect) -> Any:
+        """The response, or the error raised again; `effect` is what the loop asked to send, which for a
+        plain call's first attempt is always the call itself (so it was sent)."""
+        assert not isinstance(effect, (int, float, Awaiting, Discard))
+        if self.error is not None:
+            raise self.error
+        return self.response
 
 
 def _sleep(seconds: float) -> None:
@@ -265,6 +284,17 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
         call.started = started
         sender = pool.sender()
         send = sender.send
+        first: Optional[_Sent] = None  # the first attempt, when sent before the loop started
+        if pipeline.plain(call) and not pool.is_closed():
+            try:
+                response = send(call)
+            except Exception as exc:
+                first = _Sent(None, exc)
+            else:
+                settled: T = pipeline.settle(call, response)
+                if settled is not UNSETTLED:
+                    return settled
+                first = _Sent(response, None)
         steps: Generator[Effect, Any, T] = pipeline.run(call, sender.build_request)
         try:
             effect = next(steps)
@@ -280,11 +310,15 @@ class Meterly(_BaseClient[SyncPool], MeterlyOptions):
                     sender.discard(effect.response)
                     effect = next(steps)
                     continue
-                if pool.is_closed():
+                if first is None and pool.is_closed():
                     effect = steps.throw(ClosedBeforeSending("the client was closed"))
                     continue
                 try:
-                    response = send(effect)
+                    if first is None:
+                        response = send(effect)
+                    else:
+                        sent, first = first, None
+                        response = sent.replay(effect)
                 except Exception as exc:
                     if pool.is_closed():  # closed by another thread while this attempt was out
                         effect = steps.throw(ClosedWhileSending("the client was closed while sending"))
@@ -385,6 +419,17 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
         call.started = started
         sender = pool.sender()
         send = sender.send
+        first: Optional[_Sent] = None  # the first attempt, when sent before the loop started
+        if pipeline.plain(call) and not pool.is_closed():
+            try:
+                response = await send(call)
+            except Exception as exc:
+                first = _Sent(None, exc)
+            else:
+                settled: T = pipeline.settle(call, response)
+                if settled is not UNSETTLED:
+                    return settled
+                first = _Sent(response, None)
         steps: Generator[Effect, Any, T] = pipeline.run(call, sender.build_request)
         try:
             effect = next(steps)
@@ -400,11 +445,15 @@ class AsyncMeterly(_BaseClient[AsyncPool], AsyncMeterlyOptions):
                     await sender.discard(effect.response)
                     effect = next(steps)
                     continue
-                if pool.is_closed():
+                if first is None and pool.is_closed():
                     effect = steps.throw(ClosedBeforeSending("the client was closed"))
                     continue
                 try:
-                    response = await send(effect)
+                    if first is None:
+                        response = await send(effect)
+                    else:
+                        sent, first = first, None
+                        response = sent.replay(effect)
                 except Exception as exc:
                     if pool.is_closed():  # closed by another task while this attempt was out
                         effect = steps.throw(ClosedWhileSending("the client was closed while sending"))

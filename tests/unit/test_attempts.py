@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from meterly import errors, models
-from meterly._attempts import AttemptLoop, Pause, fallback_reason
+from meterly._attempts import UNSETTLED, AttemptLoop, Pause, fallback_reason
 from meterly._fail_open import FailOpen, FailOpenPolicy
 from meterly.usage import USAGE_TRACK
 from meterly.utils.retries import BackoffStrategy, RetryConfig
 
-from .fakes import FakeClock, FakeEngine, build_request, loop, prepare, received
+from .fakes import CHECK_BODY, FakeClock, FakeEngine, build_request, loop, prepare, received
 
 OK = received(200)
 DOWN = received(503, {"message": "down"})
@@ -204,3 +204,42 @@ def test_an_attempt_is_logged_with_its_key_redacted(caplog: pytest.LogCaptureFix
     assert "attempt=1 status=200" in record.getMessage()
     assert "[REDACTED]" in record.getMessage()
     assert "sk_test" not in record.getMessage()
+
+
+def test_a_plain_call_is_settled_by_a_200_that_fits_its_model() -> None:
+    attempts, _ = loop()
+    call = prepare()
+    assert attempts.plain(call)
+    result = attempts.settle(call, received(200))
+    assert isinstance(result, models.CheckResponse)
+    assert result.allowed
+
+
+@pytest.mark.parametrize("status", [202, 400, 503])
+def test_only_a_200_settles_a_call_before_the_loop(status: int) -> None:
+    attempts, _ = loop()
+    assert attempts.settle(prepare(), received(status)) is UNSETTLED
+
+
+def test_an_answer_that_fits_no_model_or_echoes_another_request_is_left_to_the_loop() -> None:
+    attempts, _ = loop()
+    call = prepare()
+    assert attempts.settle(call, received(200, b"<html>")) is UNSETTLED
+    other = received(200, {**CHECK_BODY, "customer_id": "cus_other"})
+    assert attempts.settle(call, other) is UNSETTLED
+
+
+def test_a_call_with_hooks_a_log_or_fail_open_is_not_plain(caplog: pytest.LogCaptureFixture) -> None:
+    class Hook:
+        def after_success(self, ctx: Any, response: httpx.Response) -> httpx.Response:
+            return response
+
+    hooked, _ = loop(hooks=[Hook()])
+    assert not hooked.plain(prepare())
+    failing_open, _ = loop(fail_open=FailOpen(FailOpenPolicy()))
+    assert not failing_open.plain(prepare())
+    logged, _ = loop()
+    logged.debug_logger = logging.getLogger("test.plain")
+    assert not logged.plain(prepare())
+    with caplog.at_level(logging.DEBUG, logger="meterly"):
+        assert not loop()[0].plain(prepare())

@@ -72,7 +72,7 @@ def _while_connecting(exc: BaseException) -> bool:
 
 
 class _Base:
-    __slots__ = ("_closing", "_default", "_last", "_make", "client", "owned")
+    __slots__ = ("_closing", "_default", "_last", "_make", "_plain", "_url", "client", "owned")
 
     def __init__(self, make: Callable[[], Any], timeout: httpx.Timeout) -> None:
         self._make = make
@@ -82,6 +82,10 @@ class _Base:
         values = [value for value in timeout.as_dict().values() if value is not None]
         self._default: Optional[float] = max(values) if values else None
         self._last: Tuple[Optional[float], Optional[timedelta]] = (None, None)
+        # The last URL and attempt timeout of a call with no deadline cut, and their pyreqwest forms: a
+        # client's calls nearly always repeat them (the same `httpx.URL` and timeout objects).
+        self._url: Tuple[Any, str] = (None, "")
+        self._plain: Tuple[Any, Optional[timedelta]] = (None, None)
 
     def build_request(self, call: Call) -> httpx.Request:
         return call.to_request()
@@ -113,9 +117,20 @@ class _Base:
 
     def _builder(self, effect: Union[Call, httpx.Request]) -> Any:
         if isinstance(effect, Call):
-            builder = self.client.request(effect.op.method, str(effect.url)).headers(effect.headers)
+            url, text = self._url
+            if effect.url is not url:
+                text = str(effect.url)
+                self._url = (effect.url, text)
+            builder = self.client.request(effect.op.method, text).headers(effect.headers)
             builder = builder.body_bytes(effect.body)
-            timeout = self._timeout(effect.timeout, effect.time_left)
+            left = effect.time_left
+            if left is None:
+                given, timeout = self._plain
+                if effect.timeout is not given or timeout is None:
+                    timeout = self._timeout(effect.timeout, None)
+                    self._plain = (effect.timeout, timeout)
+            else:
+                timeout = self._timeout(effect.timeout, left)
         else:
             builder = self.client.request(effect.method, str(effect.url)).headers(
                 effect.headers.multi_items()
