@@ -32,8 +32,8 @@ from typing import Callable, Dict, List, Tuple
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
 
-from run import AUTH, BODY, PATH, paired, row  # noqa: E402
-from server import canned_server  # noqa: E402
+from run import BODY, PATH, paired, row  # noqa: E402
+from server import AUTH, canned_server  # noqa: E402
 
 CACHE = tempfile.mkdtemp(prefix="meterly-pycache-")
 END = "; import time as _t; print(_t.monotonic(), _t.process_time())"

@@ -22,7 +22,7 @@ import httpx
 from meterly import AsyncMeterly, Meterly
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server import CHECK_BODY
+from server import AUTH, CHECK_BODY
 
 URL = "https://api.meterly.dev/v1/balances.check"
 RESPONSE = CHECK_BODY
@@ -192,7 +192,7 @@ def _pyreqwest_pair(engine: str, body: Dict[str, Any], auth: Dict[str, str]) -> 
 def _pair(engine: str) -> tuple[Callable[[], Any], Callable[[], Any]]:
     """(raw call, SDK call) on `engine`; for an async engine, each returns an awaitable."""
     body = {"customer_id": "cus_123", "feature_id": "messages"}
-    auth = {"authorization": "Bearer sk_bench"}
+    auth = AUTH
     if engine.startswith("pyreqwest"):
         return _pyreqwest_pair(engine, body, auth)
     if engine == "aiohttp":

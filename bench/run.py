@@ -28,14 +28,13 @@ import httpx
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import overhead
-from server import canned_server
+from server import AUTH, canned_server
 
 from meterly import AsyncMeterly, Meterly
 from meterly.errors import MeterlyError
 
 PATH = "/v1/balances.check"
 BODY = {"customer_id": "cus_123", "feature_id": "messages"}
-AUTH = {"authorization": "Bearer sk_bench"}
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The SDK's clients get raw httpx's own 5 s timeout, so both sides run under the same limit: the SDK's
 # 1 s default bounds a whole attempt, and 64 calls at once through httpx's async pool can queue longer.

@@ -27,6 +27,11 @@ CHECK_BODY = json.dumps(
 ).encode()
 """The body every request gets: a realistic `balances.check` answer."""
 
+AUTH = {"authorization": "Bearer sk_bench", "x-api-version": "2.1"}
+"""The headers a raw call sends: what Autumn needs to answer a check, Bearer auth and the API version it
+requires on every request (`x-api-version`, ../shared/UPSTREAM.md). A raw call without the version would
+be refused by the real service, so the baseline would not be doing the SDK's job."""
+
 NGINX_CONF = """
 worker_processes 1;
 daemon off;
