@@ -249,15 +249,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outage-seconds", type=float, default=30.0)
     parser.add_argument("--quick", action="store_true", help="smaller counts, a 3 s outage")
+    parser.add_argument(
+        "--only",
+        choices=("hot", "throughput", "commet", "outage", "kill"),
+        action="append",
+        help="run only these parts (repeatable); default: all",
+    )
     parser.add_argument("--serve-sandbox", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_sandbox:
         serve_sandbox()
         return
+    parts = set(args.only or ("hot", "throughput", "commet", "outage", "kill"))
     per_thread = 2_000 if args.quick else 10_000
     outage_seconds = 3.0 if args.quick else args.outage_seconds
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as folder:
         for label, path in (("memory", None), ("durable", os.path.join(folder, "hot.sqlite3"))):
+            if "hot" not in parts:
+                break
             figures = hot_path(path, per_thread if path is None else per_thread // 4)
             print(
                 f"hot path, {label:7}: median {figures['median'] * 1e6:7.1f} us"
@@ -266,14 +276,18 @@ def main() -> None:
                 f"{figures['left']:.0f} left after the flush)"
             )
         n = 20_000 if args.quick else 100_000
-        print(f"batch_track, memory : {batch_throughput(n, None):9,.0f} events/s ({n:,} events)")
-        print(
-            f"batch_track, durable: {batch_throughput(n, os.path.join(folder, 'tp.sqlite3')):9,.0f} events/s"
-        )
+        if "throughput" in parts:
+            print(f"batch_track, memory : {batch_throughput(n, None):9,.0f} events/s ({n:,} events)")
+            durable = batch_throughput(n, os.path.join(folder, "tp.sqlite3"))
+            print(f"batch_track, durable: {durable:9,.0f} events/s")
     n = 1_000 if args.quick else 5_000
-    print(f"usage.track (Commet, one call per event), memory: {commet_throughput(n):7,.0f} events/s ({n:,})")
-    print(f"outage of {outage_seconds:g} s, then recovery: {outage(outage_seconds, 200)}")
-    print(f"kill -9 with 10,000 queued durably, then a new process: {kill_9(10_000)}")
+    if "commet" in parts:
+        rate = commet_throughput(n)
+        print(f"usage.track (Commet, one call per event), memory: {rate:7,.0f} events/s ({n:,})")
+    if "outage" in parts:
+        print(f"outage of {outage_seconds:g} s, then recovery: {outage(outage_seconds, 200)}")
+    if "kill" in parts:
+        print(f"kill -9 with 10,000 queued durably, then a new process: {kill_9(10_000)}")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
+from meterly._idempotency import fill_keys
 from meterly.outbox._config import Outbox
 from meterly.outbox._deliver import DELIVERED, REJECTED, AsyncDeliver, Deliver, Outcome
 from meterly.outbox._store import DeadLetter, Event
@@ -28,6 +29,10 @@ IDLE_POLL_SECONDS = 1.0
 once their lease ends)."""
 
 Work = Tuple[str, List[Event]]
+
+KEYS_AHEAD = 2048
+"""Idempotency keys a sender builds ahead, at each turn of its loop, so that queueing an event reads no
+randomness (`os.urandom` is a system call that gives up the GIL) on the app's thread."""
 
 
 class SenderCore:
@@ -50,6 +55,10 @@ class SenderCore:
         self._failures = {}
         self._paused_until = {}
         self.changed = threading.Condition()
+
+    def paused(self, now: float) -> FrozenSet[str]:
+        """The operations waiting out a backoff: an event queued for one of them needs no wake-up."""
+        return frozenset([op for op, until in list(self._paused_until.items()) if until > now])
 
     def resume(self) -> None:
         """Try every operation at once (a flush asked for it), whatever the backoff said."""
@@ -139,6 +148,8 @@ class ThreadSender:
         self.deliver = deliver
         self._wake = threading.Event()
         self._sleeping = False
+        self._resting: FrozenSet[str] = frozenset()
+        """While it sleeps: the operations in backoff, whose new events need not wake it."""
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
         self._start_lock = threading.Lock()
@@ -146,15 +157,25 @@ class ThreadSender:
     def after_fork_in_child(self) -> None:
         self._wake = threading.Event()
         self._sleeping = False
+        self._resting = frozenset()
         self._stopping = False
         self._thread = None
         self._start_lock = threading.Lock()
 
-    def wake(self) -> None:
-        # Only a sleeping sender is woken: `Event.set` takes a lock, and a lock that the waking sender
-        # holds while it waits for the GIL would stall every app thread queueing meanwhile.
-        if self._sleeping and not self._wake.is_set():
+    def wake(self, operation: str = "") -> None:
+        """Have the sender look for work (an event of `operation` was queued; "": anything).
+
+        Only a sleeping sender is woken, and not for an operation in backoff (it wakes when that ends):
+        `Event.set` takes a lock and wakes a thread, and a lock that the waking sender holds while it
+        waits for the GIL would stall every app thread queueing meanwhile.
+        """
+        if self._sleeping and operation not in self._resting and not self._wake.is_set():
             self._wake.set()
+        if self._thread is None:
+            self.start()
+
+    def ensure_started(self) -> None:
+        """Start the thread if it is not running (a durable store's writer wakes it after each commit)."""
         if self._thread is None:
             self.start()
 
@@ -169,10 +190,13 @@ class ThreadSender:
         core = self.core
         while not self._stopping:
             try:
+                fill_keys(KEYS_AHEAD)
                 work, wait = core.next_work(time.time())
                 if work is None:
+                    now = time.time()
+                    self._resting = core.paused(now)
                     self._sleeping = True
-                    work, wait = core.next_work(time.time())  # what came before the flag was seen
+                    work, wait = core.next_work(now)  # what came before the flag was seen
                     if work is None:
                         self._wake.wait(wait)
                     self._sleeping = False
@@ -252,6 +276,7 @@ class TaskSender:
         wake = self._wake
         while not self._stopping:
             try:
+                fill_keys(KEYS_AHEAD)
                 work, wait = await self._store(core.next_work, time.time())
                 if work is not None:
                     operation, events = work

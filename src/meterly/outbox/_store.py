@@ -216,6 +216,24 @@ CREATE INDEX IF NOT EXISTS events_waiting ON events (state, operation, id);
 CREATE TABLE IF NOT EXISTS counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 """
 
+Row = Tuple[str, Mapping[str, Any], str, float]
+"""A buffered event: operation, body (encoded by the writer), idempotency key, enqueue time."""
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+_forks = 0
+"""How many times this process was forked into (counted in the child): a store opened before a fork sees
+it change, without asking for its pid on every event."""
+
+
+def _count_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_count_fork)
+
 _abandoned: List[sqlite3.Connection] = []
 """Connections a forked child inherited: never used and never closed there (closing one could disturb the
 parent's locks on the file), kept referenced so garbage collection does not close them either."""
@@ -268,7 +286,7 @@ class SqliteStore:
         self.commit_interval = commit_interval
         self.on_commit: Callable[[], None] = _nothing
         """Called after each commit of buffered events (the outbox wakes its sender)."""
-        self._buffer: Deque[Tuple[str, str, str, float]] = deque()
+        self._buffer: Deque[Row] = deque()
         self._commit_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._writer_wake = threading.Event()
@@ -284,6 +302,7 @@ class SqliteStore:
         self.owner = _owner()
         self._local = threading.local()
         self._pid = os.getpid()
+        self._forks = _forks
         self._all: List[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -358,17 +377,18 @@ class SqliteStore:
             db.execute("COMMIT")
 
     def add(self, operation: str, body: Mapping[str, Any], key: str, enqueued_at: float) -> int:
-        row = (operation, json.dumps(body, separators=(",", ":")), key, enqueued_at)
+        """Buffer one event for the writer thread, which encodes and commits it (no system call and no
+        lock here: see MemoryStore); with `commit_interval=0`, commit it before returning."""
+        row = (operation, body, key, enqueued_at)
         if self.commit_interval <= 0:
             with self._commit_lock:
                 self._commit([row])
             return 0
-        # No lock (see MemoryStore): a deque's append is atomic, and the writer takes from the other end.
-        if self._pid != os.getpid():
+        if self._forks != _forks:  # `_forks` moves only in a forked child: no `os.getpid()` per event
             self.after_fork_in_child()
         if not self.drop_oldest and self._committed + len(self._buffer) >= self.max_pending:
             raise OutboxFullError(self.max_pending)
-        self._buffer.append(row)
+        self._buffer.append(row)  # atomic; the writer takes from the other end
         if self._writer_thread is None:
             self._start_writer()
         if self._writer_idle and not self._writer_wake.is_set():  # see ThreadSender.wake
@@ -405,7 +425,7 @@ class SqliteStore:
         buffer = self._buffer
         # The writer thread and a flush may both commit: the lock keeps each row to one commit, in order.
         with self._commit_lock:
-            rows: List[Tuple[str, str, str, float]] = []
+            rows: List[Row] = []
             with contextlib.suppress(IndexError):
                 for _ in range(len(buffer)):
                     rows.append(buffer.popleft())
@@ -418,11 +438,14 @@ class SqliteStore:
                 raise
         self.on_commit()
 
-    def _commit(self, rows: List[Tuple[str, str, str, float]]) -> None:
+    def _commit(self, rows: List[Row]) -> None:
         gone = 0
+        encode = _encode
+        encoded = [(op, encode(body), key, at) for op, body, key, at in rows]
         with self._write() as db:
             db.executemany(
-                "INSERT INTO events (operation, body, idempotency_key, enqueued_at) VALUES (?, ?, ?, ?)", rows
+                "INSERT INTO events (operation, body, idempotency_key, enqueued_at) VALUES (?, ?, ?, ?)",
+                encoded,
             )
             held = db.execute(
                 "UPDATE counts SET n = n + ? WHERE name = 'pending' RETURNING n", (len(rows),)
@@ -554,6 +577,7 @@ class SqliteStore:
         self._writer = None
         self._local = threading.local()
         self._pid = os.getpid()
+        self._forks = _forks
         self.owner = _owner()
 
     def close(self) -> None:
