@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import List
 
-__all__ = ["fill_keys", "new_idempotency_key"]
+__all__ = ["fill_keys", "keys_ready", "new_idempotency_key"]
 
 _RANDOM_READ = 4096
 _random_blocks: List[bytes] = []
@@ -47,6 +47,11 @@ def fill_keys(at_least: int) -> None:
     while len(_ready_keys) < at_least:
         h = os.urandom(_RANDOM_READ).hex()
         _ready_keys.extend([_format(h[i : i + 32]) for i in range(0, 2 * _RANDOM_READ, 32)])
+
+
+def keys_ready() -> int:
+    """How many keys built ahead wait to be handed out."""
+    return len(_ready_keys)
 
 
 def _forget_after_fork() -> None:

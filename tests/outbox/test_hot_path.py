@@ -22,13 +22,15 @@ from typing import Any
 import pytest
 
 from meterly import models
-from meterly._idempotency import fill_keys, new_idempotency_key
+from meterly._idempotency import _ready_keys, fill_keys, keys_ready, new_idempotency_key
 from meterly.outbox import RETRY, ClientOutbox, Outbox, Outcome
 from meterly.outbox._client import queued
+from meterly.outbox._sender import KEYS_AHEAD, TOP_UP_SECONDS, KeyReserve
 from meterly.outbox._store import SqliteStore
 
 from .conftest import Recorder
 
+BOTH = {"balancesTrack", "usageTrack"}
 FORBIDDEN_MODULES = ("posix", "_thread", "threading", "_sqlite3", "sqlite3", "_json", "json", "socket")
 FORBIDDEN_C_NAMES = ("urandom", "getpid", "sleep", "acquire", "release", "set", "wait", "notify")
 
@@ -102,9 +104,7 @@ def test_an_in_memory_enqueue_with_the_sender_in_backoff_makes_no_system_call() 
     config = Outbox(retry_initial_ms=60_000, retry_max_ms=60_000, close_timeout_ms=0)
     with ClientOutbox(None, config, deliver=Recorder(Outcome(RETRY))) as box:
         enqueue(box, 1)  # starts the sender, whose first deliveries fail: both operations back off
-        wait_for(
-            lambda: box.sender._sleeping and box.core.paused(time.time()) == {"balancesTrack", "usageTrack"}
-        )
+        wait_for(lambda: box.sender._sleeping and box.core.paused(time.time()) == BOTH)
         with calls_made() as seen:
             enqueue(box, 300)  # more than the keys of one 4 KiB read of randomness
         assert forbidden(seen) == []
@@ -176,3 +176,30 @@ def test_commit_interval_ms_reaches_the_durable_store(durable_path: str) -> None
         assert box.store.commit_interval == 0.25
     finally:
         box.close()
+
+
+def test_keys_are_topped_up_while_the_sender_backs_off() -> None:
+    config = Outbox(retry_initial_ms=60_000, retry_max_ms=60_000, close_timeout_ms=0, max_pending=100_000)
+    with ClientOutbox(None, config, deliver=Recorder(Outcome(RETRY))) as box:
+        enqueue(box, 1)
+        wait_for(lambda: box.sender._sleeping and box.core.paused(time.time()) == BOTH)
+        for _ in range(3):  # a steady 2,000 keys each 50 ms: more than were built ahead at first
+            enqueue(box, 1_000)
+            time.sleep(TOP_UP_SECONDS / 2)
+        for _ in range(6):  # the sender wakes from its backoff to top them up
+            with calls_made() as seen:
+                enqueue(box, 1_000)
+            assert forbidden(seen) == []
+            time.sleep(TOP_UP_SECONDS / 2)
+
+
+def test_the_sender_builds_ahead_twice_the_keys_the_app_took_since_its_last_turn() -> None:
+    _ready_keys.clear()
+    reserve = KeyReserve()
+    assert reserve.top_up() is False
+    assert keys_ready() == KEYS_AHEAD
+    for _ in range(1_500):  # more than half of them
+        new_idempotency_key()
+    assert reserve.top_up() is True
+    assert keys_ready() >= 3_000
+    assert reserve.top_up() is False
