@@ -11,6 +11,7 @@ import pytest
 
 from meterly import errors
 from meterly.outbox import MemoryStore, SqliteStore
+from meterly.outbox import _store as store_module
 
 Store = Union[MemoryStore, SqliteStore]
 
@@ -204,5 +205,18 @@ def test_a_durable_store_finds_its_operations_and_claims_a_batch_by_index_seeks(
         assert store.claim("usageTrack", 1_000, time.time()) == []  # all under this process's lease
         assert store.settle(claimed, [], []).delivered == 750
         assert store.operations(time.time()) == ["balancesTrack"]
+    finally:
+        store.close()
+
+
+def test_a_durable_store_notices_a_fork_at_its_next_event(durable_path: str) -> None:
+    store = SqliteStore(durable_path, 100, False, 30.0)
+    try:
+        owner = store.owner
+        store_module._count_fork()  # what `os.register_at_fork` runs in a forked child
+        store.add("usageTrack", {"customer_id": "cus_1"}, "key-1", time.time())
+        assert store.owner != owner  # the child's own lease owner, connections and buffer
+        store.commit()
+        assert store.pending() == 1
     finally:
         store.close()
