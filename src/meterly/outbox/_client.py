@@ -14,13 +14,13 @@ from typing import Any, Dict, List, NamedTuple, Optional, Union
 
 from meterly import errors, models
 from meterly._config import is_header_safe
-from meterly._idempotency import fill_keys, new_idempotency_key
+from meterly._idempotency import new_idempotency_key
 from meterly._requester import AsyncRequester, Requester
 from meterly.outbox._config import Outbox, outbox_config
 from meterly.outbox._deliver import AsyncClientDeliverer, AsyncDeliver, ClientDeliverer, Deliver
 from meterly.outbox._operations import BALANCES_TRACK, queued_operation, stamp
 from meterly.outbox._resources import OutboxResources
-from meterly.outbox._sender import KEYS_AHEAD, SenderCore, TaskSender, ThreadSender
+from meterly.outbox._sender import SenderCore, TaskSender, ThreadSender
 from meterly.outbox._store import DeadLetter, MemoryStore, SqliteStore
 
 log = logging.getLogger("meterly")
@@ -219,7 +219,6 @@ class ClientOutbox(_BaseOutbox):
                 raise errors.RequestValidationError("client", "a client or a deliver callable is required")
             deliver = ClientDeliverer(client)
         self.sender = ThreadSender(self.core, deliver)
-        fill_keys(KEYS_AHEAD)  # the first events' keys; the sender builds the next ones
         if self.store.durable and self.store.pending():
             self.sender.start()  # what an earlier process left
 
@@ -293,7 +292,6 @@ class AsyncClientOutbox(_BaseOutbox):
                 raise errors.RequestValidationError("client", "a client or a deliver callable is required")
             deliver = AsyncClientDeliverer(client)
         self.sender = TaskSender(self.core, deliver)
-        fill_keys(KEYS_AHEAD)
 
     def _wake(self, operation: str) -> None:
         self.sender.wake()
