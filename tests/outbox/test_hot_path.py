@@ -77,8 +77,8 @@ def enqueue(box: ClientOutbox, n: int) -> None:
         box.usage.track(customer_id="cus_1", feature_code="api_calls", value=i)
 
 
-def wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 5
+def wait_for(condition: Callable[[], bool], seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline
         time.sleep(0.005)
@@ -179,18 +179,16 @@ def test_commit_interval_ms_reaches_the_durable_store(durable_path: str) -> None
 
 
 def test_keys_are_topped_up_while_the_sender_backs_off() -> None:
-    config = Outbox(retry_initial_ms=60_000, retry_max_ms=60_000, close_timeout_ms=0, max_pending=100_000)
+    config = Outbox(retry_initial_ms=60_000, retry_max_ms=60_000, close_timeout_ms=0)
     with ClientOutbox(None, config, deliver=Recorder(Outcome(RETRY))) as box:
         enqueue(box, 1)
         wait_for(lambda: box.sender._sleeping and box.core.paused(time.time()) == BOTH)
-        for _ in range(3):  # a steady 2,000 keys each 50 ms: more than were built ahead at first
-            enqueue(box, 1_000)
-            time.sleep(TOP_UP_SECONDS / 2)
-        for _ in range(6):  # the sender wakes from its backoff to top them up
-            with calls_made() as seen:
-                enqueue(box, 1_000)
-            assert forbidden(seen) == []
-            time.sleep(TOP_UP_SECONDS / 2)
+        while keys_ready():  # the app takes every key built ahead
+            new_idempotency_key()
+        # The sender, asleep for its 60 s backoff (5 s at most when idle), wakes within TOP_UP_SECONDS
+        # to build them again.
+        wait_for(lambda: keys_ready() >= KEYS_AHEAD, seconds=20 * TOP_UP_SECONDS)
+        assert box.core.paused(time.time()) == BOTH  # still backing off: nothing was delivered
 
 
 def test_the_sender_builds_ahead_twice_the_keys_the_app_took_since_its_last_turn() -> None:
