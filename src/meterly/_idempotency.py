@@ -5,29 +5,59 @@ from __future__ import annotations
 import os
 from typing import List
 
-__all__ = ["new_idempotency_key"]
+__all__ = ["fill_keys", "keys_ready", "new_idempotency_key"]
 
 _RANDOM_READ = 4096
 _random_blocks: List[bytes] = []
 """16-byte blocks of one `os.urandom` read, each used for one key (list.pop hands a block to one thread)."""
+_ready_keys: List[str] = []
+"""Keys built ahead by `fill_keys` (a background thread's work), handed out first."""
 
 
 def new_idempotency_key() -> str:
     """A random UUID4 string, as `str(uuid.uuid4())` gives, at a fraction of its cost.
 
-    The randomness is `os.urandom`'s, read 4 KiB at a time: one system call per 256 keys. Inside a busy
+    A key built ahead by `fill_keys` is handed out first: then the call makes no system call. Otherwise
+    the randomness is `os.urandom`'s, read 4 KiB at a time: one system call per 256 keys. Inside a busy
     event loop a system call costs several times what a microbenchmark shows (the code after it runs
-    with cold caches). A forked child drops the blocks it inherited, so parent and child never share keys.
+    with cold caches); among threads, `os.urandom` gives up the GIL, and winning it back can take the
+    interpreter's whole switch interval (5 ms). A forked child drops the keys it inherited, so parent
+    and child never share keys.
     """
+    try:
+        return _ready_keys.pop()
+    except IndexError:
+        pass
     try:
         block = _random_blocks.pop()
     except IndexError:
         data = os.urandom(_RANDOM_READ)
         _random_blocks.extend([data[i : i + 16] for i in range(16, _RANDOM_READ, 16)])
         block = data[:16]
-    h = block.hex()
+    return _format(block.hex())
+
+
+def _format(h: str) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
+def fill_keys(at_least: int) -> None:
+    """Build keys ahead until at least `at_least` wait (`os.urandom` read here, 4 KiB at a time), so that
+    `new_idempotency_key` makes no system call on its caller's thread (the outbox's sender calls it)."""
+    while len(_ready_keys) < at_least:
+        h = os.urandom(_RANDOM_READ).hex()
+        _ready_keys.extend([_format(h[i : i + 32]) for i in range(0, 2 * _RANDOM_READ, 32)])
+
+
+def keys_ready() -> int:
+    """How many keys built ahead wait to be handed out."""
+    return len(_ready_keys)
+
+
+def _forget_after_fork() -> None:
+    _random_blocks.clear()
+    _ready_keys.clear()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_random_blocks.clear)
+    os.register_at_fork(after_in_child=_forget_after_fork)

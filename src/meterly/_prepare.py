@@ -31,7 +31,14 @@ from meterly._wire import Call
 from meterly.types import UNSET
 from meterly.utils.retries import RetryConfig
 
-__all__ = ["Preparer"]
+__all__ = ["EncodedArray", "Preparer"]
+
+
+class EncodedArray(bytes):
+    """An array body that the SDK encoded itself from items it had already checked (the usage outbox's
+    `batch_track` batches, each item checked as its event was queued): sent as it is, neither checked
+    nor encoded a second time. Only the SDK builds one."""
+
 
 _BASE_HEADERS = {
     "accept": "application/json",
@@ -219,6 +226,8 @@ def _array_content(op: Operation[Any], args: Mapping[str, Any]) -> bytes:
     value = args[name]
     if value is None:
         raise errors.RequestValidationError(name, "is required")
+    if isinstance(value, EncodedArray):
+        return value
     items: List[Dict[str, Any]] = check(name, value)
     if op.dedup == "body_key":
         for item in items:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import httpx
 import pytest
 
 from meterly import errors
-from meterly.outbox import DELIVERED, REJECTED, RETRY, classify
+from meterly._prepare import EncodedArray
+from meterly.outbox import DELIVERED, REJECTED, RETRY, Event, classify
+from meterly.outbox._deliver import batch_body
 
 
 def api_error(cls: type[errors.APIError], status: int, **kwargs: object) -> errors.APIError:
@@ -100,3 +105,33 @@ def test_a_408_may_come_after_the_service_acted_so_it_is_resent_only_when_dedupl
     assert "outcome unknown" in str(outcome.error)
     refused = classify(api_error(errors.RateLimitError, 429, retry_after=1.0), deduplicated=False)
     assert (refused.kind, refused.retry_after) == (RETRY, 1.0)  # a 429 is refused unread
+
+
+def track_event(i: int, **body: object) -> Event:
+    return Event("balancesTrack", {"customer_id": "cus_1", "feature_id": "m", **body}, f"k-{i}", 1.0, 0, i)
+
+
+def test_a_batch_of_this_version_s_events_goes_encoded_under_the_json_keys() -> None:
+    events = [track_event(1, value=2, async_=True), track_event(2, properties={"a": [1]})]
+    body = batch_body(events)
+    assert isinstance(body, EncodedArray)
+    assert json.loads(body) == [
+        {"customer_id": "cus_1", "feature_id": "m", "value": 2, "async": True, "idempotency_key": "k-1"},
+        {"customer_id": "cus_1", "feature_id": "m", "properties": {"a": [1]}, "idempotency_key": "k-2"},
+    ]
+
+
+def test_a_batch_with_an_argument_this_version_does_not_check_goes_as_dicts_to_be_checked() -> None:
+    body = batch_body([track_event(1), track_event(2, unknown_argument=1)])
+    assert not isinstance(body, EncodedArray)
+    assert body[1] == {
+        "customer_id": "cus_1",
+        "feature_id": "m",
+        "unknown_argument": 1,
+        "idempotency_key": "k-2",
+    }
+
+
+def test_a_batch_that_json_cannot_encode_goes_as_dicts_to_be_refused() -> None:
+    body = batch_body([track_event(1, properties={"x": math.nan})])
+    assert not isinstance(body, EncodedArray)

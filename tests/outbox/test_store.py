@@ -11,6 +11,7 @@ import pytest
 
 from meterly import errors
 from meterly.outbox import MemoryStore, SqliteStore
+from meterly.outbox import _store as store_module
 
 Store = Union[MemoryStore, SqliteStore]
 
@@ -181,3 +182,41 @@ def test_an_event_being_delivered_still_counts_as_the_oldest_waiting(kind: str, 
     store.settle(claimed, [], [])
     assert (store.pending(), store.oldest_pending()) == (0, None)
     store.close()
+
+
+def test_a_durable_store_finds_its_operations_and_claims_a_batch_by_index_seeks(durable_path: str) -> None:
+    store = SqliteStore(durable_path, 10_000, False, 30.0)
+    try:
+        for i in range(1_500):
+            operation = ("balancesTrack", "usageTrack")[i % 2]
+            store.add(operation, {"customer_id": "cus_1", "value": i}, f"key-{i}", time.time())
+        store.commit()
+        db = store._db()  # pyright: ignore[reportPrivateUsage]
+        statements: list[str] = []
+        db.set_trace_callback(statements.append)
+        assert sorted(store.operations(time.time())) == ["balancesTrack", "usageTrack"]
+        db.set_trace_callback(None)
+        [statement] = statements
+        plan = " | ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + statement.replace("?", "0")))
+        assert "SCAN events" not in plan
+        assert "SEARCH events USING COVERING INDEX events_waiting" in plan
+        claimed = store.claim("usageTrack", 1_000, time.time())
+        assert [e.idempotency_key for e in claimed] == [f"key-{i}" for i in range(1, 1_500, 2)]
+        assert store.claim("usageTrack", 1_000, time.time()) == []  # all under this process's lease
+        assert store.settle(claimed, [], []).delivered == 750
+        assert store.operations(time.time()) == ["balancesTrack"]
+    finally:
+        store.close()
+
+
+def test_a_durable_store_notices_a_fork_at_its_next_event(durable_path: str) -> None:
+    store = SqliteStore(durable_path, 100, False, 30.0)
+    try:
+        owner = store.owner
+        store_module._count_fork()  # what `os.register_at_fork` runs in a forked child
+        store.add("usageTrack", {"customer_id": "cus_1"}, "key-1", time.time())
+        assert store.owner != owner  # the child's own lease owner, connections and buffer
+        store.commit()
+        assert store.pending() == 1
+    finally:
+        store.close()

@@ -10,7 +10,7 @@ import pytest
 
 from meterly import errors, models
 from meterly._options import CallOptions
-from meterly._prepare import Preparer, checked_headers
+from meterly._prepare import EncodedArray, Preparer, checked_headers
 from meterly.balances import BALANCES_CHECK
 from meterly.usage import USAGE_CHECK
 from meterly.utils.retries import RetryConfig
@@ -115,3 +115,18 @@ def test_a_plain_http_server_off_this_machine_is_warned_about_once(caplog: pytes
     warnings = [record for record in caplog.records if "plain http" in record.getMessage()]
     assert len(warnings) == 1
     assert "billing.internal" in warnings[0].getMessage()
+
+
+def test_an_encoded_array_goes_as_it_is_neither_checked_nor_encoded_again() -> None:
+    from meterly._registry import BY_ID
+
+    batch_track = BY_ID["balancesBatchTrack"]
+    content = EncodedArray(b'[{"customer_id":"cus_1","feature_id":"m","idempotency_key":"k-1"}]')
+    assert prepare(batch_track, events=content).body is content
+    # The same item as a dict is checked and encoded (and keeps its key).
+    checked = prepare(
+        batch_track, events=[{"customer_id": "cus_1", "feature_id": "m", "idempotency_key": "k-1"}]
+    )
+    assert json.loads(checked.body)[0]["idempotency_key"] == "k-1"
+    with pytest.raises(errors.RequestValidationError):
+        prepare(batch_track, events=[{"customer_id": "", "feature_id": "m"}])

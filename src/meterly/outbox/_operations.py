@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import cache
-from typing import Any, Callable, Dict, List, NamedTuple, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Tuple
 
 from meterly import models
 from meterly._declaration import Operation, Param
@@ -57,6 +57,12 @@ def stamp(unix_ms: bool, at: float) -> Any:
 def wire_keys(operation_id: str) -> Dict[str, str]:
     """Python argument name to JSON key, for building batch items."""
     return {param.name: param.key for param in queued_operation(operation_id).params}
+
+
+@cache
+def renamed_keys(operation_id: str) -> FrozenSet[str]:
+    """The arguments whose JSON key is not their Python name (`async_`)."""
+    return frozenset(name for name, key in wire_keys(operation_id).items() if name != key)
 
 
 def all_params(operation_id: str) -> List[str]:

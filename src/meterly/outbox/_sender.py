@@ -15,8 +15,9 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
+from meterly._idempotency import fill_keys, keys_ready
 from meterly.outbox._config import Outbox
 from meterly.outbox._deliver import DELIVERED, REJECTED, AsyncDeliver, Deliver, Outcome
 from meterly.outbox._store import DeadLetter, Event
@@ -28,6 +29,30 @@ IDLE_POLL_SECONDS = 1.0
 once their lease ends)."""
 
 Work = Tuple[str, List[Event]]
+
+KEYS_AHEAD = 2048
+"""Idempotency keys a sender builds ahead at least, at each turn of its loop, so that queueing an event
+reads no randomness (`os.urandom` is a system call that gives up the GIL) on the app's thread."""
+KEYS_MOST = 16_384
+"""The most keys built ahead (about 1.4 MB), for an app queueing faster than `KEYS_AHEAD` a turn."""
+TOP_UP_SECONDS = 0.1
+"""How long a sender waiting out a backoff (or after the app took keys) sleeps at most: the app keeps
+queueing meanwhile, and its keys are topped up."""
+
+
+class KeyReserve:
+    """Keeps enough idempotency keys built ahead for the app's next turn of queueing: twice what it took
+    since the last turn, between `KEYS_AHEAD` and `KEYS_MOST`."""
+
+    def __init__(self) -> None:
+        self.level = 0
+
+    def top_up(self) -> bool:
+        """Build keys ahead; True when the app took some since the last top-up."""
+        used = self.level - keys_ready()
+        self.level = min(max(KEYS_AHEAD, 2 * used), KEYS_MOST)
+        fill_keys(self.level)
+        return used > 0
 
 
 class SenderCore:
@@ -50,6 +75,10 @@ class SenderCore:
         self._failures = {}
         self._paused_until = {}
         self.changed = threading.Condition()
+
+    def paused(self, now: float) -> FrozenSet[str]:
+        """The operations waiting out a backoff: an event queued for one of them needs no wake-up."""
+        return frozenset([op for op, until in list(self._paused_until.items()) if until > now])
 
     def resume(self) -> None:
         """Try every operation at once (a flush asked for it), whatever the backoff said."""
@@ -139,22 +168,36 @@ class ThreadSender:
         self.deliver = deliver
         self._wake = threading.Event()
         self._sleeping = False
+        self._resting: FrozenSet[str] = frozenset()
+        """While it sleeps: the operations in backoff, whose new events need not wake it."""
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
         self._start_lock = threading.Lock()
+        self._keys = KeyReserve()
 
     def after_fork_in_child(self) -> None:
         self._wake = threading.Event()
         self._sleeping = False
+        self._resting = frozenset()
+        self._keys = KeyReserve()
         self._stopping = False
         self._thread = None
         self._start_lock = threading.Lock()
 
-    def wake(self) -> None:
-        # Only a sleeping sender is woken: `Event.set` takes a lock, and a lock that the waking sender
-        # holds while it waits for the GIL would stall every app thread queueing meanwhile.
-        if self._sleeping and not self._wake.is_set():
+    def wake(self, operation: str = "") -> None:
+        """Have the sender look for work (an event of `operation` was queued; "": anything).
+
+        Only a sleeping sender is woken, and not for an operation in backoff (it wakes when that ends):
+        `Event.set` takes a lock and wakes a thread, and a lock that the waking sender holds while it
+        waits for the GIL would stall every app thread queueing meanwhile.
+        """
+        if self._sleeping and operation not in self._resting and not self._wake.is_set():
             self._wake.set()
+        if self._thread is None:
+            self.start()
+
+    def ensure_started(self) -> None:
+        """Start the thread if it is not running (a durable store's writer wakes it after each commit)."""
         if self._thread is None:
             self.start()
 
@@ -169,12 +212,16 @@ class ThreadSender:
         core = self.core
         while not self._stopping:
             try:
+                taken = self._keys.top_up()
                 work, wait = core.next_work(time.time())
                 if work is None:
+                    now = time.time()
+                    self._resting = core.paused(now)
                     self._sleeping = True
-                    work, wait = core.next_work(time.time())  # what came before the flag was seen
+                    work, wait = core.next_work(now)  # what came before the flag was seen
                     if work is None:
-                        self._wake.wait(wait)
+                        # While it backs off, the app keeps queueing: it wakes to top up their keys.
+                        self._wake.wait(min(wait, TOP_UP_SECONDS) if taken or self._resting else wait)
                     self._sleeping = False
                     self._wake.clear()
                 if work is not None:
@@ -211,12 +258,14 @@ class TaskSender:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._wake: Optional[asyncio.Event] = None
         self._stopping = False
+        self._keys = KeyReserve()
 
     def after_fork_in_child(self) -> None:
         self._task = None
         self._loop = None
         self._wake = None
         self._stopping = False
+        self._keys = KeyReserve()
 
     async def _store(self, fn: Callable[..., Any], *args: Any) -> Any:
         if self.core.store.durable:
@@ -251,7 +300,9 @@ class TaskSender:
         assert self._wake is not None
         wake = self._wake
         while not self._stopping:
+            taken = False
             try:
+                taken = self._keys.top_up()
                 work, wait = await self._store(core.next_work, time.time())
                 if work is not None:
                     operation, events = work
@@ -270,7 +321,8 @@ class TaskSender:
                 log.exception("meterly outbox: the sender failed; trying again shortly")
                 wait = 1.0
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), wait)
+                backing_off = taken or core.paused(time.time())
+                await asyncio.wait_for(wake.wait(), min(wait, TOP_UP_SECONDS) if backing_off else wait)
             wake.clear()
 
     async def stop(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
 import os
 import socket
@@ -20,6 +19,8 @@ import time
 import uuid
 from collections import deque
 from typing import Any, Callable, Deque, Dict, Generator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+
+import pydantic_core
 
 from meterly.errors import OutboxFullError
 
@@ -216,6 +217,44 @@ CREATE INDEX IF NOT EXISTS events_waiting ON events (state, operation, id);
 CREATE TABLE IF NOT EXISTS counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 """
 
+Row = Tuple[str, Mapping[str, Any], str, float]
+"""A buffered event: operation, body (encoded by the writer), idempotency key, enqueue time."""
+
+
+def _encode(body: Mapping[str, Any]) -> str:
+    """An event's body as the file keeps it: JSON text that `json.loads` reads back as the same values
+    (`NaN` included), at a quarter of `json.dumps`'s cost."""
+    return _to_json(body).decode()
+
+
+_to_json = pydantic_core.to_json
+_decode: Callable[[str], Any] = pydantic_core.from_json
+"""Reads a body back (a quarter of `json.loads`'s cost, the same values)."""
+
+_forks = 0
+"""How many times this process was forked into (counted in the child): a store opened before a fork sees
+it change, without asking for its pid on every event."""
+
+
+def _count_fork() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_count_fork)
+
+_OPERATIONS = """
+WITH RECURSIVE waiting(operation) AS (
+    SELECT (SELECT MIN(operation) FROM events WHERE state = 'pending')
+    UNION ALL
+    SELECT (SELECT MIN(operation) FROM events WHERE state = 'pending' AND operation > waiting.operation)
+    FROM waiting WHERE waiting.operation IS NOT NULL
+)
+SELECT operation FROM waiting WHERE operation IS NOT NULL
+"""
+"""The distinct operations of the waiting events, one seek in `events_waiting` each, not a scan."""
+
 _abandoned: List[sqlite3.Connection] = []
 """Connections a forked child inherited: never used and never closed there (closing one could disturb the
 parent's locks on the file), kept referenced so garbage collection does not close them either."""
@@ -238,10 +277,11 @@ class SqliteStore:
     never corrupt the file. With `synchronous="full"` each commit fsyncs the WAL: nothing committed is
     lost on a power cut. Nothing survives the loss of the disk itself.
 
-    The sender's work is batched too: a claim sets the lease of up to `CHUNK` events per transaction, a
-    settle deletes the delivered, releases the retried and marks the rejected dead, `CHUNK` rows per
-    transaction, so that no write holds the file's lock for long. Several processes claim through
-    SQLite's write lock, so no event is claimed by two live leases at once.
+    The sender's work is batched too: a claim sets the lease of a whole batch (up to 1,000 events) in
+    one transaction, and a settle deletes the delivered, releases the retried and marks the rejected
+    dead, `CHUNK` rows per transaction: a few milliseconds of the file's write lock each, which another
+    process's writer waits out (its app threads never wait on the file). Several processes claim
+    through SQLite's write lock, so no event is claimed by two live leases at once.
 
     Within a process, writes go through one connection under a lock. Between processes, a busy file is
     retried here with waits from 50 us up to 5 ms (SQLite's own busy handler sleeps whole milliseconds).
@@ -251,7 +291,7 @@ class SqliteStore:
     """
 
     durable = True
-    CHUNK = 100
+    CHUNK = 1000
     BUSY_TIMEOUT = 30.0
     """Seconds a write waits for another process to release the file before it raises."""
 
@@ -268,7 +308,7 @@ class SqliteStore:
         self.commit_interval = commit_interval
         self.on_commit: Callable[[], None] = _nothing
         """Called after each commit of buffered events (the outbox wakes its sender)."""
-        self._buffer: Deque[Tuple[str, str, str, float]] = deque()
+        self._buffer: Deque[Row] = deque()
         self._commit_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._writer_wake = threading.Event()
@@ -284,6 +324,7 @@ class SqliteStore:
         self.owner = _owner()
         self._local = threading.local()
         self._pid = os.getpid()
+        self._forks = _forks
         self._all: List[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -358,17 +399,18 @@ class SqliteStore:
             db.execute("COMMIT")
 
     def add(self, operation: str, body: Mapping[str, Any], key: str, enqueued_at: float) -> int:
-        row = (operation, json.dumps(body, separators=(",", ":")), key, enqueued_at)
+        """Buffer one event for the writer thread, which encodes and commits it (no system call and no
+        lock here: see MemoryStore); with `commit_interval=0`, commit it before returning."""
+        row = (operation, body, key, enqueued_at)
         if self.commit_interval <= 0:
             with self._commit_lock:
                 self._commit([row])
             return 0
-        # No lock (see MemoryStore): a deque's append is atomic, and the writer takes from the other end.
-        if self._pid != os.getpid():
+        if self._forks != _forks:  # `_forks` moves only in a forked child: no `os.getpid()` per event
             self.after_fork_in_child()
         if not self.drop_oldest and self._committed + len(self._buffer) >= self.max_pending:
             raise OutboxFullError(self.max_pending)
-        self._buffer.append(row)
+        self._buffer.append(row)  # atomic; the writer takes from the other end
         if self._writer_thread is None:
             self._start_writer()
         if self._writer_idle and not self._writer_wake.is_set():  # see ThreadSender.wake
@@ -405,7 +447,7 @@ class SqliteStore:
         buffer = self._buffer
         # The writer thread and a flush may both commit: the lock keeps each row to one commit, in order.
         with self._commit_lock:
-            rows: List[Tuple[str, str, str, float]] = []
+            rows: List[Row] = []
             with contextlib.suppress(IndexError):
                 for _ in range(len(buffer)):
                     rows.append(buffer.popleft())
@@ -418,11 +460,14 @@ class SqliteStore:
                 raise
         self.on_commit()
 
-    def _commit(self, rows: List[Tuple[str, str, str, float]]) -> None:
+    def _commit(self, rows: List[Row]) -> None:
         gone = 0
+        encode = _encode
+        encoded = [(op, encode(body), key, at) for op, body, key, at in rows]
         with self._write() as db:
             db.executemany(
-                "INSERT INTO events (operation, body, idempotency_key, enqueued_at) VALUES (?, ?, ?, ?)", rows
+                "INSERT INTO events (operation, body, idempotency_key, enqueued_at) VALUES (?, ?, ?, ?)",
+                encoded,
             )
             held = db.execute(
                 "UPDATE counts SET n = n + ? WHERE name = 'pending' RETURNING n", (len(rows),)
@@ -446,34 +491,23 @@ class SqliteStore:
             note_drops(self.dropped, gone, self.max_pending)
 
     def operations(self, now: float) -> List[str]:
-        rows = self._db().execute(
-            "SELECT DISTINCT operation FROM events WHERE state = 'pending' AND lease_until < ?", (now,)
-        )
-        return [row[0] for row in rows]
+        """The operations with events waiting, found by one index seek each (a scan of the waiting
+        events took milliseconds per batch with a backlog); `claim` skips events under a live lease."""
+        return [row[0] for row in self._db().execute(_OPERATIONS)]
 
     def claim(self, operation: str, limit: int, now: float) -> List[Event]:
-        rows: List[Tuple[int, str, str, float, int]] = []
-        while len(rows) < limit:
-            with self._write() as db:
-                chunk = db.execute(
-                    "UPDATE events SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 "
-                    "WHERE id IN (SELECT id FROM events WHERE state = 'pending' AND operation = ? "
-                    "AND lease_until < ? ORDER BY id LIMIT ?) "
-                    "RETURNING id, body, idempotency_key, enqueued_at, attempts",
-                    (
-                        self.owner,
-                        now + self.lease_seconds,
-                        operation,
-                        now,
-                        min(self.CHUNK, limit - len(rows)),
-                    ),
-                ).fetchall()
-            rows.extend(chunk)
-            if len(chunk) < self.CHUNK:
-                break
+        with self._write() as db:
+            rows = db.execute(
+                "UPDATE events SET lease_owner = ?, lease_until = ?, attempts = attempts + 1 "
+                "WHERE id IN (SELECT id FROM events WHERE state = 'pending' AND operation = ? "
+                "AND lease_until < ? ORDER BY id LIMIT ?) "
+                "RETURNING id, body, idempotency_key, enqueued_at, attempts",
+                (self.owner, now + self.lease_seconds, operation, now, limit),
+            ).fetchall()
         rows.sort()
+        decode = _decode
         return [
-            Event(operation, json.loads(body), key, at, attempts - 1, row)
+            Event(operation, decode(body), key, at, attempts - 1, row)
             for row, body, key, at, attempts in rows
         ]
 
@@ -534,7 +568,7 @@ class SqliteStore:
             "FROM events WHERE state = 'dead' ORDER BY id"
         )
         return [
-            DeadLetter(Event(op, json.loads(body), key, at, attempts, row), error or "", rejected_at or 0.0)
+            DeadLetter(Event(op, _decode(body), key, at, attempts, row), error or "", rejected_at or 0.0)
             for row, op, body, key, at, attempts, error, rejected_at in rows
         ]
 
@@ -554,6 +588,7 @@ class SqliteStore:
         self._writer = None
         self._local = threading.local()
         self._pid = os.getpid()
+        self._forks = _forks
         self.owner = _owner()
 
     def close(self) -> None:
