@@ -260,7 +260,13 @@ def strict_type_check(directory: Path, files: List[Path]) -> List[TypeCheck]:
         for checker, argv in commands.items()
     }
     results = []
-    for checker, process in running.items():
-        output, _ = process.communicate(timeout=300)
-        results.append(TypeCheck(checker, process.returncode, output))
+    try:
+        for checker, process in running.items():
+            output, _ = process.communicate(timeout=300)
+            results.append(TypeCheck(checker, process.returncode, output))
+    finally:
+        for process in running.values():
+            if process.poll() is None:  # a checker that timed out is not left running
+                process.kill()
+                process.wait()
     return results
