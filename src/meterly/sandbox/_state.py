@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Dict, List, Literal, Mapping, Optional, Union
@@ -45,8 +46,11 @@ def json_number(value: Decimal) -> Union[int, float]:
     return float(value)
 
 
+@functools.lru_cache(maxsize=4096)
 def add_interval(anchor_ms: int, interval: str, count: int, times: int) -> int:
-    """`anchor_ms` moved `times` intervals of `count` x `interval` later; months keep the anchor's day."""
+    """`anchor_ms` moved `times` intervals of `count` x `interval` later; months keep the anchor's day.
+
+    Cached: every event recorded on a balance asks for its next reset, and a month's takes datetime work."""
     if interval in _FIXED_SECONDS:
         return anchor_ms + _FIXED_SECONDS[interval] * 1000 * count * times
     months = _MONTHS[interval] * count * times
@@ -243,6 +247,8 @@ class Entry:
         self.rollovers = [r for r in self.rollovers if r.expires_at is None or r.expires_at > now_ms]
         if not self.resets:
             return
+        if now_ms < add_interval(self.anchor_ms, self.interval, self.interval_count, self.period):
+            return  # before the next reset: nothing is due (the common case, one lookup)
         due = periods_elapsed(self.anchor_ms, self.interval, self.interval_count, now_ms) - self.period + 1
         if due <= 0:
             return
