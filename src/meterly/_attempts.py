@@ -214,8 +214,9 @@ class AttemptLoop:
 
     @staticmethod
     def settle(call: Call, response: Union[httpx.Response, Received]) -> Any:
-        """The result of a `plain` call whose first attempt got `response`, when the loop would return it
-        at once (a 200 that fits the model and echoes its request); else `UNSETTLED`."""
+        """The result for `response` when it is the answer as it stands (a 200 that fits the model and
+        echoes its request); else `UNSETTLED`, and the loop's longer path decides. The loop's short path
+        for engines that hand back `Received`, and a `plain` call's first attempt in the drivers."""
         if response.status_code != 200:
             return UNSETTLED
         op = call.op
@@ -228,22 +229,18 @@ class AttemptLoop:
         return result
 
     def _on_response(self, call: Call, response: Union[httpx.Response, Received], elapsed: float) -> Any:
-        op = call.op
         if isinstance(response, Received):
-            # Only a 200 takes the short path: a 202 (degraded) is marked by parse_success below.
-            if response.status_code == 200 and not call.raw:
-                try:
-                    result = op.parse(response.content)
-                except pydantic.ValidationError:
-                    pass  # the path below builds the ResponseValidationError around an httpx.Response
-                else:
-                    if op.echoes and _mismatched(call, result) is not None:
-                        return _mismatch(call, response.to_httpx(), result)
+            # Only a 200 that fits and echoes its request takes the short path; anything else (a 202 to
+            # mark degraded, an answer that does not fit or echoes another request) the path below
+            # builds around an httpx.Response.
+            if not call.raw:
+                result = self.settle(call, response)
+                if result is not UNSETTLED:
                     return result
             response = response.to_httpx()
         if 200 <= response.status_code < 300:
             return self._success(call, response, elapsed)
-        return error_from_response(op.operation_id, response, call.secret)
+        return error_from_response(call.op.operation_id, response, call.secret)
 
     def _on_response_with_hooks(
         self, call: Call, response: Union[httpx.Response, Received], elapsed: float
