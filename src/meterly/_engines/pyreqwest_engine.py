@@ -82,9 +82,9 @@ class _Base:
         values = [value for value in timeout.as_dict().values() if value is not None]
         self._default: Optional[float] = max(values) if values else None
         self._last: Tuple[Optional[float], Optional[timedelta]] = (None, None)
-        # The last URL and attempt timeout of a call with no deadline cut, and their pyreqwest forms: a
-        # client's calls nearly always repeat them (the same `httpx.URL` and timeout objects).
+        # The last URL and its text: a client's calls nearly always repeat the same `httpx.URL` object.
         self._url: Tuple[Any, str] = (None, "")
+        # The last timeouts object given with no deadline cut, and its reqwest timeout.
         self._plain: Tuple[Any, Optional[timedelta]] = (None, None)
 
     def build_request(self, call: Call) -> httpx.Request:
@@ -96,13 +96,18 @@ class _Base:
         self.client = self._make()
 
     def _timeout(self, timeouts: Any, left: Optional[float]) -> Optional[timedelta]:
-        """One reqwest timeout for the whole attempt; cached, as nearly every call repeats it."""
+        """One reqwest timeout for the whole attempt; cached, as nearly every call repeats it (the same
+        timeouts object with no deadline cut, else the same seconds)."""
+        given, plain = self._plain
+        if left is None and timeouts is given and plain is not None:
+            return plain
+        key = timeouts
         if isinstance(timeouts, httpx.Timeout):
             timeouts = timeouts.as_dict()
         seconds: Optional[float]
         if isinstance(timeouts, dict) and timeouts:
-            given = cast(Dict[str, Optional[float]], timeouts)
-            values = [value for value in given.values() if value is not None]
+            given_dict = cast(Dict[str, Optional[float]], timeouts)
+            values = [value for value in given_dict.values() if value is not None]
             seconds = max(values) if values else None
         else:
             seconds = self._default
@@ -110,9 +115,12 @@ class _Base:
             seconds = left
         last_seconds, last = self._last
         if seconds == last_seconds and last is not None:
-            return last
-        value = None if seconds is None else timedelta(seconds=seconds)
-        self._last = (seconds, value)
+            value: Optional[timedelta] = last
+        else:
+            value = None if seconds is None else timedelta(seconds=seconds)
+            self._last = (seconds, value)
+        if left is None:
+            self._plain = (key, value)
         return value
 
     def _builder(self, effect: Union[Call, httpx.Request]) -> Any:
@@ -123,14 +131,7 @@ class _Base:
                 self._url = (effect.url, text)
             builder = self.client.request(effect.op.method, text).headers(effect.headers)
             builder = builder.body_bytes(effect.body)
-            left = effect.time_left
-            if left is None:
-                given, timeout = self._plain
-                if effect.timeout is not given or timeout is None:
-                    timeout = self._timeout(effect.timeout, None)
-                    self._plain = (effect.timeout, timeout)
-            else:
-                timeout = self._timeout(effect.timeout, left)
+            timeout = self._timeout(effect.timeout, effect.time_left)
         else:
             builder = self.client.request(effect.method, str(effect.url)).headers(
                 effect.headers.multi_items()
