@@ -233,7 +233,7 @@ _decode: Callable[[str], Any] = pydantic_core.from_json
 
 _forks = 0
 """How many times this process was forked into (counted in the child): a store opened before a fork sees
-it change, without asking for its pid on every event."""
+it change, and every path of the store checks it instead of asking for its pid (a system call) each time."""
 
 
 def _count_fork() -> None:
@@ -323,7 +323,6 @@ class SqliteStore:
         self.dropped = 0
         self.owner = _owner()
         self._local = threading.local()
-        self._pid = os.getpid()
         self._forks = _forks
         self._all: List[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
@@ -374,7 +373,7 @@ class SqliteStore:
 
     def _db(self) -> sqlite3.Connection:
         """This thread's connection for reads, in this process (a forked child opens its own)."""
-        if self._pid != os.getpid():
+        if self._forks != _forks:
             self.after_fork_in_child()
         db: Optional[sqlite3.Connection] = getattr(self._local, "db", None)
         if db is None:
@@ -384,7 +383,7 @@ class SqliteStore:
     @contextlib.contextmanager
     def _write(self) -> Generator[sqlite3.Connection, None, None]:
         """One write transaction (`BEGIN IMMEDIATE`: the write lock up front), committed on success."""
-        if self._pid != os.getpid():
+        if self._forks != _forks:
             self.after_fork_in_child()
         with self._write_lock:
             db = self._writer
@@ -406,7 +405,7 @@ class SqliteStore:
             with self._commit_lock:
                 self._commit([row])
             return 0
-        if self._forks != _forks:  # `_forks` moves only in a forked child: no `os.getpid()` per event
+        if self._forks != _forks:
             self.after_fork_in_child()
         if not self.drop_oldest and self._committed + len(self._buffer) >= self.max_pending:
             raise OutboxFullError(self.max_pending)
@@ -587,13 +586,12 @@ class SqliteStore:
         self._write_lock = threading.Lock()
         self._writer = None
         self._local = threading.local()
-        self._pid = os.getpid()
         self._forks = _forks
         self.owner = _owner()
 
     def close(self) -> None:
         """Close this process's connections; the file and what it holds stay for the next process."""
-        if self._pid != os.getpid():
+        if self._forks != _forks:
             self.after_fork_in_child()
             return
         self.commit()
