@@ -193,8 +193,7 @@ class ThreadSender:
         """
         if self._sleeping and operation not in self._resting and not self._wake.is_set():
             self._wake.set()
-        if self._thread is None:
-            self.start()
+        self.ensure_started()
 
     def ensure_started(self) -> None:
         """Start the thread if it is not running (a durable store's writer wakes it after each commit)."""
