@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,6 @@ sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
 from run import BODY, PATH, paired, row  # noqa: E402
 from server import AUTH, canned_server  # noqa: E402
 
-CACHE = tempfile.mkdtemp(prefix="meterly-pycache-")
 END = "; import time as _t; print(_t.monotonic(), _t.process_time())"
 FLOOR = "import httpx; from pydantic import BaseModel"
 SDK_IMPORT = "import meterly; meterly.Meterly(api_key='sk_bench')"
@@ -93,17 +91,18 @@ def timed_process(code: str, env: Dict[str, str]) -> Tuple[float, float]:
     return ended - started, cpu
 
 
-def fresh_env() -> Dict[str, str]:
+def fresh_env(cache: str) -> Dict[str, str]:
     """Bytecode cached for every module alike, as after `pip install` (an editable install of meterly, or
     PYTHONDONTWRITEBYTECODE, would otherwise make only meterly compile its source at each start)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = CACHE
+    env["PYTHONPYCACHEPREFIX"] = cache
     env["PYTHONPATH"] = str(HERE.parent / "src")
     return env
 
 
-def process_rows(base: str, rounds: int, row: Callable[[str, str, str, str, str], None] = row) -> None:
-    env = fresh_env()
+def process_rows(
+    base: str, rounds: int, env: Dict[str, str], row: Callable[[str, str, str, str, str], None] = row
+) -> None:
     fmt = {"url": base + PATH, "body": BODY, "auth": AUTH, "base": base}
     codes = {
         "floor": FLOOR,
@@ -149,8 +148,7 @@ def process_rows(base: str, rounds: int, row: Callable[[str, str, str, str, str]
         )
 
 
-def wave_rows(threads: int, runs: int) -> None:
-    env = fresh_env()
+def wave_rows(threads: int, runs: int, env: Dict[str, str]) -> None:
     for mode in ("cold", "warm"):
         slowest: List[float] = []
         middle: List[float] = []
@@ -182,13 +180,12 @@ def main() -> None:
     parser.add_argument("--wave-runs", type=int, default=7, help="fresh processes per wave mode")
     parser.add_argument("--server", choices=("nginx", "asyncio"), default="nginx")
     args = parser.parse_args()
-    try:
+    with tempfile.TemporaryDirectory(prefix="meterly-pycache-") as cache:
+        env = fresh_env(cache)
         with canned_server(args.server) as (base, name):
             print(f"server: {name} at {base}")
-            process_rows(base, args.rounds)
-        wave_rows(args.threads, args.wave_runs)
-    finally:
-        shutil.rmtree(CACHE, ignore_errors=True)
+            process_rows(base, args.rounds, env)
+        wave_rows(args.threads, args.wave_runs, env)
 
 
 if __name__ == "__main__":

@@ -163,17 +163,17 @@ def _pyreqwest_pair(engine: str, body: Dict[str, Any], auth: Dict[str, str]) -> 
     from meterly._engines import pyreqwest_engine
 
     is_async = engine.endswith("-async")
-    builder: Any = ClientBuilder() if is_async else SyncClientBuilder()
     middleware = canned_middleware(is_async)
 
     def canned_client() -> Any:
         made: Any = ClientBuilder() if is_async else SyncClientBuilder()
         return made.follow_redirects(False).with_middleware(middleware).build()
 
-    # The SDK's own pyreqwest client, built as the engine builds it plus the same middleware.
+    # The SDK's own pyreqwest client is built as the engine builds it, plus the same middleware; the raw
+    # client is the same.
     pyreqwest_engine.new_client = canned_client  # type: ignore[assignment]
     pyreqwest_engine.new_async_client = canned_client  # type: ignore[assignment]
-    raw_client = builder.with_middleware(middleware).build()
+    raw_client = canned_client()
     if is_async:
         sdk_async = AsyncMeterly(api_key="sk_bench", http_backend="pyreqwest")
 

@@ -19,6 +19,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any, Awaitable, Callable, Dict, List, Tuple
 from urllib.parse import urlsplit
@@ -340,7 +341,8 @@ def cold_start(url: str, runs: int) -> None:
     """`firstcall.py`'s fresh-process rows: import + construct, and process start to the first check."""
     import firstcall
 
-    firstcall.process_rows(url, runs, row)
+    with tempfile.TemporaryDirectory(prefix="meterly-pycache-") as cache:
+        firstcall.process_rows(url, runs, firstcall.fresh_env(cache), row)
 
 
 # -- memory ------------------------------------------------------------------------------------------
