@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-from typing import List
+from typing import Iterator, List, Tuple
 
 __all__ = ["fill_keys", "keys_ready", "new_idempotency_key"]
 
-_RANDOM_READ = 4096
-_random_blocks: List[bytes] = []
-"""16-byte blocks of one `os.urandom` read, each used for one key (list.pop hands a block to one thread)."""
+_RANDOM_READ = 65_536
+"""Randomness read by one `os.urandom` call: 4,096 keys' worth."""
+_KEYS_READ = 4096
+"""Randomness read by one `os.urandom` call of `fill_keys`: 256 keys' worth."""
+_random: Tuple[bytes, Iterator[int]] = (b"", itertools.count())
+"""The last read, and the index of its next unused 16-byte block (`next` hands each index to one thread)."""
 _ready_keys: List[str] = []
 """Keys built ahead by `fill_keys` (a background thread's work), handed out first."""
 
@@ -18,23 +22,28 @@ def new_idempotency_key() -> str:
     """A random UUID4 string, as `str(uuid.uuid4())` gives, at a fraction of its cost.
 
     A key built ahead by `fill_keys` is handed out first: then the call makes no system call. Otherwise
-    the randomness is `os.urandom`'s, read 4 KiB at a time: one system call per 256 keys. Inside a busy
-    event loop a system call costs several times what a microbenchmark shows (the code after it runs
+    the randomness is `os.urandom`'s, read 64 KiB at a time: one system call per 4,096 keys. Inside a
+    busy event loop a system call costs several times what a microbenchmark shows (the code after it runs
     with cold caches); among threads, `os.urandom` gives up the GIL, and winning it back can take the
-    interpreter's whole switch interval (5 ms). A forked child drops the keys it inherited, so parent
-    and child never share keys.
+    interpreter's whole switch interval (5 ms) while other threads run. A forked child drops the keys and
+    randomness it inherited, so parent and child never share keys.
     """
     try:
         return _ready_keys.pop()
     except IndexError:
         pass
-    try:
-        block = _random_blocks.pop()
-    except IndexError:
-        data = os.urandom(_RANDOM_READ)
-        _random_blocks.extend([data[i : i + 16] for i in range(16, _RANDOM_READ, 16)])
-        block = data[:16]
-    return _format(block.hex())
+    data, taken = _random
+    at = 16 * next(taken)
+    if at >= len(data):
+        data, taken = _read_random()
+        at = 16 * next(taken)
+    return _format(data[at : at + 16].hex())
+
+
+def _read_random() -> Tuple[bytes, Iterator[int]]:
+    global _random
+    _random = (os.urandom(_RANDOM_READ), itertools.count())
+    return _random
 
 
 def _format(h: str) -> str:
@@ -45,8 +54,8 @@ def fill_keys(at_least: int) -> None:
     """Build keys ahead until at least `at_least` wait (`os.urandom` read here, 4 KiB at a time), so that
     `new_idempotency_key` makes no system call on its caller's thread (the outbox's sender calls it)."""
     while len(_ready_keys) < at_least:
-        h = os.urandom(_RANDOM_READ).hex()
-        _ready_keys.extend([_format(h[i : i + 32]) for i in range(0, 2 * _RANDOM_READ, 32)])
+        h = os.urandom(_KEYS_READ).hex()
+        _ready_keys.extend([_format(h[i : i + 32]) for i in range(0, 2 * _KEYS_READ, 32)])
 
 
 def keys_ready() -> int:
@@ -55,7 +64,8 @@ def keys_ready() -> int:
 
 
 def _forget_after_fork() -> None:
-    _random_blocks.clear()
+    global _random
+    _random = (b"", itertools.count())
     _ready_keys.clear()
 
 

@@ -115,6 +115,33 @@ def test_dead_letters_stay_in_the_file_and_the_count_survives_a_reopen(durable_p
     assert left.idempotency_key == "key-1"
 
 
+def test_the_bound_counts_events_that_left_by_every_way() -> None:
+    store = MemoryStore(4, drop_oldest=False)
+    fill(store, 4)
+    delivered, retried, dead = (store.claim("usageTrack", 1, time.time()) for _ in range(3))
+    store.settle(delivered, retried, [(dead[0], "no customer")])
+    fill(store, 2, start=4)  # room for the delivered and the dead one, not for the retried one
+    with pytest.raises(errors.OutboxFullError):
+        fill(store, 1, start=6)
+    assert store.pending() == 4
+    assert [e.body["value"] for e in store.claim("usageTrack", 10, time.time())] == [1, 3, 4, 5]
+
+
+def test_a_waiting_event_is_not_tracked_by_the_garbage_collector() -> None:
+    # A tracked event stays in the collector's generations while it waits, and each collection walks
+    # them all: with a backlog, every enqueue paid for it.
+    import gc
+
+    store = MemoryStore(100, drop_oldest=False)
+    store.add("balancesTrack", {"customer_id": "cus_1", "value": 2, "timestamp": 1}, "key-1", time.time())
+    gc.collect()
+    (waiting,) = store._queues["balancesTrack"]
+    assert not gc.is_tracked(waiting)
+    (event,) = store.claim("balancesTrack", 1, time.time())
+    assert event.body == {"customer_id": "cus_1", "value": 2, "timestamp": 1}
+    assert (event.idempotency_key, event.attempts) == ("key-1", 0)
+
+
 def test_retried_events_go_back_to_the_front_in_order() -> None:
     store = MemoryStore(100, drop_oldest=False)
     fill(store, 4)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import uuid
+from typing import List
 
+import pytest
+
+from meterly import _idempotency as idempotency
 from meterly._idempotency import _forget_after_fork, _ready_keys, fill_keys, new_idempotency_key
 
 
@@ -13,9 +19,36 @@ def test_a_key_is_a_version_4_uuid_string() -> None:
     assert (str(parsed), parsed.version, parsed.variant) == (key, 4, uuid.RFC_4122)
 
 
-def test_keys_do_not_repeat_across_many_reads_of_randomness() -> None:
-    keys = [new_idempotency_key() for _ in range(2_000)]  # several 4 KiB reads
+def test_keys_do_not_repeat_across_many_reads_of_randomness(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: List[int] = []
+    read = os.urandom
+
+    def urandom(size: int) -> bytes:
+        reads.append(size)
+        return read(size)
+
+    monkeypatch.setattr(idempotency.os, "urandom", urandom)
+    _forget_after_fork()  # start from an empty read
+    keys = [new_idempotency_key() for _ in range(10_000)]
     assert len(set(keys)) == len(keys)
+    assert all(uuid.UUID(key).version == 4 for key in keys)
+    assert reads == [65_536] * 3  # 4,096 keys a system call
+
+
+def test_threads_taking_keys_at_once_never_get_the_same_key() -> None:
+    _forget_after_fork()
+    taken: List[List[str]] = [[] for _ in range(8)]
+
+    def take(mine: List[str]) -> None:
+        mine.extend(new_idempotency_key() for _ in range(3_000))
+
+    threads = [threading.Thread(target=take, args=(mine,)) for mine in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [key for mine in taken for key in mine]
+    assert len(set(every)) == len(every) == 24_000
 
 
 def test_keys_built_ahead_are_version_4_uuids_each_handed_out_once() -> None:

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Tuple
 
 from meterly import models
-from meterly._declaration import Operation, Param
+from meterly._declaration import Check, Operation, Param
 
 USAGE_TRACK = "usageTrack"
 BALANCES_TRACK = "balancesTrack"
@@ -39,11 +39,21 @@ class QueuedOperation(NamedTuple):
     params: Tuple[Param, ...]
     unix_ms: bool
     """True when `timestamp` goes out as Unix milliseconds; False: ISO 8601 text."""
+    checks: Dict[str, Tuple[Check, bool]]
+    """Each body argument's check, and whether its value may hold containers, by Python name."""
+    required: Tuple[str, ...]
 
 
 @cache
 def queued_operation(operation_id: str) -> QueuedOperation:
-    return QueuedOperation(operation_id, registered(operation_id).params, operation_id in AUTUMN_OPERATIONS)
+    params = registered(operation_id).params
+    return QueuedOperation(
+        operation_id,
+        params,
+        operation_id in AUTUMN_OPERATIONS,
+        {param.name: (param.check, param.nested) for param in params},
+        tuple(param.name for param in params if param.required),
+    )
 
 
 def stamp(unix_ms: bool, at: float) -> Any:
