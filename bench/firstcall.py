@@ -13,6 +13,12 @@ Every process figure is timed from just before the process is started to its las
 interpreter's exit is not the first call's cost), wall clock and the process's CPU, in interleaved rounds;
 a ratio is the median of the rounds' paired ratios. Bytecode is cached for every module alike, as after
 `pip install`.
+
+The process rows run twice: in a fresh environment holding only meterly and its runtime dependencies, as
+after `pip install meterly` (a virtual environment whose site-packages links to this one's copies), and
+in this development environment. The difference is pydantic's: the first model it compiles imports
+`importlib.metadata` and reads every installed distribution's entry points, looking for pydantic
+plugins, so it costs more the more is installed (`--site` picks one).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
@@ -81,12 +88,10 @@ print(json.dumps(took))
 """
 
 
-def timed_process(code: str, env: Dict[str, str]) -> Tuple[float, float]:
+def timed_process(code: str, env: Dict[str, str], python: str = sys.executable) -> Tuple[float, float]:
     """(wall, CPU) seconds from just before the process starts to its last statement."""
     started = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-c", code + END], check=True, env=env, capture_output=True, text=True
-    )
+    out = subprocess.run([python, "-c", code + END], check=True, env=env, capture_output=True, text=True)
     ended, cpu = (float(x) for x in out.stdout.split()[-2:])
     return ended - started, cpu
 
@@ -100,8 +105,58 @@ def fresh_env(cache: str) -> Dict[str, str]:
     return env
 
 
+def runtime_distributions() -> List[metadata.Distribution]:
+    """meterly's distribution and those it needs at run time (no extras), as installed here."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    found: Dict[str, metadata.Distribution] = {}
+    waiting = ["meterly"]
+    while waiting:
+        name = waiting.pop()
+        if canonicalize_name(name) in found:
+            continue
+        dist = found[canonicalize_name(name)] = metadata.distribution(name)
+        for text in dist.requires or []:
+            need = Requirement(text)
+            if need.marker is None or need.marker.evaluate({"extra": ""}):
+                waiting.append(need.name)
+    return list(found.values())
+
+
+def fresh_site(where: str) -> str:
+    """A virtual environment holding only meterly and its runtime dependencies (links to this
+    environment's copies, meterly's to `src/meterly`), as after `pip install meterly`; returns its python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", where], check=True)
+    python = os.path.join(where, "bin", "python")
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    for dist in runtime_distributions():
+        tops = {Path(str(file)).parts[0] for file in dist.files or [] if not str(file).startswith("..")}
+        for top in tops:
+            source = Path(str(dist.locate_file(top)))
+            if top.endswith(".pth") or top == "__pycache__" or not source.exists():
+                continue
+            os.symlink(source, os.path.join(site, top))
+    os.symlink(HERE.parent / "src" / "meterly", os.path.join(site, "meterly"))
+    return python
+
+
+def fresh_site_env(cache: str) -> Dict[str, str]:
+    env = fresh_env(cache)
+    del env["PYTHONPATH"]
+    return env
+
+
 def process_rows(
-    base: str, rounds: int, env: Dict[str, str], row: Callable[[str, str, str, str, str], None] = row
+    base: str,
+    rounds: int,
+    env: Dict[str, str],
+    row: Callable[[str, str, str, str, str], None] = row,
+    python: str = sys.executable,
+    site: str = "",
 ) -> None:
     fmt = {"url": base + PATH, "body": BODY, "auth": AUTH, "base": base}
     codes = {
@@ -112,12 +167,12 @@ def process_rows(
         "sdk_first": SDK_FIRST.format(**fmt),
     }
     for code in codes.values():  # caches every module's bytecode
-        timed_process(code, env)
+        timed_process(code, env, python)
     wall: Dict[str, List[float]] = {name: [] for name in codes}
     cpu: Dict[str, List[float]] = {name: [] for name in codes}
     for _ in range(rounds):
         for name, code in codes.items():
-            w, c = timed_process(code, env)
+            w, c = timed_process(code, env, python)
             wall[name].append(w)
             cpu[name].append(c)
 
@@ -126,21 +181,21 @@ def process_rows(
 
     for label, samples in (("wall", wall), ("CPU", cpu)):
         row(
-            f"import + client, {label} (ms)",
+            f"import + client, {label}{site} (ms)",
             ms(samples, "floor"),
             ms(samples, "import"),
             f"{paired(samples, 'floor', 'import'):.3f}x",
             "<= 1.10x import httpx + pydantic",
         )
         row(
-            f"start to first parsed check, {label} (ms)",
+            f"start to first parsed check, {label}{site} (ms)",
             ms(samples, "raw_first"),
             ms(samples, "sdk_first"),
             f"{paired(samples, 'raw_first', 'sdk_first'):.3f}x",
             "<= 1.3x httpx.post(...).json()",
         )
         row(
-            f"  httpx.post + 1 pydantic model, {label} (ms)",
+            f"  httpx.post + 1 pydantic model, {label}{site} (ms)",
             ms(samples, "raw_first"),
             ms(samples, "raw_model"),
             f"{paired(samples, 'raw_first', 'raw_model'):.3f}x",
@@ -179,12 +234,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=48)
     parser.add_argument("--wave-runs", type=int, default=7, help="fresh processes per wave mode")
     parser.add_argument("--server", choices=("nginx", "asyncio"), default="nginx")
+    parser.add_argument(
+        "--site", choices=("fresh", "dev", "both"), default="both",
+        help="where the process rows run: a fresh environment with only meterly's runtime dependencies, "
+        "this development environment, or both",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="meterly-pycache-") as cache:
         env = fresh_env(cache)
         with canned_server(args.server) as (base, name):
             print(f"server: {name} at {base}")
-            process_rows(base, args.rounds, env)
+            if args.site in ("fresh", "both"):
+                python = fresh_site(os.path.join(cache, "venv"))
+                process_rows(base, args.rounds, fresh_site_env(cache), python=python, site=", fresh env")
+            if args.site in ("dev", "both"):
+                process_rows(base, args.rounds, env, site=", dev env" if args.site == "both" else "")
         wave_rows(args.threads, args.wave_runs, env)
 
 
