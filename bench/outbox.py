@@ -3,7 +3,9 @@
 `python bench/outbox.py` (from the repository root) prints:
 - hot path: the median, p99, p99.5 and max of one enqueue (`client.outbox.balances.track(...)`) with 8
   threads enqueueing at once, in memory [p99 <= 50 us] and durable [p99 <= 1 ms], while the sender
-  delivers; then one thread alone, whose tail owes nothing to the GIL;
+  delivers; then one thread alone, whose tail owes nothing to the GIL. First, how often a thread spinning
+  alone loses the CPU here (interrupts, the hypervisor): the share of short calls whose time is the
+  machine's;
 - throughput: events/s delivered through Autumn's `batch_track` [>= 20,000] and through Commet's one
   `usage.track` per event, each from a full outbox once the service comes back;
 - outage: `--outage-seconds` (30) of outage while events keep being queued, then recovery: how long the
@@ -31,7 +33,7 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, List
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
@@ -132,6 +134,27 @@ def hot_path(path: str | None, per_thread: int, threads: int = 8) -> dict[str, f
         "max": every[-1],
         "n": len(every),
         "left": left,
+    }
+
+
+def interruptions(seconds: float = 1.0, gap_ns: int = 5_000) -> Dict[str, float]:
+    """How often this thread, spinning alone, loses the CPU for more than `gap_ns`, and for how long: the
+    interrupts and preemptions (the hypervisor's too) that any short call risks here. A call of d seconds
+    is hit with probability about `per_second * d`, so that share of calls owes its time to the machine."""
+    clock = time.perf_counter_ns
+    gaps: List[int] = []
+    last = started = clock()
+    end = started + int(seconds * 1e9)
+    while last < end:
+        now = clock()
+        if now - last > gap_ns:
+            gaps.append(now - last)
+        last = now
+    elapsed = (last - started) / 1e9
+    return {
+        "per_second": len(gaps) / elapsed,
+        "median_us": statistics.median(gaps) / 1e3 if gaps else 0.0,
+        "lost": sum(gaps) / 1e9 / elapsed,
     }
 
 
@@ -266,6 +289,13 @@ def main() -> None:
     per_thread = 2_000 if args.quick else 10_000
     outage_seconds = 3.0 if args.quick else args.outage_seconds
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if "hot" in parts:
+        gaps = interruptions()
+        print(
+            f"this core, spinning: {gaps['per_second']:.0f} interruptions/s over 5 us, median "
+            f"{gaps['median_us']:.0f} us ({gaps['lost']:.1%} of the time): a 10 us call is hit "
+            f"{gaps['per_second'] * 10e-6:.2%} of the time"
+        )
     with tempfile.TemporaryDirectory() as folder:
         for label, path in (("memory", None), ("durable", os.path.join(folder, "hot.sqlite3"))):
             if "hot" not in parts:
