@@ -663,6 +663,11 @@ def render_outbox_method(declared: Declared) -> str:
     sdk_call = f"{op.resource}.{op.method_name}"
     params = outbox_params(op)
     lines = [f"        {p.name}: {p.annotation}{_default_suffix(p.default)}," for p in params]
+    # The arguments given, gathered by name: a third of the cost of filtering `locals()` (an enqueue is
+    # a few microseconds in all).
+    given = ["        given: Dict[str, Any] = {}"]
+    for p in params[:-1]:
+        given += [f"        if {p.name} is not None:", f"            given[{p.name!r}] = {p.name}"]
     return "\n".join(
         [
             f"    def {op.method_name}(",
@@ -671,7 +676,8 @@ def render_outbox_method(declared: Declared) -> str:
             *lines,
             "    ) -> models.Queued:",
             _outbox_docstring(sdk_call, params),
-            f"        return self._enqueue({op.operation_id!r}, locals())",
+            *given,
+            f"        return self._enqueue({op.operation_id!r}, given, idempotency_key)",
         ]
     )
 

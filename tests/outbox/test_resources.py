@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from meterly import models
 from meterly.outbox._operations import USAGE_TRACK
@@ -15,10 +15,10 @@ from meterly.usage import Usage
 
 class Queue:
     def __init__(self) -> None:
-        self.calls: List[Tuple[str, Dict[str, Any]]] = []
+        self.calls: List[Tuple[str, Dict[str, Any], Optional[str]]] = []
 
-    def __call__(self, operation_id: str, args: Dict[str, Any]) -> models.Queued:
-        self.calls.append((operation_id, args))
+    def __call__(self, operation_id: str, given: Dict[str, Any], key: Optional[str]) -> models.Queued:
+        self.calls.append((operation_id, given, key))
         return models.Queued.model_construct(
             operation=operation_id, idempotency_key="k", enqueued_at=datetime.now(timezone.utc)
         )
@@ -34,10 +34,21 @@ def test_usage_track_queues_usage_track_with_its_arguments() -> None:
         idempotency_key="ev-1",
     )
     assert queued.operation == USAGE_TRACK
-    [(operation, args)] = queue.calls
+    [(operation, given, key)] = queue.calls
     assert operation == USAGE_TRACK
-    assert (args["customer_id"], args["feature_code"], args["value"]) == ("cus_1", "api_calls", 3)
-    assert (args["properties"], args["idempotency_key"]) == ({"region": "eu"}, "ev-1")
+    assert given == {
+        "customer_id": "cus_1",
+        "feature_code": "api_calls",
+        "value": 3,
+        "properties": {"region": "eu"},
+    }
+    assert key == "ev-1"
+
+
+def test_only_the_arguments_given_reach_the_queue() -> None:
+    queue = Queue()
+    OutboxBalances(queue).track(customer_id="cus_1", feature_id="messages", entity_id=None)
+    assert queue.calls == [("balancesTrack", {"customer_id": "cus_1", "feature_id": "messages"}, None)]
 
 
 def test_usage_track_takes_the_direct_call_s_body_arguments_and_its_key() -> None:
@@ -56,4 +67,4 @@ def test_both_resources_are_bound_to_one_queue() -> None:
     assert isinstance(resources.balances, OutboxBalances)
     resources.usage.track(customer_id="cus_1", feature_code="api_calls")
     resources.balances.track(customer_id="cus_1", feature_id="messages")
-    assert [operation for operation, _ in queue.calls] == [USAGE_TRACK, "balancesTrack"]
+    assert [operation for operation, _, _ in queue.calls] == [USAGE_TRACK, "balancesTrack"]

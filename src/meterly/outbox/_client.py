@@ -102,7 +102,7 @@ class _BaseOutbox(OutboxResources):
         self._bind_resources(self._enqueue)
         _live.add(self)
 
-    def _enqueue(self, operation_id: str, args: Dict[str, Any]) -> models.Queued:
+    def _enqueue(self, operation_id: str, given: Dict[str, Any], key: Optional[str]) -> models.Queued:
         # The caller's thread: no system call and no lock here (see docs/performance.md, "The usage
         # outbox"). Each would give up the GIL, and winning it back can take the interpreter's whole
         # switch interval (5 ms) while other threads queue.
@@ -110,11 +110,6 @@ class _BaseOutbox(OutboxResources):
             raise errors.RequestValidationError("outbox", "is closed")
         spec = _SPECS.get(operation_id) or _spec(operation_id)
         now = time.time()  # read from the vDSO: no system call
-        # Only what was given is checked: most arguments are None, and one pass over them all here was
-        # a third of an enqueue's cost.
-        given = {name: value for name, value in args.items() if value is not None}
-        del given["self"]
-        key = given.pop("idempotency_key", None)
         for name in spec.required:
             if name not in given:
                 raise errors.RequestValidationError(name, "is required")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import cache
-from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from meterly import models
 from meterly._declaration import Check, Operation, Param
@@ -18,8 +18,9 @@ BALANCES_TRACK_TOKENS = "balancesTrackTokens"
 BALANCES_BATCH_TRACK = "balancesBatchTrack"
 
 
-Enqueue = Callable[[str, Dict[str, Any]], models.Queued]
-"""Queues one event: the operation id and the method's arguments (its `locals()`)."""
+Enqueue = Callable[[str, Dict[str, Any], Optional[str]], models.Queued]
+"""Queues one event: the operation id, the body arguments given (not None) by Python name, and the
+idempotency key given, if any."""
 
 AUTUMN_OPERATIONS = frozenset({BALANCES_TRACK, BALANCES_TRACK_TOKENS})
 """Operations whose timestamp is Unix milliseconds (Autumn's); the others' is ISO 8601 text (Commet's)."""

@@ -5,7 +5,7 @@ arguments. One class serves both clients: queueing never waits, so there is noth
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Mapping, Optional, Union
+from typing import Any, Dict, Literal, Mapping, Optional, Union
 
 from meterly import models
 from meterly.outbox._operations import Enqueue
@@ -54,7 +54,26 @@ class OutboxBalances:
         Returns:
             The queued event's operation, idempotency key and time (`models.Queued`).
         """
-        return self._enqueue("balancesTrack", locals())
+        given: Dict[str, Any] = {}
+        if customer_id is not None:
+            given["customer_id"] = customer_id
+        if feature_id is not None:
+            given["feature_id"] = feature_id
+        if event_name is not None:
+            given["event_name"] = event_name
+        if entity_id is not None:
+            given["entity_id"] = entity_id
+        if value is not None:
+            given["value"] = value
+        if properties is not None:
+            given["properties"] = properties
+        if timestamp is not None:
+            given["timestamp"] = timestamp
+        if overage_behavior is not None:
+            given["overage_behavior"] = overage_behavior
+        if async_ is not None:
+            given["async_"] = async_
+        return self._enqueue("balancesTrack", given, idempotency_key)
 
     def track_tokens(
         self,
@@ -105,7 +124,38 @@ class OutboxBalances:
         Returns:
             The queued event's operation, idempotency key and time (`models.Queued`).
         """
-        return self._enqueue("balancesTrackTokens", locals())
+        given: Dict[str, Any] = {}
+        if customer_id is not None:
+            given["customer_id"] = customer_id
+        if model_id is not None:
+            given["model_id"] = model_id
+        if input_tokens is not None:
+            given["input_tokens"] = input_tokens
+        if output_tokens is not None:
+            given["output_tokens"] = output_tokens
+        if cache_read_tokens is not None:
+            given["cache_read_tokens"] = cache_read_tokens
+        if cache_write_tokens is not None:
+            given["cache_write_tokens"] = cache_write_tokens
+        if audio_input_tokens is not None:
+            given["audio_input_tokens"] = audio_input_tokens
+        if audio_output_tokens is not None:
+            given["audio_output_tokens"] = audio_output_tokens
+        if reasoning_tokens is not None:
+            given["reasoning_tokens"] = reasoning_tokens
+        if feature_id is not None:
+            given["feature_id"] = feature_id
+        if entity_id is not None:
+            given["entity_id"] = entity_id
+        if properties is not None:
+            given["properties"] = properties
+        if timestamp is not None:
+            given["timestamp"] = timestamp
+        if overage_behavior is not None:
+            given["overage_behavior"] = overage_behavior
+        if async_ is not None:
+            given["async_"] = async_
+        return self._enqueue("balancesTrackTokens", given, idempotency_key)
 
 
 class OutboxUsage:
@@ -153,7 +203,30 @@ class OutboxUsage:
         Returns:
             The queued event's operation, idempotency key and time (`models.Queued`).
         """
-        return self._enqueue("usageTrack", locals())
+        given: Dict[str, Any] = {}
+        if customer_id is not None:
+            given["customer_id"] = customer_id
+        if feature_code is not None:
+            given["feature_code"] = feature_code
+        if value is not None:
+            given["value"] = value
+        if event_id is not None:
+            given["event_id"] = event_id
+        if timestamp is not None:
+            given["timestamp"] = timestamp
+        if properties is not None:
+            given["properties"] = properties
+        if model is not None:
+            given["model"] = model
+        if input_tokens is not None:
+            given["input_tokens"] = input_tokens
+        if output_tokens is not None:
+            given["output_tokens"] = output_tokens
+        if cache_read_tokens is not None:
+            given["cache_read_tokens"] = cache_read_tokens
+        if cache_write_tokens is not None:
+            given["cache_write_tokens"] = cache_write_tokens
+        return self._enqueue("usageTrack", given, idempotency_key)
 
 
 class OutboxResources:
