@@ -8,8 +8,12 @@ from typing import Iterator, List, Tuple
 
 __all__ = ["fill_keys", "keys_ready", "new_idempotency_key"]
 
-_RANDOM_READ = 65_536
-"""Randomness read by one `os.urandom` call: 4,096 keys' worth."""
+_FIRST_READ = 4096
+_MOST_READ = 65_536
+"""Randomness read by one `os.urandom` call: 4 KiB (256 keys) at first, twice as much at each read after
+it up to 64 KiB (4,096 keys). A process that makes a few calls reads little (64 KiB take 0.2 ms); one
+that queues thousands of events reads rarely."""
+_read_size = _FIRST_READ
 _KEYS_READ = 4096
 """Randomness read by one `os.urandom` call of `fill_keys`: 256 keys' worth."""
 _random: Tuple[bytes, Iterator[int]] = (b"", itertools.count())
@@ -22,7 +26,7 @@ def new_idempotency_key() -> str:
     """A random UUID4 string, as `str(uuid.uuid4())` gives, at a fraction of its cost.
 
     A key built ahead by `fill_keys` is handed out first: then the call makes no system call. Otherwise
-    the randomness is `os.urandom`'s, read 64 KiB at a time: one system call per 4,096 keys. Inside a
+    the randomness is `os.urandom`'s, read up to 64 KiB at a time: one system call per 4,096 keys. Inside a
     busy event loop a system call costs several times what a microbenchmark shows (the code after it runs
     with cold caches); among threads, `os.urandom` gives up the GIL, and winning it back can take the
     interpreter's whole switch interval (5 ms) while other threads run. A forked child drops the keys and
@@ -41,8 +45,9 @@ def new_idempotency_key() -> str:
 
 
 def _read_random() -> Tuple[bytes, Iterator[int]]:
-    global _random
-    _random = (os.urandom(_RANDOM_READ), itertools.count())
+    global _random, _read_size
+    _random = (os.urandom(_read_size), itertools.count())
+    _read_size = min(2 * _read_size, _MOST_READ)
     return _random
 
 
@@ -64,8 +69,9 @@ def keys_ready() -> int:
 
 
 def _forget_after_fork() -> None:
-    global _random
+    global _random, _read_size
     _random = (b"", itertools.count())
+    _read_size = _FIRST_READ
     _ready_keys.clear()
 
 
