@@ -161,7 +161,8 @@ def test_the_fork_hooks_keep_no_module_alive_at_interpreter_exit() -> None:
     hook = _pools._AFTER_FORK_IN_CHILD
     assert hook.__code__ is _pools._reset_clients_after_fork.__code__
     assert set(hook.__globals__) == {"_LIVE_CLIENTS", "__builtins__"}
-    assert type(_idempotency._random_blocks.clear).__name__ == "builtin_function_or_method"
+    forget = _idempotency._FORGET_AFTER_FORK  # what _idempotency registers
+    assert all(type(f).__name__ == "builtin_function_or_method" for f in forget)
 
 
 def test_threads_drawing_idempotency_keys_at_once_never_get_the_same_key() -> None:

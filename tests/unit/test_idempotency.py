@@ -10,7 +10,13 @@ from typing import List
 import pytest
 
 from meterly import _idempotency as idempotency
-from meterly._idempotency import _forget_after_fork, _ready_keys, fill_keys, new_idempotency_key
+from meterly._idempotency import _FORGET_AFTER_FORK, _ready_keys, fill_keys, new_idempotency_key
+
+
+def forget_after_fork() -> None:
+    """What `os.register_at_fork` runs in a forked child."""
+    for forget in _FORGET_AFTER_FORK:
+        forget()
 
 
 def test_a_key_is_a_version_4_uuid_string() -> None:
@@ -27,8 +33,8 @@ def test_keys_do_not_repeat_across_many_reads_of_randomness(monkeypatch: pytest.
         reads.append(size)
         return read(size)
 
-    monkeypatch.setattr(idempotency.os, "urandom", urandom)
-    _forget_after_fork()  # start from an empty read
+    monkeypatch.setattr(os, "urandom", urandom)
+    forget_after_fork()  # start from an empty read
     keys = [new_idempotency_key() for _ in range(10_000)]
     assert len(set(keys)) == len(keys)
     assert all(uuid.UUID(key).version == 4 for key in keys)
@@ -37,7 +43,7 @@ def test_keys_do_not_repeat_across_many_reads_of_randomness(monkeypatch: pytest.
 
 
 def test_threads_taking_keys_at_once_never_get_the_same_key() -> None:
-    _forget_after_fork()
+    forget_after_fork()
     taken: List[List[str]] = [[] for _ in range(8)]
 
     def take(mine: List[str]) -> None:
@@ -59,7 +65,13 @@ def test_keys_built_ahead_are_version_4_uuids_each_handed_out_once() -> None:
     assert all(uuid.UUID(key).version == 4 and str(uuid.UUID(key)) == key for key in keys)
 
 
-def test_a_forked_child_forgets_the_keys_built_ahead() -> None:
+def test_a_forked_child_forgets_the_keys_built_ahead_and_the_randomness_read() -> None:
     fill_keys(10)
-    _forget_after_fork()  # what `os.register_at_fork` runs in the child
+    new_idempotency_key()
+    _ready_keys.clear()
+    new_idempotency_key()  # reads randomness
+    fill_keys(10)
+    forget_after_fork()
     assert not _ready_keys
+    assert not idempotency._random
+    assert not idempotency._reads
