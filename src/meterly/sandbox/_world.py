@@ -337,9 +337,10 @@ class World:
                 return pool
         raise Missing("model", f"no credit system prices the model_id {model_id!r}")
 
-    def remember_batch_key(self, key: str) -> bool:
-        """Whether `key` is new in the last 24 hours (and remember it); old keys are forgotten by time."""
-        now = self.clock.now_ms()
+    def remember_batch_key(self, key: str, now_ms: Optional[int] = None) -> bool:
+        """Whether `key` is new in the 24 hours before `now_ms` (default now), and remember it; old keys
+        are forgotten by time."""
+        now = self.clock.now_ms() if now_ms is None else now_ms
         keys = self.batch_keys
         seen = keys.get(key)
         if seen is not None and now - seen < BATCH_KEY_TTL_MS:

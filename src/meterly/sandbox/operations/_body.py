@@ -325,7 +325,12 @@ def found(body: Body, name: str, lookup: Callable[[str], T]) -> T:
 
     customer = found(body, "customer_id", world.customer)
     """
+    return found_value(body.text(name), body.key(name), lookup)
+
+
+def found_value(value: str, key: str, lookup: Callable[[str], T]) -> T:
+    """`found` for a value already read: a world's `Missing` is the service's 404 naming `key`."""
     try:
-        return lookup(body.text(name))
+        return lookup(value)
     except Missing as missing:
-        raise ProtocolError(404, f"{missing.kind}_not_found", missing.message, body.key(name)) from None
+        raise ProtocolError(404, f"{missing.kind}_not_found", missing.message, key) from None

@@ -21,33 +21,53 @@ from meterly.sandbox._ledger import (
 )
 from meterly.sandbox._state import ZERO, Customer, Feature, json_number
 from meterly.sandbox._world import World
-from meterly.sandbox.operations._body import Body, found
+from meterly.sandbox.operations._body import Body, found_value
 
 
 def features_of(world: World, body: Body) -> List[Feature]:
     """The features a track names: its `feature_id`, or every feature its `event_name` maps to."""
-    feature_id, event_name = body.optional_text("feature_id"), body.optional_text("event_name")
-    if (feature_id is None) == (event_name is None):
+    return features_named(
+        world,
+        body.optional_text("feature_id"),
+        body.optional_text("event_name"),
+        body.key("feature_id"),
+        body.key("event_name"),
+    )
+
+
+def features_named(
+    world: World,
+    feature_id: Optional[str],
+    event_name: Optional[str],
+    feature_key: str = "feature_id",
+    event_key: str = "event_name",
+) -> List[Feature]:
+    """`features_of` for values already read, the errors naming the JSON keys given."""
+    if feature_id is None or event_name is not None:
+        if feature_id is not None or event_name is None:
+            raise ProtocolError(400, INVALID, "give exactly one of feature_id and event_name", feature_key)
+        return found_value(event_name, event_key, world.event_features)
+    feature = found_value(feature_id, feature_key, world.feature)
+    if feature.type == "boolean":
         raise ProtocolError(
-            400, INVALID, "give exactly one of feature_id and event_name", body.key("feature_id")
+            400,
+            INVALID,
+            f"feature_id {feature.id!r} is a boolean feature: it has no usage to track",
+            "feature_id",
         )
-    if feature_id is not None:
-        feature = found(body, "feature_id", world.feature)
-        if feature.type == "boolean":
-            raise ProtocolError(
-                400,
-                INVALID,
-                f"feature_id {feature.id!r} is a boolean feature: it has no usage to track",
-                "feature_id",
-            )
-        return [feature]
-    return found(body, "event_name", world.event_features)
+    return [feature]
 
 
 def entity_of(world: World, customer: Customer, body: Body) -> Optional[str]:
-    entity_id = body.optional_text("entity_id")
+    return entity_named(world, customer, body.optional_text("entity_id"), body.key("entity_id"))
+
+
+def entity_named(
+    world: World, customer: Customer, entity_id: Optional[str], key: str = "entity_id"
+) -> Optional[str]:
+    """`entity_of` for a value already read: the customer's entity `entity_id`, or a 404 naming `key`."""
     if entity_id is not None:
-        found(body, "entity_id", lambda eid: world.entity(customer, eid))
+        found_value(entity_id, key, lambda eid: world.entity(customer, eid))
     return entity_id
 
 
