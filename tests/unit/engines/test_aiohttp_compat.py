@@ -312,3 +312,55 @@ async def test_a_cookie_set_by_a_direct_answer_is_kept_and_sent_next_time() -> N
     first, second = server.received
     assert "cookie" not in first.headers
     assert second.headers["cookie"] == "lb=node2"
+
+
+@pytest.mark.parametrize("stage", ["connect", "answer"])
+async def test_connecting_and_the_answer_are_bounded_by_the_attempts_deadline(stage: str) -> None:
+    class Silent(_Capture):
+        def write(self, data: Any) -> None:
+            pass
+
+    class Connector(aiohttp.BaseConnector):
+        async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> ResponseHandler:
+            if stage == "connect":
+                await asyncio.sleep(30)
+            protocol = ResponseHandler(asyncio.get_running_loop())
+            protocol.connection_made(Silent(protocol, []))
+            return protocol
+
+    async with aiohttp.ClientSession(connector=Connector()) as session:
+        direct = Direct.of(session)
+        assert direct is not None
+        route = direct.route(URL("http://api.example.com/v1/x"))
+        assert route is not None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(asyncio.TimeoutError):  # wait_for: an unbounded send fails the bound below
+            await asyncio.wait_for(direct.send(route, "POST", b"{}", {}, 0.2), 2.0)
+        assert 0.15 < loop.time() - started < 1.0
+
+
+async def test_a_connection_is_kept_alive_unless_the_answer_says_close() -> None:
+    made: List[int] = []
+    answers = [ANSWER, ANSWER.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n", 1), ANSWER]
+
+    class Answering(_Capture):
+        def write(self, data: Any) -> None:
+            self._protocol.data_received(answers.pop(0))
+
+    class Connector(aiohttp.BaseConnector):
+        async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> ResponseHandler:
+            made.append(1)
+            protocol = ResponseHandler(asyncio.get_running_loop())
+            protocol.connection_made(Answering(protocol, []))
+            return protocol
+
+    async with aiohttp.ClientSession(connector=Connector()) as session:
+        direct = Direct.of(session)
+        assert direct is not None
+        route = direct.route(URL("http://api.example.com/v1/x"))
+        assert route is not None
+        for expected in (1, 1, 2):
+            status, content, _, _ = await direct.send(route, "POST", b"{}", {}, 5.0)
+            assert (status, content) == (200, b"{}")
+            assert len(made) == expected
