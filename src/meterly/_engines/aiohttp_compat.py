@@ -55,7 +55,10 @@ _NO_CONNECT_TIMEOUT = aiohttp.ClientTimeout()
 """What `connect` is given: the attempt's one timer (`send`) bounds connecting too, as it does on the
 session path, where a request's `ClientTimeout(total=...)` sets no connect timeouts."""
 _CONNECTOR_STEPS = ("connect", "_get", "_release", "_release_acquired")
+"""How a connector takes and gives back connections: a connector class that overrides any of them is
+used through the session (overriding `_create_connection`, how a connection is made, is fine)."""
 _SESSION_STEPS = ("request", "_request", "_prepare_headers", "_build_url")
+"""How a session sends: a session class that overrides any of them is used through itself."""
 
 
 def supported(version: Optional[str] = None) -> bool:
@@ -65,13 +68,14 @@ def supported(version: Optional[str] = None) -> bool:
     return (
         len(parts) >= 2
         and all(p.isdigit() for p in parts[:2])
-        and (int(parts[0]), int(parts[1])) in (SUPPORTED_AIOHTTP)
+        and (int(parts[0]), int(parts[1])) in SUPPORTED_AIOHTTP
     )
 
 
 class _Route:
     """What a direct send to one URL reuses: a request the connector reads the pool key and the TLS and
-    DNS settings from, the request target and the `Host` header."""
+    DNS settings from (shared by concurrent sends: without a proxy, `connect` only reads it), the
+    request target and the `Host` header."""
 
     __slots__ = ("host", "request", "target", "url")
 
@@ -142,7 +146,7 @@ class Direct:
             return self._routes[url]
         except KeyError:
             pass
-        if len(self._routes) >= 64:
+        if len(self._routes) >= 64:  # calls go to one URL per operation; a bound all the same
             self._routes.clear()
         route = None
         if (
