@@ -1,9 +1,13 @@
 """The aiohttp engine of `AsyncMeterly(http_backend="aiohttp")` or of an injected `aiohttp.ClientSession`;
 `pip install meterly[aiohttp]`.
 
-Only sending differs: the shared pipeline still decides hooks, errors, retries and fail-open. aiohttp's
-exceptions come out as the httpx exceptions the pipeline maps (a timeout as `httpx.ReadTimeout` or
-`httpx.ConnectTimeout`, a refused connection as `httpx.ConnectError`, ...), with the aiohttp one as cause.
+A call on a session that uses none of what an SDK call doesn't need (trace configs, middlewares,
+default headers, cookies, ...) is sent past `ClientSession._request`, on the session's own connector and
+parser (`aiohttp_compat`, the one place with aiohttp's private attributes); any other request goes
+through `ClientSession.request`. Only sending differs: the shared pipeline still decides hooks, errors,
+retries and fail-open. aiohttp's exceptions come out as the httpx exceptions the pipeline maps (a
+timeout as `httpx.ReadTimeout` or `httpx.ConnectTimeout`, a refused connection as `httpx.ConnectError`,
+...), with the aiohttp one as cause.
 This module is imported only when that backend is chosen.
 """
 
@@ -17,6 +21,7 @@ import httpx
 from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
+from meterly._engines.aiohttp_compat import Direct
 from meterly._engines.seam import ClosedWhileSending, Decoded, capped, owned_timeout
 from meterly._redaction import forget_locals
 from meterly._wire import TIME_LEFT, Call, Received
@@ -57,6 +62,7 @@ class AiohttpSender:
         self._url_value = URL()
         self._timeout_key: Any = None
         self._timeout_value: Any = aiohttp.helpers.sentinel
+        self._direct = Direct.of(session)
 
     def _url(self, url: httpx.URL) -> URL:
         if url is not self._url_key:
@@ -104,6 +110,22 @@ class AiohttpSender:
             method, url, body = effect.op.method, self._url(effect.url), effect.body
             timeout = self._timeout(effect.timeout)
             left = effect.time_left
+            direct = self._direct
+            route = direct.route(url) if direct is not None else None
+            if route is not None:
+                assert direct is not None
+                total = self._session_total if timeout is aiohttp.helpers.sentinel else timeout.total
+                if left is not None and (total is None or left < total):
+                    total = left
+                try:
+                    status, content, raw_headers, carrier = await direct.send(
+                        route, method, body, effect.headers, total
+                    )
+                except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError) as exc:
+                    if isinstance(exc, RuntimeError) and not self._closing:
+                        raise
+                    raise self._failure(exc, None) from exc
+                return Decoded(status, content, raw_headers, effect, carrier)
         else:
             request = effect
             method, url = effect.method, URL(str(effect.url), encoded=True)
@@ -127,10 +149,15 @@ class AiohttpSender:
         except (aiohttp.ClientError, asyncio.TimeoutError, RuntimeError) as exc:
             if isinstance(exc, RuntimeError) and not self._closing:
                 raise
-            forget_locals(exc)
-            if self._closing:
-                raise ClosedWhileSending("the client was closed while this request was being sent") from exc
-            raise _httpx_error(exc, request) from exc
+            raise self._failure(exc, request) from exc
+
+    def _failure(self, exc: BaseException, request: Optional[httpx.Request]) -> Exception:
+        """What `send` raises for an exception of aiohttp's (or asyncio's) `exc`, whose frames it clears
+        of their locals."""
+        forget_locals(exc)
+        if self._closing:
+            return ClosedWhileSending("the client was closed while this request was being sent")
+        return _httpx_error(exc, request)
 
     async def discard(self, response: Union[httpx.Response, Received]) -> None:
         """Closes the connection that carried `response`: the pool drops a closed one instead of reusing
