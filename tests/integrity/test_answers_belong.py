@@ -108,3 +108,36 @@ def test_concurrent_checks_through_a_duplicating_proxy_get_their_own_answers(eng
         )
     ]
     assert wrong == []
+
+
+@pytest.mark.parametrize("engine", BY_ENGINE)
+def test_a_duplicated_answer_never_stands_in_for_an_identical_check_that_was_never_recorded(
+    engine: str,
+) -> None:
+    # Autumn's check echoes nothing unique to its request: a second copy of one answer fits the next
+    # identical check. Odd calls never reach the sandbox at their first attempt (the proxy answers 503
+    # itself), so only a stale copy could make them look recorded: the connection that held one extra
+    # answer must not carry another request.
+    calls = [
+        (
+            "balances.check",
+            {
+                "customer_id": "cus_pro",
+                "feature_id": "messages",
+                "send_event": True,
+                "required_balance": 1,
+                "idempotency_key": f"chk-{n}",
+            },
+        )
+        for n in range(12)
+    ]
+    with served() as sandbox, FaultProxy(sandbox.url, script=duplicate_then_never_forward()) as proxy:
+        outcomes = run_calls(engine, calls, server_url=proxy.url)
+        proxy.settle()
+        recorded = ledger(sandbox).recorded()
+    assert proxy.counts["duplicated"] == 6  # the fault was exercised
+    assert escaped(outcomes) == []
+    succeeded = [o for o in outcomes if o.result is not None and not getattr(o.result, "is_fallback", False)]
+    assert [
+        o.call[1]["idempotency_key"] for o in succeeded if recorded[o.call[1]["idempotency_key"]] == 0
+    ] == []

@@ -20,7 +20,7 @@ import httpx2
 
 from meterly._engines.deadline import ATTEMPT_DEADLINE, adiscard_connection, discard_connection
 from meterly._engines.httpx2_compat import bound_by_deadline
-from meterly._engines.httpx_compat import sends_plainly, transport_for
+from meterly._engines.httpx_compat import carried_more, sends_plainly, transport_for
 from meterly._engines.httpx_engine import HeaderSets
 from meterly._engines.seam import ClosedWhileSending, Decoded, capped, cut_seconds, owned_timeout
 from meterly._redaction import forget_locals
@@ -195,6 +195,8 @@ class Httpx2Sender(_Base):
             ATTEMPT_DEADLINE.reset(token)
         if transport is not None and "set-cookie" in response.headers:
             self.client.cookies.extract_cookies(response)
+        if carried_more(self.client, response):
+            discard_connection(response)
         return Decoded(
             response.status_code,
             b"".join(chunks),
@@ -244,6 +246,8 @@ class AsyncHttpx2Sender(_Base):
             ATTEMPT_DEADLINE.reset(token)
         if transport is not None and "set-cookie" in response.headers:
             self.client.cookies.extract_cookies(response)
+        if carried_more(self.client, response):
+            await adiscard_connection(response)
         return Decoded(
             response.status_code,
             b"".join(chunks),

@@ -29,6 +29,7 @@ from meterly._engines.deadline_io import STAND_INS, backends
 __all__ = [
     "SUPPORTED_HTTPCORE",
     "bound_by_deadline",
+    "carried_more",
     "bound_with",
     "deferred_tls",
     "sends_plainly",
@@ -80,6 +81,31 @@ def bound_by_deadline(client: Any) -> bool:
     socket operation. True when its main transport now does; a client whose transports are built
     differently (or an unsupported httpcore) keeps the per-operation timeouts and `DeadlineStream`."""
     return supported() and bound_with(httpcore, client)
+
+
+def carried_more(client: Any, response: Any) -> bool:
+    """Whether the connection that carried `response` already holds bytes past it: a second answer to
+    one request (a proxy that sends an answer twice). A server sends nothing on an HTTP/1.1 connection
+    before the next request, so the next request sent on it would take that copy for its own answer,
+    and an answer that echoes nothing unique to its request (Autumn's `check`) cannot tell. The
+    engines close such a connection.
+
+    Reads the pool of the client's transport for the response's URL (httpcore's or httpcore2's, whose
+    layout is the same) and the h11 state of the connection whose network stream carried the response;
+    False for any other layout (HTTP/2, a mock transport, an unsupported release)."""
+    stream = response.extensions.get("network_stream")
+    if stream is None:
+        return False
+    try:
+        connections = client._transport_for_url(response.request.url)._pool.connections
+    except (AttributeError, RuntimeError):  # no pool; RuntimeError: a response without its request
+        return False
+    for connection in connections:
+        inner = getattr(connection, "_connection", None)
+        if getattr(inner, "_network_stream", None) is stream:
+            trailing = getattr(getattr(inner, "_h11_state", None), "trailing_data", None)
+            return bool(trailing and trailing[0])
+    return False
 
 
 @functools.cache

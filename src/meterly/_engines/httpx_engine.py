@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import httpx
 
 from meterly._engines.deadline import adiscard_connection, asend_within, discard_connection, send_within
-from meterly._engines.httpx_compat import sends_plainly, settle, transport_for
+from meterly._engines.httpx_compat import carried_more, sends_plainly, settle, transport_for
 from meterly._engines.seam import ClosedWhileSending, capped, owned_timeout
 from meterly._redaction import forget_locals
 from meterly._wire import Call, Received
@@ -207,6 +207,8 @@ class HttpxSender(_Base):
             raise closed from exc
         if transport is not None:
             settle(self.client, response, started)
+        if carried_more(self.client, response):
+            discard_connection(response)
         return response
 
     def discard(self, response: Union[httpx.Response, Received]) -> None:
@@ -237,6 +239,8 @@ class AsyncHttpxSender(_Base):
             raise closed from exc
         if transport is not None:
             settle(self.client, response, started)
+        if carried_more(self.client, response):
+            await adiscard_connection(response)
         return response
 
     async def discard(self, response: Union[httpx.Response, Received]) -> None:
