@@ -29,8 +29,8 @@ from meterly._engines.deadline_io import STAND_INS, backends
 __all__ = [
     "SUPPORTED_HTTPCORE",
     "bound_by_deadline",
-    "carried_more",
     "bound_with",
+    "carried_more",
     "deferred_tls",
     "sends_plainly",
     "settle",

@@ -18,7 +18,7 @@ from meterly._idempotency import new_idempotency_key
 from meterly._requester import AsyncRequester, Requester
 from meterly.outbox._config import Outbox, outbox_config
 from meterly.outbox._deliver import AsyncClientDeliverer, AsyncDeliver, ClientDeliverer, Deliver
-from meterly.outbox._operations import BALANCES_TRACK, QueuedOperation, queued_operation, stamp
+from meterly.outbox._operations import BALANCES_TRACK, queued_operation, stamp
 from meterly.outbox._resources import OutboxResources
 from meterly.outbox._sender import SenderCore, TaskSender, ThreadSender
 from meterly.outbox._store import DeadLetter, MemoryStore, SqliteStore
@@ -26,12 +26,6 @@ from meterly.outbox._store import DeadLetter, MemoryStore, SqliteStore
 log = logging.getLogger("meterly")
 
 _MAX_KEY_LENGTH = 255
-_SPECS: Dict[str, QueuedOperation] = {}
-
-
-def _spec(operation_id: str) -> QueuedOperation:
-    spec = _SPECS[operation_id] = queued_operation(operation_id)
-    return spec
 
 
 _QUEUED_FIELDS = frozenset({"operation", "idempotency_key", "enqueued_at"})
@@ -108,7 +102,7 @@ class _BaseOutbox(OutboxResources):
         # switch interval (5 ms) while other threads queue.
         if self.closed:
             raise errors.RequestValidationError("outbox", "is closed")
-        spec = _SPECS.get(operation_id) or _spec(operation_id)
+        spec = queued_operation(operation_id)
         now = time.time()  # read from the vDSO: no system call
         for name in spec.required:
             if name not in given:
