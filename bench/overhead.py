@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import inspect
 import os
 import statistics
 import sys
@@ -189,6 +190,46 @@ def _pyreqwest_pair(engine: str, body: Dict[str, Any], auth: Dict[str, str]) -> 
     )
 
 
+def _pyreqwest_floor(engine: str) -> Callable[[], Any]:
+    """What any client on pyreqwest that returns the typed answer must do at least: the pyreqwest calls
+    the SDK's sender makes (method, URL, the SDK's headers, body bytes, timeout, send, read), and the
+    answer validated into `CheckResponse` by the SDK's own parser; no argument checks, no idempotency
+    key, no driver."""
+    from datetime import timedelta
+
+    from meterly._engines import pyreqwest_engine
+    from meterly._options import options_of
+    from meterly.balances import BALANCES_CHECK, Balances
+
+    parse = BALANCES_CHECK.parse
+    parse(RESPONSE)  # compiles the model's validator
+    sdk = Meterly(api_key="sk_bench")
+    parameters = inspect.signature(Balances.check).parameters.values()
+    args = {p.name: p.default for p in parameters if p.name != "self"}
+    args.update(customer_id="cus_123", feature_id="messages")
+    call = sdk._pipeline.prepare(BALANCES_CHECK, args, options=options_of(args))
+    headers, content, text = call.headers, call.body, str(call.url)
+    sdk.close()
+    timeout = timedelta(seconds=5)
+    # The engine's client maker, patched by `_pyreqwest_pair` to answer at once.
+    is_async = engine.endswith("-async")
+    client = pyreqwest_engine.new_async_client() if is_async else pyreqwest_engine.new_client()
+    if is_async:
+
+        async def afloor() -> object:
+            sent = client.request("POST", text).headers(headers).body_bytes(content).timeout(timeout)
+            response = await sent.build().send()
+            return parse(bytes(await response.bytes()))
+
+        return afloor
+
+    def floor() -> object:
+        sent = client.request("POST", text).headers(headers).body_bytes(content).timeout(timeout)
+        return parse(bytes(sent.build().send().bytes()))
+
+    return floor
+
+
 def _pair(engine: str) -> tuple[Callable[[], Any], Callable[[], Any]]:
     """(raw call, SDK call) on `engine`; for an async engine, each returns an awaitable."""
     body = {"customer_id": "cus_123", "feature_id": "messages"}
@@ -244,23 +285,28 @@ def _pair(engine: str) -> tuple[Callable[[], Any], Callable[[], Any]]:
     )
 
 
-def measure(calls: int = 2000, rounds: int = 15, engine: str = "httpx") -> tuple[float, float]:
-    """Median seconds per call of the raw client and of the SDK on `engine`, over interleaved rounds."""
+def measure(
+    calls: int = 2000, rounds: int = 15, engine: str = "httpx", floor: bool = False
+) -> tuple[float, float]:
+    """Median seconds per call of the raw client and of the SDK on `engine`, over interleaved rounds;
+    with `floor` (pyreqwest engines), of the raw client and of `_pyreqwest_floor` instead of the SDK."""
     patched: Dict[str, Any] = {}
     if engine.startswith("pyreqwest"):  # `_pyreqwest_pair` patches these; put back when done
         from meterly._engines import pyreqwest_engine
 
         patched = {name: getattr(pyreqwest_engine, name) for name in ("new_client", "new_async_client")}
     try:
-        return _measure(engine, calls, rounds)
+        return _measure(engine, calls, rounds, floor)
     finally:
         if patched:
             for name, value in patched.items():
                 setattr(pyreqwest_engine, name, value)
 
 
-def _measure(engine: str, calls: int, rounds: int) -> tuple[float, float]:
+def _measure(engine: str, calls: int, rounds: int, floor: bool = False) -> tuple[float, float]:
     raw, sdk_call = _pair(engine)
+    if floor:
+        sdk_call = _pyreqwest_floor(engine)
     clock = clock_of(engine)
     if engine.endswith("-async") or engine == "aiohttp":
         return asyncio.run(_measure_async(raw, sdk_call, calls, rounds, clock))
@@ -377,6 +423,9 @@ def main() -> int:
         print(f"{engine}: raw post().json()   {raw_us:8.1f} us/call")
         print(f"{engine}: meterly balances.check {sdk_us:8.1f} us/call")
         print(f"{engine}: ratio                 {ratio:8.3f}x  (limit {args.limit}x)")
+        if engine.startswith("pyreqwest"):
+            raw, least = measure(args.calls, args.rounds, engine, floor=True)
+            print(f"{engine}: floor (raw {raw * 1e6:.1f}) {least * 1e6:8.1f} us/call  {least / raw:.3f}x raw")
     if args.echo:
         checked, unchecked = measure_echo_check(args.calls, args.rounds)
         print(f"answer compared           {checked * 1e6:8.1f} us/call")

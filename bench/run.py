@@ -32,6 +32,7 @@ import overhead
 from server import AUTH, canned_server
 
 from meterly import AsyncMeterly, Meterly
+from meterly.balances import BALANCES_CHECK
 from meterly.errors import MeterlyError
 
 PATH = "/v1/balances.check"
@@ -110,6 +111,7 @@ def sync_latency(url: str, calls: int, rounds: int) -> None:
         from pyreqwest.client import SyncClientBuilder
 
         rq = SyncClientBuilder().build()
+        rq_headers = {"content-type": "application/json", **AUTH}
 
         def raw_rq() -> object:
             return (
@@ -124,7 +126,16 @@ def sync_latency(url: str, calls: int, rounds: int) -> None:
         sdk_rq = Meterly(
             api_key="sk_bench", server_url=url, timeout_ms=SDK_TIMEOUT_MS, http_backend="pyreqwest"
         )
+        parse = BALANCES_CHECK.parse
+
+        def raw_rq_model() -> object:
+            # The floor of any client on pyreqwest that returns the typed answer: raw pyreqwest's post,
+            # its answer validated into `CheckResponse` by the SDK's own parser.
+            sent = rq.post(url + PATH).body_bytes(payload).headers(rq_headers)
+            return parse(bytes(sent.build().send().bytes()))
+
         fns["raw pyreqwest"] = raw_rq
+        fns["raw pyreqwest + model"] = raw_rq_model
         fns["sdk pyreqwest"] = lambda: sdk_rq.balances.check(customer_id="cus_123", feature_id="messages")
         extra += [rq, sdk_rq]
     except ImportError:
@@ -167,6 +178,14 @@ def sync_latency(url: str, calls: int, rounds: int) -> None:
             f"{paired(samples, 'stdlib', 'sdk pyreqwest'):.2f}x",
             f"<= 1.0x http.client  (raw pyreqwest: {result['raw pyreqwest'] * 1e3:.3f} ms)",
         )
+        for name in ("raw pyreqwest", "raw pyreqwest + model"):
+            row(
+                f"sync latency per call, {name} (ms)",
+                f"{result['stdlib'] * 1e3:.3f}",
+                f"{result[name] * 1e3:.3f}",
+                f"{paired(samples, 'stdlib', name):.2f}x",
+                "vs http.client: what a client on pyreqwest starts from",
+            )
     raw_client.close()
     sdk.close()
     conn.close()
@@ -214,7 +233,7 @@ async def async_section(url: str, rounds: int, round_seconds: float, with_aiohtt
     )
     closers: List[Callable[[], Awaitable[None]]] = [raw_httpx.aclose, sdk_httpx.aclose, injected.aclose]
     try:
-        import pyreqwest  # noqa: F401
+        from pyreqwest.client import ClientBuilder
 
         sdk_rq = AsyncMeterly(
             api_key="sk_bench", server_url=url, http_backend="pyreqwest", timeout_ms=SDK_TIMEOUT_MS
@@ -222,7 +241,23 @@ async def async_section(url: str, rounds: int, round_seconds: float, with_aiohtt
         calls["meterly (pyreqwest)"] = lambda: sdk_rq.balances.check(
             customer_id="cus_123", feature_id="messages"
         )
-        closers.append(sdk_rq.aclose)
+        raw_rq = ClientBuilder().build()
+        rq_payload = json.dumps(BODY).encode()
+        rq_headers = {"content-type": "application/json", **AUTH}
+        parse = BALANCES_CHECK.parse
+
+        async def raw_rq_call() -> object:
+            response = await raw_rq.post(url + PATH).body_bytes(rq_payload).headers(rq_headers).build().send()
+            return await response.json()
+
+        async def raw_rq_model_call() -> object:
+            # Raw pyreqwest's post, its answer validated into `CheckResponse` by the SDK's own parser.
+            response = await raw_rq.post(url + PATH).body_bytes(rq_payload).headers(rq_headers).build().send()
+            return parse(bytes(await response.bytes()))
+
+        calls["raw pyreqwest"] = raw_rq_call
+        calls["raw pyreqwest + model"] = raw_rq_model_call
+        closers += [sdk_rq.aclose, raw_rq.close]
     except ImportError:
         pass
     if with_aiohttp:
@@ -282,6 +317,14 @@ async def async_section(url: str, rounds: int, round_seconds: float, with_aiohtt
                     f"{1 / paired(samples, 'raw aiohttp', 'meterly (pyreqwest)'):.2f}x",
                     ">= 1.0x raw aiohttp",
                 )
+                for name in ("raw pyreqwest", "raw pyreqwest + model"):
+                    row(
+                        f"async c={concurrency:<2d} calls/s ({name})",
+                        f"{1 / per_call['raw aiohttp']:.0f}",
+                        f"{1 / per_call[name]:.0f}",
+                        f"{1 / paired(samples, 'raw aiohttp', name):.2f}x",
+                        "vs raw aiohttp: what a client on pyreqwest starts from",
+                    )
     for close in closers:
         await close()
     if FAILED:
@@ -305,6 +348,15 @@ def overhead_section(calls: int, rounds: int) -> None:
             f"{sdk / raw:.3f}x",
             f"<= 1.0x raw {engine}",
         )
+        if engine.startswith("pyreqwest"):
+            raw, least = overhead.measure(calls, rounds, engine, floor=True)
+            row(
+                f"  floor on {engine}: its pyreqwest calls + the model (us CPU/call)",
+                f"{raw * 1e6:.1f}",
+                f"{least * 1e6:.1f}",
+                f"{least / raw:.3f}x",
+                "what any typed client on pyreqwest spends at least",
+            )
 
 
 def seam_section(calls: int, rounds: int) -> None:
