@@ -20,41 +20,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import os
 import statistics
 import sys
 import time
 from datetime import timedelta
-from typing import Any, Awaitable, Callable, Dict, List
+from typing import Callable, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from overhead import check_args
+from run import throughput
 from server import canned_server
 
 from meterly import AsyncMeterly
 from meterly._idempotency import new_idempotency_key
 from meterly._options import options_of
-from meterly.balances import BALANCES_CHECK, Balances
-
-
-def check_args() -> Dict[str, Any]:
-    """The arguments `balances.check` hands the pipeline (its `locals()`)."""
-    parameters = inspect.signature(Balances.check).parameters.values()
-    args = {p.name: p.default for p in parameters if p.name != "self"}
-    args.update(customer_id="cus_123", feature_id="messages")
-    return args
-
-
-async def in_flight(call: Callable[[], Awaitable[object]], concurrency: int, total: int) -> None:
-    left = total
-
-    async def worker() -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            await call()
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+from meterly.balances import BALANCES_CHECK
 
 
 async def measure(url: str, concurrency: int, calls: int, rounds: int) -> None:
@@ -95,13 +76,13 @@ async def measure(url: str, concurrency: int, calls: int, rounds: int) -> None:
     }
     samples: Dict[str, List[tuple[float, float, float]]] = {name: [] for name in variants}
     for fn in variants.values():
-        await in_flight(fn, concurrency, 4 * concurrency + 200)
+        await throughput(fn, concurrency, 4 * concurrency + 200)
     names = list(variants)
     for i in range(rounds):
         shift = i % len(names)
         for name in names[shift:] + names[:shift]:
             wall, loop, process = time.perf_counter(), time.thread_time(), time.process_time()
-            await in_flight(variants[name], concurrency, calls)
+            await throughput(variants[name], concurrency, calls)
             samples[name].append(
                 (
                     (time.perf_counter() - wall) / calls,

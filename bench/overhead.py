@@ -190,6 +190,17 @@ def _pyreqwest_pair(engine: str, body: Dict[str, Any], auth: Dict[str, str]) -> 
     )
 
 
+def check_args() -> Dict[str, Any]:
+    """The arguments `balances.check(customer_id="cus_123", feature_id="messages")` hands the pipeline
+    (its `locals()`)."""
+    from meterly.balances import Balances
+
+    parameters = inspect.signature(Balances.check).parameters.values()
+    args = {p.name: p.default for p in parameters if p.name != "self"}
+    args.update(customer_id="cus_123", feature_id="messages")
+    return args
+
+
 def _pyreqwest_floor(engine: str) -> Callable[[], Any]:
     """What any client on pyreqwest that returns the typed answer must do at least: the pyreqwest calls
     the SDK's sender makes (method, URL, the SDK's headers, body bytes, timeout, send, read), and the
@@ -199,14 +210,12 @@ def _pyreqwest_floor(engine: str) -> Callable[[], Any]:
 
     from meterly._engines import pyreqwest_engine
     from meterly._options import options_of
-    from meterly.balances import BALANCES_CHECK, Balances
+    from meterly.balances import BALANCES_CHECK
 
     parse = BALANCES_CHECK.parse
     parse(RESPONSE)  # compiles the model's validator
     sdk = Meterly(api_key="sk_bench")
-    parameters = inspect.signature(Balances.check).parameters.values()
-    args = {p.name: p.default for p in parameters if p.name != "self"}
-    args.update(customer_id="cus_123", feature_id="messages")
+    args = check_args()
     call = sdk._pipeline.prepare(BALANCES_CHECK, args, options=options_of(args))
     headers, content, text = call.headers, call.body, str(call.url)
     sdk.close()
