@@ -1,7 +1,8 @@
 """The first call, measured in fresh processes.
 
 `python bench/firstcall.py` prints (targets in brackets):
-- import + construct next to `import httpx; from pydantic import BaseModel` [<= 1.10x];
+- import + construct next to `import httpx; from pydantic import BaseModel` [<= 1.10x], and meterly's own
+  share of it timed inside the process;
 - process start to the first parsed `balances.check` against a local canned server, next to
   `httpx.post(...).json()` [<= 1.3x], and next to the same post validated by one small pydantic model (what
   any typed client has to pay: pydantic's import and one model's compilation);
@@ -44,6 +45,9 @@ from server import AUTH, canned_server  # noqa: E402
 END = "; import time as _t; print(_t.monotonic(), _t.process_time())"
 FLOOR = "import httpx; from pydantic import BaseModel"
 SDK_IMPORT = "import meterly; meterly.Meterly(api_key='sk_bench')"
+OWN_IMPORT = f"{FLOOR}; import time; t = time.perf_counter(); {SDK_IMPORT}; print(time.perf_counter() - t)"
+"""meterly's own share of import + construct, timed inside the process after httpx and pydantic: free of
+the interpreter's start, whose noise is larger than a millisecond of meterly's."""
 RAW_FIRST = (
     "import httpx; r = httpx.post({url!r}, json={body!r}, headers={auth!r}).json(); assert r['allowed']"
 )
@@ -150,6 +154,12 @@ def fresh_site_env(cache: str) -> Dict[str, str]:
     return env
 
 
+def own_import(env: Dict[str, str], python: str) -> float:
+    """Seconds `OWN_IMPORT` measures in one fresh process."""
+    out = subprocess.run([python, "-c", OWN_IMPORT], check=True, env=env, capture_output=True, text=True)
+    return float(out.stdout.split()[-1])
+
+
 def process_rows(
     base: str,
     rounds: int,
@@ -170,15 +180,25 @@ def process_rows(
         timed_process(code, env, python)
     wall: Dict[str, List[float]] = {name: [] for name in codes}
     cpu: Dict[str, List[float]] = {name: [] for name in codes}
+    own: List[float] = []
     for _ in range(rounds):
         for name, code in codes.items():
             w, c = timed_process(code, env, python)
             wall[name].append(w)
             cpu[name].append(c)
+        own.append(own_import(env, python))
 
     def ms(samples: Dict[str, List[float]], name: str) -> str:
         return f"{statistics.median(samples[name]) * 1e3:.0f}"
 
+    low, _, high = statistics.quantiles(own, n=4)
+    row(
+        f"meterly's own import + client, in-process{site} (ms)",
+        "",
+        f"{statistics.median(own) * 1e3:.1f}",
+        f"p25-p75 {low * 1e3:.1f}-{high * 1e3:.1f}",
+        "after httpx and pydantic",
+    )
     for label, samples in (("wall", wall), ("CPU", cpu)):
         row(
             f"import + client, {label}{site} (ms)",

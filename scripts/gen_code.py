@@ -7,6 +7,7 @@ request models:
 - `src/meterly/models/requestdicts.py`: each request model as a TypedDict the methods accept (`**params`);
 - `src/meterly/_constructors.py`: the clients' constructors and `with_options`, from
   `meterly._client_options.OPTIONS`;
+- `src/meterly/_keywords.py`: the constructors' keywords as TypedDicts, from the same options;
 - `src/meterly/outbox/_resources.py`: `client.outbox.<resource>.<method>`, the queued twin of each
   operation of `meterly.outbox._operations.QUEUED_CALLS` that the registry declares.
 
@@ -419,6 +420,7 @@ def render_code() -> Dict[Path, str]:
         files[Path("src/meterly") / f"{resource}.py"] = render_resource(resource, members)
     files[REQUEST_DICTS] = render_request_dicts(declared)
     files[CONSTRUCTORS] = render_constructors()
+    files[KEYWORDS] = render_keywords()
     files[OUTBOX_RESOURCES] = render_outbox_resources(declared)
     return {path: formatted(text, path) for path, text in files.items()}
 
@@ -505,20 +507,6 @@ def render_constructors() -> str:
             ]
         )
 
-    def keywords(is_async: bool) -> str:
-        prefix = "Async" if is_async else ""
-        options = [o for o in OPTIONS if is_async or not o.only_async]
-        lines = [
-            f"class {prefix}MeterlyKeywords(TypedDict, total=False):",
-            f'    """`{prefix}Meterly`\'s keywords, for a function that takes them on to the constructor as',
-            f'    `**options: Unpack[{prefix}MeterlyKeywords]` (a misspelt one is then a type error)."""',
-        ]
-        for o in options:
-            annotation = (o.async_annotation if is_async else "") or o.annotation
-            doc = (o.async_doc if is_async else "") or o.doc
-            lines += ["", f"    {o.name}: {annotation}", *_wrapped_docstring(doc, "    ")]
-        return "\n".join(lines)
-
     internal = {
         "meterly._config": "ApiKey, SecuritySource",
         "meterly._engines.seam": "HttpBackend, SyncHttpBackend",
@@ -555,7 +543,6 @@ import logging
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Mapping, Optional, TypeVar, Union, cast
 
 import httpx
-from typing_extensions import TypedDict
 
 {internal_imports}
 
@@ -600,13 +587,67 @@ class AsyncMeterlyOptions(ClientOptions):
 {init(True)}
 
 {bind(True)}
+'''
+
+
+# ---------------------------------------------------------------- the clients' keywords
+
+KEYWORDS = Path("src/meterly/_keywords.py")
+
+
+def render_keywords() -> str:
+    """`src/meterly/_keywords.py`: each client's constructor keywords as a TypedDict, from `OPTIONS`."""
+
+    def keywords(is_async: bool) -> str:
+        prefix = "Async" if is_async else ""
+        options = [o for o in OPTIONS if is_async or not o.only_async]
+        lines = [
+            f"class {prefix}MeterlyKeywords(TypedDict, total=False):",
+            f'    """`{prefix}Meterly`\'s keywords, for a function that takes them on to the constructor as',
+            f'    `**options: Unpack[{prefix}MeterlyKeywords]` (a misspelt one is then a type error)."""',
+        ]
+        for o in options:
+            annotation = (o.async_annotation if is_async else "") or o.annotation
+            doc = (o.async_doc if is_async else "") or o.doc
+            lines += ["", f"    {o.name}: {annotation}", *_wrapped_docstring(doc, "    ")]
+        return "\n".join(lines)
+
+    doc = '''"""The clients' constructor keywords as TypedDicts, for a function that takes them on to a
+constructor (`**options: Unpack[AsyncMeterlyKeywords]`, as `meterly.integrations.fastapi` does).
+
+Their annotations are only read by type checkers: every name they use is imported for type checking
+alone, and nothing here is loaded by `import meterly` (building the two TypedDicts was most of what the
+constructors' module cost at import; docs/performance.md "Import and construct").
+"""'''
+    return f"""{header("meterly._client_options.OPTIONS")}{doc}
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Mapping, Optional, Union
+
+from typing_extensions import TypedDict
+
+if TYPE_CHECKING:
+    import logging
+
+    import aiohttp
+    import httpx
+    import httpx2
+
+    from meterly._config import ApiKey, SecuritySource
+    from meterly._engines.seam import HttpBackend, SyncHttpBackend
+    from meterly._fail_open import FailOpenPolicy
+    from meterly.hooks import AsyncHook, Hook
+    from meterly.outbox import Outbox
+    from meterly.types import Unset
+    from meterly.utils.retries import RetryConfig
 
 
 {keywords(False)}
 
 
 {keywords(True)}
-'''
+"""
 
 
 # ---------------------------------------------------------------- the outbox's queued twins

@@ -239,7 +239,7 @@ def test_the_lifespan_takes_a_client_or_keywords_not_both(meterly_async_client: 
 def test_the_lifespan_takes_exactly_asyncmeterlys_keywords() -> None:
     import inspect
 
-    from meterly._constructors import AsyncMeterlyKeywords
+    from meterly._keywords import AsyncMeterlyKeywords
 
     parameters = inspect.signature(AsyncMeterly.__init__).parameters.values()
     constructor = {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}

@@ -1,5 +1,5 @@
 """The generated constructors (`meterly._constructors`): one resource attribute per resource of the
-registry, bound to the client (and to each view), and keyword TypedDicts that match the constructors."""
+registry, bound to the client (and to each view). The keyword TypedDicts: tests/unit/test_keywords.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any, Iterator
 import pytest
 
 from meterly import AsyncMeterly, Meterly
-from meterly._constructors import AsyncMeterlyKeywords, MeterlyKeywords
 from meterly._registry import resources
 from tests.conftest import API_KEY
 
@@ -46,14 +45,6 @@ def test_the_clients_declare_no_resource_the_registry_lacks() -> None:
             name for name, hint in typing.get_type_hints(client).items() if hasattr(hint, "with_raw_response")
         }
         assert declared <= set(resources())
-
-
-@pytest.mark.parametrize(
-    ("client", "keywords"), [(Meterly, MeterlyKeywords), (AsyncMeterly, AsyncMeterlyKeywords)]
-)
-def test_the_keywords_typeddict_names_exactly_the_constructors_keywords(client: type, keywords: type) -> None:
-    parameters = [name for name in inspect.signature(client.__init__).parameters if name != "self"]
-    assert list(keywords.__annotations__) == parameters
 
 
 def test_both_clients_take_the_same_with_options_keywords() -> None:

@@ -5,10 +5,11 @@ which `import meterly` does not load."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Protocol, Tuple, runtime_checkable
 
 import httpx
+
+from meterly._frozen import Frozen
 
 if TYPE_CHECKING:
     from meterly._config import SDKConfiguration
@@ -17,9 +18,11 @@ ErrorHookResult = Tuple[Optional[httpx.Response], Optional[Exception]]
 """What `after_error` returns: the response and error to go on with (`(response, None)` recovers)."""
 
 
-@dataclass(frozen=True)
-class HookContext:
+class HookContext(Frozen):
     """The operation being called, the server it goes to and the client's configuration."""
+
+    _FIELDS = ("operation_id", "base_url", "config")
+    __slots__ = _FIELDS
 
     operation_id: str
     """The operation's id in `openapi.yaml`, e.g. `balancesCheck` or `usageCheck`."""
@@ -27,6 +30,11 @@ class HookContext:
     """The server the call goes to, without the operation's path."""
     config: SDKConfiguration
     """The client's configuration (read-only; keys are never shown in its repr)."""
+
+    def __init__(self, operation_id: str, base_url: str, config: SDKConfiguration) -> None:
+        self._set("operation_id", operation_id)
+        self._set("base_url", base_url)
+        self._set("config", config)
 
 
 # The methods' parameters are positional-only, so a hook may name them as it likes.

@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - exercised by the plain-install wheel t
 from typing_extensions import Unpack
 
 from meterly import models
-from meterly._constructors import AsyncMeterlyKeywords
+from meterly._keywords import AsyncMeterlyKeywords
 from meterly.errors import RequestValidationError
 from meterly.integrations._gate import DENIED_STATUS, DeniedBody, check_gate, default_denied_body
 from meterly.sdk import AsyncMeterly
