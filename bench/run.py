@@ -114,14 +114,7 @@ def sync_latency(url: str, calls: int, rounds: int) -> None:
         rq_headers = {"content-type": "application/json", **AUTH}
 
         def raw_rq() -> object:
-            return (
-                rq.post(url + PATH)
-                .body_bytes(payload)
-                .headers({"content-type": "application/json", **AUTH})
-                .build()
-                .send()
-                .json()
-            )
+            return rq.post(url + PATH).body_bytes(payload).headers(rq_headers).build().send().json()
 
         sdk_rq = Meterly(
             api_key="sk_bench", server_url=url, timeout_ms=SDK_TIMEOUT_MS, http_backend="pyreqwest"
