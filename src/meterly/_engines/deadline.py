@@ -13,9 +13,10 @@ module does not apply: a custom transport, an unsupported httpcore).
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from contextvars import ContextVar
-from typing import Any, AsyncIterator, Iterator, Optional, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Optional, Union
 
 import httpx
 
@@ -51,41 +52,69 @@ def _expired(request: httpx.Request, budget: float) -> httpx.ReadTimeout:
 
 
 class DeadlineStream(httpx.SyncByteStream):
-    """A response body that raises `httpx.ReadTimeout` when it is still arriving past `deadline`."""
+    """A response body that raises `httpx.ReadTimeout` when it is still arriving past `deadline` (None:
+    no deadline), and runs `before_release` when it is closed, before its connection goes back to the
+    pool: once the pool holds the connection, another request may already be sent on it."""
 
-    def __init__(self, inner: httpx.SyncByteStream, request: httpx.Request, deadline: float, budget: float):
+    def __init__(
+        self,
+        inner: httpx.SyncByteStream,
+        request: httpx.Request,
+        deadline: Optional[float],
+        budget: float,
+        before_release: Optional[Callable[[], None]] = None,
+    ):
         self._inner = inner
         self._request = request
         self._deadline = deadline
         self._budget = budget
+        self._before_release = before_release
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._inner:
-            if time.monotonic() > self._deadline:
+            if self._deadline is not None and time.monotonic() > self._deadline:
                 raise _expired(self._request, self._budget)
             yield chunk
 
     def close(self) -> None:
-        self._inner.close()
+        before, self._before_release = self._before_release, None
+        try:
+            if before is not None:
+                before()
+        finally:
+            self._inner.close()
 
 
 class AsyncDeadlineStream(httpx.AsyncByteStream):
     """The asyncio `DeadlineStream`."""
 
-    def __init__(self, inner: httpx.AsyncByteStream, request: httpx.Request, deadline: float, budget: float):
+    def __init__(
+        self,
+        inner: httpx.AsyncByteStream,
+        request: httpx.Request,
+        deadline: Optional[float],
+        budget: float,
+        before_release: Optional[Callable[[], Awaitable[None]]] = None,
+    ):
         self._inner = inner
         self._request = request
         self._deadline = deadline
         self._budget = budget
+        self._before_release = before_release
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._inner:
-            if time.monotonic() > self._deadline:
+            if self._deadline is not None and time.monotonic() > self._deadline:
                 raise _expired(self._request, self._budget)
             yield chunk
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        before, self._before_release = self._before_release, None
+        try:
+            if before is not None:
+                await before()
+        finally:
+            await self._inner.aclose()
 
 
 def _budget(request: httpx.Request, cap: Optional[float]) -> Optional[float]:
@@ -122,6 +151,7 @@ def send_within(
     request: httpx.Request,
     cap: Optional[float] = None,
     transport: Optional[httpx.BaseTransport] = None,
+    before_release: Optional[Callable[[httpx.Response], None]] = None,
 ) -> httpx.Response:
     """`client.send(request)`, with the body read before the attempt's deadline or not at all.
 
@@ -130,11 +160,13 @@ def send_within(
     leaves with the frames below this one cleared of their locals (`forget_locals`). `cap`: the most
     seconds the attempt may take whatever the request's own timeouts (an injected client's).
     `transport`: the client's transport for the request's URL, when handing the request straight to it
-    leaves out nothing the client's `send` would do (`httpx_compat.transport_for`).
+    leaves out nothing the client's `send` would do (`httpx_compat.transport_for`). `before_release`:
+    called with the response once its body is read (or given up), while the connection that carried it
+    is still the response's own.
     """
     budget = _budget(request, cap)
     try:
-        if budget is None and transport is None:
+        if budget is None and transport is None and before_release is None:
             return client.send(request, follow_redirects=False)
         deadline = None if budget is None else time.monotonic() + budget
         token = ATTEMPT_DEADLINE.set(deadline)
@@ -145,8 +177,11 @@ def send_within(
                 response = _handed(transport, request)
             try:
                 stream = response.stream
-                if budget is not None and deadline is not None and isinstance(stream, httpx.SyncByteStream):
-                    response.stream = DeadlineStream(stream, request, deadline, budget)
+                if (deadline is not None or before_release is not None) and isinstance(
+                    stream, httpx.SyncByteStream
+                ):
+                    before = None if before_release is None else functools.partial(before_release, response)
+                    response.stream = DeadlineStream(stream, request, deadline, budget or 0.0, before)
                 response.read()
             except BaseException:
                 response.close()
@@ -164,12 +199,13 @@ async def asend_within(
     request: httpx.Request,
     cap: Optional[float] = None,
     transport: Optional[httpx.AsyncBaseTransport] = None,
+    before_release: Optional[Callable[[httpx.Response], Awaitable[None]]] = None,
 ) -> httpx.Response:
     """`await client.send(request)`, with the body read before the attempt's deadline or not at all;
-    redirects, exceptions, `cap` and `transport` as in `send_within`."""
+    redirects, exceptions, `cap`, `transport` and `before_release` as in `send_within`."""
     budget = _budget(request, cap)
     try:
-        if budget is None and transport is None:
+        if budget is None and transport is None and before_release is None:
             return await client.send(request, follow_redirects=False)
         deadline = None if budget is None else time.monotonic() + budget
         token = ATTEMPT_DEADLINE.set(deadline)
@@ -180,8 +216,11 @@ async def asend_within(
                 response = await _ahanded(transport, request)
             try:
                 stream = response.stream
-                if budget is not None and deadline is not None and isinstance(stream, httpx.AsyncByteStream):
-                    response.stream = AsyncDeadlineStream(stream, request, deadline, budget)
+                if (deadline is not None or before_release is not None) and isinstance(
+                    stream, httpx.AsyncByteStream
+                ):
+                    before = None if before_release is None else functools.partial(before_release, response)
+                    response.stream = AsyncDeadlineStream(stream, request, deadline, budget or 0.0, before)
                 await response.aread()
             except BaseException:
                 await response.aclose()

@@ -11,9 +11,10 @@ attempt's deadline or not at all.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import httpx
 import httpx2
@@ -163,6 +164,46 @@ def _expired(budget: float, original: Optional[httpx.Request]) -> httpx.ReadTime
     )
 
 
+class _Released(httpx2.SyncByteStream):
+    """A response body that runs `before_release` when it is closed, before its connection goes back to
+    the pool (as `deadline.DeadlineStream` does for httpx)."""
+
+    def __init__(self, inner: httpx2.SyncByteStream, before_release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._before_release: Optional[Callable[[], None]] = before_release
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._inner
+
+    def close(self) -> None:
+        before, self._before_release = self._before_release, None
+        try:
+            if before is not None:
+                before()
+        finally:
+            self._inner.close()
+
+
+class _AsyncReleased(httpx2.AsyncByteStream):
+    """The asyncio `_Released`."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream, before_release: Callable[[], Awaitable[None]]) -> None:
+        self._inner = inner
+        self._before_release: Optional[Callable[[], Awaitable[None]]] = before_release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        before, self._before_release = self._before_release, None
+        try:
+            if before is not None:
+                await before()
+        finally:
+            await self._inner.aclose()
+
+
 class Httpx2Sender(_Base):
     """The `Sender` over an `httpx2.Client`."""
 
@@ -179,6 +220,8 @@ class Httpx2Sender(_Base):
             else:
                 response = transport.handle_request(request)
                 response.request = request
+            if isinstance(response.stream, httpx2.SyncByteStream):
+                response.stream = _Released(response.stream, functools.partial(self._release, response))
             try:
                 chunks: List[bytes] = []
                 for chunk in response.iter_bytes():
@@ -195,8 +238,6 @@ class Httpx2Sender(_Base):
             ATTEMPT_DEADLINE.reset(token)
         if transport is not None and "set-cookie" in response.headers:
             self.client.cookies.extract_cookies(response)
-        if carried_more(self.client, response):
-            discard_connection(response)
         return Decoded(
             response.status_code,
             b"".join(chunks),
@@ -204,6 +245,12 @@ class Httpx2Sender(_Base):
             effect,
             response.extensions,
         )
+
+    def _release(self, response: Any) -> None:
+        """Before the connection that carried `response` goes back to the pool: closes it when it holds
+        a second answer (`carried_more`)."""
+        if carried_more(self.client, response):
+            discard_connection(response)
 
     def discard(self, response: Union[httpx.Response, Received]) -> None:
         discard_connection(response)
@@ -230,6 +277,8 @@ class AsyncHttpx2Sender(_Base):
             else:
                 response = await transport.handle_async_request(request)
                 response.request = request
+            if isinstance(response.stream, httpx2.AsyncByteStream):
+                response.stream = _AsyncReleased(response.stream, functools.partial(self._release, response))
             try:
                 chunks: List[bytes] = []
                 async for chunk in response.aiter_bytes():
@@ -246,8 +295,6 @@ class AsyncHttpx2Sender(_Base):
             ATTEMPT_DEADLINE.reset(token)
         if transport is not None and "set-cookie" in response.headers:
             self.client.cookies.extract_cookies(response)
-        if carried_more(self.client, response):
-            await adiscard_connection(response)
         return Decoded(
             response.status_code,
             b"".join(chunks),
@@ -255,6 +302,11 @@ class AsyncHttpx2Sender(_Base):
             effect,
             response.extensions,
         )
+
+    async def _release(self, response: Any) -> None:
+        """`Httpx2Sender._release` for the async client."""
+        if carried_more(self.client, response):
+            await adiscard_connection(response)
 
     async def discard(self, response: Union[httpx.Response, Received]) -> None:
         await adiscard_connection(response)

@@ -198,7 +198,7 @@ class HttpxSender(_Base):
         transport = self._transport(request)
         started = time.perf_counter()
         try:
-            response = send_within(self.client, request, self.cap(request), transport)
+            response = send_within(self.client, request, self.cap(request), transport, self._release)
         except (httpx.TransportError, RuntimeError) as exc:
             closed = self._closed_under(exc, request)
             if closed is exc:
@@ -207,9 +207,13 @@ class HttpxSender(_Base):
             raise closed from exc
         if transport is not None:
             settle(self.client, response, started)
+        return response
+
+    def _release(self, response: httpx.Response) -> None:
+        """Before the connection that carried `response` goes back to the pool: closes it when it holds
+        a second answer (`carried_more`)."""
         if carried_more(self.client, response):
             discard_connection(response)
-        return response
 
     def discard(self, response: Union[httpx.Response, Received]) -> None:
         discard_connection(response)
@@ -230,7 +234,7 @@ class AsyncHttpxSender(_Base):
         transport = self._transport(request)
         started = time.perf_counter()
         try:
-            response = await asend_within(self.client, request, self.cap(request), transport)
+            response = await asend_within(self.client, request, self.cap(request), transport, self._release)
         except httpx.TransportError as exc:
             closed = self._closed_under(exc, request)
             if closed is exc:
@@ -239,9 +243,12 @@ class AsyncHttpxSender(_Base):
             raise closed from exc
         if transport is not None:
             settle(self.client, response, started)
+        return response
+
+    async def _release(self, response: httpx.Response) -> None:
+        """`HttpxSender._release` for the async client."""
         if carried_more(self.client, response):
             await adiscard_connection(response)
-        return response
 
     async def discard(self, response: Union[httpx.Response, Received]) -> None:
         await adiscard_connection(response)
