@@ -25,6 +25,8 @@ from meterly._wire import Received
 
 __all__ = [
     "ATTEMPT_DEADLINE",
+    "AsyncChecksBeforeRelease",
+    "ChecksBeforeRelease",
     "adiscard_connection",
     "asend_within",
     "attempt_budget",
@@ -51,10 +53,41 @@ def _expired(request: httpx.Request, budget: float) -> httpx.ReadTimeout:
     )
 
 
-class DeadlineStream(httpx.SyncByteStream):
+class ChecksBeforeRelease:
+    """`close()` for a response stream: runs `_before_release` (once) before closing `_inner`, whose
+    close hands the connection back to the pool; once the pool holds it, another request may already be
+    sent on it. Mixed into the response streams of httpx (here) and httpx2 (its engine)."""
+
+    _inner: Any
+    _before_release: Optional[Callable[[], None]]
+
+    def close(self) -> None:
+        before, self._before_release = self._before_release, None
+        try:
+            if before is not None:
+                before()
+        finally:
+            self._inner.close()
+
+
+class AsyncChecksBeforeRelease:
+    """The asyncio `ChecksBeforeRelease`: `aclose()`."""
+
+    _inner: Any
+    _before_release: Optional[Callable[[], Awaitable[None]]]
+
+    async def aclose(self) -> None:
+        before, self._before_release = self._before_release, None
+        try:
+            if before is not None:
+                await before()
+        finally:
+            await self._inner.aclose()
+
+
+class DeadlineStream(ChecksBeforeRelease, httpx.SyncByteStream):
     """A response body that raises `httpx.ReadTimeout` when it is still arriving past `deadline` (None:
-    no deadline), and runs `before_release` when it is closed, before its connection goes back to the
-    pool: once the pool holds the connection, another request may already be sent on it."""
+    no deadline), and runs `before_release` when it is closed (`ChecksBeforeRelease`)."""
 
     def __init__(
         self,
@@ -76,16 +109,8 @@ class DeadlineStream(httpx.SyncByteStream):
                 raise _expired(self._request, self._budget)
             yield chunk
 
-    def close(self) -> None:
-        before, self._before_release = self._before_release, None
-        try:
-            if before is not None:
-                before()
-        finally:
-            self._inner.close()
 
-
-class AsyncDeadlineStream(httpx.AsyncByteStream):
+class AsyncDeadlineStream(AsyncChecksBeforeRelease, httpx.AsyncByteStream):
     """The asyncio `DeadlineStream`."""
 
     def __init__(
@@ -107,14 +132,6 @@ class AsyncDeadlineStream(httpx.AsyncByteStream):
             if self._deadline is not None and time.monotonic() > self._deadline:
                 raise _expired(self._request, self._budget)
             yield chunk
-
-    async def aclose(self) -> None:
-        before, self._before_release = self._before_release, None
-        try:
-            if before is not None:
-                await before()
-        finally:
-            await self._inner.aclose()
 
 
 def _budget(request: httpx.Request, cap: Optional[float]) -> Optional[float]:

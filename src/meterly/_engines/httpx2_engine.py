@@ -19,7 +19,13 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, List
 import httpx
 import httpx2
 
-from meterly._engines.deadline import ATTEMPT_DEADLINE, adiscard_connection, discard_connection
+from meterly._engines.deadline import (
+    ATTEMPT_DEADLINE,
+    AsyncChecksBeforeRelease,
+    ChecksBeforeRelease,
+    adiscard_connection,
+    discard_connection,
+)
 from meterly._engines.httpx2_compat import bound_by_deadline
 from meterly._engines.httpx_compat import carried_more, sends_plainly, transport_for
 from meterly._engines.httpx_engine import HeaderSets
@@ -164,44 +170,28 @@ def _expired(budget: float, original: Optional[httpx.Request]) -> httpx.ReadTime
     )
 
 
-class _Released(httpx2.SyncByteStream):
+class _Released(ChecksBeforeRelease, httpx2.SyncByteStream):
     """A response body that runs `before_release` when it is closed, before its connection goes back to
-    the pool (as `deadline.DeadlineStream` does for httpx)."""
+    the pool (`ChecksBeforeRelease`)."""
 
     def __init__(self, inner: httpx2.SyncByteStream, before_release: Callable[[], None]) -> None:
         self._inner = inner
-        self._before_release: Optional[Callable[[], None]] = before_release
+        self._before_release = before_release
 
     def __iter__(self) -> Iterator[bytes]:
         yield from self._inner
 
-    def close(self) -> None:
-        before, self._before_release = self._before_release, None
-        try:
-            if before is not None:
-                before()
-        finally:
-            self._inner.close()
 
-
-class _AsyncReleased(httpx2.AsyncByteStream):
+class _AsyncReleased(AsyncChecksBeforeRelease, httpx2.AsyncByteStream):
     """The asyncio `_Released`."""
 
     def __init__(self, inner: httpx2.AsyncByteStream, before_release: Callable[[], Awaitable[None]]) -> None:
         self._inner = inner
-        self._before_release: Optional[Callable[[], Awaitable[None]]] = before_release
+        self._before_release = before_release
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._inner:
             yield chunk
-
-    async def aclose(self) -> None:
-        before, self._before_release = self._before_release, None
-        try:
-            if before is not None:
-                await before()
-        finally:
-            await self._inner.aclose()
 
 
 class Httpx2Sender(_Base):
