@@ -27,7 +27,7 @@ from meterly._engines.deadline import (
     discard_connection,
 )
 from meterly._engines.httpx2_compat import bound_by_deadline
-from meterly._engines.httpx_compat import carried_more, sends_plainly, transport_for
+from meterly._engines.httpx_compat import retire_if_carried_more, sends_plainly, transport_for
 from meterly._engines.httpx_engine import HeaderSets
 from meterly._engines.seam import ClosedWhileSending, Decoded, capped, cut_seconds, owned_timeout
 from meterly._redaction import forget_locals
@@ -238,8 +238,8 @@ class Httpx2Sender(_Base):
 
     def _release(self, response: Any) -> None:
         """Before the connection that carried `response` goes back to the pool: closes it when it holds
-        a second answer (`carried_more`)."""
-        if carried_more(self.client, response):
+        a second answer (`retire_if_carried_more`)."""
+        if retire_if_carried_more(self.client, response):
             discard_connection(response)
 
     def discard(self, response: Union[httpx.Response, Received]) -> None:
@@ -295,7 +295,7 @@ class AsyncHttpx2Sender(_Base):
 
     async def _release(self, response: Any) -> None:
         """`Httpx2Sender._release` for the async client."""
-        if carried_more(self.client, response):
+        if retire_if_carried_more(self.client, response):
             await adiscard_connection(response)
 
     async def discard(self, response: Union[httpx.Response, Received]) -> None:

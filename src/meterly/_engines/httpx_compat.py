@@ -14,6 +14,7 @@ guard is revisited before a release claims that version. `httpx2_compat` does th
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import logging
@@ -30,7 +31,7 @@ __all__ = [
     "SUPPORTED_HTTPCORE",
     "bound_by_deadline",
     "bound_with",
-    "carried_more",
+    "retire_if_carried_more",
     "deferred_tls",
     "sends_plainly",
     "settle",
@@ -83,12 +84,17 @@ def bound_by_deadline(client: Any) -> bool:
     return supported() and bound_with(httpcore, client)
 
 
-def carried_more(client: Any, response: Any) -> bool:
+def retire_if_carried_more(client: Any, response: Any) -> bool:
     """Whether the connection that carried `response` already holds bytes past it: a second answer to
     one request (a proxy that sends an answer twice). A server sends nothing on an HTTP/1.1 connection
     before the next request, so the next request sent on it would take that copy for its own answer,
-    and an answer that echoes nothing unique to its request (Autumn's `check`) cannot tell. The
-    engines close such a connection.
+    and an answer that echoes nothing unique to its request (Autumn's `check`) cannot tell.
+
+    When it does, the connection's HTTP state is marked failed (h11's `send_failed`), so httpcore closes
+    it as the response closes instead of making it idle; the caller also closes its socket. Closing the
+    socket alone is not enough: a request the pool has already assigned to the connection would still
+    send on it, fail to write, and then read the buffered copy as its answer (httpcore reads a response
+    even when writing the request failed), while its request never reached the server.
 
     Reads the pool of the client's transport for the response's URL (httpcore's or httpcore2's, whose
     layout is the same) and the h11 state of the connection whose network stream carried the response;
@@ -103,8 +109,13 @@ def carried_more(client: Any, response: Any) -> bool:
     for connection in connections:
         inner = getattr(connection, "_connection", None)
         if getattr(inner, "_network_stream", None) is stream:
-            trailing = getattr(getattr(inner, "_h11_state", None), "trailing_data", None)
-            return bool(trailing and trailing[0])
+            h11_state: Any = getattr(inner, "_h11_state", None)
+            trailing = getattr(h11_state, "trailing_data", None)
+            if not (trailing and trailing[0]):
+                return False
+            with contextlib.suppress(Exception):  # an h11 that cannot: the socket is still closed
+                h11_state.send_failed()
+            return True
     return False
 
 

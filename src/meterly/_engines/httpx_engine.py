@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import httpx
 
 from meterly._engines.deadline import adiscard_connection, asend_within, discard_connection, send_within
-from meterly._engines.httpx_compat import carried_more, sends_plainly, settle, transport_for
+from meterly._engines.httpx_compat import retire_if_carried_more, sends_plainly, settle, transport_for
 from meterly._engines.seam import ClosedWhileSending, capped, owned_timeout
 from meterly._redaction import forget_locals
 from meterly._wire import Call, Received
@@ -211,8 +211,8 @@ class HttpxSender(_Base):
 
     def _release(self, response: httpx.Response) -> None:
         """Before the connection that carried `response` goes back to the pool: closes it when it holds
-        a second answer (`carried_more`)."""
-        if carried_more(self.client, response):
+        a second answer (`retire_if_carried_more`)."""
+        if retire_if_carried_more(self.client, response):
             discard_connection(response)
 
     def discard(self, response: Union[httpx.Response, Received]) -> None:
@@ -247,7 +247,7 @@ class AsyncHttpxSender(_Base):
 
     async def _release(self, response: httpx.Response) -> None:
         """`HttpxSender._release` for the async client."""
-        if carried_more(self.client, response):
+        if retire_if_carried_more(self.client, response):
             await adiscard_connection(response)
 
     async def discard(self, response: Union[httpx.Response, Received]) -> None:
