@@ -32,7 +32,7 @@ from meterly._config import (
 )
 from meterly._constructors import AsyncMeterlyOptions, MeterlyOptions
 from meterly._declaration import Operation
-from meterly._engines.seam import ENGINES, HttpBackend, engine_of_client
+from meterly._engines.seam import ENGINES, HttpBackend, engine_module, engine_of_client
 from meterly._hooks import Awaiting, SDKHooks
 from meterly._logging import configure_from_env
 from meterly._options import options_of
@@ -208,6 +208,12 @@ def _engine_for(arguments: Mapping[str, Any], is_async: bool) -> HttpBackend:
         choices = ", ".join(repr(name) for name in names)
         raise RequestValidationError("http_backend", f"must be one of {choices}, got {shown(backend)}")
     if client is None:
+        if backend == "pyreqwest":
+            # Imported in the thread that builds the client, not at the first call: pyreqwest 0.15
+            # crashes the process (SIGSEGV) when the thread that first imported it and sent on it has
+            # exited and another thread builds a client, as a pool's worker threads do
+            # (tests/engines/test_pyreqwest_exit.py). A missing extra is then reported here too.
+            engine_module(backend)
         return backend  # type: ignore[return-value]
     engine = engine_of_client(client)
     kinds = (

@@ -63,3 +63,35 @@ def test_the_wait_runs_at_interpreter_exit() -> None:
     assert done.returncode == 0, done.stderr
     assert ended - float(done.stdout) >= pyreqwest_engine.SETTLE_SECONDS
     assert ended - started < 10
+
+
+CLIENT_PER_WORKER_ROUND = textwrap.dedent(
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    from meterly import Meterly
+    from meterly.sandbox import Sandbox
+
+    # Each round: a new sandbox and a new client built here, its first calls made by a pool's worker
+    # thread that then exits (as a web server's worker threads come and go).
+    for round_ in range(4):
+        with Sandbox() as sb, Meterly(api_key=sb.api_key, server_url=sb.url, http_backend="pyreqwest") as c:
+            def check(i):
+                return c.balances.check(customer_id="cus_pro", feature_id="messages").allowed
+
+            with ThreadPoolExecutor(1) as pool:
+                answers = set(pool.map(check, range(20)))
+            assert answers == {True}, answers
+    print("ok")
+    """
+)
+
+
+def test_clients_whose_first_calls_come_from_short_lived_threads_do_not_crash_the_process() -> None:
+    # pyreqwest 0.15 crashes (SIGSEGV) when the thread that first imported it and sent on it has exited
+    # and another thread builds a client; the SDK imports the engine where the client is built.
+    env = {"PYTHONPATH": str(SRC)}
+    done = subprocess.run(
+        [sys.executable, "-c", CLIENT_PER_WORKER_ROUND], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.strip() == "ok"
