@@ -17,7 +17,9 @@ per engine, what must be zero and the longest hold:
 - escaped: an error that is not a MeterlyError;
 - longest hold: the wall time of the slowest call (the contract: <= 2 s).
 
-`--json` prints one JSON object instead; `--check` exits 1 unless every count is zero and the longest
+`--duplicates 0.2` replaces the mix by answers sent twice only, a fifth of them: the mix doubles about 3%
+of answers, too few to show a stale copy raced onto another call's connection (CHANGELOG "Fixed"). `--json`
+prints one JSON object instead; `--check` exits 1 unless every count is zero and the longest
 hold is within 2 s. The repository root must be importable (run from it, or set PYTHONPATH).
 """
 
@@ -148,13 +150,22 @@ def judge(outcomes: list[Outcome], recorded: Counter[Any], arrived: Counter[Any]
     }
 
 
-def storm(engine: str, writes: int, seed: int, concurrency: int, fault_share: float = 0.25) -> dict[str, Any]:
+def storm(
+    engine: str,
+    writes: int,
+    seed: int,
+    concurrency: int,
+    fault_share: float = 0.25,
+    duplicates: float = 0.0,
+) -> dict[str, Any]:
+    """One engine's storm; `duplicates` (a share): only that many answers sent twice, no other fault."""
     started = time.monotonic()
+    plan = weights(fault_share)
+    if duplicates:
+        plan = {Fault.OK: 1.0 - duplicates, Fault.DUPLICATE: duplicates}
     with (
         served(STORM_SEED) as sandbox,
-        FaultProxy(
-            sandbox.url, script=mix(seed, weights(fault_share)), trickle_bytes=96, trickle_delay_s=0.02
-        ) as proxy,
+        FaultProxy(sandbox.url, script=mix(seed, plan), trickle_bytes=96, trickle_delay_s=0.02) as proxy,
     ):
         outcomes = run_calls(
             engine, calls(engine, writes), concurrency=concurrency, server_url=proxy.url, fail_open=True
@@ -182,12 +193,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--fault-share", type=float, default=0.25, help="share of requests that meet a fault")
+    parser.add_argument(
+        "--duplicates",
+        type=float,
+        default=0.0,
+        help="instead of the mix: only this share of answers sent twice (0.2 shows stale-copy races)",
+    )
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: " + ", ".join(ENGINES))
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--check", action="store_true", help="exit 1 unless every engine is clean")
     args = parser.parse_args(argv)
     reports = {
-        engine: storm(engine, args.writes, args.seed, args.concurrency, args.fault_share)
+        engine: storm(engine, args.writes, args.seed, args.concurrency, args.fault_share, args.duplicates)
         for engine in args.engines.split(",")
     }
     if args.json:
