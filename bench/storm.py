@@ -15,6 +15,9 @@ per engine, what must be zero and the longest hold:
 - wrong: an answer echoing another request's customer or event;
 - misreported: a fallback for a check the sandbox recorded that does not say `usage_recorded=None`;
 - escaped: an error that is not a MeterlyError;
+- stale: a call that read another request's answer and refused it (`ResponseMismatchError`, or
+  `ResponseValidationError` for a copy of another operation's answer): nothing wrong was returned, but the
+  connection should never have carried it (none of the proxy's faults sends a 2xx the service did not);
 - longest hold: the wall time of the slowest call (the contract: <= 2 s).
 
 `--duplicates 0.2` replaces the mix by answers sent twice only, a fifth of them: the mix doubles about 3%
@@ -55,6 +58,7 @@ CUSTOMERS = [f"cus_storm_{n}" for n in range(8)]
 STORM_SEED: dict[str, Any] = copy.deepcopy(SEED)
 STORM_SEED["customers"] += [{"id": c, "plans": ["bulk"]} for c in CUSTOMERS]
 HOLD_BUDGET_S = 2.0
+MUST_BE_ZERO = ("lost", "doubled", "autumn_resent", "wrong", "misreported", "escaped", "stale")
 
 
 def weights(fault_share: float) -> dict[Fault, float]:
@@ -113,6 +117,8 @@ def judge(outcomes: list[Outcome], recorded: Counter[Any], arrived: Counter[Any]
             report["autumn_resent"] += 1
         if outcome.error is not None:
             errors_by_type[type(outcome.error).__name__] += 1
+            if isinstance(outcome.error, (errors.ResponseMismatchError, errors.ResponseValidationError)):
+                report["stale"] += 1
             if not isinstance(outcome.error, errors.MeterlyError):
                 report["escaped"] += 1
             elif isinstance(outcome.error, unknown):
@@ -139,10 +145,7 @@ def judge(outcomes: list[Outcome], recorded: Counter[Any], arrived: Counter[Any]
     holds = sorted(o.seconds for o in outcomes)
     return {
         **{name: report[name] for name in ("writes", "succeeded", "fallbacks", "outcome_unknown")},
-        **{
-            name: report[name]
-            for name in ("lost", "doubled", "autumn_resent", "wrong", "misreported", "escaped")
-        },
+        **{name: report[name] for name in MUST_BE_ZERO},
         "raised_but_recorded": report["raised_but_recorded"],
         "errors": dict(errors_by_type),
         "longest_hold_s": round(holds[-1], 3) if holds else 0.0,
@@ -178,9 +181,6 @@ def storm(
     report["proxy"] = {k: v for k, v in sorted(proxy.counts.items()) if k not in {f.value for f in Fault}}
     report["seconds"] = round(time.monotonic() - started, 1)
     return report
-
-
-MUST_BE_ZERO = ("lost", "doubled", "autumn_resent", "wrong", "misreported", "escaped")
 
 
 def clean(report: dict[str, Any]) -> bool:

@@ -1,7 +1,8 @@
 """The storm, small: `bench/storm.py` sends a few hundred writes per engine through the fault proxy
 (every fault mixed, seeded) and judges them by the sandbox's ledger. Issue 19 requires: nothing lost,
 doubled, resent to Autumn after it may have arrived, answered with another request's answer or
-misreported by a fallback, no error that is not a MeterlyError, and no call held longer than 2 s.
+misreported by a fallback, no error that is not a MeterlyError, no answer read on a connection that
+should not have carried it (stale), and no call held longer than 2 s.
 `python bench/storm.py --writes 1000` is the full size."""
 
 from __future__ import annotations
@@ -46,8 +47,7 @@ def run_storm(engine: str, writes: int) -> dict[str, object]:
 def test_a_small_storm_loses_doubles_and_misreports_nothing(engine: str) -> None:
     report = run_storm(engine, 200)
     assert report["writes"] == 200
-    counts = {
-        name: report[name] for name in ("lost", "doubled", "autumn_resent", "wrong", "misreported", "escaped")
-    }
+    names = ("lost", "doubled", "autumn_resent", "wrong", "misreported", "escaped", "stale")
+    counts = {name: report[name] for name in names}
     assert counts == dict.fromkeys(counts, 0), report
     assert float(str(report["longest_hold_s"])) <= 2.0, report
