@@ -1,6 +1,10 @@
-"""pyreqwest's runtime thread may still be busy with a failed attempt when the interpreter exits, and
-reaching for the GIL then aborts the process: the engine waits at exit until `SETTLE_SECONDS` have passed
-since the last failed attempt (the module's docstring has the measurements)."""
+"""Two ways pyreqwest 0.15 ends the process, and what the SDK does about them.
+
+- Its runtime thread may still be busy with a failed attempt when the interpreter exits, and reaching
+  for the GIL then aborts the process: the engine waits at exit until `SETTLE_SECONDS` have passed since
+  the last failed attempt (the engine module's docstring has the measurements).
+- It segfaults when the thread that first imported it and sent on it has exited and another thread
+  builds a client: the SDK imports the engine where the client is built (`meterly.sdk._engine_for`)."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ from meterly._engines.seam import ClosedWhileSending, Decoded, owned_timeout
 from meterly._redaction import forget_locals
 from meterly._wire import TIME_LEFT, Call, Received
 
-__all__ = ["SETTLE_SECONDS", "AsyncPyreqwestSender", "PyreqwestSender", "new_async_client", "new_client"]
+__all__ = ["AsyncPyreqwestSender", "PyreqwestSender", "SETTLE_SECONDS", "new_async_client", "new_client"]
 
 SETTLE_SECONDS = 0.25
 """How long after a failed attempt the process waits at exit for pyreqwest's runtime to finish with it."""
