@@ -236,29 +236,147 @@ def dist_version(dist: Path) -> str:
     return wheel.name.split("-")[1]
 
 
-def test_the_lowest_supported_versions_pass_the_core_tests(wheel: Path, tmp_path: Path) -> None:
-    floors = lowest_versions()
-    assert set(floors) == {"httpx", "httpcore", "pydantic", "typing-extensions"}
-    pins = [f"{name}=={version}" for name, version in floors.items()]
-    venv = new_venv(tmp_path / "low", wheel, *pins, "pytest>=8", "pytest-asyncio>=0.23")
-    assert "No broken requirements found" in pip(venv, "check").stdout
-    versions = (
-        "import importlib.metadata as m, json, sys\nprint(json.dumps([m.version(n) for n in sys.argv[1:]]))"
-    )
-    installed = json.loads(sh(venv / "bin" / "python", "-c", versions, *floors).stdout)
-    assert [Version(v) for v in installed] == [Version(v) for v in floors.values()]
-    suite = [
-        "tests/test_requests.py",
-        "tests/test_errors.py",
-        "tests/test_models.py",
-        "tests/test_retries.py",
-    ]
-    suite += ["tests/test_raw.py", "tests/test_fail_open.py", "tests/test_loopback.py"]
+ENGINE_SUITE = [
+    "tests/engines",
+    "tests/resilience/test_hot_path.py",
+    "tests/integrity/test_write_outcomes.py",
+    "tests/integrity/test_lifecycle.py",
+]
+"""Every engine's deadline, conformance and write outcomes, on real sockets."""
+LOWEST_SUITE = [
+    "tests/test_requests.py",
+    "tests/test_errors.py",
+    "tests/test_models.py",
+    "tests/test_retries.py",
+    "tests/test_raw.py",
+    "tests/test_fail_open.py",
+    "tests/test_loopback.py",
+    "tests/unit",
+    "tests/sandbox/operations",
+    *ENGINE_SUITE,
+]
+"""What runs on the lowest supported versions: the suites whose promises lean on the dependencies (the
+deadline on httpx's private layout, the models on pydantic) and on the Python version."""
+LOWEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.23", "pytest-xdist>=3.5", "respx>=0.21", "hypothesis"]
+"""The test runner and what the suites import, at any version that installs beside the lowest pins."""
+
+
+def lowest_extras() -> dict[str, Requirement]:
+    """Each engine extra's package pinned at its lower bound, with the extra's marker (httpx2 and
+    pyreqwest: Python 3.11 and later)."""
+    pins = {}
+    for extra in ("aiohttp", "httpx2", "pyreqwest"):
+        (line,) = pyproject()["project"]["optional-dependencies"][extra]
+        requirement = Requirement(line)
+        (floor,) = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        marker = f"; {requirement.marker}" if requirement.marker else ""
+        pins[requirement.name] = Requirement(f"{requirement.name}=={floor}{marker}")
+    return pins
+
+
+def oldest_python() -> Optional[Path]:
+    """A Python 3.10 interpreter (the oldest the core supports): on PATH, or among pyenv's versions."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    for candidate in [shutil.which("python3.10"), *sorted(pyenv.glob("versions/3.10*/bin/python3.10"))]:
+        if candidate is None:
+            continue
+        done = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 10))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.stdout.strip() == "True":
+            return Path(candidate)
+    return None
+
+
+def lowest_venv(path: Path, python: Path, wheel: Path, pins: dict[str, Requirement]) -> Path:
+    """A venv of `python` with the wheel, `pins` (those whose marker holds there) and the test tools;
+    checks that pip sees no conflict and that each pin got exactly its version."""
+    sh(python, "-m", "venv", "--without-pip", path)
+    pip(path, "install", "--quiet", wheel, *map(str, pins.values()), *LOWEST_TOOLS)
+    assert "No broken requirements found" in pip(path, "check").stdout
+    version = sh(path / "bin" / "python", "-c", "import platform; print(platform.python_version())").stdout
+    environment = {"python_version": ".".join(version.split(".")[:2]), "python_full_version": version.strip()}
+    expected = {
+        name: Version(next(iter(pin.specifier)).version)
+        for name, pin in pins.items()
+        if pin.marker is None or pin.marker.evaluate(environment)
+    }
+    installed = json.loads(sh(path / "bin" / "python", "-c", _INSTALLED, *pins).stdout)
+    assert {name: Version(v) for name, v in installed.items() if v is not None} == expected
+    return path
+
+
+_INSTALLED = """
+import importlib.metadata as m, json, sys
+
+def version(name):
+    try:
+        return m.version(name)
+    except m.PackageNotFoundError:
+        return None
+
+print(json.dumps({name: version(name) for name in sys.argv[1:]}))
+"""
+"""Prints the installed version of each package named in its arguments (null: not installed)."""
+
+
+def run_suite(venv: Path, *args: str) -> None:
+    """pytest in `venv`, in four workers: most of these tests wait on sockets and deadlines."""
     done = sh(
-        venv / "bin" / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *suite, cwd=ROOT, check=False
+        venv / "bin" / "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-n",
+        "4",
+        "-p",
+        "no:cacheprovider",
+        *args,
+        cwd=ROOT,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout
+
+
+@pytest.mark.long_first
+def test_the_lowest_supported_versions_pass_the_core_and_engine_suites(wheel: Path, tmp_path: Path) -> None:
+    """On Python 3.10, the oldest the core supports (where the machine has none, on this Python): every
+    runtime dependency and every engine extra that installs there at its lower bound. httpx2 and pyreqwest
+    install on 3.11 and later only; where they do, httpcore is left to pip, as httpx2 needs an h11 that
+    httpcore 1.0.0 refuses."""
+    python = oldest_python() or Path(sys.executable)
+    floors = lowest_versions()
+    assert set(floors) == {"httpx", "httpcore", "pydantic", "typing-extensions"}
+    pins = {name: Requirement(f"{name}=={floor}") for name, floor in floors.items()}
+    pins.update(lowest_extras())
+    if python == Path(sys.executable) and sys.version_info >= (3, 11):
+        del pins["httpcore"]
+    run_suite(lowest_venv(tmp_path / "low", python, wheel, pins), *LOWEST_SUITE)
+
+
+@pytest.mark.long_first
+def test_httpx2_and_pyreqwest_at_their_lower_bounds_pass_the_engine_suites(
+    wheel: Path, tmp_path: Path
+) -> None:
+    """Where the run above was on Python 3.10, the two extras that need 3.11 get their own, on this Python."""
+    if sys.version_info < (3, 11):
+        pytest.skip("httpx2 and pyreqwest need Python 3.11")
+    if oldest_python() is None:
+        pytest.skip("the lowest-versions run above was on this Python, with httpx2 and pyreqwest")
+    floors = lowest_versions()
+    del floors["httpcore"]  # httpx2 needs an h11 that httpcore 1.0.0 refuses
+    pins = {name: Requirement(f"{name}=={floor}") for name, floor in floors.items()}
+    pins.update(lowest_extras())
+    run_suite(
+        lowest_venv(tmp_path / "low", Path(sys.executable), wheel, pins),
+        *ENGINE_SUITE,
+        "-k",
+        "httpx2 or pyreqwest",
+    )
 
 
 def test_the_readme_version_table_states_pyprojects_lower_bounds() -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENGINES",
+    "NEEDS_PYTHON_311",
     "AsyncSender",
     "ClientClosed",
     "ClosedBeforeSending",
@@ -53,7 +54,8 @@ ENGINES: Dict[str, Tuple[str, str, bool]] = {
     "pyreqwest": ("meterly._engines.pyreqwest_engine", "pyreqwest", True),
     "aiohttp": ("meterly._engines.aiohttp_engine", "aiohttp", False),
 }
-_NEEDS_311 = frozenset({"httpx2", "pyreqwest"})
+NEEDS_PYTHON_311 = frozenset({"httpx2", "pyreqwest"})
+"""The engines whose extras install on Python 3.11 and later only (the core keeps 3.10)."""
 
 
 # A send cut off by closing its client is `ClosedWhileSending` (from `meterly._wire`, where the attempt
@@ -153,7 +155,8 @@ def engine_module(name: str, param: str = "http_backend") -> ModuleType:
     try:
         return importlib.import_module(module_name)
     except ImportError as exc:
-        version = "" if name not in _NEEDS_311 or sys.version_info >= (3, 11) else " (Python 3.11 or later)"
+        needs_311 = name in NEEDS_PYTHON_311 and sys.version_info < (3, 11)
+        version = " (Python 3.11 or later)" if needs_311 else ""
         raise RequestValidationError(
             param, f"{name!r} needs the {extra} package{version}: pip install 'meterly[{extra}]'"
         ) from exc

@@ -1,10 +1,15 @@
-"""`aiohttp_compat` knows the installed aiohttp (this fails loudly on a release it was not written
-against), sends the bytes `ClientSession.request` would send, and leaves to the session every request
-that uses something its direct send skips: trace configs, middlewares, default headers, cookies, ..."""
+"""`aiohttp_compat` knows the installed aiohttp (this fails loudly on a release newer than every one it
+was written against), sends the bytes `ClientSession.request` would send, and leaves to the session every
+request that uses something its direct send skips: trace configs, middlewares, default headers, cookies,
+...
+
+On an older release (`make oldest` runs aiohttp 3.10) every request goes through the session: the tests of
+the direct send skip there, and the engine suites run on the session path."""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import warnings
 from typing import Any, Callable, List
@@ -26,11 +31,26 @@ from ...loopback import Answer, Received, serve  # noqa: E402
 ANSWER = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
 
 
-def test_the_installed_aiohttp_is_one_aiohttp_compat_supports() -> None:
-    assert aiohttp_compat.supported(), (
-        f"aiohttp {aiohttp.__version__} is not in SUPPORTED_AIOHTTP {aiohttp_compat.SUPPORTED_AIOHTTP}: "
+direct = pytest.mark.skipif(
+    not aiohttp_compat.supported(),
+    reason=f"aiohttp {aiohttp.__version__} sends through the session: no direct send to test",
+)
+"""Marks a test of the direct send, which only releases in `SUPPORTED_AIOHTTP` use."""
+
+
+def _release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:2])
+
+
+async def test_the_installed_aiohttp_is_known_or_older_and_sent_through_the_session() -> None:
+    if aiohttp_compat.supported():
+        return
+    assert _release(aiohttp.__version__) < min(aiohttp_compat.SUPPORTED_AIOHTTP), (
+        f"aiohttp {aiohttp.__version__} is newer than SUPPORTED_AIOHTTP {aiohttp_compat.SUPPORTED_AIOHTTP}: "
         "check the private attributes aiohttp_compat reads against it before adding it"
     )
+    async with aiohttp.ClientSession() as session:
+        assert Direct.of(session) is None
 
 
 @pytest.mark.parametrize(
@@ -52,6 +72,7 @@ async def test_on_an_unknown_release_every_request_is_sent_through_the_session(
     assert len(server.received) == 1
 
 
+@direct
 async def test_a_plain_session_is_sent_on_directly() -> None:
     async with aiohttp.ClientSession() as session:
         assert Direct.of(session) is not None
@@ -132,6 +153,7 @@ HEADERS = {
         ("PUT", "http://api.example.com:8443/z", b"zz", {"Accept": "text/plain", "x-a": "1"}, True),
     ],
 )
+@direct
 async def test_the_direct_send_writes_the_bytes_the_session_writes(
     method: str, url: str, body: bytes, headers: dict[str, str], force_close: bool
 ) -> None:
@@ -152,6 +174,7 @@ async def test_the_direct_send_writes_the_bytes_the_session_writes(
     assert b"".join(direct_written) == b"".join(by_session)
 
 
+@direct
 async def test_a_header_with_a_line_break_is_refused_as_the_session_refuses_it() -> None:
     async with capturing_session([]) as session:
         direct = Direct.of(session)
@@ -210,6 +233,7 @@ SESSIONS_SENT_AS_THEY_ARE: dict[str, Callable[[], Any]] = {
 
 
 @pytest.mark.parametrize("made", SESSIONS_SENT_AS_THEY_ARE.values(), ids=list(SESSIONS_SENT_AS_THEY_ARE))
+@direct
 async def test_a_session_using_what_the_direct_send_skips_is_sent_through_itself(
     made: Callable[[], Any],
 ) -> None:
@@ -222,6 +246,7 @@ async def test_a_session_using_what_the_direct_send_skips_is_sent_through_itself
         await session.close()
 
 
+@direct
 async def test_default_headers_cookies_or_a_closed_session_send_through_the_session() -> None:
     url = URL("http://api.example.com/v1/x")
     session = aiohttp.ClientSession()
@@ -243,6 +268,7 @@ async def test_default_headers_cookies_or_a_closed_session_send_through_the_sess
 @pytest.mark.parametrize(
     "url", ["/v1/relative", "ftp://api.example.com/x", "http://u:p@api.example.com/x", "http://a.example/x#f"]
 )
+@direct
 async def test_a_url_the_session_would_treat_specially_is_sent_through_it(url: str) -> None:
     async with aiohttp.ClientSession() as session:
         direct = Direct.of(session)
@@ -276,6 +302,10 @@ async def test_an_injected_sessions_trace_configs_see_the_sdks_request() -> None
     assert seen == ["POST"]
 
 
+@pytest.mark.skipif(
+    "middlewares" not in inspect.signature(aiohttp.ClientSession).parameters,
+    reason=f"aiohttp {aiohttp.__version__} has no client middlewares (3.12 added them)",
+)
 async def test_an_injected_sessions_middleware_runs_on_the_sdks_request() -> None:
     async def tag(request: Any, handler: Any) -> Any:
         request.headers["x-tagged"] = "yes"
@@ -298,6 +328,7 @@ async def test_an_injected_sessions_default_headers_and_cookies_are_sent() -> No
     assert received.headers["cookie"] == "sid=s1"
 
 
+@direct
 async def test_a_cookie_set_by_a_direct_answer_is_kept_and_sent_next_time() -> None:
     def sets_cookie(received: Received) -> Answer:
         status, headers, body = ok(received)
@@ -315,6 +346,7 @@ async def test_a_cookie_set_by_a_direct_answer_is_kept_and_sent_next_time() -> N
 
 
 @pytest.mark.parametrize("stage", ["connect", "answer"])
+@direct
 async def test_connecting_and_the_answer_are_bounded_by_the_attempts_deadline(stage: str) -> None:
     class Silent(_Capture):
         def write(self, data: Any) -> None:
@@ -340,6 +372,7 @@ async def test_connecting_and_the_answer_are_bounded_by_the_attempts_deadline(st
         assert 0.15 < loop.time() - started < 1.0
 
 
+@direct
 async def test_a_connection_is_kept_alive_unless_the_answer_says_close() -> None:
     made: List[int] = []
     answers = [ANSWER, ANSWER.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n", 1), ANSWER]

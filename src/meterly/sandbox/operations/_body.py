@@ -26,6 +26,7 @@ from typing import (
 )
 
 import pydantic
+from typing_extensions import TypeGuard
 
 from meterly.sandbox._http import INVALID, ProtocolError
 from meterly.sandbox._world import Missing
@@ -145,14 +146,24 @@ def _reader(name: str, info: Any) -> Read:
         return _object
     if get_origin(base) is Literal:
         return _choice(required, get_args(base))
-    if isinstance(base, type) and issubclass(base, pydantic.BaseModel):
+    if _is_model(base):
         return _nested(strict_parser(base))
     if get_origin(base) is list:
         (item,) = get_args(base)
-        if isinstance(item, type) and issubclass(item, pydantic.BaseModel):
+        if _is_model(item):
             return _records(item)
     raise TypeError(
         f"the sandbox cannot read field {name!r} ({info.annotation!r}): add a reader to {__name__}"
+    )
+
+
+def _is_model(annotation: Any) -> TypeGuard[type[pydantic.BaseModel]]:
+    """True for a pydantic model class. On Python 3.10 `list[str]` and its kin pass `isinstance(_, type)`
+    and then fail `issubclass`: a parameterized type is never a model."""
+    return (
+        get_origin(annotation) is None
+        and isinstance(annotation, type)
+        and issubclass(annotation, pydantic.BaseModel)
     )
 
 
