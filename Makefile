@@ -30,7 +30,7 @@ QUICK_TESTS := tests/unit tests/test_requests.py tests/test_retries.py tests/tes
 	tests/test_with_options.py tests/test_raw.py tests/test_services.py tests/test_usage_track.py \
 	tests/test_registry.py tests/test_declaration.py tests/test_docstrings.py tests/test_logging.py
 
-.PHONY: demo test quick lint typecheck unit bench gen docs clean tools
+.PHONY: demo test quick lint typecheck unit environments bench gen docs clean tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,13 +70,20 @@ tools: $(TOOLS_STAMP)
 # workers 152 s, 4 workers 127 s, 5 workers 123 s for 9% more CPU). Each test starts its own servers on
 # free ports.
 unit: $(STAMP) $(TOOLS_STAMP)
-	$(BIN)/python -m pytest -q -n 4 --dist worksteal
+	$(BIN)/python -m pytest -q -n 4 --dist worksteal -m "not environments"
+
+# The tests that build virtual environments (the lowest supported versions on Python 3.10, httpx2's and
+# pyreqwest's lower bounds, the newest Python here) and run suites inside them, one environment per
+# worker. They run after `unit`, not beside it: each starts two pytest workers of its own, and the timed
+# socket tests of both runs would share the two cores.
+environments: $(STAMP)
+	$(BIN)/python -m pytest -q -n 3 -m environments tests/packaging
 
 quick: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/python -m pytest -q $(QUICK_TESTS)
 
-test: lint typecheck unit
+test: lint typecheck unit environments
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -193,10 +193,3 @@ def sequence(*responses: httpx.Response | Exception) -> Handler:
 def ok_any(request: httpx.Request) -> httpx.Response:
     """Answers each operation with its canned success body."""
     return ok_usage(request) if request.url.path.endswith("/usage/check") else ok_check(request)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked `long_first` run first: each builds an environment and runs suites in it for most of a
-    minute, and under pytest-xdist's work stealing one that started late would be the whole run's tail.
-    Other workers take over the rest of the first worker's share meanwhile."""
-    items.sort(key=lambda item: item.get_closest_marker("long_first") is None)

@@ -47,6 +47,10 @@ CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("http_headers", "usage.check", {**TRACK, "http_headers": 3}),
     ("http_headers", "usage.check", {**TRACK, "http_headers": []}),
     ("properties", "balances.check", {**CHECK, "properties": nested(5_000)}),
+    ("properties", "balances.track", {**CHECK, "properties": nested(201)}),
+    ("events", "balances.batch_track", {"events": [{**CHECK, "properties": nested(5_000)}]}),
+    ("events", "balances.batch_track", {"events": [{**CHECK, "properties": {"x": object()}}]}),
+    ("events", "balances.batch_track", {"events": [{**CHECK, "properties": {"x": b"\xff"}}]}),
     ("server_url", "balances.check", {**CHECK, "server_url": nested(5_000)}),
 ]
 

@@ -15,7 +15,7 @@ import pytest
 
 from meterly import AsyncMeterly, Meterly, models
 from meterly._arg import NO_DEFAULT, Arg
-from meterly._declaration import BODY_KEY, AdapterCheck, Operation, json_parser
+from meterly._declaration import BODY_KEY, MAX_NESTING, AdapterCheck, Operation, check_object, json_parser
 from meterly._options import CallOptions
 from meterly._registry import OPERATIONS
 from meterly.errors import RequestValidationError
@@ -287,3 +287,27 @@ def test_threads_whose_first_parses_meet_build_the_validator_once(monkeypatch: p
         worker.join()
     assert answers == [True] * threads
     assert len(rebuilds) == 1
+
+
+def _nested(levels: int, container: Any) -> Any:
+    """A dict holding `levels` - 1 levels of dicts (or lists) inside one another: `levels` in all."""
+    value: Any = {"leaf": 1} if container is dict else [1]
+    for _ in range(levels - 2):
+        value = {"a": value} if container is dict else [value]
+    return {"a": value}
+
+
+@pytest.mark.parametrize("container", [dict, list])
+def test_properties_nest_up_to_the_limit_on_every_python(container: Any) -> None:
+    """The same limit on every version: Python's json module alone refuses near 1,000 levels on 3.11 and
+    encodes any depth on 3.13."""
+    assert check_object("properties", _nested(MAX_NESTING, container))
+    with pytest.raises(RequestValidationError, match=f"nested more than {MAX_NESTING} levels"):
+        check_object("properties", _nested(MAX_NESTING + 1, container))
+
+
+def test_properties_that_contain_themselves_are_refused_before_any_io() -> None:
+    looped: Dict[str, Any] = {"a": [1, 2]}
+    looped["a"].append(looped)
+    with pytest.raises(RequestValidationError, match="refers to itself"):
+        check_object("properties", looped)

@@ -16,6 +16,7 @@ from typing import (
     Callable,
     Dict,
     Generic,
+    Iterable,
     List,
     Literal,
     Mapping,
@@ -31,6 +32,7 @@ from typing import (
 )
 
 import pydantic
+import pydantic_core
 
 from meterly._arg import Arg
 from meterly._text import has_control_chars
@@ -487,15 +489,52 @@ def check_flag(name: str, value: Any) -> bool:
     return value
 
 
+MAX_NESTING = 200
+"""How many levels a free-form JSON argument (`properties`) may nest. Python's json module stops at a depth
+that differs between versions (near 1,000 on 3.11, none on 3.13), so without a limit of its own the same
+call would be refused on one version and sent on another; pydantic's JSON parser, which reads the answers,
+stops near 200."""
+
+
 def check_object(name: str, value: Any) -> Dict[str, Any]:
-    """A dict with str keys; any other mapping with str keys is sent as a dict of it."""
+    """A dict with str keys, nesting at most `MAX_NESTING` levels; any other mapping with str keys is
+    sent as a dict of it."""
     if not isinstance(value, Mapping) or not all(
         isinstance(key, str) for key in cast("Mapping[object, object]", value)
     ):
         raise RequestValidationError(name, "must be a dict with str keys")
+    if _nests_deeper(cast("Mapping[str, Any]", value), MAX_NESTING):
+        raise RequestValidationError(
+            name,
+            f"must be JSON-serializable: nested more than {MAX_NESTING} levels deep (or refers to itself)",
+        )
     if isinstance(value, dict):
         return cast(Dict[str, Any], value)
     return dict(cast("Mapping[str, Any]", value))
+
+
+def _nests_deeper(value: Mapping[str, Any], limit: int) -> bool:
+    """True when dicts and lists nest more than `limit` levels below `value` (itself the first); a value
+    that contains itself does too. Iterative: no recursion limit of the interpreter is met."""
+    pending: List[Tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = (
+            cast("Mapping[object, object]", item).values()
+            if isinstance(item, Mapping)
+            else cast("Iterable[object]", item)
+        )
+        for child in children:
+            if _is_container(child):
+                if depth >= limit:
+                    return True
+                pending.append((child, depth + 1))
+    return False
+
+
+def _is_container(value: object) -> bool:
+    """A value JSON encodes as an object or an array."""
+    return isinstance(value, (dict, list, tuple))
 
 
 def _adapter_check(info: Any) -> Check:
@@ -504,7 +543,8 @@ def _adapter_check(info: Any) -> Check:
 
     annotation = info.annotation
     if info.metadata:
-        annotation = Annotated.__class_getitem__((annotation, *info.metadata))  # type: ignore[attr-defined]
+        # Subscripted with a tuple built at run time (Python 3.13 has no `Annotated.__class_getitem__`).
+        annotation = cast(Any, Annotated)[tuple((annotation, *info.metadata))]
     return AdapterCheck(annotation)
 
 
@@ -532,6 +572,8 @@ class AdapterCheck:
             adapter = self.adapter()
         try:
             return adapter.dump_python(adapter.validate_python(value), mode="json", by_alias=True)
+        except pydantic_core.PydanticSerializationError as exc:
+            raise _unserializable(name, exc) from None
         except pydantic.ValidationError as exc:
             (first, *_) = exc.errors(include_url=False, include_input=False)
             loc = first["loc"]
@@ -552,8 +594,8 @@ def _items_check(model: type[pydantic.BaseModel], min_items: int, max_items: int
 
     generic: Any = List
     constrained = pydantic.Field(min_length=min_items, max_length=max_items)
-    items: Any = Annotated.__class_getitem__((generic[model], constrained))  # type: ignore[attr-defined]
-    adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(cast(Any, items))
+    items: Any = cast(Any, Annotated)[generic[model], constrained]
+    adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(items)
 
     def check(name: str, value: Any) -> Any:
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
@@ -563,6 +605,8 @@ def _items_check(model: type[pydantic.BaseModel], min_items: int, max_items: int
         given = list(cast("Sequence[object]", value))
         try:
             return adapter.dump_python(adapter.validate_python(given), mode="json", by_alias=True)
+        except pydantic_core.PydanticSerializationError as exc:
+            raise _unserializable(name, exc) from None
         except pydantic.ValidationError as exc:
             (first, *_) = exc.errors(include_url=False, include_input=False)
             where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
@@ -573,6 +617,17 @@ def _items_check(model: type[pydantic.BaseModel], min_items: int, max_items: int
             raise error from None
 
     return check
+
+
+def _unserializable(name: str, exc: pydantic_core.PydanticSerializationError) -> RequestValidationError:
+    """A value that passed the model but has no JSON form: a free-form field (`properties`) holding an
+    object JSON cannot carry, or nested past pydantic's serializer's limit."""
+    reason = str(exc)
+    if reason.startswith("Error calling function `"):  # raised in a model's own serializer: its words
+        reason = reason.partition("`: ")[2]
+        kind, colon, words = reason.partition(": ")
+        reason = words if colon and kind.isidentifier() else reason
+    return RequestValidationError(name, f"must be JSON-serializable: {reason or 'no JSON form'}")
 
 
 def _problem(message: str) -> str:

@@ -243,7 +243,7 @@ ENGINE_SUITE = [
     "tests/integrity/test_lifecycle.py",
 ]
 """Every engine's deadline, conformance and write outcomes, on real sockets."""
-LOWEST_SUITE = [
+CORE_SUITE = [
     "tests/test_requests.py",
     "tests/test_errors.py",
     "tests/test_models.py",
@@ -253,8 +253,9 @@ LOWEST_SUITE = [
     "tests/test_loopback.py",
     "tests/unit",
     "tests/sandbox/operations",
-    *ENGINE_SUITE,
 ]
+"""Requests, errors, models, retries, raw answers, fail-open and the core's unit tests."""
+LOWEST_SUITE = [*CORE_SUITE, *ENGINE_SUITE]
 """What runs on the lowest supported versions: the suites whose promises lean on the dependencies (the
 deadline on httpx's private layout, the models on pydantic) and on the Python version."""
 LOWEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.23", "pytest-xdist>=3.5", "respx>=0.21", "hypothesis"]
@@ -274,21 +275,38 @@ def lowest_extras() -> dict[str, Requirement]:
     return pins
 
 
-def oldest_python() -> Optional[Path]:
-    """A Python 3.10 interpreter (the oldest the core supports): on PATH, or among pyenv's versions."""
+def _version_of(python: Path) -> Optional[tuple[int, int]]:
+    """The (major, minor) of the interpreter at `python`; None when it does not run (a pyenv shim of a
+    version pyenv has not selected fails)."""
+    done = subprocess.run(
+        [python, "-c", "import sys; print(*sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    parts = done.stdout.split()
+    return (int(parts[0]), int(parts[1])) if done.returncode == 0 and len(parts) == 2 else None
+
+
+def _pythons(name: str) -> list[Path]:
+    """Interpreters called `name` on PATH and among pyenv's versions."""
     pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    for candidate in [shutil.which("python3.10"), *sorted(pyenv.glob("versions/3.10*/bin/python3.10"))]:
-        if candidate is None:
-            continue
-        done = subprocess.run(
-            [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 10))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.stdout.strip() == "True":
-            return Path(candidate)
-    return None
+    on_path = shutil.which(name)
+    return ([Path(on_path)] if on_path else []) + sorted(pyenv.glob(f"versions/*/bin/{name}"))
+
+
+def oldest_python() -> Optional[Path]:
+    """A Python 3.10 interpreter (the oldest the core supports)."""
+    return next((p for p in _pythons("python3.10") if _version_of(p) == (3, 10)), None)
+
+
+def newest_python() -> Optional[Path]:
+    """The newest Python 3 interpreter here, when it is newer than this one."""
+    found = [(version, python) for python in _pythons("python3") if (version := _version_of(python))]
+    if not found:
+        return None
+    version, python = max(found)
+    return python if version > sys.version_info[:2] else None
 
 
 def lowest_venv(path: Path, python: Path, wheel: Path, pins: dict[str, Requirement]) -> Path:
@@ -324,14 +342,14 @@ print(json.dumps({name: version(name) for name in sys.argv[1:]}))
 
 
 def run_suite(venv: Path, *args: str) -> None:
-    """pytest in `venv`, in four workers: most of these tests wait on sockets and deadlines."""
+    """pytest in `venv`, in two workers (`make environments` runs three of these at once)."""
     done = sh(
         venv / "bin" / "python",
         "-m",
         "pytest",
         "-q",
         "-n",
-        "4",
+        "2",
         "-p",
         "no:cacheprovider",
         *args,
@@ -342,7 +360,7 @@ def run_suite(venv: Path, *args: str) -> None:
     assert " passed" in done.stdout
 
 
-@pytest.mark.long_first
+@pytest.mark.environments
 def test_the_lowest_supported_versions_pass_the_core_and_engine_suites(wheel: Path, tmp_path: Path) -> None:
     """On Python 3.10, the oldest the core supports (where the machine has none, on this Python): every
     runtime dependency and every engine extra that installs there at its lower bound. httpx2 and pyreqwest
@@ -358,7 +376,7 @@ def test_the_lowest_supported_versions_pass_the_core_and_engine_suites(wheel: Pa
     run_suite(lowest_venv(tmp_path / "low", python, wheel, pins), *LOWEST_SUITE)
 
 
-@pytest.mark.long_first
+@pytest.mark.environments
 def test_httpx2_and_pyreqwest_at_their_lower_bounds_pass_the_engine_suites(
     wheel: Path, tmp_path: Path
 ) -> None:
@@ -377,6 +395,20 @@ def test_httpx2_and_pyreqwest_at_their_lower_bounds_pass_the_engine_suites(
         "-k",
         "httpx2 or pyreqwest",
     )
+
+
+@pytest.mark.environments
+def test_the_newest_python_here_passes_the_core_and_engine_suites(wheel: Path, tmp_path: Path) -> None:
+    """The newest Python the machine has (pyenv's), with every engine extra and the newest releases pip
+    finds: a change of the language (Python 3.13 dropped `Annotated.__class_getitem__`) shows here."""
+    python = newest_python()
+    if python is None:
+        pytest.skip("no Python newer than this one here (under pyenv)")
+    venv = tmp_path / "newest"
+    sh(python, "-m", "venv", "--without-pip", venv)
+    pip(venv, "install", "--quiet", f"meterly[aiohttp,httpx2,pyreqwest] @ {wheel.as_uri()}", *LOWEST_TOOLS)
+    assert "No broken requirements found" in pip(venv, "check").stdout
+    run_suite(venv, *CORE_SUITE, "tests/engines", "tests/resilience/test_hot_path.py")
 
 
 def test_the_readme_version_table_states_pyprojects_lower_bounds() -> None:
