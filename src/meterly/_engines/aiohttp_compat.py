@@ -17,7 +17,7 @@ holds cookies. The engine then sends through `ClientSession.request` as before.
 
 Guarded: only aiohttp releases in `SUPPORTED_AIOHTTP` are sent on directly; any other keeps the session
 path. Older releases down to the extra's lower bound (aiohttp 3.10) take that path on purpose, and
-`make oldest` runs the engine suites on the lowest one; a release newer than every known one fails
+`make environments` runs the engine suites on the lowest one; a release newer than every known one fails
 `tests/unit/engines/test_aiohttp_compat.py`, so the guard is revisited before a release claims it.
 """
 

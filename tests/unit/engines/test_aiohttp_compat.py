@@ -3,8 +3,8 @@ was written against), sends the bytes `ClientSession.request` would send, and le
 request that uses something its direct send skips: trace configs, middlewares, default headers, cookies,
 ...
 
-On an older release (`make oldest` runs aiohttp 3.10) every request goes through the session: the tests of
-the direct send skip there, and the engine suites run on the session path."""
+On an older release (`make environments` runs aiohttp 3.10) every request goes through the session: the
+tests of the direct send skip there, and the engine suites run on the session path."""
 
 from __future__ import annotations
 
