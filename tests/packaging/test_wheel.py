@@ -147,6 +147,7 @@ def test_the_wheel_metadata_carries_pyprojects_dependency_ranges(wheel: Path) ->
     runtime = {str(r) for r in required if r.marker is None}
     assert runtime == {str(Requirement(line)) for line in pyproject()["project"]["dependencies"]}
     assert "Requires-Python: >=3.10" in metadata
+    assert "Classifier: Programming Language :: Python :: 3.10" in metadata  # the oldest, as required
     extras = {
         line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Provides-Extra:")
     }
