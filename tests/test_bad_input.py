@@ -51,6 +51,11 @@ CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("events", "balances.batch_track", {"events": [{**CHECK, "properties": nested(5_000)}]}),
     ("events", "balances.batch_track", {"events": [{**CHECK, "properties": {"x": object()}}]}),
     ("events", "balances.batch_track", {"events": [{**CHECK, "properties": {"x": b"\xff"}}]}),
+    # JSON has no NaN nor infinity: sent as null, a `value` would be read as the default amount
+    ("events", "balances.batch_track", {"events": [{**CHECK, "value": float("nan")}]}),
+    ("events", "balances.batch_track", {"events": [{**CHECK, "value": float("inf")}]}),
+    ("events", "balances.batch_track", {"events": [{**CHECK, "properties": {"x": float("nan")}}]}),
+    ("events", "balances.batch_track", {"events": [{**CHECK, "properties": {"x": {1, 2}}}]}),
     ("server_url", "balances.check", {**CHECK, "server_url": nested(5_000)}),
 ]
 

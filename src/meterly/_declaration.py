@@ -589,7 +589,12 @@ class AdapterCheck:
 
 def _items_check(model: type[pydantic.BaseModel], min_items: int, max_items: int) -> Check:
     """The check of an array body: a sequence of `min_items` to `max_items` models (or dicts of their
-    fields), each validated by the model and sent as its JSON form (fields left unset stay absent)."""
+    fields), each validated by the model (fields left unset stay absent).
+
+    The items are dumped as Python values, for the JSON encoder that sends them (`Preparer`) to refuse
+    what has no exact JSON form, as it does for one event's `track`: pydantic's JSON mode would send a
+    NaN or infinite `value` as null (which the service reads as the default amount) and turn sets and
+    datetimes in `properties` into lists and strings."""
     from typing_extensions import Annotated
 
     generic: Any = List
@@ -604,7 +609,7 @@ def _items_check(model: type[pydantic.BaseModel], min_items: int, max_items: int
             )
         given = list(cast("Sequence[object]", value))
         try:
-            return adapter.dump_python(adapter.validate_python(given), mode="json", by_alias=True)
+            return adapter.dump_python(adapter.validate_python(given), by_alias=True)
         except pydantic_core.PydanticSerializationError as exc:
             raise _unserializable(name, exc) from None
         except pydantic.ValidationError as exc:
