@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional
 
 Answer = tuple[int, dict[str, str], bytes]
+
+_RESERVED: list[socket.socket] = []
+"""Bound, never listening sockets: their ports refuse connections, and no server started later (in this
+process or another) can be given one of them, as it could a port that was only probed and let go."""
+
+
+def refused_url() -> str:
+    """A loopback URL on which nothing listens (connections are refused) for the life of this process."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _RESERVED.append(sock)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
 
 DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 """What a handler gets when the client went away before the answer was written: a test whose client timed

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 import threading
 import time
@@ -17,7 +16,7 @@ import pytest
 from meterly import AsyncMeterly, Meterly, errors
 
 from .conftest import API_KEY, canned_answer
-from .loopback import Answer, LoopbackServer, Received, serve
+from .loopback import Answer, LoopbackServer, Received, refused_url, serve
 
 
 def answer(received: Received) -> Answer:
@@ -29,12 +28,6 @@ def answer(received: Received) -> Answer:
 def server() -> Iterator[LoopbackServer]:
     with serve(answer) as srv:
         yield srv
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_sync_client_checks_over_a_socket(server: LoopbackServer) -> None:
@@ -113,7 +106,7 @@ def test_attempt_timeout_raises_api_timeout_error() -> None:
 
 
 def test_refused_connection_raises_api_connection_error() -> None:
-    sdk = Meterly(api_key=API_KEY, server_url=f"http://127.0.0.1:{free_port()}", retry_config=None)
+    sdk = Meterly(api_key=API_KEY, server_url=refused_url(), retry_config=None)
     with pytest.raises(errors.APIConnectionError):
         sdk.balances.check(customer_id="c", feature_id="f")
 

@@ -7,7 +7,6 @@ import gc
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from meterly import AsyncMeterly, BackoffStrategy, Meterly, RetryConfig, errors
 from meterly._hooks import HookContext
 
 from .conftest import API_KEY, CHECK_BODY, canned_answer
-from .loopback import Answer, LoopbackServer, Received, serve
+from .loopback import Answer, LoopbackServer, Received, refused_url, serve
 
 BACKENDS = ["httpx", "httpx2", "pyreqwest", "aiohttp"]
 FAST_RETRIES = RetryConfig("backoff", BackoffStrategy(10, 40, 2.0, 2_000), True)
@@ -31,12 +30,6 @@ FAST_RETRIES = RetryConfig("backoff", BackoffStrategy(10, 40, 2.0, 2_000), True)
 def ok(received: Received) -> Answer:
     body = canned_answer(received.path, received.body)
     return 200, {"content-type": "application/json", "x-request-id": "req_t"}, json.dumps(body).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(params=BACKENDS)
@@ -176,7 +169,7 @@ async def test_the_client_timeout_applies_when_the_call_sets_none(backend: str) 
 
 
 async def test_a_refused_connection_raises_api_connection_error(backend: str) -> None:
-    async with make(backend, f"http://127.0.0.1:{free_port()}", retry_config=None) as sdk:
+    async with make(backend, refused_url(), retry_config=None) as sdk:
         with pytest.raises(errors.APIConnectionError) as caught:
             await sdk.balances.check(customer_id="c", feature_id="f")
     assert not isinstance(caught.value, errors.APITimeoutError)
@@ -184,7 +177,7 @@ async def test_a_refused_connection_raises_api_connection_error(backend: str) ->
 
 
 async def test_fail_open_answers_when_the_server_is_unreachable(backend: str) -> None:
-    async with make(backend, f"http://127.0.0.1:{free_port()}", retry_config=None, fail_open=True) as sdk:
+    async with make(backend, refused_url(), retry_config=None, fail_open=True) as sdk:
         res = await sdk.balances.check(customer_id="c", feature_id="f")
     assert res.allowed is True
     assert res.fallback_reason == "connection"
@@ -285,7 +278,7 @@ async def test_an_after_error_hook_can_replace_the_error(backend: str) -> None:
         ) -> tuple[Optional[httpx.Response], Optional[Exception]]:
             return response, RuntimeError("replaced")
 
-    async with make(backend, f"http://127.0.0.1:{free_port()}", retry_config=None, hooks=[Replace()]) as sdk:
+    async with make(backend, refused_url(), retry_config=None, hooks=[Replace()]) as sdk:
         with pytest.raises(RuntimeError, match="replaced"):
             await sdk.balances.check(customer_id="c", feature_id="f")
 

@@ -23,7 +23,7 @@ from meterly._engines import seam
 from meterly._engines.seam import ClosedWhileSending, never_sent
 
 from ..conftest import API_KEY, CHECK_BODY
-from ..loopback import Answer, Received, serve
+from ..loopback import Answer, Received, refused_url, serve
 from ..resilience.faultserver import Fault, always, fault_server
 
 # (engine, injected): an injected client is built by `injected_client` with long timeouts of its own.
@@ -157,17 +157,9 @@ def test_a_redirect_is_the_answer_never_followed(mode: str, engine: str, injecte
     assert len(server.received) == 1
 
 
-def _refused_url() -> str:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
 @pytest.mark.parametrize(("mode", "engine", "injected"), CASES, ids=CASE_IDS)
 def test_a_refused_connection_is_told_apart_as_never_sent(mode: str, engine: str, injected: bool) -> None:
-    _, outcome = call(mode, engine, injected, _refused_url(), retry_config=None)
+    _, outcome = call(mode, engine, injected, refused_url(), retry_config=None)
     assert isinstance(outcome, errors.APIConnectionError), outcome
     assert never_sent(outcome.__cause__)  # type: ignore[arg-type]
 

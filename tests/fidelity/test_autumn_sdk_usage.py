@@ -4,7 +4,6 @@ and edge routing with the sandbox as the edge."""
 
 from __future__ import annotations
 
-import socket
 import time
 from typing import Any
 
@@ -13,6 +12,7 @@ from autumn_sdk import errors as autumn_errors
 
 from meterly.sandbox import DEFAULT_API_KEY, Sandbox, SandboxEngine
 
+from ..loopback import refused_url
 from .conftest import autumn_client
 
 
@@ -129,13 +129,6 @@ def test_an_expired_lock_gives_the_balance_back_on_the_sandbox_clock() -> None:
             autumn.balances.finalize(lock_id="gen-expire", action="confirm")
 
 
-def _dead_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
 def test_edge_routing_asks_the_sandbox_as_the_edge_first() -> None:
     engine = SandboxEngine.demo()
     with Sandbox(engine) as edge:
@@ -143,7 +136,7 @@ def test_edge_routing_asks_the_sandbox_as_the_edge_first() -> None:
 
         client = autumn_sdk.Autumn(
             secret_key=DEFAULT_API_KEY,
-            server_url=_dead_url(),
+            server_url=refused_url(),
             edge_url=edge.url,
             use_edge=True,
             retry_config=None,
@@ -163,7 +156,7 @@ def test_edge_routing_falls_back_to_the_api_when_the_edge_is_down() -> None:
         client = autumn_sdk.Autumn(
             secret_key=DEFAULT_API_KEY,
             server_url=api.url,
-            edge_url=_dead_url(),
+            edge_url=refused_url(),
             retry_config=None,
             fail_open=False,
         )

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 from meterly import AsyncMeterly, Meterly, errors
 from meterly._engines.seam import NEEDS_PYTHON_311
@@ -275,18 +275,3 @@ def write_outcome_unknown() -> type[BaseException]:
 
     found = getattr(errors, "WriteOutcomeUnknownError", None)
     return found if isinstance(found, type) and issubclass(found, BaseException) else NotYetDefined
-
-
-_RESERVED: List[Any] = []
-"""Bound, never listening sockets: their ports refuse connections, and no server started later (in this
-process or another xdist worker) can be given one of them, as it could a port that was only probed."""
-
-
-def free_port_url() -> str:
-    """A loopback URL on which nothing listens (connections are refused) for the life of this process."""
-    import socket
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    _RESERVED.append(sock)
-    return f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -14,7 +14,8 @@ import pytest
 from meterly import FailOpenPolicy
 from tests.faultproxy import Fault, FaultProxy
 
-from .harness import ENGINES, free_port_url, is_sync, make_client, served
+from ..loopback import refused_url
+from .harness import ENGINES, is_sync, make_client, served
 
 TENANT_KEYS = {"a": "sk_test_tenant_a", "b": "sk_test_tenant_b"}
 # Deny by default, so that a leaked last-known `allowed=True` shows; no circuit, so every call tries.
@@ -78,7 +79,7 @@ def test_tenant_b_never_gets_tenant_a_last_known_answer(engine: str) -> None:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_down_server_never_gets_another_servers_last_known_answer(engine: str) -> None:
     state = {"down": False}
-    down_server = free_port_url()
+    down_server = refused_url()
 
     def check(server_url: Any = None, down: bool = False) -> Step:
         def step(client: Any) -> Any:

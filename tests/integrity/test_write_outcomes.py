@@ -14,7 +14,8 @@ import pytest
 from meterly import errors
 from tests.faultproxy import LOST_AFTER_FORWARDING, Fault, FaultProxy, Plan, ProxiedRequest
 
-from .harness import ENGINES, escaped, free_port_url, ledger, run_calls, served, write_outcome_unknown
+from ..loopback import refused_url
+from .harness import ENGINES, escaped, ledger, run_calls, served, write_outcome_unknown
 
 LOST = [pytest.param(fault, id=fault.value) for fault in LOST_AFTER_FORWARDING]
 RETRIED_429 = [
@@ -104,7 +105,7 @@ def test_a_retry_after_past_the_deadline_raises_at_once_without_recording(engine
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_check_to_a_refused_port_is_a_connection_error_not_an_unknown_outcome(engine: str) -> None:
-    [outcome] = run_calls(engine, [send_event_check("chk-refused")], server_url=free_port_url())
+    [outcome] = run_calls(engine, [send_event_check("chk-refused")], server_url=refused_url())
     assert isinstance(outcome.error, errors.APIConnectionError)
     assert not isinstance(outcome.error, write_outcome_unknown())
     assert outcome.seconds < 2.0
@@ -132,7 +133,7 @@ def test_a_fallback_for_a_check_that_may_have_been_recorded_does_not_deny_it(
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_fallback_for_a_check_that_never_arrived_says_nothing_was_recorded(engine: str) -> None:
     [outcome] = run_calls(
-        engine, [send_event_check("chk-fo-refused")], server_url=free_port_url(), fail_open=True
+        engine, [send_event_check("chk-fo-refused")], server_url=refused_url(), fail_open=True
     )
     assert outcome.error is None
     assert outcome.result.is_fallback is True

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any, Callable, Optional
@@ -21,6 +20,7 @@ import pytest
 from meterly import AsyncMeterly, Meterly, errors
 from tests.conftest import API_KEY
 
+from ..loopback import refused_url
 from .faultserver import Fault, FaultServer, always, fault_server
 
 LIMIT = 2.0
@@ -55,13 +55,6 @@ def timed_default_call(backend: str, url: str, **kwargs: Any) -> tuple[float, An
     return asyncio.run(run())
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (connections to it are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def served(fault: Fault, backend: str, **options: float) -> tuple[float, Any, FaultServer]:
     with fault_server(always(fault), **options) as server:
         took, outcome = timed_default_call(backend, server.url)
@@ -69,7 +62,7 @@ def served(fault: Fault, backend: str, **options: float) -> tuple[float, Any, Fa
 
 
 def refused(backend: str) -> tuple[float, Any, None]:
-    took, outcome = timed_default_call(backend, f"http://127.0.0.1:{closed_port()}")
+    took, outcome = timed_default_call(backend, refused_url())
     return took, outcome, None
 
 

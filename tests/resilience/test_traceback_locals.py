@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import traceback
 from collections.abc import Iterator
 from types import FrameType
@@ -21,7 +20,7 @@ import pytest
 
 from meterly import AsyncMeterly, Meterly, errors, models
 
-from ..loopback import Answer, Received, serve
+from ..loopback import Answer, Received, refused_url, serve
 from .faultserver import Fault, always, fault_server
 
 BEARER = "sk_live_BEARER_c0ffee0123456789"
@@ -64,12 +63,6 @@ def locals_showing_a_key(error: BaseException) -> list[str]:
             if any(key in text for key in KEYS):
                 found.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}:{name}")
     return found
-
-
-def refused_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def failed_call(engine: str, url: str, operation: str, **options: Any) -> BaseException:
