@@ -86,6 +86,16 @@ def test_a_timestamp_given_by_the_caller_is_kept() -> None:
             {"customer_id": "cus_1", "feature_id": "m", "properties": {"at": object()}},
             "properties",
         ),
+        (  # refused when queued, not dead-lettered when its batch is encoded
+            "balances",
+            {"customer_id": "cus_1", "feature_id": "m", "properties": {"ratio": math.inf}},
+            "properties",
+        ),
+        (
+            "balances",
+            {"customer_id": "cus_1", "feature_id": "m", "properties": {"deep": [math.nan]}},
+            "properties",
+        ),
     ],
 )
 def test_bad_arguments_raise_request_validation_error_before_queueing(

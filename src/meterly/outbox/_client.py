@@ -119,8 +119,8 @@ class _BaseOutbox(OutboxResources):
             check, nested = found
             value = check(name, value)
             if nested:  # a copy the caller can no longer change, and proof that it is JSON
-                try:
-                    value = json.loads(json.dumps(value))
+                try:  # no NaN nor infinity: the batch is sent strict JSON, as one direct `track` is
+                    value = json.loads(json.dumps(value, allow_nan=False))
                 except (TypeError, ValueError, RecursionError) as exc:
                     raise errors.RequestValidationError(name, f"must be JSON-serializable: {exc}") from None
             body[name] = value
