@@ -37,6 +37,35 @@ def test_every_event_is_delivered_and_counted_once(sandbox: Sandbox) -> None:
     client.close()
 
 
+@pytest.mark.parametrize("durable", [False, True], ids=["memory", "durable"])
+def test_a_flush_counts_every_event_that_left_the_store(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, durable: bool
+) -> None:
+    """An event leaves the pending ones and is counted delivered as one step: a flush that returns as the
+    last one leaves, and the stats read after it, never miss it (the sender counted after leaving the
+    store, and a flush in between reported one delivered of two)."""
+    from meterly.outbox._store import MemoryStore, SqliteStore
+
+    store_class: Any = SqliteStore if durable else MemoryStore
+    settle = store_class.settle
+
+    def settle_then_pause(self: Any, *args: Any) -> Any:
+        settled = settle(self, *args)
+        time.sleep(0.05)  # the window between the store's change and the count
+        return settled
+
+    monkeypatch.setattr(store_class, "settle", settle_then_pause)
+    options: dict[str, Any] = {"path": str(tmp_path / "outbox.sqlite3")} if durable else {}
+    client = client_with_outbox(sandbox.url, **options)
+    for value in (1, 2):
+        client.outbox.usage.track(customer_id="cus_1", feature_code="api_calls", value=value)
+    result = client.outbox.flush(timeout_ms=10_000)
+    stats = client.outbox.stats()
+    client.close()
+    assert (result.pending, stats.pending) == (0, 0)
+    assert result.delivered == stats.delivered == 2
+
+
 def test_an_outage_then_recovery_delivers_every_event_once(sandbox: Sandbox) -> None:
     client = client_with_outbox(sandbox.url)
     sandbox.engine.faults.outage = True

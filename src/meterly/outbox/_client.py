@@ -163,20 +163,20 @@ class _BaseOutbox(OutboxResources):
     def stats(self) -> OutboxStats:
         """Counts and the oldest waiting event's age, for metrics."""
         oldest = self.store.oldest_pending()
+        delivered, rejected, pending = self.core.counts()
         return OutboxStats(
             self.queued,
-            self.core.delivered,
-            self.core.rejected,
+            delivered,
+            rejected,
             self.store.dropped,
-            self.store.pending(),
+            pending,
             None if oldest is None else max(0.0, time.time() - oldest),
         )
 
     def _flushed(self, delivered: int, rejected: int) -> models.FlushResult:
+        now_delivered, now_rejected, pending = self.core.counts()
         return models.FlushResult(
-            delivered=self.core.delivered - delivered,
-            pending=self.store.pending(),
-            rejected=self.core.rejected - rejected,
+            delivered=now_delivered - delivered, pending=pending, rejected=now_rejected - rejected
         )
 
     def report_left(self) -> None:
@@ -241,7 +241,7 @@ class ClientOutbox(_BaseOutbox):
         self.commit()
         if self.store.pending():
             self.sender.wake()
-        while self.store.pending():
+        while core.counts()[2]:
             left = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
             if left <= 0:
                 break
@@ -322,8 +322,8 @@ class AsyncClientOutbox(_BaseOutbox):
         if self.store.durable:
             import asyncio
 
-            return await asyncio.to_thread(self.store.pending)
-        return self.store.pending()
+            return (await asyncio.to_thread(self.core.counts))[2]
+        return self.core.counts()[2]
 
     async def aclose(self) -> None:
         """Flush for at most `close_timeout_ms`, stop the sender and close the store (see `ClientOutbox`)."""

@@ -67,7 +67,9 @@ class SenderCore:
         self._paused_until: Dict[str, float] = {}
         self._random = random.Random()
         self.changed = threading.Condition()
-        """Notified after every settled batch (flush waits on it)."""
+        """Notified after every settled batch (flush waits on it). Held while a batch leaves the store and
+        is counted, so that `counts` never sees an event gone from the pending ones and not yet counted
+        delivered or rejected."""
 
     def reset(self) -> None:
         """A forked child's fresh state."""
@@ -75,6 +77,11 @@ class SenderCore:
         self._failures = {}
         self._paused_until = {}
         self.changed = threading.Condition()
+
+    def counts(self) -> Tuple[int, int, int]:
+        """(delivered, rejected, pending), read together."""
+        with self.changed:
+            return self.delivered, self.rejected, self.store.pending()
 
     def paused(self, now: float) -> FrozenSet[str]:
         """The operations waiting out a backoff: an event queued for one of them needs no wake-up."""
@@ -119,9 +126,10 @@ class SenderCore:
                 if outcome.retry_after is not None:
                     retry_after = max(retry_after or 0.0, outcome.retry_after)
         retry.extend(events[len(outcomes) :])  # a deliverer that answered short: the rest wait
-        settled = self.store.settle(delivered, retry, dead)
-        self.delivered += settled.delivered
-        self.rejected += settled.rejected
+        with self.changed:
+            settled = self.store.settle(delivered, retry, dead)
+            self.delivered += settled.delivered
+            self.rejected += settled.rejected
         if retry:
             failures = self._failures.get(operation, 0) + 1
             self._failures[operation] = failures
