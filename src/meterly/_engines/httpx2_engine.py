@@ -27,8 +27,8 @@ from meterly._engines.deadline import (
     discard_connection,
 )
 from meterly._engines.httpx2_compat import bound_by_deadline
-from meterly._engines.httpx_compat import retire_if_carried_more, sends_plainly, transport_for
-from meterly._engines.httpx_engine import HeaderSets
+from meterly._engines.httpx_compat import sends_plainly, transport_for
+from meterly._engines.httpx_engine import HeaderSets, aretire_carrier, retire_carrier
 from meterly._engines.seam import ClosedWhileSending, Decoded, capped, cut_seconds, owned_timeout
 from meterly._redaction import forget_locals
 from meterly._wire import TIME_LEFT, Call, Received
@@ -211,7 +211,8 @@ class Httpx2Sender(_Base):
                 response = transport.handle_request(request)
                 response.request = request
             if isinstance(response.stream, httpx2.SyncByteStream):
-                response.stream = _Released(response.stream, functools.partial(self._release, response))
+                release = functools.partial(retire_carrier, self.client, response)
+                response.stream = _Released(response.stream, release)
             try:
                 chunks: List[bytes] = []
                 for chunk in response.iter_bytes():
@@ -235,12 +236,6 @@ class Httpx2Sender(_Base):
             effect,
             response.extensions,
         )
-
-    def _release(self, response: Any) -> None:
-        """Before the connection that carried `response` goes back to the pool: closes it when it holds
-        a second answer (`retire_if_carried_more`)."""
-        if retire_if_carried_more(self.client, response):
-            discard_connection(response)
 
     def discard(self, response: Union[httpx.Response, Received]) -> None:
         discard_connection(response)
@@ -268,7 +263,8 @@ class AsyncHttpx2Sender(_Base):
                 response = await transport.handle_async_request(request)
                 response.request = request
             if isinstance(response.stream, httpx2.AsyncByteStream):
-                response.stream = _AsyncReleased(response.stream, functools.partial(self._release, response))
+                release = functools.partial(aretire_carrier, self.client, response)
+                response.stream = _AsyncReleased(response.stream, release)
             try:
                 chunks: List[bytes] = []
                 async for chunk in response.aiter_bytes():
@@ -292,11 +288,6 @@ class AsyncHttpx2Sender(_Base):
             effect,
             response.extensions,
         )
-
-    async def _release(self, response: Any) -> None:
-        """`Httpx2Sender._release` for the async client."""
-        if retire_if_carried_more(self.client, response):
-            await adiscard_connection(response)
 
     async def discard(self, response: Union[httpx.Response, Received]) -> None:
         await adiscard_connection(response)

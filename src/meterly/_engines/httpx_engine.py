@@ -9,6 +9,7 @@ client was built with. The SDK's own clients keep no cookies.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -129,6 +130,19 @@ _LOG = logging.getLogger("httpx")
 """httpx's own request log: while it is on, requests go through the client's `send`, which writes it."""
 
 
+def retire_carrier(client: Any, response: Any) -> None:
+    """Before the connection that carried `response` goes back to `client`'s pool: closes it when it holds
+    a second answer (`retire_if_carried_more`). The httpx2 engine's too."""
+    if retire_if_carried_more(client, response):
+        discard_connection(response)
+
+
+async def aretire_carrier(client: Any, response: Any) -> None:
+    """`retire_carrier` for an async client."""
+    if retire_if_carried_more(client, response):
+        await adiscard_connection(response)
+
+
 class _Base:
     __slots__ = ("_cap", "_closing", "_headers", "_own_timeouts", "_plain", "client", "owned")
 
@@ -198,7 +212,8 @@ class HttpxSender(_Base):
         transport = self._transport(request)
         started = time.perf_counter()
         try:
-            response = send_within(self.client, request, self.cap(request), transport, self._release)
+            before_release = functools.partial(retire_carrier, self.client)
+            response = send_within(self.client, request, self.cap(request), transport, before_release)
         except (httpx.TransportError, RuntimeError) as exc:
             closed = self._closed_under(exc, request)
             if closed is exc:
@@ -208,12 +223,6 @@ class HttpxSender(_Base):
         if transport is not None:
             settle(self.client, response, started)
         return response
-
-    def _release(self, response: httpx.Response) -> None:
-        """Before the connection that carried `response` goes back to the pool: closes it when it holds
-        a second answer (`retire_if_carried_more`)."""
-        if retire_if_carried_more(self.client, response):
-            discard_connection(response)
 
     def discard(self, response: Union[httpx.Response, Received]) -> None:
         discard_connection(response)
@@ -234,7 +243,8 @@ class AsyncHttpxSender(_Base):
         transport = self._transport(request)
         started = time.perf_counter()
         try:
-            response = await asend_within(self.client, request, self.cap(request), transport, self._release)
+            before_release = functools.partial(aretire_carrier, self.client)
+            response = await asend_within(self.client, request, self.cap(request), transport, before_release)
         except httpx.TransportError as exc:
             closed = self._closed_under(exc, request)
             if closed is exc:
@@ -244,11 +254,6 @@ class AsyncHttpxSender(_Base):
         if transport is not None:
             settle(self.client, response, started)
         return response
-
-    async def _release(self, response: httpx.Response) -> None:
-        """`HttpxSender._release` for the async client."""
-        if retire_if_carried_more(self.client, response):
-            await adiscard_connection(response)
 
     async def discard(self, response: Union[httpx.Response, Received]) -> None:
         await adiscard_connection(response)
