@@ -39,12 +39,14 @@ def pyproject() -> dict[str, Any]:
 
 def lowest_versions() -> dict[str, str]:
     """Each runtime dependency's lower bound, as pyproject.toml states it (the only place it is written)."""
-    floors = {}
-    for line in pyproject()["project"]["dependencies"]:
-        requirement = Requirement(line)
-        (floor,) = [spec.version for spec in requirement.specifier if spec.operator == ">="]
-        floors[requirement.name] = floor
-    return floors
+    requirements = map(Requirement, pyproject()["project"]["dependencies"])
+    return {requirement.name: _floor(requirement) for requirement in requirements}
+
+
+def _floor(requirement: Requirement) -> str:
+    """The version after `>=` in `requirement`'s range."""
+    (floor,) = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+    return floor
 
 
 def clean_env() -> dict[str, str]:
@@ -263,16 +265,20 @@ LOWEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.23", "pytest-xdist>=3.5", "respx
 """The test runner and what the suites import, at any version that installs beside the lowest pins."""
 
 
-def lowest_extras() -> dict[str, Requirement]:
-    """Each engine extra's package pinned at its lower bound, with the extra's marker (httpx2 and
-    pyreqwest: Python 3.11 and later)."""
-    pins = {}
+def lowest_pins(httpcore: bool = True) -> dict[str, Requirement]:
+    """Each runtime dependency, and each engine extra's package with the extra's marker (httpx2 and
+    pyreqwest: Python 3.11 and later), pinned at its lower bound. Without `httpcore`, httpcore is left
+    to pip: httpx2 needs an h11 that httpcore 1.0.0 refuses."""
+    floors = lowest_versions()
+    assert set(floors) == {"httpx", "httpcore", "pydantic", "typing-extensions"}
+    if not httpcore:
+        del floors["httpcore"]
+    pins = {name: Requirement(f"{name}=={floor}") for name, floor in floors.items()}
     for extra in ("aiohttp", "httpx2", "pyreqwest"):
         (line,) = pyproject()["project"]["optional-dependencies"][extra]
         requirement = Requirement(line)
-        (floor,) = [spec.version for spec in requirement.specifier if spec.operator == ">="]
         marker = f"; {requirement.marker}" if requirement.marker else ""
-        pins[requirement.name] = Requirement(f"{requirement.name}=={floor}{marker}")
+        pins[requirement.name] = Requirement(f"{requirement.name}=={_floor(requirement)}{marker}")
     return pins
 
 
@@ -368,12 +374,7 @@ def test_the_lowest_supported_versions_pass_the_core_and_engine_suites(wheel: Pa
     install on 3.11 and later only; where they do, httpcore is left to pip, as httpx2 needs an h11 that
     httpcore 1.0.0 refuses."""
     python = oldest_python() or Path(sys.executable)
-    floors = lowest_versions()
-    assert set(floors) == {"httpx", "httpcore", "pydantic", "typing-extensions"}
-    pins = {name: Requirement(f"{name}=={floor}") for name, floor in floors.items()}
-    pins.update(lowest_extras())
-    if python == Path(sys.executable) and sys.version_info >= (3, 11):
-        del pins["httpcore"]
+    pins = lowest_pins(httpcore=python != Path(sys.executable) or sys.version_info < (3, 11))
     run_suite(lowest_venv(tmp_path / "low", python, wheel, pins), *LOWEST_SUITE)
 
 
@@ -386,12 +387,8 @@ def test_httpx2_and_pyreqwest_at_their_lower_bounds_pass_the_engine_suites(
         pytest.skip("httpx2 and pyreqwest need Python 3.11")
     if oldest_python() is None:
         pytest.skip("the lowest-versions run above was on this Python, with httpx2 and pyreqwest")
-    floors = lowest_versions()
-    del floors["httpcore"]  # httpx2 needs an h11 that httpcore 1.0.0 refuses
-    pins = {name: Requirement(f"{name}=={floor}") for name, floor in floors.items()}
-    pins.update(lowest_extras())
     run_suite(
-        lowest_venv(tmp_path / "low", Path(sys.executable), wheel, pins),
+        lowest_venv(tmp_path / "low", Path(sys.executable), wheel, lowest_pins(httpcore=False)),
         *ENGINE_SUITE,
         "-k",
         "httpx2 or pyreqwest",
